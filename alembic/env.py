@@ -1,0 +1,116 @@
+"""Alembic environment for dbtune's reference schema.
+
+The URL comes from ``-x url=...``, else from ``DATABASE_URL`` (dbtune's own commands pass it in
+``config.attributes["url"]``). ``postgresql://`` runs on psycopg; ``postgresql+asyncpg://`` runs
+through an async engine. Each revision commits on its own (``transaction_per_migration``) so a
+``CREATE INDEX CONCURRENTLY`` in an ``autocommit_block()`` never holds locks taken by the
+revisions before it, and NullPool keeps no connection open after the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging.config
+import os
+
+from alembic import context
+from alembic.util import CommandError
+from sqlalchemy import create_engine, exc
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from dbtune.db import connection_error_text
+from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, sqlalchemy_url
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    logging.config.fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = None
+
+
+def _database_url() -> str:
+    url = (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or config.attributes.get("url")
+        or os.environ.get("DATABASE_URL", "").strip()
+    )
+    if not url:
+        raise CommandError(
+            "no database URL: run `alembic -x url=postgresql://user:password@host:5432/dbname "
+            "upgrade head` or set DATABASE_URL"
+        )
+    return str(url)
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _connect_error(url: str, error: Exception) -> CommandError:
+    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    return CommandError(f"cannot connect to {describe(url)}: {connection_error_text(cause)}")
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL for a DBA to apply with psql (``alembic upgrade head --sql``)."""
+    context.configure(
+        url=sqlalchemy_url(_database_url()),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    url = _database_url()
+    connect_args = {"application_name": f"{APPLICATION_NAME} alembic"}
+    if is_async_url(url):
+        asyncio.run(_run_async(url, connect_args))
+        return
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args=connect_args)
+    try:
+        try:
+            connection = engine.connect()
+        except exc.DBAPIError as error:
+            raise _connect_error(url, error) from None
+        with connection:
+            _run(connection)
+    finally:
+        engine.dispose()
+
+
+async def _run_async(url: str, connect_args: dict[str, str]) -> None:
+    server_settings = {"application_name": connect_args["application_name"]}
+    engine = create_async_engine(
+        sqlalchemy_url(url),
+        poolclass=NullPool,
+        connect_args={"server_settings": server_settings},
+    )
+    try:
+        try:
+            connection = await engine.connect()
+        except (exc.DBAPIError, OSError) as error:
+            raise _connect_error(url, error) from None
+        try:
+            await connection.run_sync(_run)
+        finally:
+            await connection.close()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

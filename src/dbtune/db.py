@@ -1,0 +1,37 @@
+"""Opening tidy, observable connections for dbtune's own work (seed, explain, embedded setup).
+
+Every session is tagged ``application_name=dbtune`` so a DBA can see it in ``pg_stat_activity``,
+has a connect timeout so an unreachable host fails fast, and a failure becomes one
+:class:`ConnectionFailed` line that names the target without its password.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from dbtune.dsn import APPLICATION_NAME, describe, libpq_url, redact
+from dbtune.errors import ConnectionFailed
+
+CONNECT_TIMEOUT_S = 10
+
+
+def connection_error_text(exc: BaseException) -> str:
+    """The useful part of a driver error: its first non-empty lines, with passwords masked."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return redact("; ".join(lines[:2])) or type(exc).__name__
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    """Connect with psycopg, turning a failure into a :class:`ConnectionFailed` that says what to do."""
+    try:
+        return psycopg.connect(
+            libpq_url(url),
+            autocommit=autocommit,
+            application_name=APPLICATION_NAME,
+            connect_timeout=CONNECT_TIMEOUT_S,
+        )
+    except psycopg.Error as exc:
+        raise ConnectionFailed(
+            f"cannot connect to {describe(url)}: {connection_error_text(exc)} "
+            "(check the URL given with --dsn or DATABASE_URL, and that the server is running)"
+        ) from None
