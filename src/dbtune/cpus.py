@@ -38,7 +38,9 @@ def usable_cpus() -> CpuCount:
         except ValueError:
             value = 0
         if value < 1:
-            raise UsageError(f"{CPUS_ENV}={raw!r} is not a positive integer; unset it or give e.g. 4")
+            raise UsageError(
+                f"{CPUS_ENV}={raw!r} is not a positive integer; unset it or give e.g. 4"
+            )
         return CpuCount(value, f"{CPUS_ENV}={value}")
     count = max(1, _affinity())
     return CpuCount(count, f"affinity: {count}")

@@ -22,7 +22,7 @@ def connection_error_text(exc: BaseException) -> str:
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
-    """Connect with psycopg, turning a failure into a :class:`ConnectionFailed` that says what to do."""
+    """Connect with psycopg; a failure becomes a :class:`ConnectionFailed` saying what to do."""
     try:
         return psycopg.connect(
             libpq_url(url),

@@ -22,7 +22,9 @@ _PASSWORD_IN_KEYWORDS = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", 
 
 def redact(text: str) -> str:
     """Mask every password in a URL, a keyword DSN or a message that quotes one."""
-    text = _PASSWORD_IN_URL.sub(lambda m: m.group(1) + ("***" if m.group(2) else "") + m.group(3), text)
+    text = _PASSWORD_IN_URL.sub(
+        lambda m: m.group(1) + ("***" if m.group(2) else "") + m.group(3), text
+    )
     return _PASSWORD_IN_KEYWORDS.sub(lambda m: m.group(1) + "***", text)
 
 
@@ -64,7 +66,9 @@ def sqlalchemy_url(url: str, *, async_: bool = False) -> str:
 def is_async_url(url: str) -> bool:
     """True when the URL names an asyncio driver (``+asyncpg``, ``+psycopg_async``)."""
     match = _SCHEME.match(url)
-    return bool(match and match.group(2) and match.group(2).lower() in {"+asyncpg", "+psycopg_async"})
+    return bool(
+        match and match.group(2) and match.group(2).lower() in {"+asyncpg", "+psycopg_async"}
+    )
 
 
 def describe(url: str) -> str:

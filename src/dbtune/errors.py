@@ -29,9 +29,7 @@ class MissingExtra(DbtuneError):
     """An optional dependency is not installed; the message names the extra that brings it."""
 
     def __init__(self, module: str, extra: str) -> None:
-        super().__init__(
-            f"{module} is not installed: pip install 'dbtune[{extra}]'"
-        )
+        super().__init__(f"{module} is not installed: pip install 'dbtune[{extra}]'")
         self.module = module
         self.extra = extra
 

@@ -86,8 +86,13 @@ def create_index_online(
             return
         if state is False:
             log.warning("index %s is INVALID (a failed build); dropping and rebuilding", index_name)
-            op.drop_index(index_name, table_name=table_name, schema=schema,
-                          postgresql_concurrently=True, if_exists=True)
+            op.drop_index(
+                index_name,
+                table_name=table_name,
+                schema=schema,
+                postgresql_concurrently=True,
+                if_exists=True,
+            )
         op.create_index(index_name, table_name, cols, **kwargs)
         if _index_valid(index_name, schema) is not True:
             raise MigrationError(
@@ -99,5 +104,10 @@ def create_index_online(
 def drop_index_online(index_name: str, table_name: str, *, schema: str | None = None) -> None:
     """Drop an index with ``DROP INDEX CONCURRENTLY IF EXISTS``, so writers are never blocked."""
     with op.get_context().autocommit_block():
-        op.drop_index(index_name, table_name=table_name, schema=schema,
-                      postgresql_concurrently=True, if_exists=True)
+        op.drop_index(
+            index_name,
+            table_name=table_name,
+            schema=schema,
+            postgresql_concurrently=True,
+            if_exists=True,
+        )

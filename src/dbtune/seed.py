@@ -1,0 +1,278 @@
+"""Synthetic data that behaves like production, generated inside the server.
+
+Real services have a few very heavy users and a long tail of light ones, rows that arrive in
+time order interleaved across users, and message bodies that are mostly short with a tail into
+tens of kilobytes, some of it barely compressible. Those three properties are what make the
+"latest N rows of one user" query slow without its index, and what decides whether an index
+may INCLUDE a column, so the generator reproduces them. Everything is generated server-side
+with ``generate_series`` (no rows cross the network) and is deterministic for a given seed:
+``setseed()`` fixes ``random()``; only the timestamps move, laid out backwards from the current
+minute so that the "today" and "due now" queries always find rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from dbtune.db import connect
+from dbtune.errors import UsageError
+
+DEFAULT_MESSAGES = 100_000
+DEFAULT_USERS = 1_000
+DEFAULT_SEED = 42
+HISTORY_DAYS = 180
+CHUNKS = 20
+
+TABLES = (
+    "users",
+    "conversation_history",
+    "food_entries",
+    "reminders",
+    "tracking_categories",
+    "tracking_entries",
+    "xp_transactions",
+    "user_xp",
+)
+
+# A user's rank r in [1, users] drawn as floor((users + 1) ** random()) is log-uniform: P(r) is
+# about 1 / (r ln users), Zipf with s = 1, so user 1 holds ~10 % of all rows.
+_SKEWED_USER = "floor(power(%(users)s::float8 + 1, random()))::bigint"
+# Rows are evenly spaced in time from HISTORY_DAYS ago up to this minute, in insertion order.
+_TIME_OF_ROW = (
+    "date_trunc('minute', now())"
+    " - (%(total)s::int - g) * (%(days)s::int * interval '1 day' / %(total)s::int)"
+)
+
+_USERS = """
+INSERT INTO users (id, name, timezone, created_at)
+SELECT g, 'user ' || g,
+       (ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo'])[1 + g %% 4],
+       now() - %(days)s::int * interval '1 day' - interval '1 day'
+FROM generate_series(1, %(users)s::int) AS g
+"""
+
+# Message length in characters is lognormal (median ~65, 99th percentile ~2 kB, rare rows
+# into tens of kB): Box-Muller turns two uniform draws into a normal one (works before PG 16,
+# which lacks random_normal()). One message in ten is hex noise, which TOAST cannot shrink.
+_MESSAGES = f"""
+INSERT INTO conversation_history (user_id, role, content, message_type, metadata, created_at)
+SELECT u, role,
+       CASE WHEN noisy THEN
+            left((SELECT string_agg(md5(random()::text), '')
+                  FROM generate_series(1, ceil(len / 32.0)::int)), len)
+       ELSE left(repeat((ARRAY[
+            'Sure, here is what I found about your question. ',
+            'Can you remind me to drink water every two hours? ',
+            'I had oatmeal with berries and a coffee for breakfast. ',
+            'Your streak is now twelve days, keep going! ',
+            'How many calories were in my lunch yesterday? '])[1 + (g %% 5)::int],
+            ceil(len / 40.0)::int), len)
+       END,
+       CASE WHEN r < 0.90 THEN 'text' WHEN r < 0.95 THEN 'voice' WHEN r < 0.98 THEN 'image' END,
+       CASE WHEN role = 'assistant'
+            THEN jsonb_build_object('model', 'assistant-v2', 'tokens', len / 4) END,
+       {_TIME_OF_ROW}
+FROM (
+    SELECT g,
+           {_SKEWED_USER} AS u,
+           CASE WHEN g %% 2 = 0 THEN 'user' ELSE 'assistant' END AS role,
+           random() AS r,
+           random() < 0.10 AS noisy,
+           least(40000, greatest(1, exp(4.2 + 1.5 * sqrt(-2 * ln(1 - random()))
+                                          * cos(2 * pi() * random())))::int) AS len
+    FROM generate_series(%(lo)s::int, %(hi)s::int) AS g
+) AS m
+ORDER BY g
+"""
+
+_FOOD = f"""
+INSERT INTO food_entries (user_id, description, calories, protein_g, carbs_g, fat_g,
+                          meal_type, created_at)
+SELECT {_SKEWED_USER},
+       (ARRAY['oatmeal', 'chicken salad', 'pasta', 'apple', 'coffee', 'rice bowl'])[1 + g %% 6],
+       50 + (random() * 850)::int, round((random() * 40)::numeric, 1),
+       round((random() * 90)::numeric, 1), round((random() * 35)::numeric, 1),
+       (ARRAY['breakfast', 'lunch', 'dinner', 'snack'])[1 + g %% 4],
+       {_TIME_OF_ROW}
+FROM generate_series(1, %(total)s::int) AS g
+ORDER BY g
+"""
+
+_REMINDERS = f"""
+INSERT INTO reminders (user_id, message, next_run_at, recurrence, active, created_at)
+SELECT {_SKEWED_USER}, 'reminder ' || g,
+       now() + (random() * 31 - 1) * interval '1 day',
+       (ARRAY['daily', 'weekly', NULL])[1 + g %% 3],
+       random() < 0.7,
+       {_TIME_OF_ROW}
+FROM generate_series(1, %(total)s::int) AS g
+ORDER BY g
+"""
+
+_CATEGORIES = """
+INSERT INTO tracking_categories (id, user_id, name, unit)
+SELECT (u - 1) * 3 + k, u, (ARRAY['water', 'sleep', 'steps'])[k], (ARRAY['ml', 'h', NULL])[k]
+FROM generate_series(1, %(users)s::int) AS u, generate_series(1, 3) AS k
+ORDER BY 1
+"""
+
+_TRACKING = f"""
+INSERT INTO tracking_entries (user_id, category_id, value, note, created_at)
+SELECT u, (u - 1) * 3 + 1 + (g %% 3), round((random() * 3000)::numeric, 1), NULL,
+       {_TIME_OF_ROW}
+FROM (SELECT g, {_SKEWED_USER} AS u FROM generate_series(1, %(total)s::int) AS g) AS t
+ORDER BY g
+"""
+
+_XP = f"""
+INSERT INTO xp_transactions (user_id, amount, reason, created_at)
+SELECT {_SKEWED_USER}, 5 + (random() * 45)::int,
+       (ARRAY['message', 'food_log', 'streak', 'reminder_done'])[1 + g %% 4],
+       {_TIME_OF_ROW}
+FROM generate_series(1, %(total)s::int) AS g
+ORDER BY g
+"""
+
+_USER_XP = """
+INSERT INTO user_xp (user_id, total_xp, level)
+SELECT u.id, coalesce(x.total, 0), 1 + coalesce(x.total, 0) / 1000
+FROM users AS u
+LEFT JOIN (SELECT user_id, sum(amount) AS total FROM xp_transactions GROUP BY user_id) AS x
+       ON x.user_id = u.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedPlan:
+    """How many rows each table gets: everything in proportion to the message count."""
+
+    messages: int
+    users: int
+    seed: int
+
+    @property
+    def food_entries(self) -> int:
+        return max(self.users, self.messages // 10)
+
+    @property
+    def reminders(self) -> int:
+        return max(self.users, self.messages // 50)
+
+    @property
+    def tracking_entries(self) -> int:
+        return max(self.users, self.messages // 10)
+
+    @property
+    def xp_transactions(self) -> int:
+        return max(self.users, self.messages // 5)
+
+    def validate(self) -> None:
+        if self.messages < 1:
+            raise UsageError(f"--messages must be at least 1, got {self.messages}")
+        if self.users < 1:
+            raise UsageError(f"--users must be at least 1, got {self.users}")
+        if not -(2**31) <= self.seed < 2**31:
+            raise UsageError(f"--seed must fit in 32 bits, got {self.seed}")
+
+
+Progress = Callable[[str, int], None]
+"""Called after each step with a description and how many rows it added."""
+
+
+def _no_progress(step: str, rows: int) -> None:
+    return None
+
+
+def existing_rows(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """Messages already in ``conversation_history``; raises when the schema is missing."""
+    found = conn.execute("SELECT to_regclass('conversation_history') IS NOT NULL").fetchone()
+    if not found or not found[0]:
+        raise UsageError(
+            "table conversation_history does not exist: run `alembic upgrade head` "
+            "(or `alembic -x url=... upgrade head`) on this database first"
+        )
+    row = conn.execute("SELECT count(*) FROM conversation_history").fetchone()
+    count = row[0] if row else 0
+    if not isinstance(count, int):  # pragma: no cover - count(*) is always a bigint
+        raise TypeError(f"count(*) returned {count!r}")
+    return count
+
+
+def _fix_identities(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    for table in ("users", "tracking_categories"):
+        conn.execute(
+            sql.SQL(
+                "SELECT setval(pg_get_serial_sequence({t}, 'id'), "
+                "(SELECT coalesce(max(id), 0) + 1 FROM {i}), false)"
+            ).format(t=sql.Literal(table), i=sql.Identifier(table))
+        )
+
+
+def seed(
+    url: str,
+    *,
+    messages: int = DEFAULT_MESSAGES,
+    users: int = DEFAULT_USERS,
+    seed_value: int = DEFAULT_SEED,
+    replace: bool = False,
+    progress: Progress = _no_progress,
+) -> SeedPlan:
+    """Fill the reference schema at ``url``; refuse a non-empty database unless ``replace``."""
+    plan = SeedPlan(messages=messages, users=users, seed=seed_value)
+    plan.validate()
+    with connect(url) as conn:
+        present = existing_rows(conn)
+        if present and not replace:
+            raise UsageError(
+                f"conversation_history already holds {present} rows; seed an empty database "
+                "or pass --replace to delete every row of the reference tables first"
+            )
+        if replace:
+            conn.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+                )
+            )
+        # One seed fixes every random() below; steps run in a fixed order on one session.
+        conn.execute("SELECT setseed(%s)", [_setseed_arg(plan.seed)])
+        base = {"users": plan.users, "days": HISTORY_DAYS}
+        conn.execute(_USERS, base)
+        progress("users", plan.users)
+        chunk = math.ceil(plan.messages / CHUNKS)
+        for lo in range(1, plan.messages + 1, chunk):
+            hi = min(plan.messages, lo + chunk - 1)
+            conn.execute(_MESSAGES, {**base, "total": plan.messages, "lo": lo, "hi": hi})
+            progress("messages", hi - lo + 1)
+        for step, query, total in (
+            ("food entries", _FOOD, plan.food_entries),
+            ("reminders", _REMINDERS, plan.reminders),
+            ("tracking categories", _CATEGORIES, plan.users * 3),
+            ("tracking entries", _TRACKING, plan.tracking_entries),
+            ("xp transactions", _XP, plan.xp_transactions),
+            ("user xp", _USER_XP, plan.users),
+        ):
+            conn.execute(query, {**base, "total": total})
+            progress(step, total)
+        _fix_identities(conn)
+        conn.commit()
+    vacuum_analyze(url)
+    progress("vacuum analyze", 0)
+    return plan
+
+
+def _setseed_arg(seed_value: int) -> float:
+    """Map any 32-bit seed onto setseed()'s [-1, 1] range, one to one."""
+    return seed_value / 2**31
+
+
+def vacuum_analyze(url: str) -> None:
+    """``VACUUM (ANALYZE)`` every reference table: statistics for the planner, and the
+    visibility map that index-only scans need after a bulk load."""
+    with connect(url, autocommit=True) as conn:
+        for table in TABLES:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))

@@ -1,0 +1,1 @@
+"""Workload files shipped with dbtune (package data)."""
