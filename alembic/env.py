@@ -55,7 +55,7 @@ def _run(connection: Connection) -> None:
 
 
 def _connect_error(url: str, error: Exception) -> CommandError:
-    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    cause = error.orig if isinstance(error, exc.DBAPIError) and error.orig else error
     return CommandError(f"cannot connect to {describe(url)}: {connection_error_text(cause)}")
 
 

@@ -85,7 +85,8 @@ def embedded_demo_url() -> str:
     _stderr().print(
         f"dbtune: no --dsn or DATABASE_URL given: using the embedded PostgreSQL {version} "
         f"in {server.data_dir}, database {embedded.DEMO_DATABASE} "
-        f"(migrated to head, {what})"
+        f"(migrated to head, {what})",
+        soft_wrap=True,
     )
     return url
 

