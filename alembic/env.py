@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from dbtune.db import connection_error_text
-from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, sqlalchemy_url
+from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
+from dbtune.errors import DbtuneError
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -50,8 +51,12 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         transaction_per_migration=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    except DbtuneError as error:
+        # dbtune's migration errors name the index and the fix: show them as one FAILED line.
+        raise CommandError(redact(error.message)) from None
 
 
 def _connect_error(url: str, error: Exception) -> CommandError:

@@ -25,6 +25,8 @@ from dbtune.seed import seed
 TEST_DSN_ENV = "DBTUNE_TEST_DSN"
 SEEDED_MESSAGES = 30_000
 SEEDED_USERS = 300
+BIG_MESSAGES = 200_000
+BIG_USERS = 2_000
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,18 @@ def _load_seeded(
     seed(url, messages=SEEDED_MESSAGES, users=SEEDED_USERS)
 
 
+def _load_big_baseline(
+    host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
+    url = Server(host, int(port), user, password).url(dbname)
+    migrate.upgrade(url, migrate.BASELINE)
+    seed(url, messages=BIG_MESSAGES, users=BIG_USERS)
+
+
 empty_template = factories.postgresql_noproc(dbname="dbtune_empty")
+big_baseline_template = factories.postgresql_noproc(
+    dbname="dbtune_big_baseline", load=[_load_big_baseline]
+)
 seeded_template = factories.postgresql_noproc(dbname="dbtune_seeded", load=[_load_seeded])
 
 
@@ -105,7 +118,13 @@ def seeded_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("seeded_template")
 
 
+@pytest.fixture(scope="session")
+def big_baseline_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("big_baseline_template")
+
+
 empty_db = factories.postgresql("empty_proc")
+big_baseline_db = factories.postgresql("big_baseline_proc")
 seeded_db = factories.postgresql("seeded_proc")
 
 
@@ -121,3 +140,10 @@ def seeded_url(seeded_db: psycopg.Connection[Any], pg_server: Server) -> str:
     """URL of a fresh database at head, seeded with the test volume and vacuumed."""
     seeded_db.commit()
     return url_of(seeded_db, pg_server)
+
+
+@pytest.fixture
+def big_baseline_url(big_baseline_db: psycopg.Connection[Any], pg_server: Server) -> str:
+    """URL of a fresh database at the baseline (no performance indexes) with 200k messages."""
+    big_baseline_db.commit()
+    return url_of(big_baseline_db, pg_server)

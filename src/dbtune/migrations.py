@@ -299,7 +299,7 @@ def _build_with_retries(
             return
         except sa.exc.DBAPIError as exc:
             if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
-                raise
+                raise _build_failed(conn, spec, schema, exc) from None
             blockers = find_blockers(conn, table)
             log.warning(
                 "index %s: lock_timeout %s reached (attempt %d)", spec.name, timeout, attempt + 1
@@ -310,6 +310,22 @@ def _build_with_retries(
     raise MigrationError(
         _blocked_message(spec, blockers, retries + 1, time.monotonic() - started, timeout, leftover)
     )
+
+
+def _build_failed(
+    conn: sa.Connection, spec: IndexSpec, schema: str | None, exc: sa.exc.DBAPIError
+) -> MigrationError:
+    """The build itself failed (data, not locks): clean up its INVALID leftover and say why."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    leftover = describe_index(conn, spec.name, schema) is not None
+    if leftover:
+        leftover = not _drop_invalid(conn, spec, schema)
+    state = (
+        f"An INVALID index {spec.name} is left: DROP INDEX CONCURRENTLY {spec.name};"
+        if leftover
+        else "No INVALID index was left behind."
+    )
+    return MigrationError(f"building index {spec.name} on {spec.table} failed: {reason}. {state}")
 
 
 def drop_index_online(

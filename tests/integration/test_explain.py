@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tests.integration.helpers import run_cli
 
@@ -90,6 +92,10 @@ def test_malformed_workload_is_a_usage_error(tmp_path: Path) -> None:
     assert str(workload) in run.stderr
 
 
+@pytest.mark.skipif(
+    bool(os.environ.get("DBTUNE_TEST_DSN")),
+    reason="the embedded path is tested in the embedded run",
+)
 def test_embedded_default_cold_then_warm(tmp_path: Path) -> None:
     """No --dsn and no DATABASE_URL: start, migrate and seed an embedded server, then reuse it."""
     env = {"DBTUNE_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)}

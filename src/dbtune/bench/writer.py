@@ -1,0 +1,82 @@
+"""A writer that inserts one message at a time and times each insert.
+
+"Does this DDL block writers?" is answered by running it beside such a writer: a blocked writer
+shows up as one insert whose latency is about as long as the DDL itself.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+
+from dbtune.dsn import APPLICATION_NAME, libpq_url
+
+INSERT = (
+    "INSERT INTO conversation_history (user_id, role, content) "
+    "VALUES (%s, 'user', 'written while an index builds')"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    inserts: int
+    failures: int
+    worst_s: float
+    p99_s: float
+    median_s: float
+
+
+class InsertWriter(threading.Thread):
+    """Inserts into conversation_history, each row its own transaction, until stopped."""
+
+    def __init__(self, url: str, user_id: int = 1, pause_s: float = 0.002) -> None:
+        super().__init__(daemon=True, name="dbtune-writer")
+        self.url = url
+        self.user_id = user_id
+        self.pause_s = pause_s
+        self.stop_event = threading.Event()
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        with psycopg.connect(
+            libpq_url(self.url), autocommit=True, application_name=f"{APPLICATION_NAME} writer"
+        ) as conn:
+            while not self.stop_event.is_set():
+                started = time.perf_counter()
+                try:
+                    conn.execute(INSERT, [self.user_id])
+                except psycopg.Error as exc:
+                    self.failures.append(str(exc).splitlines()[0])
+                self.latencies.append(time.perf_counter() - started)
+                time.sleep(self.pause_s)
+
+    def stats(self) -> WriterStats:
+        ordered = sorted(self.latencies) or [0.0]
+        return WriterStats(
+            inserts=len(self.latencies),
+            failures=len(self.failures),
+            worst_s=ordered[-1],
+            p99_s=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            median_s=statistics.median(ordered),
+        )
+
+
+@contextmanager
+def writing(url: str, settle_s: float = 0.3) -> Iterator[InsertWriter]:
+    """Run a writer around the ``with`` body, giving it ``settle_s`` before and after."""
+    writer = InsertWriter(url)
+    writer.start()
+    time.sleep(settle_s)
+    try:
+        yield writer
+    finally:
+        time.sleep(settle_s)
+        writer.stop_event.set()
+        writer.join(30)

@@ -1,0 +1,152 @@
+"""Index definitions, comparison and the btree width guard: pure logic."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbtune.errors import UsageError
+from dbtune.index_spec import (
+    ColumnType,
+    ExistingIndex,
+    IndexSpec,
+    differences,
+    length_bound,
+    max_width,
+    parse_column,
+    width_problem,
+)
+from dbtune.migrations import _timeout_s
+
+SPEC = IndexSpec.build("ix_m", "messages", ["user_id", "created_at DESC"], include=["role"])
+EXISTING = ExistingIndex(
+    name="ix_m",
+    table="messages",
+    valid=True,
+    unique=False,
+    key_columns=(("user_id", False), ("created_at", True)),
+    include=("role",),
+    predicate=None,
+    definition="CREATE INDEX ix_m ON public.messages USING btree (user_id, created_at DESC) "
+    "INCLUDE (role)",
+)
+COLUMNS = {
+    "user_id": ColumnType("user_id", "bigint", 8),
+    "created_at": ColumnType("created_at", "timestamp with time zone", 8),
+    "role": ColumnType("role", "text", -1, max_chars=32),
+    "content": ColumnType("content", "text", -1),
+    "code": ColumnType("code", "character varying(700)", -1, max_chars=700),
+}
+
+
+def test_parse_column() -> None:
+    assert parse_column("created_at DESC") == ("created_at", True)
+    assert parse_column(" user_id ") == ("user_id", False)
+    assert parse_column("lower(email) asc") == ("lower(email)", False)
+
+
+def test_sql_rendering() -> None:
+    partial = IndexSpec.build("ix_r", "reminders", ["next_run_at"], where="active")
+    assert SPEC.sql() == "CREATE INDEX ix_m ON messages (user_id, created_at DESC) INCLUDE (role)"
+    assert partial.sql() == "CREATE INDEX ix_r ON reminders (next_run_at) WHERE active"
+
+
+def test_identifiers_must_be_plain() -> None:
+    with pytest.raises(ValueError, match="not a plain SQL identifier"):
+        IndexSpec.build("ix; DROP TABLE users", "messages", ["user_id"])
+
+
+def test_same_definition_has_no_differences() -> None:
+    assert differences(SPEC, EXISTING) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            IndexSpec.build("ix_m", "messages", ["user_id", "created_at"], include=["role"]),
+            ["key columns"],
+        ),
+        (IndexSpec.build("ix_m", "messages", ["user_id", "created_at DESC"]), ["INCLUDE columns"]),
+        (
+            IndexSpec.build(
+                "ix_m", "messages", ["user_id", "created_at DESC"], include=["role"], unique=True
+            ),
+            ["uniqueness"],
+        ),
+        (
+            IndexSpec.build(
+                "ix_m", "messages", ["user_id", "created_at DESC"], include=["role"], where="active"
+            ),
+            ["WHERE predicate"],
+        ),
+    ],
+)
+def test_differences(spec: IndexSpec, expected: list[str]) -> None:
+    assert differences(spec, EXISTING) == expected
+
+
+def test_predicates_compare_modulo_parentheses() -> None:
+    spec = IndexSpec.build("ix_r", "reminders", ["next_run_at"], where="active AND user_id > 0")
+    existing = ExistingIndex(
+        "ix_r",
+        "reminders",
+        True,
+        False,
+        (("next_run_at", False),),
+        (),
+        "(active AND (user_id > 0))",
+        "",
+    )
+    assert differences(spec, existing) == []
+
+
+def test_max_width() -> None:
+    assert max_width(COLUMNS["user_id"]) == 8
+    assert max_width(COLUMNS["role"]) == 32 * 4 + 4
+    assert max_width(COLUMNS["content"]) is None
+
+
+def test_bounded_columns_pass_the_width_guard() -> None:
+    assert width_problem(SPEC, COLUMNS) is None
+
+
+def test_unbounded_include_is_refused_with_the_reason() -> None:
+    spec = IndexSpec.build("ix_w", "messages", ["user_id"], include=["content"])
+    problem = width_problem(spec, COLUMNS)
+    assert problem is not None
+    assert "content (text)" in problem
+    assert "2704 bytes" in problem
+    assert "allow_wide=True" in problem
+
+
+def test_bounded_but_too_wide_in_total_is_refused() -> None:
+    spec = IndexSpec.build("ix_w", "messages", ["user_id"], include=["code"])
+    problem = width_problem(spec, COLUMNS)
+    assert problem is not None
+    assert "can reach 2836 bytes" in problem
+
+
+@pytest.mark.parametrize(
+    ("definition", "expected"),
+    [
+        ("CHECK ((char_length(role) <= 32))", ("role", 32)),
+        ("CHECK ((length(message_type) <= 64))", ("message_type", 64)),
+        ("CHECK ((length((code)::text) <= 10))", ("code", 10)),
+        ("CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text])))", None),
+        ("CHECK ((char_length(role) >= 1))", None),
+    ],
+)
+def test_length_bound(definition: str, expected: tuple[str, int] | None) -> None:
+    assert length_bound(definition) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("5s", 5.0), ("300ms", 0.3), ("2min", 120.0), ("500", 0.5)]
+)
+def test_timeouts(text: str, seconds: float) -> None:
+    assert _timeout_s(text) == pytest.approx(seconds)
+
+
+def test_bad_timeout() -> None:
+    with pytest.raises(UsageError, match="not a duration"):
+        _timeout_s("soon")
