@@ -5,7 +5,15 @@ The public API is what ``__all__`` lists; every other module may change.
 
 from dbtune.cpus import CpuCount, usable_cpus
 from dbtune.errors import ConnectionFailed, DbtuneError, MigrationError, MissingExtra, UsageError
-from dbtune.pool import create_async_pool
+from dbtune.pool import (
+    PoolStats,
+    create_async_engine,
+    create_async_pool,
+    create_asyncpg_pool,
+    create_engine,
+    create_pool,
+    pool_stats,
+)
 from dbtune.sizing import PoolSize, pool_size
 
 __all__ = [
@@ -15,8 +23,14 @@ __all__ = [
     "MigrationError",
     "MissingExtra",
     "PoolSize",
+    "PoolStats",
     "UsageError",
+    "create_async_engine",
     "create_async_pool",
+    "create_asyncpg_pool",
+    "create_engine",
+    "create_pool",
     "pool_size",
+    "pool_stats",
     "usable_cpus",
 ]

@@ -7,11 +7,13 @@ passed, 1 a check failed, 2 a usage or connection error.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from dbtune import embedded, migrate
 from dbtune import seed as seeding
@@ -19,7 +21,9 @@ from dbtune.db import connect
 from dbtune.dsn import redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
 from dbtune.explain.runner import run_workload
+from dbtune.pool.budget import server_budget
 from dbtune.report import render_json, render_table
+from dbtune.sizing import DEFAULT_RESERVED, pool_size
 from dbtune.workload import load_workload
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
@@ -118,6 +122,48 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_pool(args: argparse.Namespace) -> int:
+    url = resolve_url(args.dsn)
+    budget = server_budget(url) if url else None
+    size = pool_size(
+        instances=args.instances,
+        server_max_connections=budget.max_connections if budget else None,
+        reserved=budget.reserved if budget else DEFAULT_RESERVED,
+    )
+    fleet = args.instances * size.max_size
+    facts: dict[str, object] = {
+        "cpus": size.cpus,
+        "cpu_source": size.source,
+        "min_size": size.min_size,
+        "max_size": size.max_size,
+        "instances": args.instances,
+        "fleet_max_connections": fleet,
+        "clamped_by": size.clamped_by,
+    }
+    if budget:
+        facts.update(
+            server_max_connections=budget.max_connections,
+            server_reserved_connections=budget.reserved,
+            server_current_connections=budget.current,
+            fits=fleet <= budget.available,
+        )
+    if args.format == "json":
+        print(json.dumps(facts, indent=2))
+        return EXIT_OK
+    table = Table(title="dbtune pool: recommended size", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in facts.items():
+        if value is not None:
+            table.add_row(key.replace("_", " "), str(value))
+    Console(highlight=False).print(table)
+    if budget is None:
+        _stderr().print(
+            "dbtune: no --dsn: the server's max_connections was not checked", soft_wrap=True
+        )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbtune",
@@ -150,6 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="delete every row of the reference tables first"
     )
     seed.set_defaults(func=cmd_seed)
+
+    pool = sub.add_parser(
+        "pool",
+        help="recommend a pool size for this machine and check it against the server",
+    )
+    pool.add_argument("--dsn", help=dsn_help + "; none: no server check")
+    pool.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="how many processes of the service share the server (default 1)",
+    )
+    pool.add_argument("--format", choices=("table", "json"), default="table")
+    pool.set_defaults(func=cmd_pool)
     return parser
 
 

@@ -7,6 +7,8 @@ has a connect timeout so an unreachable host fails fast, and a failure becomes o
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from dbtune.dsn import APPLICATION_NAME, describe, libpq_url, redact
@@ -21,7 +23,7 @@ def connection_error_text(exc: BaseException) -> str:
     return redact("; ".join(lines[:2])) or type(exc).__name__
 
 
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
     """Connect with psycopg; a failure becomes a :class:`ConnectionFailed` saying what to do."""
     try:
         return psycopg.connect(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -188,7 +189,7 @@ def _no_progress(step: str, rows: int) -> None:
     return None
 
 
-def existing_rows(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+def existing_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
     """Messages already in ``conversation_history``; raises when the schema is missing."""
     found = conn.execute("SELECT to_regclass('conversation_history') IS NOT NULL").fetchone()
     if not found or not found[0]:
@@ -197,13 +198,10 @@ def existing_rows(conn: psycopg.Connection[tuple[object, ...]]) -> int:
             "(or `alembic -x url=... upgrade head`) on this database first"
         )
     row = conn.execute("SELECT count(*) FROM conversation_history").fetchone()
-    count = row[0] if row else 0
-    if not isinstance(count, int):  # pragma: no cover - count(*) is always a bigint
-        raise TypeError(f"count(*) returned {count!r}")
-    return count
+    return int(row[0]) if row else 0
 
 
-def _fix_identities(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+def _fix_identities(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     for table in ("users", "tracking_categories"):
         conn.execute(
             sql.SQL(

