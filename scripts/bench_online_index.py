@@ -161,5 +161,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("DBTUNE_HOME", "/var/tmp/dbtune-bench" if os.geteuid() == 0 else "")
+    if os.geteuid() == 0:
+        os.environ.setdefault("DBTUNE_HOME", "/var/tmp/dbtune-bench")
     sys.exit(main())
