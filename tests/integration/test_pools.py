@@ -39,7 +39,11 @@ async def test_each_factory_serves_50_concurrent_queries(driver: Driver, empty_u
         assert sorted(results) == list(range(50))
         stats = pool_stats(handle)
         assert stats.size <= expected.max_size
-        assert stats.in_use == 0
+        # Every connection comes back (a pool still opening one counts it as in use a moment).
+        deadline = time.monotonic() + 5
+        while pool_stats(handle).in_use and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert pool_stats(handle).in_use == 0
     finally:
         await driver.close(handle)
 
