@@ -20,9 +20,9 @@ from dbtune import seed as seeding
 from dbtune.db import connect
 from dbtune.dsn import redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
-from dbtune.explain.runner import run_workload
+from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
 from dbtune.pool.budget import server_budget
-from dbtune.report import render_json, render_table
+from dbtune.report import render_json, render_junit, render_markdown, render_table
 from dbtune.sizing import DEFAULT_RESERVED, pool_size
 from dbtune.workload import load_workload
 
@@ -100,9 +100,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
     workload = load_workload(args.workload)  # a bad file fails before any server starts
     if url is None:
         url = embedded_demo_url()
-    report = run_workload(url, workload, analyze=not args.no_analyze)
+    report = run_workload(
+        url,
+        workload,
+        analyze=not args.no_analyze,
+        mode=CAN_USE if args.can_use else WILL_USE,
+        allow_writes=args.allow_writes,
+    )
     if args.format == "json":
         print(render_json(report))
+    elif args.format == "markdown":
+        print(render_markdown(report))
+    elif args.format == "junit":
+        print(render_junit(report), end="")
     else:
         render_table(report, Console(highlight=False))
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
@@ -117,7 +127,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     )
     _stderr().print(
         f"dbtune: seeded {plan.messages} messages for {plan.users} users "
-        f"(seed {plan.seed}) and ran VACUUM (ANALYZE)"
+        f"(seed {plan.seed}) and ran VACUUM (ANALYZE)",
+        soft_wrap=True,
     )
     return EXIT_OK
 
@@ -181,9 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--dsn", help=dsn_help + "; none: the embedded demo server")
     explain.add_argument("--workload", help="workload TOML file (default: the shipped one)")
-    explain.add_argument("--format", choices=("table", "json"), default="table")
+    explain.add_argument(
+        "--format", choices=("table", "json", "markdown", "junit"), default="table"
+    )
     explain.add_argument(
         "--no-analyze", action="store_true", help="plan only, without executing the queries"
+    )
+    explain.add_argument(
+        "--can-use",
+        action="store_true",
+        help="switch off seq scans, bitmap scans and sorts: proves each index can serve its "
+        "query on a small database",
+    )
+    explain.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="EXPLAIN ANALYZE write queries too (still rolled back)",
     )
     explain.set_defaults(func=cmd_explain)
 

@@ -1,24 +1,25 @@
-"""Render an explain report for people (a rich table) and for machines (JSON).
+"""Render an explain report for people (a rich table, Markdown) and for machines (JSON, JUnit).
 
-The table says, per query, each check's verdict and the plan in one line, so a failing CI log
-shows what the plan did without a second run; the JSON carries the same facts in a stable shape.
+Every format carries the same facts: per query and profile, each check's verdict and message
+and a summary of the plan, so a failing CI log shows what the plan did without a second run.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from xml.etree import ElementTree
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dbtune.explain.runner import ExplainReport, QueryResult
+from dbtune.explain.runner import CAN_USE, CAN_USE_SETTINGS, ExplainReport, QueryResult
 
-_STATUS_STYLE = {"pass": "bold green", "fail": "bold red"}
+_STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "yellow"}
 
 
-def _plan_summary(result: QueryResult) -> dict[str, Any]:
+def plan_summary(result: QueryResult) -> dict[str, Any]:
     plan = result.plan
     return {
         "nodes": plan.node_types(),
@@ -28,7 +29,24 @@ def _plan_summary(result: QueryResult) -> dict[str, Any]:
         "rows_removed_by_filter": plan.rows_removed_by_filter,
         "execution_time_ms": plan.execution_time_ms,
         "text": plan.summary(),
+        "generic": result.generic.summary() if result.generic else None,
     }
+
+
+def mode_line(report: ExplainReport) -> str:
+    """Which mode the plans were made in, and what that proves."""
+    how = "EXPLAIN ANALYZE" if report.analyze else "plans only, not executed"
+    if report.mode == CAN_USE:
+        off = ", ".join(f"{s}=off" for s in CAN_USE_SETTINGS)
+        return (
+            f"can-use mode ({off}): proves each index CAN serve its query; not that the "
+            f"planner will choose it at production volume; {how}"
+        )
+    return f"will-use mode (the server's planner settings); {how}"
+
+
+def _status(result: QueryResult) -> str:
+    return "pass" if result.passed else "fail"
 
 
 def to_dict(report: ExplainReport) -> dict[str, Any]:
@@ -37,17 +55,19 @@ def to_dict(report: ExplainReport) -> dict[str, Any]:
         "target": report.target,
         "workload": report.workload,
         "mode": report.mode,
+        "mode_note": mode_line(report),
         "analyze": report.analyze,
         "status": "pass" if report.passed else "fail",
         "queries": [
             {
                 "name": r.query.name,
-                "status": "pass" if r.passed else "fail",
+                "profile": r.profile,
+                "status": _status(r),
                 "params": {k: _jsonable(v) for k, v in r.params.items()},
                 "checks": [
                     {"id": c.id, "status": c.status, "message": c.message} for c in r.checks
                 ],
-                "plan": _plan_summary(r),
+                "plan": plan_summary(r),
             }
             for r in report.results
         ],
@@ -62,12 +82,73 @@ def render_json(report: ExplainReport) -> str:
     return json.dumps(to_dict(report), indent=2)
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: ExplainReport) -> str:
+    failed = [r for r in report.results if not r.passed]
+    lines = [
+        f"## dbtune explain: {'FAIL' if failed else 'PASS'}",
+        "",
+        f"Target `{report.target}`, workload `{report.workload}`; {mode_line(report)}.",
+        "",
+        "| query | profile | check | result | details |",
+        "|---|---|---|---|---|",
+    ]
+    for r in report.results:
+        for c in r.checks:
+            lines.append(
+                f"| {r.query.name} | {r.profile} | {c.id} | {c.status} | {_cell(c.message)} |"
+            )
+        lines.append(f"| {r.query.name} | {r.profile} | plan | | `{_cell(r.plan.summary())}` |")
+    lines += [
+        "",
+        f"{len(report.results) - len(failed)} of {len(report.results)} query profiles pass.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_junit(report: ExplainReport) -> str:
+    """JUnit XML: one testcase per query profile, a failure element per failed check."""
+    suite = ElementTree.Element(
+        "testsuite",
+        name="dbtune explain",
+        tests=str(len(report.results)),
+        failures=str(sum(1 for r in report.results if not r.passed)),
+        errors="0",
+        skipped="0",
+    )
+    ElementTree.SubElement(
+        ElementTree.SubElement(suite, "properties"),
+        "property",
+        name="mode",
+        value=mode_line(report),
+    )
+    for r in report.results:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"dbtune.{r.query.name}",
+            name=f"{r.query.name}[{r.profile}]",
+        )
+        for c in r.checks:
+            if c.status == "fail":
+                failure = ElementTree.SubElement(case, "failure", type=c.id, message=c.message)
+                failure.text = f"{c.message}\nplan: {r.plan.summary()}"
+        ElementTree.SubElement(case, "system-out").text = f"plan: {r.plan.summary()}"
+    ElementTree.indent(suite)
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
 def render_table(report: ExplainReport, console: Console) -> None:
     """Print the report as a table, one row per check, and a closing verdict line."""
     table = Table(
-        title=f"dbtune explain: {report.target} ({report.mode}, "
-        f"{'EXPLAIN ANALYZE' if report.analyze else 'plans only'})",
+        title=f"dbtune explain: {report.target}",
         title_justify="left",
+        caption=mode_line(report),
+        caption_justify="left",
         show_lines=True,
     )
     table.add_column("query", style="bold")
@@ -75,27 +156,34 @@ def render_table(report: ExplainReport, console: Console) -> None:
     table.add_column("result")
     table.add_column("details", overflow="fold")
     for result in report.results:
+        name = (
+            result.query.name
+            if result.profile == "default"
+            else f"{result.query.name}\n[{result.profile}]"
+        )
         for i, check in enumerate(result.checks):
             table.add_row(
-                result.query.name if i == 0 else "",
+                name if i == 0 else "",
                 check.id,
                 Text(check.status.upper(), style=_STATUS_STYLE[check.status]),
                 check.message,
             )
         timing = result.plan.execution_time_ms
         table.add_row(
-            "" if result.checks else result.query.name,
+            "" if result.checks else name,
             "plan",
             "",
             result.plan.summary() + (f" ({timing:.2f} ms)" if timing is not None else ""),
             style="dim",
         )
     console.print(table)
-    failed = [r.query.name for r in report.results if not r.passed]
+    failed = [f"{r.query.name}[{r.profile}]" for r in report.results if not r.passed]
     if failed:
         console.print(
-            f"[bold red]FAIL[/]: {len(failed)} of {len(report.results)} queries "
-            f"regressed: {', '.join(failed)}"
+            f"[bold red]FAIL[/]: {len(failed)} of {len(report.results)} query "
+            f"profiles regressed: {', '.join(failed)}"
         )
     else:
-        console.print(f"[bold green]PASS[/]: all {len(report.results)} queries use their indexes")
+        console.print(
+            f"[bold green]PASS[/]: all {len(report.results)} query profiles meet their expectations"
+        )

@@ -1,15 +1,17 @@
 """The hot-query catalogue: which queries matter, how to pick their parameters, what to expect.
 
-A workload is a TOML file so that users can keep their own beside their service and review it
-like code. Parsing is strict (an unknown key is an error, not a silently ignored typo), because
-a misspelt expectation would make a check pass that should have run.
+A workload is a TOML file so that users keep their own beside their service and review it like
+code. Parsing is strict — an unknown key is an error, not a silently ignored typo — because a
+misspelt expectation would let a check pass that should have run. Errors name the file, the
+line (found by searching the text, since ``tomllib`` keeps no positions) and the key.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,17 +19,39 @@ from typing import Any
 from dbtune.errors import UsageError
 
 SHIPPED_WORKLOAD = "reference.toml"
+DEFAULT_PROFILE = "default"
 
-_QUERY_KEYS = {"name", "description", "sql", "params", "expect"}
-_EXPECT_KEYS = {"index", "no_sort"}
+_QUERY_KEYS = {"name", "description", "sql", "params", "expect", "profiles"}
 
 
 @dataclass(frozen=True, slots=True)
 class Expectations:
-    """What a hot query's plan must show; None/False means "not checked"."""
+    """What a hot query's plan must show; None/False means "not checked".
+
+    ``no_seq_scan`` None means "on for tables above the row threshold".
+    """
 
     index: str | None = None
+    index_only: bool = False
+    max_heap_fetches: int | None = None
     no_sort: bool = False
+    no_seq_scan: bool | None = None
+    max_filter_ratio: float | None = None
+    max_buffers: int | None = None
+    generic_plan: bool = False
+
+
+_EXPECT_TYPES: dict[str, tuple[type, ...]] = {
+    "index": (str,),
+    "index_only": (bool,),
+    "max_heap_fetches": (int,),
+    "no_sort": (bool,),
+    "no_seq_scan": (bool,),
+    "max_filter_ratio": (int, float),
+    "max_buffers": (int,),
+    "generic_plan": (bool,),
+}
+assert set(_EXPECT_TYPES) == {f.name for f in fields(Expectations)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +69,13 @@ class HotQuery:
     description: str = ""
     params: Mapping[str, ParamPicker] = field(default_factory=dict)
     expect: Expectations = field(default_factory=Expectations)
+    profiles: Mapping[str, Mapping[str, ParamPicker]] = field(default_factory=dict)
+
+    def profile_params(self) -> dict[str, dict[str, ParamPicker]]:
+        """Each profile's parameters (the query's own, overridden by the profile's)."""
+        if not self.profiles:
+            return {DEFAULT_PROFILE: dict(self.params)}
+        return {name: {**self.params, **own} for name, own in self.profiles.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,83 +84,124 @@ class Workload:
     queries: tuple[HotQuery, ...]
 
 
-def _fail(source: str, where: str, problem: str) -> UsageError:
-    return UsageError(f"{source}: {where}: {problem}")
+class _Locator:
+    """Finds the line of a key in the workload text, for error messages."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        self.headers = [
+            i for i, line in enumerate(self.lines) if re.match(r"\s*\[\[\s*query\s*\]\]", line)
+        ]
+
+    def line(self, position: int | None, key: str) -> int | None:
+        start, end = 0, len(self.lines)
+        if position is not None and position < len(self.headers):
+            start = self.headers[position]
+            if position + 1 < len(self.headers):
+                end = self.headers[position + 1]
+        leaf = key.split(".")[-1]
+        for pattern in (re.escape(key), rf"(^|[\s.\"']){re.escape(leaf)}\s*="):
+            for i in range(start, end):
+                if re.search(pattern, self.lines[i]):
+                    return i + 1
+        return start + 1 if position is not None and self.headers else None
 
 
-def _picker(source: str, where: str, value: Any) -> ParamPicker:
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"sql"}
-        if unknown or not isinstance(value.get("sql"), str):
-            raise _fail(source, where, "a picker is a table with exactly one string key, sql")
-        return ParamPicker(sql=value["sql"])
-    return ParamPicker(literal=value)
+class _Parser:
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.where = _Locator(text)
 
+    def fail(self, position: int | None, key: str, problem: str) -> UsageError:
+        line = self.where.line(position, key)
+        at = f"{self.source}:{line}" if line else self.source
+        return UsageError(f"{at}: {key}: {problem}")
 
-def _expectations(source: str, where: str, value: Any) -> Expectations:
-    if not isinstance(value, Mapping):
-        raise _fail(source, where, "expect must be a table")
-    unknown = sorted(set(value) - _EXPECT_KEYS)
-    if unknown:
-        raise _fail(
-            source,
-            f"{where}.{unknown[0]}",
-            f"unknown key; known: {', '.join(sorted(_EXPECT_KEYS))}",
+    def picker(self, position: int, key: str, value: Any) -> ParamPicker:
+        if isinstance(value, Mapping):
+            if set(value) != {"sql"} or not isinstance(value["sql"], str):
+                raise self.fail(
+                    position, key, "a picker is a table with exactly one string key, sql"
+                )
+            return ParamPicker(sql=value["sql"])
+        return ParamPicker(literal=value)
+
+    def params(self, position: int, key: str, value: Any) -> dict[str, ParamPicker]:
+        if not isinstance(value, Mapping):
+            raise self.fail(position, key, "must be a table of parameter = value or {sql = ...}")
+        return {k: self.picker(position, f"{key}.{k}", v) for k, v in value.items()}
+
+    def expectations(self, position: int, prefix: str, value: Any) -> Expectations:
+        if not isinstance(value, Mapping):
+            raise self.fail(position, f"{prefix}.expect", "must be a table")
+        for key, item in value.items():
+            types = _EXPECT_TYPES.get(key)
+            if types is None:
+                known = ", ".join(sorted(_EXPECT_TYPES))
+                raise self.fail(position, f"{prefix}.expect.{key}", f"unknown key; known: {known}")
+            if (isinstance(item, bool) and bool not in types) or not isinstance(item, types):
+                raise self.fail(
+                    position,
+                    f"{prefix}.expect.{key}",
+                    f"must be {' or '.join(t.__name__ for t in types)}, got {item!r}",
+                )
+            if isinstance(item, int | float) and not isinstance(item, bool) and item < 0:
+                raise self.fail(position, f"{prefix}.expect.{key}", "must not be negative")
+        return Expectations(**value)
+
+    def query(self, position: int, data: Any) -> HotQuery:
+        prefix = f"query[{position}]"
+        if not isinstance(data, Mapping):
+            raise self.fail(position, prefix, "must be a table")
+        if isinstance(data.get("name"), str):
+            prefix = f"query[{position}] ({data['name']})"
+        unknown = sorted(set(data) - _QUERY_KEYS)
+        if unknown:
+            raise self.fail(
+                position,
+                f"{prefix}.{unknown[0]}",
+                f"unknown key; known: {', '.join(sorted(_QUERY_KEYS))}",
+            )
+        for key in ("name", "sql"):
+            if not isinstance(data.get(key), str) or not data[key].strip():
+                raise self.fail(
+                    position, f"{prefix}.{key}", "is required and must be a non-empty string"
+                )
+        profiles = data.get("profiles", {})
+        if not isinstance(profiles, Mapping):
+            raise self.fail(position, f"{prefix}.profiles", "must be a table of profiles")
+        return HotQuery(
+            name=data["name"],
+            sql=data["sql"].strip(),
+            description=str(data.get("description", "")),
+            params=self.params(position, f"{prefix}.params", data.get("params", {})),
+            expect=self.expectations(position, prefix, data.get("expect", {})),
+            profiles={
+                name: self.params(position, f"{prefix}.profiles.{name}", value)
+                for name, value in profiles.items()
+            },
         )
-    index = value.get("index")
-    if index is not None and not isinstance(index, str):
-        raise _fail(source, f"{where}.index", "must be an index name (a string)")
-    no_sort = value.get("no_sort", False)
-    if not isinstance(no_sort, bool):
-        raise _fail(source, f"{where}.no_sort", "must be true or false")
-    return Expectations(index=index, no_sort=no_sort)
-
-
-def _query(source: str, position: int, data: Any) -> HotQuery:
-    where = f"query[{position}]"
-    if not isinstance(data, Mapping):
-        raise _fail(source, where, "must be a table")
-    if isinstance(data.get("name"), str):
-        where = f"query[{position}] ({data['name']})"
-    unknown = sorted(set(data) - _QUERY_KEYS)
-    if unknown:
-        raise _fail(
-            source,
-            f"{where}.{unknown[0]}",
-            f"unknown key; known: {', '.join(sorted(_QUERY_KEYS))}",
-        )
-    for key in ("name", "sql"):
-        if not isinstance(data.get(key), str) or not data[key].strip():
-            raise _fail(source, f"{where}.{key}", "is required and must be a non-empty string")
-    params = data.get("params", {})
-    if not isinstance(params, Mapping):
-        raise _fail(source, f"{where}.params", "must be a table")
-    return HotQuery(
-        name=data["name"],
-        sql=data["sql"].strip(),
-        description=str(data.get("description", "")),
-        params={k: _picker(source, f"{where}.params.{k}", v) for k, v in params.items()},
-        expect=_expectations(source, f"{where}.expect", data.get("expect", {})),
-    )
 
 
 def parse_workload(text: str, source: str = "<workload>") -> Workload:
-    """Parse a workload document; every error names the source and the key."""
+    """Parse a workload document; every error names the source, the line and the key."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
+    parser = _Parser(text, source)
     unknown = sorted(set(data) - {"query"})
     if unknown:
-        raise _fail(source, unknown[0], "unknown top-level key; queries go in [[query]] tables")
+        raise parser.fail(None, unknown[0], "unknown top-level key; queries go in [[query]] tables")
     queries = data.get("query")
     if not isinstance(queries, list) or not queries:
-        raise _fail(source, "query", "a workload needs at least one [[query]] table")
-    parsed = tuple(_query(source, i, q) for i, q in enumerate(queries))
-    names = [q.name for q in parsed]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise _fail(source, "query", f"duplicate name {duplicates[0]!r}")
+        raise parser.fail(None, "query", "a workload needs at least one [[query]] table")
+    parsed = tuple(parser.query(i, q) for i, q in enumerate(queries))
+    seen: set[str] = set()
+    for i, query in enumerate(parsed):
+        if query.name in seen:
+            raise parser.fail(i, "name", f"duplicate query name {query.name!r}")
+        seen.add(query.name)
     return Workload(source=source, queries=parsed)
 
 

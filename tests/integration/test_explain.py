@@ -26,10 +26,16 @@ def test_json_report_lists_each_query_with_its_plan(seeded_url: str) -> None:
     assert run.code == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["status"] == "pass"
-    recent = next(q for q in report["queries"] if q["name"] == "recent_messages")
-    assert {c["id"] for c in recent["checks"]} == {"uses_index", "no_sort"}
-    assert COVERING in recent["plan"]["indexes"]
-    assert "Sort" not in recent["plan"]["nodes"]
+    assert {q["name"] for q in report["queries"]} >= {"recent_messages", "leaderboard"}
+    recent = [q for q in report["queries"] if q["name"] == "recent_messages"]
+    assert [q["profile"] for q in recent] == ["heavy", "median", "light"]
+    assert {c["id"] for c in recent[0]["checks"]} >= {"uses_index", "no_sort", "generic_plan"}
+    assert all(c["status"] == "pass" for q in report["queries"] for c in q["checks"])
+    assert COVERING in recent[0]["plan"]["indexes"]
+    assert "Sort" not in recent[0]["plan"]["nodes"]
+    listing = next(q for q in report["queries"] if q["name"] == "message_listing")
+    assert listing["plan"]["heap_fetches"] == 0
+    assert "Index Only Scan" in listing["plan"]["nodes"]
 
 
 def test_fails_and_names_the_index_after_it_is_dropped(seeded_url: str) -> None:
@@ -48,16 +54,32 @@ def test_database_url_is_used_when_no_dsn_is_given(seeded_url: str) -> None:
     assert "embedded" not in run.stderr
 
 
-def test_the_read_only_transaction_is_rolled_back(seeded_url: str, tmp_path: Path) -> None:
-    workload = tmp_path / "write.toml"
-    workload.write_text('[[query]]\nname = "purge"\nsql = "DELETE FROM conversation_history"\n')
-    run = run_cli("explain", "--dsn", seeded_url, "--workload", str(workload))
-    assert run.code == 2
-    assert "read-only transaction" in run.stderr
-    with psycopg.connect(seeded_url) as conn:
+def _messages(url: str) -> int:
+    with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM conversation_history").fetchone()
     assert row is not None
-    assert row[0] > 0
+    return int(row[0])
+
+
+@pytest.mark.parametrize("extra", [[], ["--allow-writes"]], ids=["planned", "analyzed"])
+def test_a_write_query_leaves_the_data_unchanged(
+    seeded_url: str, tmp_path: Path, extra: list[str]
+) -> None:
+    before = _messages(seeded_url)
+    workload = tmp_path / "write.toml"
+    workload.write_text(
+        '[[query]]\nname = "purge"\nsql = "DELETE FROM conversation_history"\n'
+        "expect.no_seq_scan = false\n"
+    )
+    run = run_cli(
+        "explain", "--dsn", seeded_url, "--workload", str(workload), "--format", "json", *extra
+    )
+    assert run.code == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["queries"][0]["plan"]["nodes"][0] == "ModifyTable"
+    executed = report["queries"][0]["plan"]["execution_time_ms"] is not None
+    assert executed == bool(extra)  # ANALYZE only with --allow-writes
+    assert _messages(seeded_url) == before
 
 
 def test_unmigrated_database_says_to_upgrade(empty_url: str) -> None:

@@ -1,55 +1,168 @@
-"""The plan checks, on recorded plans."""
+"""The plan checks, on plans recorded from PostgreSQL 18."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
-from dbtune.checks import registry, run_checks
-from dbtune.explain.plan import parse_plan
+import pytest
+
+from dbtune.checks import CheckContext, registry, run_checks
+from dbtune.explain.plan import Plan, parse_plan
 from dbtune.workload import Expectations
 
 DATA = Path(__file__).parent / "data"
+DOCS = Path(__file__).parents[2] / "docs" / "checks"
 COVERING = "ix_conversation_history_user_id_created_at"
-EXPECT = Expectations(index=COVERING, no_sort=True)
+BIG = {"conversation_history": 100_000.0}
 
 
-def _plan(name: str):  # type: ignore[no-untyped-def]
+def _plan(name: str) -> Plan:
     return parse_plan((DATA / name).read_text())
 
 
+def _run(plan: str, **expect: object) -> dict[str, tuple[str, str]]:
+    ctx = CheckContext(_plan(plan), Expectations(**expect), BIG)  # type: ignore[arg-type]
+    return {r.id: (r.status, r.message) for r in run_checks(ctx)}
+
+
 def test_registry_is_built_from_the_modules() -> None:
-    assert set(registry()) == {"uses_index", "no_sort"}
+    assert set(registry()) == {
+        "buffers",
+        "filter_ratio",
+        "generic_plan",
+        "heap_fetches",
+        "index_only",
+        "no_seq_scan",
+        "no_sort",
+        "uses_index",
+    }
 
 
-def test_good_plan_passes_both() -> None:
-    results = run_checks(_plan("recent_messages_index_scan.json"), EXPECT)
-    assert [(r.id, r.status) for r in results] == [("no_sort", "pass"), ("uses_index", "pass")]
+def test_every_check_has_its_doc_page_and_no_page_is_orphaned() -> None:
+    pages = {p.stem for p in DOCS.glob("*.md")}
+    assert pages == set(registry())
 
 
-def test_seq_scan_fails_both_and_says_what_the_plan_did() -> None:
-    results = {r.id: r for r in run_checks(_plan("recent_messages_seq_scan_sort.json"), EXPECT)}
-    assert results["uses_index"].status == "fail"
-    assert f"expected index {COVERING}" in results["uses_index"].message
-    assert "Seq Scan on conversation_history" in results["uses_index"].message
-    assert results["no_sort"].status == "fail"
-    assert "created_at DESC" in results["no_sort"].message
+@pytest.mark.parametrize("check_id", sorted(registry()))
+def test_doc_pages_are_current(check_id: str) -> None:
+    from dbtune.checks._docs import render_page
+
+    page = (DOCS / f"{check_id}.md").read_text()
+    assert page == render_page(check_id), "run: python scripts/gen_check_docs.py"
 
 
-def test_another_index_does_not_satisfy_the_expectation() -> None:
-    results = run_checks(_plan("recent_messages_index_scan.json"), Expectations(index="ix_other"))
-    assert [(r.id, r.status) for r in results] == [("uses_index", "fail")]
-    assert COVERING in results[0].message
+@pytest.mark.parametrize("check_id", sorted(registry()))
+def test_docstring_states_problem_evidence_and_fix(check_id: str) -> None:
+    doc = importlib.import_module(f"dbtune.checks.{check_id}").__doc__ or ""
+    assert doc.startswith(f"{check_id}:")
+    for word in ("Problem", "Evidence", "Fix"):
+        assert word in doc, (check_id, word)
+    page = (DOCS / f"{check_id}.md").read_text()
+    assert page.startswith(f"# {check_id}")
 
 
-def test_checks_not_asked_for_do_not_run() -> None:
-    assert run_checks(_plan("recent_messages_seq_scan_sort.json"), Expectations()) == []
+def test_good_plan_passes() -> None:
+    results = _run("recent_messages_index_scan.json", index=COVERING, no_sort=True, max_buffers=50)
+    assert {k: v[0] for k, v in results.items()} == {
+        "uses_index": "pass",
+        "no_sort": "pass",
+        "no_seq_scan": "pass",
+        "buffers": "pass",
+    }
 
 
-def test_every_check_module_documents_problem_evidence_and_fix() -> None:
-    import importlib
+def test_seq_scan_fails_and_says_what_the_plan_did() -> None:
+    results = _run("recent_messages_seq_scan_sort.json", index=COVERING, no_sort=True)
+    assert results["uses_index"][0] == "fail"
+    assert f"expected index {COVERING}" in results["uses_index"][1]
+    assert "Seq Scan on conversation_history" in results["uses_index"][1]
+    assert results["no_sort"][0] == "fail"
+    assert "created_at DESC" in results["no_sort"][1]
+    assert results["no_seq_scan"][0] == "fail"
+    assert "about 100,000 rows" in results["no_seq_scan"][1]
 
-    for check_id in registry():
-        doc = importlib.import_module(f"dbtune.checks.{check_id}").__doc__ or ""
-        assert doc.startswith(f"{check_id}:")
-        for word in ("Problem", "Evidence", "Fix"):
-            assert word in doc, (check_id, word)
+
+def test_seq_scan_on_a_small_table_is_fine_by_default() -> None:
+    ctx = CheckContext(
+        _plan("recent_messages_seq_scan_sort.json"), Expectations(), {"conversation_history": 500.0}
+    )
+    assert run_checks(ctx) == []
+
+
+def test_index_only_and_heap_fetches() -> None:
+    good = _run("message_listing_index_only.json", index_only=True, max_heap_fetches=0)
+    assert good["index_only"][0] == "pass"
+    assert good["heap_fetches"] == ("pass", "0 heap fetches (limit 0)")
+    bad = _run(
+        "recent_messages_index_scan.json", index=COVERING, index_only=True, max_heap_fetches=0
+    )
+    assert bad["index_only"][0] == "fail"
+    assert "INCLUDE every selected column" in bad["index_only"][1]
+    assert bad["heap_fetches"][0] == "fail"
+
+
+def test_filter_ratio() -> None:
+    bad = _run("recent_messages_seq_scan_sort.json", max_filter_ratio=0.5)
+    assert bad["filter_ratio"][0] == "fail"
+    assert "were removed by (user_id = 1)" in bad["filter_ratio"][1]
+    good = _run("recent_messages_index_scan.json", max_filter_ratio=0.0)
+    assert good["filter_ratio"][0] == "pass"
+
+
+def test_buffers_over_the_limit() -> None:
+    results = _run("recent_messages_seq_scan_sort.json", max_buffers=100)
+    assert results["buffers"][0] == "fail"
+    assert "touched 3170" in results["buffers"][1]
+
+
+def test_measurements_are_skipped_without_analyze() -> None:
+    results = _run(
+        "recent_messages_plan_only.json",
+        index=COVERING,
+        max_buffers=10,
+        max_heap_fetches=0,
+        max_filter_ratio=0.1,
+    )
+    assert results["uses_index"][0] == "pass"
+    assert {results[k][0] for k in ("buffers", "heap_fetches", "filter_ratio")} == {"skip"}
+
+
+def test_generic_plan_is_checked_with_the_shape_checks() -> None:
+    expect = Expectations(index=COVERING, no_sort=True, generic_plan=True)
+    good = CheckContext(
+        _plan("recent_messages_index_scan.json"),
+        expect,
+        BIG,
+        generic=_plan("recent_messages_plan_only.json"),
+    )
+    assert {r.id: r.status for r in run_checks(good)}["generic_plan"] == "pass"
+    bad = CheckContext(
+        _plan("recent_messages_index_scan.json"),
+        expect,
+        BIG,
+        generic=_plan("recent_messages_seq_scan_sort.json"),
+    )
+    result = {r.id: r for r in run_checks(bad)}["generic_plan"]
+    assert result.status == "fail"
+    assert "fails no_seq_scan" in result.message or "fails uses_index" in result.message
+    missing = CheckContext(
+        _plan("recent_messages_index_scan.json"),
+        expect,
+        BIG,
+        generic_error="the query has no parameters",
+    )
+    assert {r.id: r.status for r in run_checks(missing)}["generic_plan"] == "skip"
+
+
+def test_non_sargable_filter_gets_the_range_hint() -> None:
+    document = (
+        '[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "food_entries", '
+        '"Filter": "((user_id = 7) AND ((created_at)::date = CURRENT_DATE))"}}]'
+    )
+    ctx = CheckContext(
+        parse_plan(document), Expectations(index="ix_food"), {"food_entries": 50_000.0}
+    )
+    results = {r.id: r for r in run_checks(ctx)}
+    assert "created_at::date is not sargable" in results["uses_index"].message
+    assert "created_at >= day AND created_at < day + 1" in results["no_seq_scan"].message

@@ -1,23 +1,41 @@
 """Plan checks, one module per check; the module name is the check's id.
 
-Each module defines ``check(plan, expect) -> CheckResult | None`` (None when the workload does
-not ask for it) and a docstring that states the problem, the evidence in the plan, and the fix.
-The registry is built from the modules in this package, so adding a file adds a check.
+Each module defines ``check(ctx) -> CheckResult | None`` (None when the workload does not ask
+for it) and a docstring that states the problem, the evidence in the plan, and the fix; each
+has a page ``docs/checks/<id>.md``. The registry is built from the modules in this package, so
+adding a file adds a check. Modules starting with ``_`` are helpers, not checks.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Literal
 
 from dbtune.explain.plan import Plan
 from dbtune.workload import Expectations
 
-Status = Literal["pass", "fail"]
+Status = Literal["pass", "fail", "skip"]
+
+SEQ_SCAN_ROW_THRESHOLD = 10_000
+"""``no_seq_scan`` is on by default for tables the planner estimates above this many rows."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    """What a check may look at: the plan, the expectations, and facts about the tables."""
+
+    plan: Plan
+    expect: Expectations
+    table_rows: Mapping[str, float] = field(default_factory=dict)
+    generic: Plan | None = None
+    generic_error: str | None = None
+
+    def with_plan(self, plan: Plan) -> CheckContext:
+        return replace(self, plan=plan, generic=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +46,10 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        return self.status != "fail"
 
 
-CheckFn = Callable[[Plan, Expectations], "CheckResult | None"]
+CheckFn = Callable[[CheckContext], "CheckResult | None"]
 
 
 @cache
@@ -46,7 +64,7 @@ def registry() -> dict[str, CheckFn]:
     return found
 
 
-def run_checks(plan: Plan, expect: Expectations) -> list[CheckResult]:
-    """The results of every check that ``expect`` asks for."""
-    results = (fn(plan, expect) for fn in registry().values())
+def run_checks(ctx: CheckContext, only: tuple[str, ...] | None = None) -> list[CheckResult]:
+    """The results of every check (or of ``only`` these) that the expectations ask for."""
+    results = (fn(ctx) for check_id, fn in registry().items() if only is None or check_id in only)
     return [r for r in results if r is not None]

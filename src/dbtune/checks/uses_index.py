@@ -4,30 +4,28 @@ Problem: without its index a hot query reads the whole table (Seq Scan) or an in
 returns far more rows than it keeps. Evidence: no plan node has ``Index Name`` equal to the
 expected index. Fix: create the index (``alembic upgrade head``); if it exists, check that it
 is valid (``pg_index.indisvalid``), that the query's WHERE uses its leading column without a
-function or cast around it, and that the table has been ANALYZEd.
+function or cast around it (``created_at::date = $1`` cannot use an index on created_at; a
+range can), and that the table has been ANALYZEd.
 """
 
 from __future__ import annotations
 
-from dbtune.checks import CheckResult
-from dbtune.explain.plan import Plan
-from dbtune.workload import Expectations
+from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks._hints import likely_fix, scans
 
 ID = "uses_index"
 
 
-def check(plan: Plan, expect: Expectations) -> CheckResult | None:
-    if expect.index is None:
+def check(ctx: CheckContext) -> CheckResult | None:
+    expected = ctx.expect.index
+    if expected is None:
         return None
-    used = plan.index_names()
-    if expect.index in used:
-        node = next(n for n in plan.nodes() if n.index_name == expect.index)
-        return CheckResult(ID, "pass", f"{node.node_type} using {expect.index}")
-    did = ", ".join(n.label() for n in plan.nodes() if n.relation_name) or plan.summary()
+    node = next((n for n in ctx.plan.nodes() if n.index_name == expected), None)
+    if node is not None:
+        return CheckResult(ID, "pass", f"{node.node_type} using {expected}")
     return CheckResult(
         ID,
         "fail",
-        f"expected index {expect.index}; the plan used {did}. Fix: create it "
-        "(alembic upgrade head), check it is valid, and that the WHERE clause uses its "
-        "leading column as is",
+        f"expected index {expected}; the plan used {scans(ctx.plan)}. "
+        f"Likely fix: {likely_fix(ctx.plan)}",
     )

@@ -1,0 +1,31 @@
+"""buffers: the query touches at most N shared buffers.
+
+Problem: latency follows the pages a query touches; a plan that still uses the right index can
+read ten times the pages after a change (a lost INCLUDE column, TOASTed values, bloat).
+Evidence: the root node's ``Shared Hit Blocks + Shared Read Blocks`` (cumulative over the plan)
+above the limit (needs EXPLAIN (ANALYZE, BUFFERS)). Fix: select fewer or narrower columns,
+INCLUDE the selected columns, or REINDEX / VACUUM a bloated index or table.
+"""
+
+from __future__ import annotations
+
+from dbtune.checks import CheckContext, CheckResult
+
+ID = "buffers"
+
+
+def check(ctx: CheckContext) -> CheckResult | None:
+    limit = ctx.expect.max_buffers
+    if limit is None:
+        return None
+    used = ctx.plan.root.buffers
+    if used is None:
+        return CheckResult(ID, "skip", "buffers are measured only with EXPLAIN ANALYZE")
+    if used <= limit:
+        return CheckResult(ID, "pass", f"{used} shared buffers (limit {limit})")
+    return CheckResult(
+        ID,
+        "fail",
+        f"expected at most {limit} shared buffers; the query touched {used}. Likely fix: "
+        "select fewer or narrower columns, INCLUDE them in the index, or REINDEX/VACUUM",
+    )

@@ -1,0 +1,39 @@
+"""no_seq_scan: no Seq Scan on a big table.
+
+Problem: a sequential scan reads every row of the table; on a table of millions of rows a hot
+query that does it is a regression waiting for traffic. Evidence: a ``Seq Scan`` node on a
+table the planner estimates (``pg_class.reltuples``) above 10,000 rows — on by default, or on
+any table when the workload sets ``expect.no_seq_scan = true``. Fix: the index the query
+needs, a sargable WHERE (no function or cast around the indexed column), and fresh statistics.
+"""
+
+from __future__ import annotations
+
+from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult
+from dbtune.checks._hints import likely_fix
+
+ID = "no_seq_scan"
+
+
+def check(ctx: CheckContext) -> CheckResult | None:
+    setting = ctx.expect.no_seq_scan
+    if setting is False:
+        return None
+    seq = [n for n in ctx.plan.nodes() if n.node_type == "Seq Scan" and n.relation_name]
+    if setting is None:  # default: only tables above the threshold matter
+        big = {t for t, rows in ctx.table_rows.items() if rows > SEQ_SCAN_ROW_THRESHOLD}
+        touched = {n.relation_name for n in ctx.plan.nodes() if n.relation_name}
+        if not big & touched:
+            return None
+        seq = [n for n in seq if n.relation_name in big]
+    if not seq:
+        return CheckResult(ID, "pass", "no Seq Scan")
+    table = seq[0].relation_name or "?"
+    rows = ctx.table_rows.get(table)
+    size = f" (about {rows:,.0f} rows)" if rows is not None else ""
+    return CheckResult(
+        ID,
+        "fail",
+        f"expected no Seq Scan; the plan scans all of {table}{size}. "
+        f"Likely fix: {likely_fix(ctx.plan)}",
+    )

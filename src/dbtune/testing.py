@@ -1,0 +1,71 @@
+"""Assert query plans in your own tests, with the messages ``dbtune explain`` prints.
+
+::
+
+    from dbtune.testing import assert_plan
+
+    def test_inbox_uses_its_index(db_conn):
+        assert_plan(
+            db_conn,
+            "SELECT id FROM messages WHERE user_id = %(u)s ORDER BY created_at DESC LIMIT 20",
+            {"u": 42}, index="ix_messages_user_id_created_at", no_sort=True,
+        )
+
+The query runs under EXPLAIN ANALYZE in a rolled-back read-only transaction on ``conn`` (a
+psycopg connection that is not inside a transaction); ``can_use=True`` switches off sequential
+scans, bitmap scans and sorts, for small test databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+
+from dbtune.explain.runner import CAN_USE, WILL_USE, QueryResult, explain_query
+from dbtune.workload import Expectations, HotQuery, ParamPicker
+
+
+def assert_plan(
+    conn: psycopg.Connection[Any],
+    sql: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    index: str | None = None,
+    index_only: bool = False,
+    max_heap_fetches: int | None = None,
+    no_sort: bool = False,
+    no_seq_scan: bool | None = None,
+    max_filter_ratio: float | None = None,
+    max_buffers: int | None = None,
+    generic_plan: bool = False,
+    analyze: bool = True,
+    can_use: bool = False,
+) -> QueryResult:
+    """Raise ``AssertionError`` listing every failed check; return the result otherwise."""
+    expect = Expectations(
+        index=index,
+        index_only=index_only,
+        max_heap_fetches=max_heap_fetches,
+        no_sort=no_sort,
+        no_seq_scan=no_seq_scan,
+        max_filter_ratio=max_filter_ratio,
+        max_buffers=max_buffers,
+        generic_plan=generic_plan,
+    )
+    query = HotQuery(name="assert_plan", sql=sql, expect=expect)
+    pickers = {k: ParamPicker(literal=v) for k, v in (params or {}).items()}
+    result = explain_query(
+        conn,
+        query,
+        profile="default",
+        pickers=pickers,
+        analyze=analyze,
+        mode=CAN_USE if can_use else WILL_USE,
+    )
+    failed = [c for c in result.checks if c.status == "fail"]
+    if failed:
+        lines = [f"{c.id}: {c.message}" for c in failed]
+        raise AssertionError("\n".join([*lines, f"plan: {result.plan.summary()}"]))
+    return result
