@@ -1,29 +1,34 @@
-"""Write docs/checks/<id>.md for every plan check, from the checks' docstrings.
+"""Write docs/checks/<id>.md (plan checks) and docs/doctor/<id>.md (doctor findings).
 
     python scripts/gen_check_docs.py
 
-A unit test compares the pages with this output, so run it after changing a check.
+The pages are rendered from the modules' docstrings; unit tests compare them with this output,
+so run it after changing a check or a finding.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from dbtune.checks import registry
+from dbtune import checks, doctor
 from dbtune.checks._docs import render_page
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "checks"
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def main() -> None:
-    DOCS.mkdir(parents=True, exist_ok=True)
-    wanted = set(registry())
-    for stale in DOCS.glob("*.md"):
-        if stale.stem not in wanted and stale.name != "README.md":
-            stale.unlink()
-    for check_id in sorted(wanted):
-        (DOCS / f"{check_id}.md").write_text(render_page(check_id))
-    print(f"wrote {len(wanted)} pages to {DOCS}")
+    for folder, package, ids in (
+        ("checks", "dbtune.checks", set(checks.registry())),
+        ("doctor", "dbtune.doctor", set(doctor.registry())),
+    ):
+        target = DOCS / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob("*.md"):
+            if stale.stem not in ids:
+                stale.unlink()
+        for check_id in sorted(ids):
+            (target / f"{check_id}.md").write_text(render_page(check_id, package))
+        print(f"wrote {len(ids)} pages to {target}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ pytest-postgresql's ``postgresql_noproc`` builds each template once per session;
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,29 +64,49 @@ def _external_server(dsn: str) -> Server:
     )
 
 
+@contextmanager
+def scratch_server() -> Iterator[Any]:
+    """An embedded server in a directory of its own, stopped and removed afterwards.
+
+    Not under pytest's tmp_path: pytest prunes old basetemp folders, and a second pytest
+    session on the machine would delete a running server's data directory.
+    """
+    from dbtune import embedded
+
+    home = Path(tempfile.mkdtemp(prefix="dbtune-test-", dir="/var/tmp"))
+    server = embedded.start(home)
+    try:
+        yield server
+    finally:
+        server.handle.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def pg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Server:
+def pg_server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """The session's server; also points pytest-postgresql's options at it."""
     dsn = os.environ.get(TEST_DSN_ENV)
-    if dsn:
-        server = _external_server(dsn)
-    else:
-        from dbtune import embedded
+    with ExitStack() as stack:
+        if dsn:
+            server = _external_server(dsn)
+        else:
+            server = _embedded_server(stack.enter_context(scratch_server()))
+        option = request.config.option
+        option.postgresql_host = server.host
+        option.postgresql_port = server.port
+        option.postgresql_user = server.user
+        option.postgresql_password = server.password
+        yield server
 
-        handle = embedded.start(tmp_path_factory.mktemp("embedded"))
-        info = psycopg.conninfo.conninfo_to_dict(handle.url())
-        server = Server(
-            host=str(info.get("host") or Path(handle.data_dir)),
-            port=int(str(info.get("port") or 5432)),
-            user=str(info.get("user") or "postgres"),
-            password=None,
-        )
-    option = request.config.option
-    option.postgresql_host = server.host
-    option.postgresql_port = server.port
-    option.postgresql_user = server.user
-    option.postgresql_password = server.password
-    return server
+
+def _embedded_server(handle: Any) -> Server:
+    info = psycopg.conninfo.conninfo_to_dict(handle.url())
+    return Server(
+        host=str(info.get("host") or Path(handle.data_dir)),
+        port=int(str(info.get("port") or 5432)),
+        user=str(info.get("user") or "postgres"),
+        password=None,
+    )
 
 
 def _load_seeded(

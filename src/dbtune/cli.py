@@ -175,6 +175,30 @@ def cmd_pool(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from dbtune.doctor import DoctorOptions, run_doctor
+    from dbtune.doctor import _report as doctor_report
+
+    url = resolve_url(args.dsn)
+    if url is None:
+        raise UsageError("doctor needs a database: pass --dsn postgresql://... or set DATABASE_URL")
+    if args.instances < 1:
+        raise UsageError(f"--instances must be at least 1, got {args.instances}")
+    options = DoctorOptions(
+        instances=args.instances, unused_min_bytes=int(args.unused_min_mb * 2**20)
+    )
+    report = run_doctor(url, options)
+    if args.format == "json":
+        print(doctor_report.render_json(report))
+    elif args.format == "markdown":
+        print(doctor_report.render_markdown(report))
+    elif args.format == "junit":
+        print(doctor_report.render_junit(report), end="")
+    else:
+        doctor_report.render_table(report, Console(highlight=False))
+    return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbtune",
@@ -234,6 +258,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pool.add_argument("--format", choices=("table", "json"), default="table")
     pool.set_defaults(func=cmd_pool)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="inspect a live database: invalid, redundant, unused and wide indexes, "
+        "unindexed foreign keys, visibility, connection budget",
+    )
+    doctor.add_argument("--dsn", help=dsn_help)
+    doctor.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="processes of the service sharing the server (default 1)",
+    )
+    doctor.add_argument(
+        "--unused-min-mb",
+        type=float,
+        default=10.0,
+        help="report unused indexes from this size up (default 10 MB)",
+    )
+    doctor.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
+    doctor.set_defaults(func=cmd_doctor)
     return parser
 
 

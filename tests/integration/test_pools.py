@@ -19,6 +19,7 @@ import pytest
 
 from dbtune import embedded, pool_size, pool_stats
 from dbtune.sizing import PoolSize
+from tests.conftest import scratch_server
 from tests.integration.helpers import run_cli
 from tests.integration.pool_drivers import DRIVERS, Driver, sizes
 
@@ -128,10 +129,11 @@ class OwnServer:
 
 
 @pytest.fixture(scope="module")
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> OwnServer:
+def own_server() -> Iterator[OwnServer]:
     if EXTERNAL:
         pytest.skip("restarts and PgBouncer run on an embedded server of their own")
-    return OwnServer(embedded.start(tmp_path_factory.mktemp("own")))
+    with scratch_server() as server:
+        yield OwnServer(server)
 
 
 SMALL = PoolSize(min_size=2, max_size=4, cpus=1, source="test")

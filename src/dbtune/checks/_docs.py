@@ -29,20 +29,21 @@ assert all(
 )
 
 
-def render_page(check_id: str) -> str:
-    doc = importlib.import_module(f"dbtune.checks.{check_id}").__doc__ or ""
+def render_page(check_id: str, package: str = "dbtune.checks") -> str:
+    """The Markdown page of a plan check (or, with ``package="dbtune.doctor"``, a finding)."""
+    doc = importlib.import_module(f"{package}.{check_id}").__doc__ or ""
     summary, _, body = doc.strip().partition("\n\n")
     title = summary.split(":", 1)[1].strip()
     paragraphs = textwrap.dedent(body).strip().replace("\n", " ")
-    parts = []
     for label in ("Problem:", "Evidence:", "Fix:"):
         paragraphs = paragraphs.replace(f" {label}", f"\n\n**{label[:-1]}.**")
     paragraphs = paragraphs.replace("Problem:", "**Problem.**", 1)
-    parts.append(paragraphs)
+    folder = package.replace(".", "/")
+    enable = f"Enable: `{ENABLED_BY[check_id]}`\n\n" if check_id in ENABLED_BY else ""
     return (
         f"# {check_id}\n\n"
-        "<!-- generated from the docstring of src/dbtune/checks/"
-        f"{check_id}.py by scripts/gen_check_docs.py -->\n\n"
+        f"<!-- generated from the docstring of src/{folder}/{check_id}.py "
+        "by scripts/gen_check_docs.py -->\n\n"
         f"{title[0].upper() + title[1:]}\n\n"
-        f"Enable: `{ENABLED_BY.get(check_id, '?')}`\n\n" + "\n\n".join(parts) + "\n"
+        f"{enable}{paragraphs}\n"
     )

@@ -1,0 +1,27 @@
+"""invalid_indexes: INVALID indexes, left by a failed or cancelled concurrent build.
+
+Problem: an INVALID index is never used for reads but is still updated by every write, and
+``CREATE INDEX IF NOT EXISTS`` silently accepts it, so the migration that should have built it
+reports success. Evidence: ``pg_index.indisvalid = false``. Fix: drop it concurrently and build
+it again (``alembic upgrade head`` does both for dbtune's revisions).
+"""
+
+from __future__ import annotations
+
+from dbtune.doctor import Connection, DoctorOptions, Finding
+from dbtune.doctor._catalog import concurrent, indexes
+
+ID = "invalid_indexes"
+
+
+def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
+    return [
+        Finding(
+            ID,
+            index.qualified,
+            f"index {index.qualified} on {index.table} is INVALID: never read, still written",
+            f"DROP INDEX CONCURRENTLY {index.qualified}; {concurrent(index.definition)};",
+        )
+        for index in indexes(conn)
+        if not index.valid
+    ]

@@ -1,0 +1,66 @@
+"""redundant_indexes: duplicate indexes, and indexes whose key is a prefix of another's.
+
+Problem: every index slows every write and takes memory; an index whose key columns are the
+leading key columns of another index on the same table (same order, direction and operator
+classes, same predicate) serves no query the other cannot. Evidence: two valid btree indexes on
+one table whose keys are equal, or one a prefix of the other, and whose INCLUDE columns are
+covered. Fix: drop the redundant one concurrently. Primary-key, unique and constraint indexes
+are never suggested for dropping; when both indexes of a pair are protected, nothing is said.
+"""
+
+from __future__ import annotations
+
+from dbtune.doctor import Connection, DoctorOptions, Finding
+from dbtune.doctor._catalog import IndexInfo, indexes
+
+ID = "redundant_indexes"
+
+
+def _covers(big: IndexInfo, small: IndexInfo) -> bool:
+    """True when ``big`` serves every query ``small`` serves."""
+    n = len(small.key_columns)
+    if (
+        big.table_oid != small.table_oid
+        or big.method != "btree"
+        or small.method != "btree"
+        or big.predicate != small.predicate
+        or n > len(big.key_columns)
+    ):
+        return False
+    if big.key_columns[:n] != small.key_columns or big.descending[:n] != small.descending:
+        return False
+    if big.opclasses.split()[:n] != small.opclasses.split()[:n]:
+        return False
+    return set(small.include) <= set(big.key_columns) | set(big.include)
+
+
+def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
+    found: list[Finding] = []
+    valid = [i for i in indexes(conn) if i.valid]
+    reported: set[int] = set()
+    for small in valid:
+        for big in valid:
+            if big.oid == small.oid or not _covers(big, small):
+                continue
+            duplicate = len(big.key_columns) == len(small.key_columns) and _covers(small, big)
+            if duplicate:
+                if small.oid < big.oid:
+                    continue  # each pair once: here small is the newer of the two
+                # Keep the older (the one the migrations made), unless only it may be dropped.
+                drop, keep = (big, small) if small.protected and not big.protected else (small, big)
+            else:
+                drop, keep = small, big
+            if drop.protected or drop.oid in reported or keep.oid in reported:
+                continue
+            reported.add(drop.oid)
+            what = "duplicates" if duplicate else "is a prefix of"
+            found.append(
+                Finding(
+                    ID,
+                    drop.qualified,
+                    f"index {drop.qualified} {what} {keep.qualified} on {drop.table} "
+                    f"({drop.bytes / 2**20:.1f} MB that every write maintains)",
+                    f"DROP INDEX CONCURRENTLY {drop.qualified};",
+                )
+            )
+    return found
