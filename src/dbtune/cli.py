@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,6 +28,7 @@ from dbtune.sizing import DEFAULT_RESERVED, pool_size
 from dbtune.workload import load_workload
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+BENCH_DATABASE = "dbtune_bench"
 
 
 def _stderr() -> Console:
@@ -199,6 +201,46 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dbtune.bench.run import BenchConfig, run_bench, write_report
+
+    messages = args.messages or (100_000 if args.quick else 1_000_000)
+    config = BenchConfig.for_scale(messages, args.quick)
+    url = resolve_url(args.dsn)
+    console = _stderr()
+    if url is None:
+        server = embedded.start()
+        url = embedded.ensure_database(server, BENCH_DATABASE, fresh=True)
+        console.print(
+            f"dbtune: benchmarking on the embedded PostgreSQL in {server.data_dir}, "
+            f"database {BENCH_DATABASE}",
+            soft_wrap=True,
+        )
+    migrate.upgrade(url)
+    with connect(url) as conn:
+        present = seeding.existing_rows(conn)
+    if present == 0:
+        _seed_with_progress(
+            url,
+            messages=config.messages,
+            users=config.users,
+            seed_value=seeding.DEFAULT_SEED,
+            replace=False,
+        )
+    elif present != config.messages:
+        config = BenchConfig.for_scale(present, args.quick)
+    with console.status("benchmarking") as status:
+        results = run_bench(url, config, lambda text: status.update(text))
+    command = "python -m dbtune bench " + " ".join(args.argv)
+    path = write_report(results, config, Path(args.out), command.strip())
+    console.print(
+        f"dbtune: wrote {path}: covering index {results.speedup():,.0f}x faster than "
+        f"no index; p95 {results.floor_ratio():.1f}x the SELECT 1 floor",
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dbtune",
@@ -279,11 +321,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
     doctor.set_defaults(func=cmd_doctor)
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure before/after evidence side by side and write docs/benchmarks.md",
+        description="Measures hot-query latency without an index, with a plain btree and with "
+        "the covering index; the naive INCLUDE (content, metadata) index; writers during an "
+        "online and a plain build; insert cost per index; a pool size sweep. Without --dsn it "
+        "uses the embedded server (database dbtune_bench, recreated). With --dsn use a scratch "
+        "database: bench migrates it, seeds it when empty, and creates bench_* tables.",
+    )
+    bench.add_argument("--dsn", help=dsn_help + "; none: the embedded server")
+    bench.add_argument(
+        "--messages",
+        type=int,
+        default=None,
+        help="messages to seed (default 1,000,000; 100,000 with --quick)",
+    )
+    bench.add_argument("--quick", action="store_true", help="about 100k rows, under 2 minutes")
+    bench.add_argument("--out", default="docs", help="folder for benchmarks.md and the plots")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv[1:]
     try:
         code: int = args.func(args)
     except DbtuneError as exc:

@@ -69,9 +69,15 @@ def start(home: Path | None = None) -> EmbeddedServer:
     return EmbeddedServer(data_dir=data_dir, handle=handle)
 
 
-def ensure_database(server: EmbeddedServer, name: str = DEMO_DATABASE) -> str:
-    """Create database ``name`` when it is missing; return its URL."""
+def ensure_database(
+    server: EmbeddedServer, name: str = DEMO_DATABASE, *, fresh: bool = False
+) -> str:
+    """Create database ``name`` when it is missing (dropped first when ``fresh``); its URL."""
     with connect(server.url(), autocommit=True) as conn:
+        if fresh:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

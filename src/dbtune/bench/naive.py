@@ -1,0 +1,77 @@
+"""The naive covering index, ``INCLUDE (content, metadata)``: can it be built, what does it
+reject?
+
+A btree entry over 2704 bytes is an error. On realistic data some messages are long and barely
+compressible, so the build itself may fail; when it succeeds, fresh realistic messages (from
+the seed generator, with another seed) are inserted one by one and the rejected ones counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from dbtune.bench.latency import NO_INDEX, TABLES
+from dbtune.dsn import libpq_url
+from dbtune.seed import _MESSAGES, HISTORY_DAYS
+
+NAIVE = "ix_bench_naive"
+
+
+@dataclass(frozen=True, slots=True)
+class NaiveResult:
+    built: bool
+    error: str | None
+    size_bytes: int | None
+    attempted: int
+    rejected: int
+
+
+def _fresh_messages(
+    conn: psycopg.Connection[tuple[object, ...]], n: int
+) -> list[tuple[object, ...]]:
+    """``n`` new realistic messages, generated inside a rolled-back transaction."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SELECT setseed(0.5)")
+        row = conn.execute(
+            "SELECT max(id), count(DISTINCT user_id) FROM conversation_history"
+        ).fetchone()
+        last = int(str(row[0])) if row and row[0] is not None else 0
+        users = int(str(row[1])) if row and row[1] else 1
+        conn.execute(
+            _MESSAGES, {"users": users, "days": HISTORY_DAYS, "total": n, "lo": 1, "hi": n}
+        )
+        return conn.execute(
+            "SELECT user_id, role, content, message_type, metadata FROM conversation_history "
+            "WHERE id > %s ORDER BY id",
+            [last],
+        ).fetchall()
+
+
+def naive_include(url: str, inserts: int = 2000) -> NaiveResult:
+    table = TABLES[NO_INDEX]
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        try:
+            conn.execute(
+                f"CREATE INDEX {NAIVE} ON {table} (user_id, created_at DESC) "
+                "INCLUDE (content, metadata)"
+            )
+        except psycopg.Error as exc:
+            conn.execute(f"DROP INDEX IF EXISTS {NAIVE}")
+            return NaiveResult(False, str(exc).splitlines()[0], None, 0, 0)
+        row = conn.execute("SELECT pg_relation_size(%s::regclass)", [NAIVE]).fetchone()
+        size = int(str(row[0])) if row else None
+        rejected = 0
+        messages = _fresh_messages(conn, inserts)
+        for message in messages:
+            try:
+                conn.execute(
+                    f"INSERT INTO {table} (user_id, role, content, message_type, "
+                    "metadata) VALUES (%s, %s, %s, %s, %s)",
+                    message,
+                )
+            except psycopg.errors.ProgramLimitExceeded:
+                rejected += 1
+        conn.execute(f"DROP INDEX {NAIVE}")
+    return NaiveResult(True, None, size, len(messages), rejected)

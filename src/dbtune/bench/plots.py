@@ -1,0 +1,68 @@
+"""PNG plots for the benchmark reports (the ``bench`` extra brings matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dbtune.errors import MissingExtra
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingExtra("matplotlib", "bench") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def pool_plot(
+    cells: dict[str, dict[int, tuple[float, float]]], recommended: int, clients: int, path: Path
+) -> None:
+    plt = _pyplot()
+    fig, (ax_qps, ax_p95) = plt.subplots(1, 2, figsize=(11, 4))
+    for driver, by_size in cells.items():
+        sizes = sorted(by_size)
+        ax_qps.plot(sizes, [by_size[s][0] for s in sizes], marker="o", label=driver)
+        ax_p95.plot(sizes, [by_size[s][1] for s in sizes], marker="o", label=driver)
+    for ax, label in ((ax_qps, "queries/s"), (ax_p95, "p95 latency, ms")):
+        ax.set_xscale("log", base=2)
+        ax.axvline(recommended, color="grey", linestyle="--", label=f"2 x CPU + 5 = {recommended}")
+        ax.set_xlabel("pool max_size")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.suptitle(
+        f"{clients} concurrent clients, hot query; medians of ascending and descending runs"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def latency_plot(rows: dict[str, tuple[float, float, float]], floor_p50: float, path: Path) -> None:
+    """Grouped bars of p50/p95/p99 (ms, log scale) per variant, with the SELECT 1 floor."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    names = list(rows)
+    width = 0.25
+    for i, label in enumerate(("p50", "p95", "p99")):
+        ax.bar(
+            [x + (i - 1) * width for x in range(len(names))],
+            [rows[n][i] for n in names],
+            width,
+            label=label,
+        )
+    ax.axhline(floor_p50, color="grey", linestyle="--", label="SELECT 1 p50 (floor)")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylabel("ms (log scale)")
+    ax.set_title("heaviest user's latest 20 messages, prepared, one client")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,247 @@
+"""``python -m dbtune bench``: before/after evidence, measured side by side in one run.
+
+Every comparison interleaves its variants (rounds of no index / plain / covering; online and
+plain builds alternating; pool sizes ascending then descending) so that the machine's noise and
+drift hit all of them alike, and the report gives medians and ratios measured together rather
+than single absolute times. The report is generated Markdown with the exact command and the
+machine, plus PNG plots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import psycopg
+
+from dbtune.bench import latency
+from dbtune.bench.build import COVERING, COVERING_DEFINITION, build_beside_writer
+from dbtune.bench.inserts import insert_rates
+from dbtune.bench.naive import NaiveResult, naive_include
+from dbtune.bench.plots import latency_plot, pool_plot
+from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, Cells, sweep, verdicts
+from dbtune.bench.writer import WriterStats
+from dbtune.cpus import usable_cpus
+from dbtune.dsn import libpq_url
+from dbtune.sizing import pool_size
+
+SPEEDUP_TARGET = 1000.0
+FLOOR_TARGET = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    messages: int
+    users: int
+    latency_rounds: int
+    per_round: int
+    slow_per_round: int
+    build_rounds: int
+    insert_rounds: int
+    insert_seconds: float
+    pool_seconds: float
+
+    @classmethod
+    def for_scale(cls, messages: int, quick: bool) -> BenchConfig:
+        if quick:
+            return cls(messages, max(100, messages // 100), 3, 30, 3, 1, 2, 0.5, 1.0)
+        return cls(messages, max(100, messages // 100), 5, 100, 5, 3, 3, 2.0, 3.0)
+
+
+@dataclass
+class BenchResults:
+    server_version: int = 0
+    floor: latency.Latency | None = None
+    variants: dict[str, latency.VariantResult] = field(default_factory=dict)
+    listing: dict[str, object] = field(default_factory=dict)
+    naive: NaiveResult | None = None
+    builds: dict[str, list[tuple[float, WriterStats]]] = field(default_factory=dict)
+    inserts: dict[str, float] = field(default_factory=dict)
+    pool: Cells = field(default_factory=dict)
+    recommended: int = 0
+
+    def speedup(self) -> float:
+        no = self.variants[latency.NO_INDEX].heavy.p50_ms
+        return no / self.variants[latency.COVERING].heavy.p50_ms
+
+    def floor_ratio(self) -> float:
+        assert self.floor is not None
+        return self.variants[latency.COVERING].heavy.p95_ms / self.floor.p95_ms
+
+
+def run_bench(url: str, config: BenchConfig, progress: Callable[[str], None]) -> BenchResults:
+    """Every measurement, on a database at head holding the seeded reference data."""
+    results = BenchResults()
+    with psycopg.connect(libpq_url(url)) as conn:
+        results.server_version = conn.info.server_version
+    latency.prepare_variants(url, progress)
+    try:
+        results.floor, results.variants, results.listing = latency.measure(
+            url,
+            rounds=config.latency_rounds,
+            per_round=config.per_round,
+            slow_per_round=config.slow_per_round,
+            progress=progress,
+        )
+        progress("the naive INCLUDE (content, metadata) index")
+        results.naive = naive_include(url)
+        progress("single-row insert throughput per index variant")
+        results.inserts = insert_rates(
+            url, rounds=config.insert_rounds, seconds=config.insert_seconds
+        )
+    finally:
+        latency.drop_variants(url)
+
+    results.recommended = pool_size().max_size
+    sizes = sorted({1, 2, 4, results.recommended, 16, 32, 64})
+    with psycopg.connect(libpq_url(url)) as conn:
+        _, users = latency.traffic_users(conn, 2000)
+    progress("pool sweep")
+    results.pool = asyncio.run(sweep(url, users, sizes, config.pool_seconds, progress))
+
+    results.builds = {"online": [], "plain": []}
+    try:
+        for r in range(config.build_rounds):
+            for variant in ("online", "plain") if r % 2 == 0 else ("plain", "online"):
+                progress(f"covering index build beside a writer: {variant}, round {r + 1}")
+                results.builds[variant].append(
+                    build_beside_writer(url, concurrently=variant == "online")
+                )
+    finally:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute(
+                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {COVERING} {COVERING_DEFINITION}"
+            )
+    return results
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if value < 1 else f"{value:.1f}"
+
+
+def write_report(results: BenchResults, config: BenchConfig, out: Path, command: str) -> Path:
+    """Write ``benchmarks.md`` and its plots into ``out``; returns the Markdown path."""
+    out.mkdir(parents=True, exist_ok=True)
+    floor = results.floor
+    assert floor is not None
+    latency_plot(
+        {v: (r.heavy.p50_ms, r.heavy.p95_ms, r.heavy.p99_ms) for v, r in results.variants.items()},
+        floor.p50_ms,
+        out / "bench-latency.png",
+    )
+    pool_plot(results.pool, results.recommended, CLIENTS, out / "bench-pool.png")
+    version = results.server_version
+    no_index = results.variants[latency.NO_INDEX]
+    lines = [
+        "<!-- generated by `python -m dbtune bench`: do not edit -->",
+        "# Benchmarks",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {psutil.cpu_count()} CPUs ({usable_cpus().source}), "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}; PostgreSQL "
+        f"{version // 10000}.{version % 10000} on the same machine; {config.messages:,} seeded "
+        f"messages, {config.users:,} users. Variants are interleaved in every comparison; "
+        "figures are medians or percentiles of samples taken side by side, so read the ratios "
+        "rather than any single absolute time.",
+        "",
+        "## Hot query: a user's latest 20 messages, with content",
+        "",
+        "One client, prepared statements, the same connection for the `SELECT 1` floor; the "
+        f"heaviest user (user {results.listing.get('heavy_user')}) and users drawn in "
+        "proportion to their traffic. Buffers from `EXPLAIN (ANALYZE, BUFFERS)` for the "
+        "heaviest user.",
+        "",
+        "| variant | heavy p50 ms | heavy p95 ms | heavy p99 ms | traffic-weighted p50 ms "
+        "| p95 ms | vs no index (p50) | p95 vs floor p95 | buffers | plan |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.variants.items():
+        lines.append(
+            f"| {name} | {_ms(r.heavy.p50_ms)} | {_ms(r.heavy.p95_ms)} | {_ms(r.heavy.p99_ms)} "
+            f"| {_ms(r.weighted.p50_ms)} | {_ms(r.weighted.p95_ms)} "
+            f"| {no_index.heavy.p50_ms / r.heavy.p50_ms:,.0f}x "
+            f"| {r.heavy.p95_ms / floor.p95_ms:.1f}x | {r.buffers} | {r.plan} |"
+        )
+    lines += [
+        f"| `SELECT 1` (floor) | {_ms(floor.p50_ms)} | {_ms(floor.p95_ms)} "
+        f"| {_ms(floor.p99_ms)} | | | | 1.0x | | |",
+        "",
+        f"The covering index makes the heaviest user's query **{results.speedup():,.0f}x** "
+        f"faster than no index (target: at least {SPEEDUP_TARGET:,.0f}x), and its p95 is "
+        f"**{results.floor_ratio():.1f}x** the `SELECT 1` round trip (target: within "
+        f"{FLOOR_TARGET:.0f}x). The message listing without content: "
+        f"`{results.listing.get('listing_plan')}`, heap fetches "
+        f"{results.listing.get('listing_heap_fetches')}.",
+        "",
+        "![latency by variant](bench-latency.png)",
+        "",
+        "## The naive covering index: `INCLUDE (content, metadata)`",
+        "",
+    ]
+    naive = results.naive
+    if naive is not None and naive.built:
+        lines.append(
+            f"It could be built ({(naive.size_bytes or 0) / 2**20:.1f} MB); of "
+            f"{naive.attempted:,} fresh realistic messages inserted one by one, "
+            f"{naive.rejected:,} ({naive.rejected / max(naive.attempted, 1):.2%}) were "
+            "rejected (a btree entry over 2704 bytes)."
+        )
+    elif naive is not None:
+        lines.append(f"It **cannot be built** on this data. The first error: `{naive.error}`")
+    lines += [
+        "",
+        "## Writers while the covering index builds",
+        "",
+        "A writer inserts one message at a time (each its own transaction) during the build.",
+        "",
+        "| build | rounds | build s (median) | writer's worst insert ms (median) "
+        "| failed inserts |",
+        "|---|---|---|---|---|",
+    ]
+    for variant, label in (("online", "`CREATE INDEX CONCURRENTLY`"), ("plain", "`CREATE INDEX`")):
+        runs = results.builds.get(variant, [])
+        if runs:
+            lines.append(
+                f"| {label} | {len(runs)} | {statistics.median(b for b, _ in runs):.2f} "
+                f"| {statistics.median(s.worst_s for _, s in runs) * 1000:.1f} "
+                f"| {sum(s.failures for _, s in runs)} |"
+            )
+    lines += [
+        "",
+        "## Single-row inserts per index variant",
+        "",
+        "| variant | inserts/s (median) | vs no index |",
+        "|---|---|---|",
+    ]
+    base = results.inserts.get(latency.NO_INDEX, 0.0) or 1.0
+    for name, rate in results.inserts.items():
+        lines.append(f"| {name} | {rate:,.0f} | {rate / base:.2f}x |")
+    lines += [
+        "",
+        f"## Pool size sweep ({CLIENTS} clients, hot query)",
+        "",
+        "| max_size | " + " | ".join(f"{d} q/s | {d} p95 ms" for d in DRIVERS) + " |",
+        "|" + "---|" * (1 + 2 * len(DRIVERS)),
+    ]
+    for size in sorted(next(iter(results.pool.values()))):
+        label = f"**{size}** (2 x CPU + 5)" if size == results.recommended else str(size)
+        cells = " | ".join(
+            f"{results.pool[d][size][0]:.0f} | {results.pool[d][size][1]:.2f}" for d in DRIVERS
+        )
+        lines.append(f"| {label} | {cells} |")
+    lines += [
+        "",
+        *(f"- {v}" for v in verdicts(results.pool, results.recommended)),
+        "",
+        "![pool sweep](bench-pool.png)",
+        "",
+    ]
+    path = out / "benchmarks.md"
+    path.write_text("\n".join(lines))
+    return path
