@@ -15,25 +15,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import psutil
-import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
 from dbtune import embedded, migrate
-from dbtune.bench.writer import WriterStats, writing
+from dbtune.bench import machine
+from dbtune.bench.build import build_beside_writer
+from dbtune.bench.writer import WriterStats
 from dbtune.db import connect
 from dbtune.seed import seed
 
-INDEX = "ix_conversation_history_user_id_created_at"
-DEFINITION = "ON conversation_history (user_id, created_at DESC) INCLUDE (role, message_type)"
 DATABASE = "dbtune_bench_index"
 
 
@@ -47,18 +43,6 @@ def fresh_database(dsn: str | None) -> str:
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
     return server.url(DATABASE)
-
-
-def build_once(url: str, concurrently: bool) -> tuple[float, WriterStats]:
-    keyword = "CONCURRENTLY " if concurrently else ""
-    with psycopg.connect(url, autocommit=True) as conn:
-        with writing(url) as writer:
-            started = time.perf_counter()
-            conn.execute(f"CREATE INDEX {keyword}{INDEX} {DEFINITION}")
-            build_s = time.perf_counter() - started
-        conn.execute(f"DROP INDEX CONCURRENTLY {INDEX}")
-        conn.execute("VACUUM conversation_history")
-    return build_s, writer.stats()
 
 
 def main() -> int:
@@ -82,7 +66,7 @@ def main() -> int:
     for i in range(args.rounds):
         order = ("online", "plain") if i % 2 == 0 else ("plain", "online")
         for variant in order:
-            build_s, stats = build_once(url, concurrently=variant == "online")
+            build_s, stats = build_beside_writer(url, concurrently=variant == "online")
             results[variant].append((build_s, stats))
             console.print(
                 f"round {i + 1} {variant:<6} build {build_s:6.2f} s  writer worst "
@@ -137,9 +121,7 @@ def main() -> int:
             "",
             f"Command: `{command}`",
             "",
-            f"Machine: {psutil.cpu_count()} CPUs, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}; "
-            f"PostgreSQL {version // 10000}.{version % 10000}; {args.messages:,} messages; "
+            f"Machine: {machine.describe(version)}; {args.messages:,} messages; "
             f"{args.rounds} rounds, variants interleaved; medians.",
             "",
             "| build | build s | writer worst ms | writer p99 ms | writer median ms "

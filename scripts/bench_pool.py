@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import sys
 from pathlib import Path
 
-import psutil
 from psycopg import sql
 from rich.console import Console
 
 import dbtune
 from dbtune import embedded, migrate
+from dbtune.bench import machine
 from dbtune.bench.latency import traffic_users
 from dbtune.bench.plots import pool_plot
 from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, sweep, verdicts
@@ -62,7 +61,6 @@ def main() -> int:
         _, users = traffic_users(conn, 2000)
         version = conn.info.server_version
         rows = existing_rows(conn)
-    cpus = dbtune.usable_cpus()
     recommended = dbtune.pool_size().max_size
     sizes = sorted({1, 2, 4, recommended, 16, 32, 64})
     cells = asyncio.run(sweep(url, users, sizes, args.seconds, console.print))
@@ -80,9 +78,7 @@ def main() -> int:
             "",
             f"Command: `{command}`",
             "",
-            f"Machine: {psutil.cpu_count()} CPUs ({cpus.source}), "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}; "
-            f"PostgreSQL {version // 10000}.{version % 10000} on the same machine; "
+            f"Machine: {machine.describe(version)} on the same machine; "
             f"{rows:,} messages; {CLIENTS} concurrent clients running the hot query for "
             f"{args.seconds:g} s per cell; sizes run ascending then descending, drivers "
             "interleaved; each cell is the median of the two runs.",

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -97,6 +98,22 @@ def embedded_demo_url() -> str:
     return url
 
 
+def _emit(
+    fmt: str,
+    report: Any,
+    as_json: Callable[[Any], str],
+    as_markdown: Callable[[Any], str],
+    as_junit: Callable[[Any], str],
+    as_table: Callable[[Any, Console], None],
+) -> None:
+    """Print ``report`` in the format asked for (explain and doctor share the formats)."""
+    if fmt == "table":
+        as_table(report, Console(highlight=False))
+        return
+    text = {"json": as_json, "markdown": as_markdown, "junit": as_junit}[fmt](report)
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     url = resolve_url(args.dsn)
     workload = load_workload(args.workload)  # a bad file fails before any server starts
@@ -109,14 +126,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         mode=CAN_USE if args.can_use else WILL_USE,
         allow_writes=args.allow_writes,
     )
-    if args.format == "json":
-        print(render_json(report))
-    elif args.format == "markdown":
-        print(render_markdown(report))
-    elif args.format == "junit":
-        print(render_junit(report), end="")
-    else:
-        render_table(report, Console(highlight=False))
+    _emit(args.format, report, render_json, render_markdown, render_junit, render_table)
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
@@ -190,14 +200,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         instances=args.instances, unused_min_bytes=int(args.unused_min_mb * 2**20)
     )
     report = run_doctor(url, options)
-    if args.format == "json":
-        print(doctor_report.render_json(report))
-    elif args.format == "markdown":
-        print(doctor_report.render_markdown(report))
-    elif args.format == "junit":
-        print(doctor_report.render_junit(report), end="")
-    else:
-        doctor_report.render_table(report, Console(highlight=False))
+    _emit(
+        args.format,
+        report,
+        doctor_report.render_json,
+        doctor_report.render_markdown,
+        doctor_report.render_junit,
+        doctor_report.render_table,
+    )
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 

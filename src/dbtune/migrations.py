@@ -80,6 +80,22 @@ def _timeout_s(value: str) -> float:
     return number * {"ms": 0.001, "s": 1.0, "min": 60.0}[unit]
 
 
+def _tunables(
+    context: MigrationContext, lock_timeout: str | None, lock_retries: int | None = None
+) -> tuple[str, float, int]:
+    """(lock_timeout, the same in seconds, retries): arguments, then -x, env, defaults."""
+    timeout = lock_timeout or _setting(
+        context, "lock_timeout", "DBTUNE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT
+    )
+    if lock_retries is None:
+        raw = _setting(context, "lock_retries", "DBTUNE_LOCK_RETRIES", str(DEFAULT_LOCK_RETRIES))
+        try:
+            lock_retries = int(raw)
+        except ValueError:
+            raise UsageError(f"lock_retries {raw!r} is not an integer") from None
+    return timeout, _timeout_s(timeout), lock_retries
+
+
 def _qualified(conn: sa.Connection, table: str, schema: str | None) -> str:
     quote = conn.dialect.identifier_preparer.quote
     return f"{quote(schema)}.{quote(table)}" if schema else quote(table)
@@ -212,17 +228,7 @@ def create_index_online(
         index_name, table_name, columns, include=include, where=where, unique=unique
     )
     context = op.get_context()
-    timeout = lock_timeout or _setting(
-        context, "lock_timeout", "DBTUNE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT
-    )
-    timeout_s = _timeout_s(timeout)
-    retries = (
-        lock_retries
-        if lock_retries is not None
-        else int(
-            _setting(context, "lock_retries", "DBTUNE_LOCK_RETRIES", str(DEFAULT_LOCK_RETRIES))
-        )
-    )
+    timeout, timeout_s, retries = _tunables(context, lock_timeout, lock_retries)
 
     with context.autocommit_block():
         if context.as_sql:
@@ -337,10 +343,7 @@ def drop_index_online(
 ) -> None:
     """``DROP INDEX CONCURRENTLY IF EXISTS`` under a short lock_timeout: writers never wait."""
     context = op.get_context()
-    timeout = lock_timeout or _setting(
-        context, "lock_timeout", "DBTUNE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT
-    )
-    _timeout_s(timeout)
+    timeout, _, _ = _tunables(context, lock_timeout, 0)
     with context.autocommit_block():
         if context.as_sql:
             op.execute(sa.text(f"SET lock_timeout = '{timeout}'"))
@@ -386,17 +389,7 @@ def add_checks_online(
     transaction, so a failed validation rolls back with the revision and a re-run retries it.
     """
     context = op.get_context()
-    timeout = lock_timeout or _setting(
-        context, "lock_timeout", "DBTUNE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT
-    )
-    _timeout_s(timeout)
-    retries = (
-        lock_retries
-        if lock_retries is not None
-        else int(
-            _setting(context, "lock_retries", "DBTUNE_LOCK_RETRIES", str(DEFAULT_LOCK_RETRIES))
-        )
-    )
+    timeout, _, retries = _tunables(context, lock_timeout, lock_retries)
     for identifier in (table_name, schema, *checks):
         if identifier is not None:
             check_identifier(identifier)
@@ -480,10 +473,7 @@ def drop_checks_online(
 ) -> None:
     """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS`` for each name, under a short lock_timeout."""
     context = op.get_context()
-    timeout = lock_timeout or _setting(
-        context, "lock_timeout", "DBTUNE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT
-    )
-    _timeout_s(timeout)
+    timeout, _, _ = _tunables(context, lock_timeout, 0)
     target = f"{schema}.{table_name}" if schema else table_name
     op.execute(sa.text(f"SET LOCAL lock_timeout = '{timeout}'"))
     for name in names:

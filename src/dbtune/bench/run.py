@@ -10,23 +10,20 @@ machine, plus PNG plots.
 from __future__ import annotations
 
 import asyncio
-import platform
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import psycopg
 
-from dbtune.bench import latency
+from dbtune.bench import latency, machine
 from dbtune.bench.build import COVERING, COVERING_DEFINITION, build_beside_writer
 from dbtune.bench.inserts import insert_rates
 from dbtune.bench.naive import NaiveResult, naive_include
 from dbtune.bench.plots import latency_plot, pool_plot
 from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, Cells, sweep, verdicts
 from dbtune.bench.writer import WriterStats
-from dbtune.cpus import usable_cpus
 from dbtune.dsn import libpq_url
 from dbtune.sizing import pool_size
 
@@ -143,9 +140,7 @@ def write_report(results: BenchResults, config: BenchConfig, out: Path, command:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {psutil.cpu_count()} CPUs ({usable_cpus().source}), "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}; PostgreSQL "
-        f"{version // 10000}.{version % 10000} on the same machine; {config.messages:,} seeded "
+        f"Machine: {machine.describe(version)} on the same machine; {config.messages:,} seeded "
         f"messages, {config.users:,} users. Variants are interleaved in every comparison; "
         "figures are medians or percentiles of samples taken side by side, so read the ratios "
         "rather than any single absolute time.",
