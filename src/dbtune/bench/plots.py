@@ -8,6 +8,11 @@ from typing import Any
 from dbtune.errors import MissingExtra
 
 
+def require_matplotlib() -> None:
+    """Fail before an expensive run, not after it, when the ``bench`` extra is missing."""
+    _pyplot()
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib
