@@ -31,11 +31,15 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = None
 
 
-def _database_url() -> str:
+OFFLINE_URL = "postgresql+psycopg://offline/offline"  # --sql needs only the dialect
+
+
+def _database_url(offline: bool = False) -> str:
     url = (
         context.get_x_argument(as_dictionary=True).get("url")
         or config.attributes.get("url")
         or os.environ.get("DATABASE_URL", "").strip()
+        or (OFFLINE_URL if offline else "")
     )
     if not url:
         raise CommandError(
@@ -67,7 +71,7 @@ def _connect_error(url: str, error: Exception) -> CommandError:
 def run_migrations_offline() -> None:
     """Emit SQL for a DBA to apply with psql (``alembic upgrade head --sql``)."""
     context.configure(
-        url=sqlalchemy_url(_database_url()),
+        url=sqlalchemy_url(_database_url(offline=True)),
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},

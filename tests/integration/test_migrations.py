@@ -123,3 +123,10 @@ def test_unreachable_server_names_no_password() -> None:
 def test_programmatic_upgrade_reports_a_bad_revision(empty_url: str) -> None:
     with pytest.raises(MigrationError, match="no-such-revision"):
         migrate.upgrade(empty_url, "no-such-revision")
+
+
+def test_offline_sql_needs_no_url() -> None:
+    run = run_cli("upgrade", "head", "--sql", module="alembic")
+    assert run.code == 0, run.stderr
+    assert run.stdout.count("CREATE INDEX CONCURRENTLY IF NOT EXISTS") == 9
+    assert "CREATE INDEX ix_" not in run.stdout  # never a plain, blocking build
