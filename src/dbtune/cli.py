@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -98,6 +99,18 @@ def embedded_demo_url() -> str:
     return url
 
 
+PIPED_WIDTH = 160
+
+
+def _report_console() -> Console:
+    """The terminal's width on a terminal; when piped (CI logs, files), wide enough that no
+    index name is folded across lines, so the output can be searched for it."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=PIPED_WIDTH)
+    return console
+
+
 def _emit(
     fmt: str,
     report: Any,
@@ -108,7 +121,7 @@ def _emit(
 ) -> None:
     """Print ``report`` in the format asked for (explain and doctor share the formats)."""
     if fmt == "table":
-        as_table(report, Console(highlight=False))
+        as_table(report, _report_console())
         return
     text = {"json": as_json, "markdown": as_markdown, "junit": as_junit}[fmt](report)
     print(text, end="" if text.endswith("\n") else "\n")
@@ -179,7 +192,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
     for key, value in facts.items():
         if value is not None:
             table.add_row(key.replace("_", " "), str(value))
-    Console(highlight=False).print(table)
+    _report_console().print(table)
     if budget is None:
         _stderr().print(
             "dbtune: no --dsn: the server's max_connections was not checked", soft_wrap=True

@@ -19,11 +19,16 @@ class Run:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, module: str = "dbtune"
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO,
+    module: str = "dbtune",
+    columns: str | None = "200",
 ) -> Run:
     """Run ``python -m <module> args`` as a user would, without DATABASE_URL unless given."""
-    full_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    full_env["COLUMNS"] = "200"
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "COLUMNS")}
+    if columns is not None:
+        full_env["COLUMNS"] = columns
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", module, *args],

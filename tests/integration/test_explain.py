@@ -121,7 +121,7 @@ def test_malformed_workload_is_a_usage_error(tmp_path: Path) -> None:
 def test_embedded_default_cold_then_warm(tmp_path: Path) -> None:
     """No --dsn and no DATABASE_URL: start, migrate and seed an embedded server, then reuse it."""
     env = {"DBTUNE_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)}
-    cold = run_cli("explain", env=env)
+    cold = run_cli("explain", env=env, columns=None)  # as piped by a user: no COLUMNS
     assert cold.code == 0, cold.stdout + cold.stderr
     assert COVERING in cold.stdout
     assert "embedded PostgreSQL" in cold.stderr
