@@ -20,9 +20,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from dbtune.db import connection_error_text
+from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
 from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
 from dbtune.errors import DbtuneError
+from dbtune.migrations.run_lock import DEFAULT_WAIT, migration_lock, validated_wait
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -55,8 +56,12 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         transaction_per_migration=True,
     )
+    wait = context.get_x_argument(as_dictionary=True).get("migration_lock_wait") or (
+        os.environ.get("DBTUNE_MIGRATION_LOCK_WAIT", "").strip() or DEFAULT_WAIT
+    )
     try:
-        with context.begin_transaction():
+        # One Alembic run per database at a time: a second waits, saying who holds the lock.
+        with migration_lock(connection, validated_wait(wait)), context.begin_transaction():
             context.run_migrations()
     except DbtuneError as error:
         # dbtune's migration errors name the index and the fix: show them as one FAILED line.
@@ -70,8 +75,12 @@ def _connect_error(url: str, error: Exception) -> CommandError:
 
 def run_migrations_offline() -> None:
     """Emit SQL for a DBA to apply with psql (``alembic upgrade head --sql``)."""
+    try:
+        offline_url = sqlalchemy_url(_database_url(offline=True))
+    except DbtuneError as error:
+        raise CommandError(error.message) from None
     context.configure(
-        url=sqlalchemy_url(_database_url(offline=True)),
+        url=offline_url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
@@ -82,10 +91,17 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    url = _database_url()
-    connect_args = {"application_name": f"{APPLICATION_NAME} alembic"}
-    if is_async_url(url):
-        asyncio.run(_run_async(url, connect_args))
+    try:
+        url = _database_url()
+        async_ = is_async_url(url)
+    except DbtuneError as error:
+        raise CommandError(error.message) from None
+    connect_args: dict[str, object] = {
+        "application_name": f"{APPLICATION_NAME} alembic",
+        "connect_timeout": CONNECT_TIMEOUT_S,
+    }
+    if async_:
+        asyncio.run(_run_async(url, f"{APPLICATION_NAME} alembic"))
         return
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args=connect_args)
     try:
@@ -99,17 +115,19 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-async def _run_async(url: str, connect_args: dict[str, str]) -> None:
-    server_settings = {"application_name": connect_args["application_name"]}
+async def _run_async(url: str, application_name: str) -> None:
     engine = create_async_engine(
         sqlalchemy_url(url),
         poolclass=NullPool,
-        connect_args={"server_settings": server_settings},
+        connect_args={
+            "server_settings": {"application_name": application_name},
+            "timeout": CONNECT_TIMEOUT_S,
+        },
     )
     try:
         try:
             connection = await engine.connect()
-        except (exc.DBAPIError, OSError) as error:
+        except (exc.DBAPIError, OSError, TimeoutError) as error:
             raise _connect_error(url, error) from None
         try:
             await connection.run_sync(_run)

@@ -140,6 +140,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         allow_writes=args.allow_writes,
     )
     _emit(args.format, report, render_json, render_markdown, render_junit, render_table)
+    if report.errored:
+        return EXIT_USAGE
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 

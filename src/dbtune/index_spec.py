@@ -17,6 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from psycopg import sql
+
+from dbtune.identifiers import ident
+from dbtune.sqltext import same_expression
+
 BTREE_MAX_ENTRY_BYTES = 2704
 INDEX_TUPLE_HEADER_BYTES = 8
 ALIGNMENT_SLACK_BYTES = 8  # per column, worst case
@@ -52,17 +57,33 @@ class IndexSpec:
             name, table, tuple(parse_column(c) for c in columns), tuple(include), where, unique
         )
 
-    def sql(self) -> str:
-        """The definition in ``pg_get_indexdef`` style, for messages."""
-        cols = ", ".join(f"{c} DESC" if desc else c for c, desc in self.columns)
-        text = (
-            f"CREATE {'UNIQUE ' if self.unique else ''}INDEX {self.name} ON {self.table} ({cols})"
+    def statement(
+        self, schema: str | None = None, *, concurrently: bool = False, if_not_exists: bool = False
+    ) -> sql.Composed:
+        """``CREATE INDEX``, every name quoted; ``where`` is SQL the author wrote."""
+        parts: list[sql.Composable] = [
+            sql.SQL("CREATE UNIQUE INDEX" if self.unique else "CREATE INDEX")
+        ]
+        if concurrently:
+            parts.append(sql.SQL("CONCURRENTLY"))
+        if if_not_exists:
+            parts.append(sql.SQL("IF NOT EXISTS"))
+        table = ident(*([schema] if schema else []), self.table)
+        columns = sql.SQL(", ").join(
+            sql.SQL("{} DESC").format(ident(c)) if desc else ident(c) for c, desc in self.columns
         )
+        parts.append(sql.SQL("{} ON {} ({})").format(ident(self.name), table, columns))
         if self.include:
-            text += f" INCLUDE ({', '.join(self.include)})"
+            parts.append(
+                sql.SQL("INCLUDE ({})").format(sql.SQL(", ").join(ident(c) for c in self.include))
+            )
         if self.where:
-            text += f" WHERE {self.where}"
-        return text
+            parts.append(sql.SQL("WHERE {}").format(sql.SQL(self.where)))
+        return sql.SQL(" ").join(parts)
+
+    def sql(self, schema: str | None = None) -> str:
+        """The definition in ``pg_get_indexdef`` style, for messages."""
+        return self.statement(schema).as_string()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,31 +98,37 @@ class ExistingIndex:
     include: tuple[str, ...]
     predicate: str | None
     definition: str
+    method: str = "btree"
+    default_opclasses: bool = True
 
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names silently
 
 
 def check_identifier(name: str) -> str:
-    """Refuse a table, index or column name that would need quoting in generated SQL."""
-    if not _IDENTIFIER.match(name):
+    """Refuse a name PostgreSQL would not keep as given: empty, NUL, or over 63 bytes.
+
+    Any other name is fine — mixed case, spaces, quotes — because every statement quotes it.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ValueError(f"{name!r} is not a usable SQL identifier")
+    if len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
         raise ValueError(
-            f"{name!r} is not a plain SQL identifier (letters, digits, _; at most 63 characters)"
+            f"{name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes; PostgreSQL would truncate it"
         )
     return name
 
 
 def parse_column(spec: str) -> tuple[str, bool]:
-    """``"created_at DESC"`` -> ``("created_at", True)``; ``"user_id"`` -> ``(..., False)``."""
+    """``"createdAt DESC"`` -> ``("createdAt", True)``; ``"user_id"`` -> ``(..., False)``.
+
+    The name is a column name exactly as the catalog spells it (case kept, quoted when used).
+    """
     text = spec.strip()
     match = re.fullmatch(r"(.+?)\s+(ASC|DESC)", text, re.IGNORECASE)
     if match:
-        return match.group(1).strip(), match.group(2).upper() == "DESC"
-    return text, False
-
-
-def _normal_predicate(text: str | None) -> str:
-    return re.sub(r"[\s()]", "", text or "").lower()
+        return check_identifier(match.group(1).strip()), match.group(2).upper() == "DESC"
+    return check_identifier(text), False
 
 
 def differences(wanted: IndexSpec, existing: ExistingIndex) -> list[str]:
@@ -115,7 +142,11 @@ def differences(wanted: IndexSpec, existing: ExistingIndex) -> list[str]:
         found.append("INCLUDE columns")
     if wanted.unique != existing.unique:
         found.append("uniqueness")
-    if _normal_predicate(wanted.where) != _normal_predicate(existing.predicate):
+    if existing.method != "btree":
+        found.append(f"access method {existing.method} instead of btree")
+    if not existing.default_opclasses:
+        found.append("operator classes")
+    if not same_expression(wanted.where, existing.predicate):
         found.append("WHERE predicate")
     return found
 
@@ -140,18 +171,20 @@ def max_width(column: ColumnType) -> int | None:
 
 
 _LENGTH_CHECK = re.compile(
-    r"^CHECK \(+\s*(?:char_length|length|character_length)\(\(?(?P<col>\w+)\)?(?:::text)?\)"
+    r"^CHECK \(+\s*(?:char_length|length|character_length)\(\(?"
+    r"(?P<col>\w+|\"(?:[^\"]|\"\")+\")\)?(?:::text)?\)"
     r"\s*<=\s*(?P<n>\d+)\s*\)+$",
     re.IGNORECASE,
 )
 
 
-def length_bound(check_definition: str) -> tuple[str, int] | None:
-    """``CHECK ((char_length(role) <= 32))`` -> ``("role", 32)``; anything else -> None."""
+def length_limit(check_definition: str) -> int | None:
+    """``CHECK ((char_length("Body") <= 32))`` -> 32; any other CHECK -> None.
+
+    Which column it bounds comes from ``pg_constraint.conkey`` (an attnum), not from this text.
+    """
     match = _LENGTH_CHECK.match(check_definition.strip())
-    if match is None:
-        return None
-    return match.group("col"), int(match.group("n"))
+    return int(match.group("n")) if match else None
 
 
 def width_problem(spec: IndexSpec, columns: Mapping[str, ColumnType]) -> str | None:

@@ -7,6 +7,7 @@ and a summary of the plan, so a failing CI log shows what the plan did without a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -16,11 +17,25 @@ from rich.text import Text
 
 from dbtune.explain.runner import CAN_USE, CAN_USE_SETTINGS, ExplainReport, QueryResult
 
-_STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "yellow"}
+_STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "yellow", "error": "bold red"}
+# XML 1.0 allows tab, newline, carriage return and characters from U+0020 on (less surrogates
+# and two non-characters); anything else in a query name or message would make the file invalid.
+_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def plan_summary(result: QueryResult) -> dict[str, Any]:
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold shown as ``\\xNN``."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _plan_text(result: QueryResult) -> str:
+    return result.plan.summary() if result.plan else f"error: {result.error}"
+
+
+def plan_summary(result: QueryResult) -> dict[str, Any] | None:
     plan = result.plan
+    if plan is None:
+        return None
     return {
         "nodes": plan.node_types(),
         "indexes": plan.index_names(),
@@ -46,7 +61,29 @@ def mode_line(report: ExplainReport) -> str:
 
 
 def _status(result: QueryResult) -> str:
-    return "pass" if result.passed else "fail"
+    return result.status
+
+
+def _query_dict(r: QueryResult) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": r.query.name,
+        "profile": r.profile,
+        "status": _status(r),
+        "params": {k: _jsonable(v) for k, v in r.params.items()},
+        "checks": [{"id": c.id, "status": c.status, "message": c.message} for c in r.checks],
+        "plan": plan_summary(r),
+    }
+    if r.error is not None:
+        entry["error"] = r.error
+    if r.notes:
+        entry["notes"] = list(r.notes)
+    return entry
+
+
+def _verdict(report: ExplainReport) -> str:
+    if report.errored:
+        return "error"
+    return "pass" if report.passed else "fail"
 
 
 def to_dict(report: ExplainReport) -> dict[str, Any]:
@@ -57,20 +94,8 @@ def to_dict(report: ExplainReport) -> dict[str, Any]:
         "mode": report.mode,
         "mode_note": mode_line(report),
         "analyze": report.analyze,
-        "status": "pass" if report.passed else "fail",
-        "queries": [
-            {
-                "name": r.query.name,
-                "profile": r.profile,
-                "status": _status(r),
-                "params": {k: _jsonable(v) for k, v in r.params.items()},
-                "checks": [
-                    {"id": c.id, "status": c.status, "message": c.message} for c in r.checks
-                ],
-                "plan": plan_summary(r),
-            }
-            for r in report.results
-        ],
+        "status": _verdict(report),
+        "queries": [_query_dict(r) for r in report.results],
     }
 
 
@@ -89,7 +114,7 @@ def _cell(text: str) -> str:
 def render_markdown(report: ExplainReport) -> str:
     failed = [r for r in report.results if not r.passed]
     lines = [
-        f"## dbtune explain: {'FAIL' if failed else 'PASS'}",
+        f"## dbtune explain: {_verdict(report).upper()}",
         "",
         f"Target `{report.target}`, workload `{report.workload}`; {mode_line(report)}.",
         "",
@@ -101,7 +126,10 @@ def render_markdown(report: ExplainReport) -> str:
             lines.append(
                 f"| {r.query.name} | {r.profile} | {c.id} | {c.status} | {_cell(c.message)} |"
             )
-        lines.append(f"| {r.query.name} | {r.profile} | plan | | `{_cell(r.plan.summary())}` |")
+        if r.error is not None:
+            lines.append(f"| {r.query.name} | {r.profile} | query | error | {_cell(r.error)} |")
+        else:
+            lines.append(f"| {r.query.name} | {r.profile} | plan | | `{_cell(_plan_text(r))}` |")
     lines += [
         "",
         f"{len(report.results) - len(failed)} of {len(report.results)} query profiles pass.",
@@ -116,8 +144,8 @@ def render_junit(report: ExplainReport) -> str:
         "testsuite",
         name="dbtune explain",
         tests=str(len(report.results)),
-        failures=str(sum(1 for r in report.results if not r.passed)),
-        errors="0",
+        failures=str(sum(1 for r in report.results if r.status == "fail")),
+        errors=str(sum(1 for r in report.results if r.status == "error")),
         skipped="0",
     )
     ElementTree.SubElement(
@@ -130,14 +158,19 @@ def render_junit(report: ExplainReport) -> str:
         case = ElementTree.SubElement(
             suite,
             "testcase",
-            classname=f"dbtune.{r.query.name}",
-            name=f"{r.query.name}[{r.profile}]",
+            classname=xml_text(f"dbtune.{r.query.name}"),
+            name=xml_text(f"{r.query.name}[{r.profile}]"),
         )
+        if r.error is not None:
+            error = ElementTree.SubElement(case, "error", type="query", message=xml_text(r.error))
+            error.text = xml_text(r.error)
         for c in r.checks:
             if c.status == "fail":
-                failure = ElementTree.SubElement(case, "failure", type=c.id, message=c.message)
-                failure.text = f"{c.message}\nplan: {r.plan.summary()}"
-        ElementTree.SubElement(case, "system-out").text = f"plan: {r.plan.summary()}"
+                failure = ElementTree.SubElement(
+                    case, "failure", type=c.id, message=xml_text(c.message)
+                )
+                failure.text = xml_text(f"{c.message}\nplan: {_plan_text(r)}")
+        ElementTree.SubElement(case, "system-out").text = xml_text(f"plan: {_plan_text(r)}")
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -168,6 +201,11 @@ def render_table(report: ExplainReport, console: Console) -> None:
                 Text(check.status.upper(), style=_STATUS_STYLE[check.status]),
                 check.message,
             )
+        if result.plan is None:
+            table.add_row(
+                name, "query", Text("ERROR", style=_STATUS_STYLE["error"]), result.error or ""
+            )
+            continue
         timing = result.plan.execution_time_ms
         table.add_row(
             "" if result.checks else name,
@@ -177,13 +215,19 @@ def render_table(report: ExplainReport, console: Console) -> None:
             style="dim",
         )
     console.print(table)
-    failed = [f"{r.query.name}[{r.profile}]" for r in report.results if not r.passed]
+    errors = [f"{r.query.name}[{r.profile}]" for r in report.results if r.error is not None]
+    failed = [f"{r.query.name}[{r.profile}]" for r in report.results if r.status == "fail"]
+    if errors:
+        console.print(
+            f"[bold red]ERROR[/]: {len(errors)} of {len(report.results)} query profiles could "
+            f"not be checked: {', '.join(errors)}"
+        )
     if failed:
         console.print(
             f"[bold red]FAIL[/]: {len(failed)} of {len(report.results)} query "
             f"profiles regressed: {', '.join(failed)}"
         )
-    else:
+    elif not errors:
         console.print(
             f"[bold green]PASS[/]: all {len(report.results)} query profiles meet their expectations"
         )

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from dbtune.explain.runner import CAN_USE, WILL_USE, QueryResult, explain_query
+from dbtune.explain.runner import CAN_USE, WILL_USE, QueryFailed, QueryResult, explain_query
 from dbtune.workload import Expectations, HotQuery, ParamPicker
 
 
@@ -56,16 +56,20 @@ def assert_plan(
     )
     query = HotQuery(name="assert_plan", sql=sql, expect=expect)
     pickers = {k: ParamPicker(literal=v) for k, v in (params or {}).items()}
-    result = explain_query(
-        conn,
-        query,
-        profile="default",
-        pickers=pickers,
-        analyze=analyze,
-        mode=CAN_USE if can_use else WILL_USE,
-    )
+    try:
+        result = explain_query(
+            conn,
+            query,
+            profile="default",
+            pickers=pickers,
+            analyze=analyze,
+            mode=CAN_USE if can_use else WILL_USE,
+        )
+    except QueryFailed as exc:
+        raise AssertionError(f"the query could not be explained: {exc}") from None
     failed = [c for c in result.checks if c.status == "fail"]
     if failed:
         lines = [f"{c.id}: {c.message}" for c in failed]
-        raise AssertionError("\n".join([*lines, f"plan: {result.plan.summary()}"]))
+        plan = result.plan.summary() if result.plan else "none"
+        raise AssertionError("\n".join([*lines, f"plan: {plan}"]))
     return result

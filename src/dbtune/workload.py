@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from dbtune.errors import UsageError
+from dbtune.sqltext import Access, SqlTextError, analyse
 
 SHIPPED_WORKLOAD = "reference.toml"
 DEFAULT_PROFILE = "default"
 
 _QUERY_KEYS = {"name", "description", "sql", "params", "expect", "profiles"}
+_FRACTIONS = {"max_filter_ratio"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,14 @@ class _Parser:
                 raise self.fail(
                     position, key, "a picker is a table with exactly one string key, sql"
                 )
+            try:
+                info = analyse(value["sql"])
+            except SqlTextError as exc:
+                raise self.fail(position, key, f"picker sql: {exc}") from None
+            if info.access is not Access.READ:
+                raise self.fail(
+                    position, key, f"a picker must be a plain SELECT; this is a {info.access.value}"
+                )
             return ParamPicker(sql=value["sql"])
         return ParamPicker(literal=value)
 
@@ -147,6 +157,12 @@ class _Parser:
                 )
             if isinstance(item, int | float) and not isinstance(item, bool) and item < 0:
                 raise self.fail(position, f"{prefix}.expect.{key}", "must not be negative")
+            if key in _FRACTIONS and isinstance(item, int | float) and item > 1:
+                raise self.fail(
+                    position,
+                    f"{prefix}.expect.{key}",
+                    f"is a fraction of the rows read, from 0 to 1 (0.5 = half), got {item!r}",
+                )
         return Expectations(**value)
 
     def query(self, position: int, data: Any) -> HotQuery:
@@ -167,6 +183,17 @@ class _Parser:
                 raise self.fail(
                     position, f"{prefix}.{key}", "is required and must be a non-empty string"
                 )
+        try:
+            info = analyse(data["sql"])
+        except SqlTextError as exc:
+            raise self.fail(position, f"{prefix}.sql", str(exc)) from None
+        if info.access is Access.OTHER:
+            raise self.fail(
+                position,
+                f"{prefix}.sql",
+                f"a {info.kind} is not a query: a workload holds SELECT, INSERT, UPDATE, "
+                "DELETE or MERGE statements",
+            )
         profiles = data.get("profiles", {})
         if not isinstance(profiles, Mapping):
             raise self.fail(position, f"{prefix}.profiles", "must be a table of profiles")
@@ -215,4 +242,8 @@ def load_workload(path: str | Path | None = None) -> Workload:
         text = file.read_text("utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read workload file {file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"workload file {file} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+        ) from None
     return parse_workload(text, str(file))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from dbtune.dsn import describe, is_async_url, libpq_url, redact, sqlalchemy_url
+from dbtune.dsn import describe, is_async_url, libpq_url, parse_target, redact, sqlalchemy_url
 from dbtune.errors import UsageError
 
 
@@ -26,14 +27,49 @@ def test_redact(text: str, expected: str) -> None:
 
 
 def test_driver_spellings() -> None:
-    assert libpq_url("postgres://u@h/d") == "postgresql://u@h/d"
-    assert libpq_url("postgresql+asyncpg://u@h/d") == "postgresql://u@h/d"
-    assert libpq_url("host=h dbname=d") == "host=h dbname=d"
-    assert sqlalchemy_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
-    assert sqlalchemy_url("postgresql://u@h/d", async_=True) == "postgresql+asyncpg://u@h/d"
-    assert sqlalchemy_url("postgresql+asyncpg://u@h/d") == "postgresql+asyncpg://u@h/d"
+    assert libpq_url("postgres://u@h/d") == "host=h user=u dbname=d"
+    assert libpq_url("postgresql+asyncpg://u@h:6432/d") == "host=h port=6432 user=u dbname=d"
+    assert conninfo_to_dict(libpq_url("host=h dbname=d")) == {"host": "h", "dbname": "d"}
+    assert str(sqlalchemy_url("postgresql://u@h/d")) == "postgresql+psycopg://u@h/d"
+    assert str(sqlalchemy_url("postgresql://u@h/d", async_=True)) == "postgresql+asyncpg://u@h/d"
+    assert str(sqlalchemy_url("postgresql+asyncpg://u@h/d")) == "postgresql+asyncpg://u@h/d"
     assert is_async_url("postgresql+asyncpg://u@h/d")
     assert not is_async_url("postgresql://u@h/d")
+
+
+HOSTILE = ["100%sure", "a b", "a/b", "a#b", "a?b", "a[b", "p%40x", "x'y\\z", "é€:;="]
+
+
+@pytest.mark.parametrize("password", HOSTILE)
+def test_hostile_passwords_reach_libpq_intact(password: str) -> None:
+    params = conninfo_to_dict(libpq_url(f"postgresql://u:{password}@h:5432/d"))
+    expected = password.replace("%40", "@")
+    assert params == {"host": "h", "port": "5432", "user": "u", "password": expected, "dbname": "d"}
+    assert parse_target(f"postgresql://u:{password}@h/d").asyncpg_kwargs()["password"] == expected
+    assert sqlalchemy_url(f"postgresql://u:{password}@h/d").password == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:s3cret@h:99999/d",
+        "postgresql://u:s3cret@h:abc/d",
+        "postgresql://u:s3cret@[::1/d",
+        "postgresql://u:s3c@ret@h/d",
+        "mysql://root:s3cret@h/d",
+        "host=h password='s3cret",
+        "s3cret",
+    ],
+)
+def test_unusable_urls_are_usage_errors_without_the_password(url: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_target(url)
+    assert "s3c" not in info.value.message
+
+
+def test_a_parsed_password_is_masked_everywhere() -> None:
+    parse_target("postgresql://u:Hunter2Secret@h/d")
+    assert redact("server said: Hunter2Secret is wrong") == "server said: *** is wrong"
 
 
 def test_describe_has_no_password() -> None:

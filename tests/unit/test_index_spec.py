@@ -10,12 +10,12 @@ from dbtune.index_spec import (
     ExistingIndex,
     IndexSpec,
     differences,
-    length_bound,
+    length_limit,
     max_width,
     parse_column,
     width_problem,
 )
-from dbtune.migrations import _timeout_s
+from dbtune.migrations.tunables import duration_s, tunables
 
 SPEC = IndexSpec.build("ix_m", "messages", ["user_id", "created_at DESC"], include=["role"])
 EXISTING = ExistingIndex(
@@ -50,9 +50,21 @@ def test_sql_rendering() -> None:
     assert partial.sql() == "CREATE INDEX ix_r ON reminders (next_run_at) WHERE active"
 
 
-def test_identifiers_must_be_plain() -> None:
-    with pytest.raises(ValueError, match="not a plain SQL identifier"):
-        IndexSpec.build("ix; DROP TABLE users", "messages", ["user_id"])
+def test_any_name_is_quoted_not_refused() -> None:
+    hostile = IndexSpec.build("ix; DROP TABLE users", 'Or"ders', ["userRef", "createdAt DESC"])
+    assert hostile.sql("App Schema") == (
+        'CREATE INDEX "ix; DROP TABLE users" ON "App Schema"."Or""ders" '
+        '("userRef", "createdAt" DESC)'
+    )
+    assert IndexSpec.build("select", "user", ["order"]).sql() == (
+        'CREATE INDEX "select" ON "user" ("order")'
+    )
+
+
+@pytest.mark.parametrize("name", ["", "x" * 64, "é" * 32, "a\x00b"])
+def test_names_postgresql_would_not_keep_are_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=r"identifier|63 bytes"):
+        IndexSpec.build(name, "messages", ["user_id"])
 
 
 def test_same_definition_has_no_differences() -> None:
@@ -129,24 +141,45 @@ def test_bounded_but_too_wide_in_total_is_refused() -> None:
 @pytest.mark.parametrize(
     ("definition", "expected"),
     [
-        ("CHECK ((char_length(role) <= 32))", ("role", 32)),
-        ("CHECK ((length(message_type) <= 64))", ("message_type", 64)),
-        ("CHECK ((length((code)::text) <= 10))", ("code", 10)),
+        ("CHECK ((char_length(role) <= 32))", 32),
+        ("CHECK ((length(message_type) <= 64))", 64),
+        ("CHECK ((length((code)::text) <= 10))", 10),
+        ('CHECK ((char_length("Body") <= 500))', 500),
+        ('CHECK ((char_length("a ""b""") <= 7))', 7),
         ("CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text])))", None),
         ("CHECK ((char_length(role) >= 1))", None),
     ],
 )
-def test_length_bound(definition: str, expected: tuple[str, int] | None) -> None:
-    assert length_bound(definition) == expected
+def test_length_limit(definition: str, expected: int | None) -> None:
+    assert length_limit(definition) == expected
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"), [("5s", 5.0), ("300ms", 0.3), ("2min", 120.0), ("500", 0.5)]
 )
 def test_timeouts(text: str, seconds: float) -> None:
-    assert _timeout_s(text) == pytest.approx(seconds)
+    assert duration_s(text) == pytest.approx(seconds)
 
 
-def test_bad_timeout() -> None:
-    with pytest.raises(UsageError, match="not a duration"):
-        _timeout_s("soon")
+@pytest.mark.parametrize("text", ["soon", "0", "-1s", "5 hours"])
+def test_bad_timeout(text: str) -> None:
+    with pytest.raises(UsageError, match=r"duration|more than zero"):
+        duration_s(text)
+
+
+@pytest.mark.parametrize("retries", [-1, 101])
+def test_lock_retries_out_of_range_are_refused(retries: int) -> None:
+    with pytest.raises(UsageError, match="out of range"):
+        tunables(None, "5s", retries)
+
+
+def test_predicates_compare_structurally() -> None:
+    spec = IndexSpec.build("ix_s", "orders", ["state"], where="state = 'open'")
+    existing = ExistingIndex(
+        "ix_s", "orders", True, False, (("state", False),), (), "(state = 'open'::text)", ""
+    )
+    assert differences(spec, existing) == []
+    other = ExistingIndex(
+        "ix_s", "orders", True, False, (("state", False),), (), "(state = 'closed'::text)", ""
+    )
+    assert differences(spec, other) == ["WHERE predicate"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dbtune.errors import UsageError
@@ -61,8 +63,11 @@ def test_every_key() -> None:
 
 
 def test_no_profiles_means_one_default_profile() -> None:
-    query = parse_workload('[[query]]\nname = "q"\nsql = "SELECT 1"\n').queries[0]
+    query = parse_workload(Q).queries[0]
     assert list(query.profile_params()) == [DEFAULT_PROFILE]
+
+
+Q = '[[query]]\nname = "q"\nsql = "TABLE t"\n'
 
 
 @pytest.mark.parametrize(
@@ -72,24 +77,62 @@ def test_no_profiles_means_one_default_profile() -> None:
         ("", r"^w\.toml: query: a workload needs at least one"),
         ("queries = 1", r"^w\.toml:1: queries: unknown top-level key"),
         ('[[query]]\nname = "q"\n', r"^w\.toml:1: query\[0\] \(q\)\.sql: is required"),
-        ('[[query]]\nname = "q"\nsql = "x"\ncolour = 1\n', r"^w\.toml:4: .*\.colour: unknown"),
         (
-            '[[query]]\nname = "q"\nsql = "x"\n\nexpect.indx = "i"\n',
+            Q + "colour = 1\n",
+            r"^w\.toml:4: .*\.colour: unknown",
+        ),
+        (
+            Q + '\nexpect.indx = "i"\n',
             r"^w\.toml:5: query\[0\] \(q\)\.expect\.indx: unknown key; known: ",
         ),
-        ('[[query]]\nname = "q"\nsql = "x"\nexpect.no_sort = "yes"\n', r":4: .* must be bool"),
-        ('[[query]]\nname = "q"\nsql = "x"\nexpect.max_buffers = true\n', r"must be int"),
-        ('[[query]]\nname = "q"\nsql = "x"\nexpect.max_buffers = -1\n', "must not be negative"),
-        ('[[query]]\nname = "q"\nsql = "x"\nparams.a = { query = "x" }\n', ":4: .*picker"),
         (
-            '[[query]]\nname = "q"\nsql = "x"\n[[query]]\nname = "q"\nsql = "y"\n',
+            Q + 'expect.no_sort = "yes"\n',
+            r":4: .* must be bool",
+        ),
+        (Q + "expect.max_buffers = true\n", r"must be int"),
+        (
+            Q + "expect.max_buffers = -1\n",
+            "must not be negative",
+        ),
+        (Q + 'params.a = { query = "x" }\n', ":4: .*picker"),
+        (
+            Q + '[[query]]\nname = "q"\nsql = "TABLE u"\n',
             r"^w\.toml:5: name: duplicate",
+        ),
+        (
+            '[[query]]\nname = "q"\nsql = "SELECT 1; ROLLBACK; DELETE FROM t"\n',
+            r"^w\.toml:3: query\[0\] \(q\)\.sql: 3 statements where exactly one",
+        ),
+        ('[[query]]\nname = "q"\nsql = "SELEC 1"\n', r"^w\.toml:3: .*\.sql: not valid SQL"),
+        ('[[query]]\nname = "q"\nsql = "VACUUM t"\n', r"^w\.toml:3: .*VacuumStmt is not a query"),
+        (
+            Q + 'params.a = { sql = "SELECT 1; COMMIT" }\n',
+            r"^w\.toml:4: .*params\.a: picker sql: 2 statements",
+        ),
+        (
+            Q + 'params.a = { sql = "WITH d AS (DELETE FROM t RETURNING id) SELECT id FROM d" }\n',
+            r"^w\.toml:4: .*a picker must be a plain SELECT; this is a write",
+        ),
+        (
+            Q + 'params.a = { sql = "TABLE t FOR UPDATE" }\n',
+            r"this is a locking read",
+        ),
+        (
+            Q + "expect.max_filter_ratio = 5\n",
+            r":4: .*max_filter_ratio: is a fraction",
         ),
     ],
 )
 def test_bad_workloads_name_the_line_and_key(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_workload(text, "w.toml")
+
+
+def test_a_file_that_is_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[[query]]\nname = "caf\xe9"\nsql = "TABLE t"\n'.encode("latin-1"))
+    with pytest.raises(UsageError, match="not UTF-8"):
+        load_workload(path)
 
 
 def test_missing_file() -> None:

@@ -33,9 +33,16 @@ class CheckContext:
     table_rows: Mapping[str, float] = field(default_factory=dict)
     generic: Plan | None = None
     generic_error: str | None = None
+    unmeasured: str | None = None
+    """Why the plan was not executed (a locking read or a write without --allow-writes)."""
 
     def with_plan(self, plan: Plan) -> CheckContext:
         return replace(self, plan=plan, generic=None)
+
+    def not_measured(self, check_id: str, default: str) -> CheckResult:
+        """The skip of a check that needs EXPLAIN ANALYZE, saying why the plan was not run."""
+        reason = f"skipped ({self.unmeasured})" if self.unmeasured else default
+        return CheckResult(check_id, "skip", reason)
 
 
 @dataclass(frozen=True, slots=True)

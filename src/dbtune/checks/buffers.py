@@ -20,7 +20,7 @@ def check(ctx: CheckContext) -> CheckResult | None:
         return None
     used = ctx.plan.root.buffers
     if used is None:
-        return CheckResult(ID, "skip", "buffers are measured only with EXPLAIN ANALYZE")
+        return ctx.not_measured(ID, "buffers are measured only with EXPLAIN ANALYZE")
     if used <= limit:
         return CheckResult(ID, "pass", f"{used} shared buffers (limit {limit})")
     return CheckResult(

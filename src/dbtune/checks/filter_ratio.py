@@ -19,7 +19,7 @@ def check(ctx: CheckContext) -> CheckResult | None:
     if limit is None:
         return None
     if not ctx.plan.analyzed:
-        return CheckResult(ID, "skip", "rows removed by filter are measured only with ANALYZE")
+        return ctx.not_measured(ID, "rows removed by filter are measured only with ANALYZE")
     removed = ctx.plan.rows_removed_by_filter or 0.0
     kept = sum(
         (n.actual_rows or 0.0) * (n.actual_loops or 1.0)

@@ -19,7 +19,7 @@ def check(ctx: CheckContext) -> CheckResult | None:
     if limit is None:
         return None
     if not ctx.plan.analyzed:
-        return CheckResult(ID, "skip", "heap fetches are measured only with EXPLAIN ANALYZE")
+        return ctx.not_measured(ID, "heap fetches are measured only with EXPLAIN ANALYZE")
     fetches = ctx.plan.heap_fetches
     if fetches is None:
         return CheckResult(

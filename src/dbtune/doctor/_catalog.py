@@ -1,10 +1,19 @@
-"""The index catalog as the doctor modules read it: one query, shared."""
+"""The index catalog as the doctor modules read it: one query, shared.
+
+Columns are identified by attnum (``pg_index.indkey``), never by the text of
+``pg_get_indexdef``, which quotes mixed-case names that ``pg_attribute.attname`` does not. Sizes
+come from ``pg_class.relpages``, which needs no lock: ``pg_relation_size`` would queue behind an
+ACCESS EXCLUSIVE lock on the table. Names for printing are quoted with ``psycopg.sql``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from psycopg import sql
+
 from dbtune.doctor import Connection
+from dbtune.identifiers import ident
 
 _INDEXES = """
 SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprimary,
@@ -16,7 +25,8 @@ SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprim
              FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k) AS descending,
        i.indclass::text, coalesce(pg_get_expr(i.indpred, i.indrelid), '') AS predicate,
        am.amname, pg_get_indexdef(i.indexrelid) AS definition,
-       pg_relation_size(i.indexrelid) AS bytes, i.indexrelid, i.indrelid
+       c.relpages::bigint * current_setting('block_size')::bigint AS bytes,
+       i.indexrelid, i.indrelid, i.indkey::int2[] AS attnums
 FROM pg_index AS i
 JOIN pg_class AS c ON c.oid = i.indexrelid
 JOIN pg_class AS t ON t.oid = i.indrelid
@@ -46,6 +56,8 @@ class IndexInfo:
     bytes: int
     oid: int
     table_oid: int
+    key_attnums: tuple[int, ...] = ()  # 0 for an expression
+    include_attnums: tuple[int, ...] = ()
 
     @property
     def protected(self) -> bool:
@@ -53,8 +65,38 @@ class IndexInfo:
         return self.primary or self.unique or self.backs_constraint
 
     @property
+    def identifier(self) -> sql.Composable:
+        return ident(self.schema, self.name)
+
+    @property
+    def table_identifier(self) -> sql.Composable:
+        return ident(self.schema, self.table)
+
+    @property
     def qualified(self) -> str:
-        return self.name if self.schema == "public" else f"{self.schema}.{self.name}"
+        """The index's name as SQL spells it: quoted where needed, schema included."""
+        return quoted(self.schema, self.name)
+
+    @property
+    def table_qualified(self) -> str:
+        return quoted(self.schema, self.table)
+
+    @property
+    def key(self) -> tuple[tuple[int, str], ...]:
+        """The key columns by attnum; an expression (attnum 0) by its text."""
+        return tuple(
+            (n, text if n == 0 else "")
+            for n, text in zip(self.key_attnums, self.key_columns, strict=True)
+        )
+
+
+def quoted(*names: str) -> str:
+    """``"App Schema"."Bad Index"``: a name as it must appear in SQL."""
+    return ident(*names).as_string()
+
+
+def drop_index_sql(index: IndexInfo) -> str:
+    return sql.SQL("DROP INDEX CONCURRENTLY {};").format(index.identifier).as_string()
 
 
 def indexes(conn: Connection) -> list[IndexInfo]:
@@ -78,6 +120,7 @@ def indexes(conn: Connection) -> list[IndexInfo]:
         size,
         oid,
         table_oid,
+        attnums,
     ) in rows:
         result.append(
             IndexInfo(
@@ -98,6 +141,8 @@ def indexes(conn: Connection) -> list[IndexInfo]:
                 int(size),
                 int(oid),
                 int(table_oid),
+                tuple(int(a) for a in attnums[:nkey]),
+                tuple(int(a) for a in attnums[nkey:]),
             )
         )
     return result

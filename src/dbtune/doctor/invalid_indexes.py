@@ -9,7 +9,7 @@ it again (``alembic upgrade head`` does both for dbtune's revisions).
 from __future__ import annotations
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import concurrent, indexes
+from dbtune.doctor._catalog import concurrent, drop_index_sql, indexes
 
 ID = "invalid_indexes"
 
@@ -19,8 +19,9 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
         Finding(
             ID,
             index.qualified,
-            f"index {index.qualified} on {index.table} is INVALID: never read, still written",
-            f"DROP INDEX CONCURRENTLY {index.qualified}; {concurrent(index.definition)};",
+            f"index {index.qualified} on {index.table_qualified} is INVALID: never read, "
+            "still written",
+            f"{drop_index_sql(index)} {concurrent(index.definition)};",
         )
         for index in indexes(conn)
         if not index.valid

@@ -11,7 +11,7 @@ are never suggested for dropping; when both indexes of a pair are protected, not
 from __future__ import annotations
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import IndexInfo, indexes
+from dbtune.doctor._catalog import IndexInfo, drop_index_sql, indexes
 
 ID = "redundant_indexes"
 
@@ -27,11 +27,13 @@ def _covers(big: IndexInfo, small: IndexInfo) -> bool:
         or n > len(big.key_columns)
     ):
         return False
-    if big.key_columns[:n] != small.key_columns or big.descending[:n] != small.descending:
+    if big.key[:n] != small.key or big.descending[:n] != small.descending:
         return False
     if big.opclasses.split()[:n] != small.opclasses.split()[:n]:
         return False
-    return set(small.include) <= set(big.key_columns) | set(big.include)
+    if 0 in small.include_attnums:
+        return False
+    return set(small.include_attnums) <= set(big.key_attnums) | set(big.include_attnums)
 
 
 def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
@@ -58,9 +60,9 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
                 Finding(
                     ID,
                     drop.qualified,
-                    f"index {drop.qualified} {what} {keep.qualified} on {drop.table} "
+                    f"index {drop.qualified} {what} {keep.qualified} on {drop.table_qualified} "
                     f"({drop.bytes / 2**20:.1f} MB that every write maintains)",
-                    f"DROP INDEX CONCURRENTLY {drop.qualified};",
+                    drop_index_sql(drop),
                 )
             )
     return found

@@ -12,7 +12,7 @@ needs it — statistics are per server, so look at every replica — then drop i
 from __future__ import annotations
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import indexes
+from dbtune.doctor._catalog import drop_index_sql, indexes
 
 ID = "unused_indexes"
 
@@ -27,20 +27,19 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
     ).fetchone()
     since = row[0] if row else "?"
     fk_columns = {
-        (int(t), tuple(c))
+        (int(t), tuple(int(a) for a in c))
         for t, c in conn.execute(
-            "SELECT k.conrelid, array(SELECT a.attname FROM unnest(k.conkey) AS u(attnum) "
-            "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) "
-            "FROM pg_constraint k WHERE k.contype = 'f'"
+            "SELECT conrelid, conkey::int2[] FROM pg_constraint WHERE contype = 'f'"
         ).fetchall()
     }
     return [
         Finding(
             ID,
             index.qualified,
-            f"index {index.qualified} on {index.table} ({index.bytes / 2**20:.1f} MB) has "
-            f"not been scanned since {since}",
-            f"if no replica uses it either: DROP INDEX CONCURRENTLY {index.qualified};",
+            f"index {index.qualified} on {index.table_qualified} ({index.bytes / 2**20:.1f} MB) "
+            f"has not been scanned since {since}; statistics are per server, so drop it only "
+            "if no replica uses it either",
+            drop_index_sql(index),
         )
         for index in indexes(conn)
         if index.valid
@@ -48,7 +47,7 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
         and index.bytes >= options.unused_min_bytes
         and scans.get(index.oid, 0) == 0
         and not any(
-            t == index.table_oid and set(index.key_columns[: len(c)]) == set(c)
+            t == index.table_oid and set(index.key_attnums[: len(c)]) == set(c)
             for t, c in fk_columns
         )
     ]

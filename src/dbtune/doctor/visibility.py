@@ -13,8 +13,11 @@ rows written since (``n_dead_tup + n_ins_since_vacuum`` over ``reltuples`` from
 
 from __future__ import annotations
 
+from psycopg import sql
+
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import indexes
+from dbtune.doctor._catalog import indexes, quoted
+from dbtune.identifiers import ident
 
 ID = "visibility"
 
@@ -36,7 +39,7 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
         changed = min(1.0, written / max(float(tuples), 1.0))
         share = (visible / pages) * (1.0 - changed)
         if share < options.all_visible_min:
-            qualified = table if schema == "public" else f"{schema}.{table}"
+            qualified = quoted(schema, table)
             findings.append(
                 Finding(
                     ID,
@@ -44,9 +47,13 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
                     f"about {share:.0%} of {qualified}'s {pages:,} pages are all-visible "
                     f"({visible / pages:.0%} at the last vacuum, {int(written):,} rows written "
                     "since): its index-only scans fetch heap pages",
-                    f"VACUUM (ANALYZE) {qualified}; then ALTER TABLE {qualified} SET "
-                    "(autovacuum_vacuum_insert_scale_factor = 0.05, "
-                    "autovacuum_vacuum_scale_factor = 0.05);",
+                    sql.SQL(
+                        "VACUUM (ANALYZE) {}; ALTER TABLE {} SET "
+                        "(autovacuum_vacuum_insert_scale_factor = 0.05, "
+                        "autovacuum_vacuum_scale_factor = 0.05);"
+                    )
+                    .format(ident(schema, table), ident(schema, table))
+                    .as_string(),
                 )
             )
     return findings

@@ -15,7 +15,6 @@ at all. The generic plan, which prepared statements switch to after five executi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import count
@@ -27,36 +26,45 @@ from psycopg import sql
 from dbtune.checks import CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
-from dbtune.errors import ConnectionFailed, UsageError
-from dbtune.explain.plan import Plan, parse_plan
+from dbtune.errors import ConnectionFailed
+from dbtune.explain.plan import Plan, PlanParseError, parse_plan
+from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, positional
 from dbtune.workload import HotQuery, ParamPicker, Workload
 
 STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 5_000
 WILL_USE, CAN_USE = "will-use", "can-use"
 CAN_USE_SETTINGS = ("enable_seqscan", "enable_bitmapscan", "enable_sort")
 GENERIC_PLAN_OPTION_VERSION = 160_000
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-_NAMED = re.compile(r"%\((\w+)\)s|%%")
-_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _statement_names = count(1)
 
 
 @dataclass(frozen=True, slots=True)
 class QueryResult:
+    """One query and profile: its plan and check results, or the error that stopped it."""
+
     query: HotQuery
     profile: str
     params: Mapping[str, Any]
-    plan: Plan
+    plan: Plan | None
     checks: tuple[CheckResult, ...]
     generic: Plan | None = None
     analyzed: bool = True
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "pass" if all(c.passed for c in self.checks) else "fail"
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return self.status == "pass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,29 +80,18 @@ class ExplainReport:
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
+    @property
+    def errored(self) -> bool:
+        return any(r.error is not None for r in self.results)
+
 
 def is_write(statement: str) -> bool:
-    """True for INSERT/UPDATE/DELETE/MERGE, also inside a WITH."""
-    text = _COMMENTS.sub(" ", statement).strip()
-    first = text.split(None, 1)[0].upper() if text else ""
-    if first in {"INSERT", "UPDATE", "DELETE", "MERGE"}:
-        return True
-    return first == "WITH" and bool(_WRITE.search(text))
+    """True when the statement changes data: INSERT/UPDATE/DELETE/MERGE, also inside a WITH."""
+    return analyse(statement).access is Access.WRITE
 
 
-def positional(statement: str) -> tuple[str, list[str]]:
-    """``%(name)s`` placeholders -> ``$1, $2, ...`` (and ``%%`` -> ``%``), for PREPARE."""
-    order: list[str] = []
-
-    def swap(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name is None:
-            return "%"
-        if name not in order:
-            order.append(name)
-        return f"${order.index(name) + 1}"
-
-    return _NAMED.sub(swap, statement), order
+class QueryFailed(Exception):
+    """One query could not be explained; the others still run."""
 
 
 class _Pickers:
@@ -107,25 +104,60 @@ class _Pickers:
         if picker.sql is None:
             return picker.literal
         if picker.sql not in self.values:
-            row = conn.execute(picker.sql).fetchone()
+            try:
+                info = analyse(picker.sql)
+            except SqlTextError as exc:
+                raise QueryFailed(f"the picker for parameter {name}: {exc}") from None
+            if info.access is not Access.READ:
+                raise QueryFailed(
+                    f"the picker for parameter {name} is a {info.access.value}; a picker must "
+                    "be a plain SELECT"
+                )
+            # prepare=True: the extended protocol, which runs one statement and no more.
+            row = conn.execute(picker.sql, prepare=True).fetchone()
             if row is None:
-                raise UsageError(
-                    f"query {query.name}: the picker for parameter {name} returned no row; "
+                raise QueryFailed(
+                    f"the picker for parameter {name} returned no row; "
                     "is the database seeded? (python -m dbtune seed --dsn URL)"
                 )
             self.values[picker.sql] = row[0]
         return self.values[picker.sql]
 
 
-def _table_rows(conn: Connection, plans: list[Plan]) -> dict[str, float]:
-    names = sorted({n.relation_name for p in plans for n in p.nodes() if n.relation_name})
-    if not names:
+_RESOLVE = """
+SELECT r.name, c.reltuples
+FROM unnest(%s::text[], %s::text[]) AS r(schema, name)
+JOIN pg_class AS c ON c.oid = to_regclass(
+    CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
+         ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
+"""
+_BY_NAME = """
+SELECT relname, max(reltuples) FROM pg_class
+WHERE relname = ANY(%s) AND relkind IN ('r', 'p', 'm') GROUP BY relname
+"""
+
+
+def _table_rows(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict[str, float]:
+    """Estimated rows of each table the plans scan, keyed by the plan's relation name.
+
+    The query's own relations are resolved by OID through the session's search_path (as the
+    planner resolved them), so a same-named table in another schema cannot stand in. Names
+    the query does not spell (a view's base tables) fall back to the largest table of that
+    name, which keeps the Seq Scan check on rather than off.
+    """
+    wanted = {n.relation_name for p in plans for n in p.nodes() if n.relation_name}
+    if not wanted:
         return {}
-    rows = conn.execute(
-        "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r'",
-        [names],
+    rows: dict[str, float] = {}
+    found = conn.execute(
+        _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
     ).fetchall()
-    return {str(r[0]): float(r[1]) for r in rows}
+    for name, tuples in found:
+        rows[str(name)] = max(float(tuples), rows.get(str(name), float("-inf")))
+    missing = sorted(wanted - set(rows))
+    if missing:
+        rows.update({str(n): float(t) for n, t in conn.execute(_BY_NAME, [missing]).fetchall()})
+    return rows
 
 
 def _generic_plan(
@@ -138,12 +170,16 @@ def _generic_plan(
     try:
         with conn.transaction():
             if server_version >= GENERIC_PLAN_OPTION_VERSION:
-                row = conn.execute(f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}").fetchone()
+                row = conn.execute(
+                    sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(text)),
+                    prepare=True,
+                ).fetchone()
             else:
                 name = f"dbtune_generic_{next(_statement_names)}"
                 conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
                 conn.execute(
-                    sql.SQL("PREPARE {} AS {}").format(sql.Identifier(name), sql.SQL(text))
+                    sql.SQL("PREPARE {} AS {}").format(sql.Identifier(name), sql.SQL(text)),
+                    prepare=True,
                 )
                 try:
                     row = conn.execute(
@@ -159,6 +195,39 @@ def _generic_plan(
     return (parse_plan(row[0]), None) if row else (None, "EXPLAIN returned nothing")
 
 
+@dataclass(frozen=True, slots=True)
+class _Execution:
+    """How one statement is run: executed or only planned, and in which transaction."""
+
+    analyze: bool
+    read_only: bool
+    unmeasured: str | None
+
+
+def _execution(info: StatementInfo, analyze: bool, allow_writes: bool) -> _Execution:
+    if not analyze:
+        return _Execution(False, True, None)
+    if info.access is Access.READ:
+        # A read that calls a volatile function may write (nextval, a user function): with
+        # --allow-writes it runs read-write (still rolled back), otherwise read-only.
+        return _Execution(True, not (allow_writes and info.functions), None)
+    if allow_writes:
+        return _Execution(True, False, None)
+    return _Execution(False, True, f"{info.access.value}: pass --allow-writes")
+
+
+def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
+    names = [f.rsplit(".", 1)[-1] for f in info.functions]
+    if not names:
+        return []
+    rows = conn.execute(
+        "SELECT DISTINCT proname FROM pg_proc WHERE proname = ANY(%s) AND provolatile = 'v'"
+        " ORDER BY 1",
+        [names],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
 def explain_query(
     conn: Connection,
     query: HotQuery,
@@ -172,46 +241,86 @@ def explain_query(
     server_version: int | None = None,
     picked: _Pickers | None = None,
 ) -> QueryResult:
-    """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it."""
-    write = is_write(query.sql)
-    run_analyze = analyze and (allow_writes or not write)
-    options = "ANALYZE, BUFFERS, FORMAT JSON" if run_analyze else "FORMAT JSON"
+    """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
+
+    Raises :class:`QueryFailed` (the query's own problem) or ``psycopg.Error``.
+    """
+    try:
+        info = analyse(query.sql)
+    except SqlTextError as exc:
+        raise QueryFailed(str(exc)) from None
+    if info.access is Access.OTHER:
+        raise QueryFailed(f"a {info.kind} is not a query; explain runs SELECT and DML only")
+    run = _execution(info, analyze, allow_writes)
+    options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
     version = server_version or conn.info.server_version
     picked = picked or _Pickers()
-    conn.read_only = not (write and run_analyze)
+    conn.read_only = run.read_only
     with conn.transaction(force_rollback=True):
         conn.execute(
-            "SELECT set_config('statement_timeout', %s, true)", [str(statement_timeout_ms)]
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true)",
+            [str(statement_timeout_ms), str(min(LOCK_TIMEOUT_MS, statement_timeout_ms))],
         )
         if mode == CAN_USE:
             for setting in CAN_USE_SETTINGS:
                 conn.execute("SELECT set_config(%s, 'off', true)", [setting])
         params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
-        row = conn.execute(f"EXPLAIN ({options}) {query.sql}", params).fetchone()
+        volatile = _volatile(conn, info)
+        explain = sql.SQL("EXPLAIN ({}) {}").format(sql.SQL(options), sql.SQL(query.sql))
+        try:
+            # prepare=True: the extended protocol, so the server, too, refuses a second statement.
+            row = conn.execute(explain, params, prepare=True).fetchone()
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            calls = f" (it calls {', '.join(volatile)})" if volatile else ""
+            raise QueryFailed(
+                f"{connection_error_text(exc)}{calls}: it writes; pass --allow-writes to run it "
+                "in a rolled-back read-write transaction"
+            ) from None
         if row is None:  # pragma: no cover - EXPLAIN always returns a row
-            raise UsageError(f"query {query.name}: EXPLAIN returned nothing")
-        plan = parse_plan(row[0])
+            raise QueryFailed("EXPLAIN returned nothing")
+        try:
+            plan = parse_plan(row[0])
+        except PlanParseError as exc:
+            raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
         generic, generic_error = (None, None)
         if query.expect.generic_plan:
             generic, generic_error = _generic_plan(conn, query, params, version)
-        rows = _table_rows(conn, [plan] + ([generic] if generic else []))
-    ctx = CheckContext(plan, query.expect, rows, generic, generic_error)
-    return QueryResult(query, profile, params, plan, tuple(run_checks(ctx)), generic, run_analyze)
+        rows = _table_rows(conn, info, [plan] + ([generic] if generic else []))
+    ctx = CheckContext(plan, query.expect, rows, generic, generic_error, run.unmeasured)
+    notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
+    return QueryResult(
+        query,
+        profile,
+        params,
+        plan,
+        tuple(run_checks(ctx)),
+        generic,
+        run.analyze,
+        notes=notes,
+    )
 
 
-def _query_error(query: HotQuery, exc: psycopg.Error) -> UsageError:
+def query_error_text(exc: psycopg.Error, statement_timeout_ms: int) -> str:
+    """What went wrong with one query, and what to do about it."""
     text = connection_error_text(exc)
     if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
         hint = "run `alembic upgrade head` on this database, or fix the workload's SQL"
-    elif isinstance(exc, psycopg.errors.QueryCanceled):
-        hint = "it exceeded the statement timeout; the plan has likely lost its index"
-    elif isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+    elif isinstance(exc, psycopg.errors.LockNotAvailable):
         hint = (
-            "reads run in a read-only transaction; a write is planned only, unless --allow-writes"
+            f"it waited over {min(LOCK_TIMEOUT_MS, statement_timeout_ms) / 1000:g} s for a lock "
+            "another session holds (not a plan problem); see pg_locks / pg_stat_activity"
         )
+    elif isinstance(exc, psycopg.errors.QueryCanceled):
+        hint = (
+            f"it ran past the statement timeout of {statement_timeout_ms / 1000:g} s; the plan "
+            "has likely lost its index (try --no-analyze to see the plan)"
+        )
+    elif isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        hint = "grant the role SELECT on the tables, or use a role that has it"
     else:
         hint = "fix the query in the workload file"
-    return UsageError(f"query {query.name} failed: {text} ({hint})")
+    return f"{text} ({hint})"
 
 
 def run_workload(
@@ -223,13 +332,17 @@ def run_workload(
     allow_writes: bool = False,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
 ) -> ExplainReport:
-    """EXPLAIN every query and profile of ``workload`` on ``url`` and run their checks."""
+    """EXPLAIN every query and profile of ``workload`` on ``url`` and run their checks.
+
+    A query that fails becomes an ``error`` result; the others still run.
+    """
     results: list[QueryResult] = []
     picked = _Pickers()
     with connect(url) as conn:
         version = conn.info.server_version
         for query in workload.queries:
             for profile, pickers in query.profile_params().items():
+                error: str | None = None
                 try:
                     results.append(
                         explain_query(
@@ -245,14 +358,16 @@ def run_workload(
                             picked=picked,
                         )
                     )
-                except psycopg.OperationalError as exc:
+                except QueryFailed as exc:
+                    error = str(exc)
+                except psycopg.Error as exc:
                     if conn.closed:
                         raise ConnectionFailed(
                             f"lost the connection to {describe(url)}: {connection_error_text(exc)}"
                         ) from None
-                    raise _query_error(query, exc) from None
-                except psycopg.Error as exc:
-                    raise _query_error(query, exc) from None
+                    error = query_error_text(exc, statement_timeout_ms)
+                if error is not None:
+                    results.append(QueryResult(query, profile, {}, None, (), error=error))
     return ExplainReport(
         target=describe(url),
         workload=workload.source,

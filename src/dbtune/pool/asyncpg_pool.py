@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbtune.dsn import APPLICATION_NAME, libpq_url
+from dbtune.dsn import APPLICATION_NAME, parse_target
 from dbtune.errors import MissingExtra
 from dbtune.sizing import PoolSize, pool_size
 
@@ -23,9 +23,11 @@ async def create_asyncpg_pool(
 ) -> Any:
     """An open ``asyncpg.Pool`` (asyncpg pools open on creation)."""
     size = size or pool_size()
-    settings = {"application_name": APPLICATION_NAME}
+    target = parse_target(url).asyncpg_kwargs()
+    settings = {"application_name": APPLICATION_NAME, **target.pop("server_settings", {})}
     settings.update(overrides.pop("server_settings", None) or {})
     options: dict[str, Any] = {
+        **target,
         "min_size": size.min_size,
         "max_size": size.max_size,
         "server_settings": settings,
@@ -35,4 +37,4 @@ async def create_asyncpg_pool(
         # the next server connection, so cache none.
         options["statement_cache_size"] = 0
     options.update(overrides)
-    return await asyncpg.create_pool(libpq_url(url), **options)
+    return await asyncpg.create_pool(**options)

@@ -1,0 +1,30 @@
+"""SQL names as people read them: quoted exactly when PostgreSQL's ``quote_ident`` would quote.
+
+``psycopg.sql.Identifier`` always quotes, which is right for what dbtune runs and noisy for
+the fixes it prints (``DROP INDEX CONCURRENTLY "public"."ix_orders"``). :func:`ident` gives a
+``psycopg.sql`` fragment that leaves a plain lowercase, non-keyword name bare and quotes
+anything else (mixed case, spaces, quotes, keywords) the way the server does, so a printed fix
+names the very object the catalog holds: ``"IX_Orders"`` never becomes ``ix_orders``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
+from psycopg import sql
+
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_NEEDS_QUOTES = RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as SQL text: bare when it can be, else double-quoted with quotes doubled."""
+    if _PLAIN.match(name) and name not in _NEEDS_QUOTES:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ident(*names: str) -> sql.SQL:
+    """A dotted, minimally quoted name as a ``psycopg.sql`` fragment."""
+    return sql.SQL(".".join(quote_ident(n) for n in names))

@@ -1,0 +1,36 @@
+"""Online schema operations for Alembic revisions: the project's and its users' own (public API).
+
+Use them from a revision::
+
+    from dbtune.migrations import create_index_online, drop_index_online
+
+    def upgrade() -> None:
+        create_index_online("ix_orders_customer_id_created_at", "orders",
+                            ["customer_id", "created_at DESC"], include=["status"])
+
+    def downgrade() -> None:
+        drop_index_online("ix_orders_customer_id_created_at", "orders")
+
+Names (tables, columns, indexes, constraints) are taken exactly as the catalog spells them and
+always quoted, so ``"Orders"``, ``"createdAt"`` and names with spaces work as given. Every
+operation waits for locks at most ``lock_timeout`` at a time and retries with backoff; when it
+gives up, the error names the sessions in the way. Tunables, in order of precedence: the
+keyword arguments, ``alembic -x lock_timeout=2s -x lock_retries=3``, the environment
+(``DBTUNE_LOCK_TIMEOUT``, ``DBTUNE_LOCK_RETRIES``), defaults (5s, 5 retries).
+
+Layout: :mod:`.tunables` (the budget), :mod:`.lock_retry` (one retry loop), :mod:`.catalog`
+(catalog reads by OID/attnum), :mod:`.indexes` and :mod:`.constraints` (the operations),
+:mod:`.offline` (``alembic upgrade --sql``), :mod:`.run_lock` (one Alembic run per database).
+"""
+
+from __future__ import annotations
+
+from dbtune.migrations.constraints import add_checks_online, drop_checks_online
+from dbtune.migrations.indexes import create_index_online, drop_index_online
+
+__all__ = [
+    "add_checks_online",
+    "create_index_online",
+    "drop_checks_online",
+    "drop_index_online",
+]

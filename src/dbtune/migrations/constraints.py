@@ -1,0 +1,141 @@
+"""CHECK constraints added and dropped without blocking writers for a table scan.
+
+``ADD CONSTRAINT ... NOT VALID`` needs an ACCESS EXCLUSIVE lock only for a catalog change;
+``VALIDATE CONSTRAINT`` then scans the table under SHARE UPDATE EXCLUSIVE, which lets reads and
+writes go on. Each ALTER waits at most ``lock_timeout`` and is retried by the same
+:class:`~dbtune.migrations.lock_retry.LockRetry` as the index builds. The ADDs run first, each
+committed on its own; the validations run in the revision's own transaction, each attempt in a
+savepoint, so a failed validation rolls back with the revision and a re-run retries it.
+Constraints are found by name *and* table OID, so a mixed-case name is never mistaken for its
+lowercase twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from psycopg import sql
+
+from dbtune.errors import MigrationError
+from dbtune.identifiers import ident
+from dbtune.index_spec import check_identifier
+from dbtune.migrations import offline
+from dbtune.migrations.catalog import Table
+from dbtune.migrations.indexes import require_table, session_settings
+from dbtune.migrations.lock_retry import LockRetry
+from dbtune.migrations.statements import execute
+from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.sqltext import SqlTextError, check_expression
+
+_STATE = sa.text(
+    "SELECT convalidated FROM pg_constraint WHERE conrelid = :table_oid AND conname = :name"
+)
+
+
+def _state(conn: sa.Connection, table: Table, name: str) -> bool | None:
+    """None when missing, else whether it is validated."""
+    row = conn.execute(_STATE, {"table_oid": table.oid, "name": name}).first()
+    return None if row is None else bool(row[0])
+
+
+def _checked(table_name: str, schema: str | None, names: Sequence[str]) -> None:
+    for identifier in (table_name, *([schema] if schema else []), *names):
+        check_identifier(identifier)
+
+
+def add_checks_online(
+    table_name: str,
+    checks: Mapping[str, str],
+    *,
+    schema: str | None = None,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """Add CHECK constraints (name -> condition SQL) NOT VALID, then VALIDATE them."""
+    _checked(table_name, schema, list(checks))
+    for name, condition in checks.items():
+        try:
+            check_expression(condition)
+        except SqlTextError as exc:
+            raise MigrationError(
+                f"CHECK {name}: the condition is not one expression: {exc}"
+            ) from None
+    context = op.get_context()
+    budget = tunables(context, lock_timeout, lock_retries)
+    if context.as_sql:
+        with context.autocommit_block():
+            offline.add_checks(table_name, schema, checks, budget.lock_timeout)
+        offline.validate_checks(table_name, schema, list(checks), budget.lock_timeout)
+        return
+    with context.autocommit_block():
+        conn = op.get_bind()
+        table = require_table(conn, table_name, schema)
+        with session_settings(conn, budget.lock_timeout):
+            for name, condition in checks.items():
+                if _state(conn, table, name) is None:
+                    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID").format(
+                        table.identifier, ident(name), sql.SQL(condition)
+                    )
+                    _retry(conn, table, budget, f"add constraint {name} to {table.display}", add)
+    _validate(op.get_bind(), table, list(checks), budget)
+
+
+def _retry(
+    conn: sa.Connection, table: Table, budget: Tunables, what: str, statement: sql.Composable
+) -> None:
+    # An ALTER cut short by lock_timeout changes nothing, so there is nothing to wait out first.
+    retry = LockRetry(conn, what, table.oid, budget, every_lock=True, prewait=False)
+    retry.run(lambda: execute(statement))
+
+
+def _validate(conn: sa.Connection, table: Table, names: list[str], budget: Tunables) -> None:
+    conn.execute(
+        sa.text(
+            "SELECT set_config('lock_timeout', :l, true), "
+            "set_config('statement_timeout', '0', true)"
+        ),
+        {"l": budget.lock_timeout},
+    )
+    for name in names:
+        if _state(conn, table, name):
+            continue
+        statement = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+            table.identifier, ident(name)
+        )
+
+        def attempt(statement: sql.Composable = statement) -> None:
+            with conn.begin_nested():
+                execute(statement)
+
+        what = f"validate constraint {name} on {table.display}"
+        LockRetry(conn, what, table.oid, budget, every_lock=True, prewait=False).run(attempt)
+
+
+def drop_checks_online(
+    table_name: str,
+    names: Sequence[str],
+    *,
+    schema: str | None = None,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS`` each, under a short lock_timeout, retried."""
+    _checked(table_name, schema, names)
+    context = op.get_context()
+    budget = tunables(context, lock_timeout, lock_retries)
+    if context.as_sql:
+        offline.drop_checks(table_name, schema, names, budget.lock_timeout)
+        return
+    with context.autocommit_block():
+        conn = op.get_bind()
+        table = require_table(conn, table_name, schema)
+        with session_settings(conn, budget.lock_timeout):
+            for name in names:
+                if _state(conn, table, name) is None:
+                    continue
+                drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                    table.identifier, ident(name)
+                )
+                _retry(conn, table, budget, f"drop constraint {name} on {table.display}", drop)

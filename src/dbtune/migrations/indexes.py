@@ -1,0 +1,242 @@
+"""Online index operations: ``CREATE``/``DROP INDEX CONCURRENTLY`` with their sharp edges filed.
+
+``CREATE INDEX CONCURRENTLY`` does not block writers, but:
+
+* it cannot run in a transaction, so it sits in Alembic's ``autocommit_block()``;
+* a failed or cancelled build leaves an INVALID index, which ``IF NOT EXISTS`` then accepts;
+* it waits for every transaction that writes the table or holds an old snapshot;
+* a session ``statement_timeout`` meant for application queries cancels a long build;
+* an index on an unbounded column makes some future INSERT fail (the 2704-byte btree limit).
+
+:func:`create_index_online` handles each: it resolves the table through the catalog (so the
+index is looked for where it will be built, whatever the search_path), rebuilds INVALID
+leftovers, compares an existing index structurally (attnums, directions, INCLUDE, operator
+classes, predicate) and refuses a different one, retries short lock waits through
+:class:`~dbtune.migrations.lock_retry.LockRetry`, lifts ``statement_timeout`` for the build
+only, checks ``indisvalid`` afterwards, and refuses unbounded columns unless ``allow_wide``.
+:func:`drop_index_online` goes through the same retry; a drop cut short leaves at worst an
+INVALID index that the next run of the same command drops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from alembic import op
+from psycopg import sql
+
+from dbtune.errors import MigrationError
+from dbtune.identifiers import ident
+from dbtune.index_spec import IndexSpec, check_identifier, differences, width_problem
+from dbtune.migrations import offline
+from dbtune.migrations.catalog import Table, column_types, describe_index, resolve_table
+from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
+from dbtune.migrations.statements import execute
+from dbtune.migrations.tunables import Tunables, tunables
+
+log = logging.getLogger("dbtune.migrations")
+
+
+@contextmanager
+def session_settings(conn: sa.Connection, lock_timeout: str) -> Iterator[None]:
+    """Short lock_timeout, no statement_timeout, for the operation only; then the session's own."""
+    saved = conn.execute(
+        sa.text("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
+    ).one()
+    apply = sa.text(
+        "SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"
+    )
+    conn.execute(apply, {"l": lock_timeout, "s": "0"})
+    try:
+        yield
+    finally:
+        conn.execute(apply, {"l": saved[0], "s": saved[1]})
+
+
+def require_table(conn: sa.Connection, table: str, schema: str | None) -> Table:
+    found = resolve_table(conn, table, schema)
+    if found is None:
+        where = f"schema {schema}" if schema else "the search_path"
+        shown = ident(*([schema] if schema else []), table).as_string()
+        raise MigrationError(
+            f"table {shown} does not exist in {where}; names are matched exactly "
+            "(case-sensitive): pass schema= or the name as the catalog spells it"
+        )
+    return found
+
+
+def drop_statement(name: str, schema: str) -> sql.Composed:
+    return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(ident(schema, name))
+
+
+def create_index_online(
+    index_name: str,
+    table_name: str,
+    columns: Sequence[str],
+    *,
+    include: Sequence[str] = (),
+    where: str | None = None,
+    unique: bool = False,
+    schema: str | None = None,
+    allow_wide: bool = False,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """Build an index with ``CREATE INDEX CONCURRENTLY``, safely (see the module docstring).
+
+    ``columns`` are column names exactly as the catalog spells them, each optionally followed
+    by `` DESC``; ``where`` (SQL) makes a partial index.
+    """
+    spec = IndexSpec.build(
+        index_name, table_name, columns, include=include, where=where, unique=unique
+    )
+    context = op.get_context()
+    budget = tunables(context, lock_timeout, lock_retries)
+    with context.autocommit_block():
+        if context.as_sql:
+            offline.create_index(spec, schema, budget.lock_timeout)
+            return
+        conn = op.get_bind()
+        table = require_table(conn, table_name, schema)
+        _build(conn, spec, table, budget, allow_wide)
+
+
+def _build(
+    conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
+) -> None:
+    columns = column_types(conn, table)
+    missing = [c for c, _ in spec.columns if c not in columns] + [
+        c for c in spec.include if c not in columns
+    ]
+    if missing:
+        raise MigrationError(
+            f"index {spec.name}: column(s) {', '.join(missing)} not in {table.display}; "
+            "columns are matched exactly (case-sensitive), and the helper takes column names, "
+            "not expressions"
+        )
+    if not allow_wide:
+        problem = width_problem(spec, columns)
+        if problem:
+            raise MigrationError(problem)
+    existing = describe_index(conn, spec.name, table)
+    if existing is not None and existing.valid:
+        diff = differences(spec, existing)
+        if not diff:
+            log.info("index %s exists, valid, same definition: nothing to do", spec.name)
+            return
+        raise MigrationError(
+            f"index {spec.name} exists with a different definition ({', '.join(diff)}).\n"
+            f"  existing: {existing.definition}\n  wanted:   {spec.sql(table.schema)}\n"
+            f"Drop it ({drop_statement(spec.name, table.schema).as_string()};) or give the "
+            "new one another name"
+        )
+    retry = LockRetry(conn, f"build index {spec.name} on {table.display}", table.oid, budget)
+    create = spec.statement(table.schema, concurrently=True, if_not_exists=True)
+
+    def drop_leftover() -> None:
+        leftover = describe_index(conn, spec.name, table)
+        if leftover is not None and not leftover.valid:
+            log.warning("index %s is INVALID (a failed build): dropping it", spec.name)
+            execute(drop_statement(spec.name, table.schema))
+
+    def attempt() -> None:
+        drop_leftover()
+        try:
+            execute(create)
+        except sa.exc.DBAPIError as exc:
+            if is_lock_timeout(exc):
+                raise
+            raise _build_failed(conn, spec, table, exc) from None
+
+    with session_settings(conn, budget.lock_timeout):
+        try:
+            retry.run(attempt, after_timeout=lambda: _quietly(drop_leftover))
+        except MigrationError as exc:
+            left = describe_index(conn, spec.name, table)
+            state = (
+                f" An INVALID index {spec.name} is left; the next `alembic upgrade` drops and "
+                "rebuilds it."
+                if left is not None and not left.valid
+                else " No INVALID index was left behind."
+            )
+            raise MigrationError(exc.message + state) from None
+    final = describe_index(conn, spec.name, table)
+    if final is None or not final.valid:
+        raise MigrationError(
+            f"index {spec.name} on {table.display} is not valid after CREATE INDEX "
+            f"CONCURRENTLY; run `{drop_statement(spec.name, table.schema).as_string()};` and "
+            "`alembic upgrade head` again"
+        )
+
+
+def _quietly(step: Callable[[], None]) -> None:
+    """Run a clean-up step whose own lock wait must not hide the original timeout."""
+    try:
+        step()
+    except sa.exc.DBAPIError as exc:
+        if not is_lock_timeout(exc):
+            raise
+
+
+def _build_failed(
+    conn: sa.Connection, spec: IndexSpec, table: Table, exc: sa.exc.DBAPIError
+) -> MigrationError:
+    """The build itself failed (data, not locks): clean up its INVALID leftover and say why."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    drop = drop_statement(spec.name, table.schema)
+    try:
+        if describe_index(conn, spec.name, table) is not None:
+            execute(drop)
+        state = "No INVALID index was left behind."
+    except sa.exc.DBAPIError:
+        state = f"An INVALID index {spec.name} is left: {drop.as_string()};"
+    return MigrationError(
+        f"building index {spec.name} on {table.display} failed: {reason}. {state}"
+    )
+
+
+def drop_index_online(
+    index_name: str,
+    table_name: str,
+    *,
+    schema: str | None = None,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """``DROP INDEX CONCURRENTLY IF EXISTS`` under a short lock_timeout, retried with backoff.
+
+    Writers never wait behind it. A drop cut short can leave the index INVALID (it is marked
+    so before it is removed); running the same downgrade again drops it.
+    """
+    check_identifier(index_name)
+    check_identifier(table_name)
+    context = op.get_context()
+    budget = tunables(context, lock_timeout, lock_retries)
+    with context.autocommit_block():
+        if context.as_sql:
+            offline.drop_index(index_name, schema, budget.lock_timeout)
+            return
+        conn = op.get_bind()
+        table = resolve_table(conn, table_name, schema)
+        if table is None:
+            log.info("table %s does not exist: index %s is gone with it", table_name, index_name)
+            return
+        if describe_index(conn, index_name, table) is None:
+            log.info("index %s does not exist: nothing to drop", index_name)
+            return
+        retry = LockRetry(conn, f"drop index {index_name} on {table.display}", table.oid, budget)
+        with session_settings(conn, budget.lock_timeout):
+            try:
+                retry.run(lambda: execute(drop_statement(index_name, table.schema)))
+            except MigrationError as exc:
+                left = describe_index(conn, index_name, table)
+                state = (
+                    f" Index {index_name} is INVALID now (never read, still written); running "
+                    "the same downgrade again drops it."
+                    if left is not None and not left.valid
+                    else f" Index {index_name} is unchanged."
+                )
+                raise MigrationError(exc.message + state) from None

@@ -1,0 +1,86 @@
+"""One Alembic run per database at a time, through a session advisory lock.
+
+Two ``alembic upgrade head`` at once (two pods starting, a deploy racing an operator) would
+build the same index concurrently, and one would see the other's INVALID in-progress index and
+drop it. ``env.py`` takes this lock before running any revision: a second run waits for the
+first (up to ``-x migration_lock_wait=``, ``DBTUNE_MIGRATION_LOCK_WAIT``, default 10min), saying
+which session holds it, and then finds nothing left to do. Advisory locks are per database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from dbtune.errors import MigrationError
+from dbtune.migrations.lock_retry import is_lock_timeout
+from dbtune.migrations.tunables import duration_s
+
+log = logging.getLogger("dbtune.migrations")
+
+# Two int4 keys: (b'dbtu', 1). Readable in pg_locks as classid / objid.
+LOCK_CLASS, LOCK_ID = 0x64627475, 1
+DEFAULT_WAIT = "10min"
+
+_HOLDER = sa.text(
+    """
+    SELECT a.pid, coalesce(a.application_name, ''), coalesce(a.client_addr::text, 'local'),
+           to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), left(coalesce(a.query, ''), 120)
+    FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :c AND l.objid = :o
+      AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    """
+)
+
+
+def holder(conn: sa.Connection) -> str:
+    row = conn.execute(_HOLDER, {"c": LOCK_CLASS, "o": LOCK_ID}).first()
+    if row is None:
+        return "a session that has just let go"
+    pid, app, client, since, query = row
+    return f"pid {pid} ({app or 'no application_name'}, {client}, connected {since}): {query}"
+
+
+@contextmanager
+def migration_lock(conn: sa.Connection, wait: str = DEFAULT_WAIT) -> Iterator[None]:
+    """Hold the database's migration lock on ``conn`` for the body (a session lock)."""
+    keys = {"c": LOCK_CLASS, "o": LOCK_ID}
+    got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:c, :o)"), keys).scalar()
+    if not got:
+        who = holder(conn)
+        log.warning("another migration run holds this database's migration lock: %s", who)
+        previous = conn.execute(sa.text("SELECT current_setting('lock_timeout')")).scalar()
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :t, false)"), {"t": wait})
+        try:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:c, :o)"), keys)
+        except sa.exc.DBAPIError as exc:
+            if not is_lock_timeout(exc):
+                raise
+            conn.rollback()
+            raise MigrationError(
+                f"another migration run held this database's migration lock for over {wait}: "
+                f"{holder(conn)}. Wait for it to finish (or end it), then run again; "
+                "-x migration_lock_wait=30min waits longer"
+            ) from None
+        conn.execute(sa.text("SELECT set_config('lock_timeout', :t, false)"), {"t": previous})
+    # The lock outlives transactions; end the one its query opened so that Alembic starts
+    # each revision's transaction itself.
+    conn.commit()
+    try:
+        yield
+    finally:
+        try:
+            conn.rollback()
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :o)"), keys)
+            conn.commit()
+        except sa.exc.DBAPIError:
+            pass  # the connection is gone, and its session lock with it
+
+
+def validated_wait(value: str) -> str:
+    duration_s(value, "migration_lock_wait")
+    return value

@@ -1,0 +1,168 @@
+"""SQL text understood with the server's own grammar (pglast, i.e. libpg_query).
+
+dbtune runs SQL that users wrote — workload queries and parameter pickers — inside a read-only,
+rolled-back transaction. That guarantee holds only for exactly one statement: ``SELECT 1;
+ROLLBACK; DELETE ...`` ends the transaction and commits the DELETE. Whether a statement reads,
+writes or locks is decided from its parse tree (data-modifying CTEs included), never from its
+first keyword or a regular expression, which a string literal such as ``'update'`` fools.
+
+Workload SQL carries psycopg's named placeholders (``%(user_id)s``), which are not SQL; they are
+turned into ``$n`` parameters before parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
+
+_NAMED = re.compile(r"%\((\w+)\)s|%%")
+
+_WRITES = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt, ast.MergeStmt)
+
+
+class SqlTextError(ValueError):
+    """The text is not exactly one statement the server would accept."""
+
+
+class Access(StrEnum):
+    """What running a statement does to the data."""
+
+    READ = "read"
+    LOCKING = "locking read"  # SELECT ... FOR UPDATE/SHARE: takes row locks, changes nothing
+    WRITE = "write"
+    OTHER = "other"  # utility statements (DDL, SET, COPY, ...): never run by explain
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    schema: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatementInfo:
+    """One parsed statement: what it does and what it names."""
+
+    access: Access
+    kind: str  # the parse node's name, e.g. "SelectStmt"
+    relations: tuple[Relation, ...]
+    functions: tuple[str, ...]
+
+
+def positional(statement: str) -> tuple[str, list[str]]:
+    """``%(name)s`` placeholders -> ``$1, $2, ...`` (and ``%%`` -> ``%``)."""
+    order: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    return _NAMED.sub(swap, statement), order
+
+
+def _one(text: str) -> ast.Node:
+    try:
+        statements = parse_sql(text)
+    except ParseError as exc:
+        raise SqlTextError(f"not valid SQL: {exc}") from None
+    if len(statements) != 1:
+        raise SqlTextError(
+            f"{len(statements)} statements where exactly one is allowed "
+            "(a second statement could end the read-only transaction)"
+        )
+    stmt = statements[0].stmt
+    if stmt is None:
+        raise SqlTextError("no statement")
+    return stmt
+
+
+class _Walker(Visitor):
+    def __init__(self) -> None:
+        self.writes = False
+        self.locking = False
+        self.relations: list[Relation] = []
+        self.functions: list[str] = []
+
+    def visit(self, ancestors: object, node: ast.Node) -> None:
+        if isinstance(node, _WRITES):
+            self.writes = True
+        elif isinstance(node, ast.SelectStmt) and node.lockingClause:
+            self.locking = True
+        elif isinstance(node, ast.RangeVar):
+            self.relations.append(Relation(node.schemaname, str(node.relname)))
+        elif isinstance(node, ast.FuncCall):
+            self.functions.append(".".join(str(n.sval) for n in node.funcname or ()))
+
+
+def analyse(statement: str) -> StatementInfo:
+    """Parse workload SQL (named placeholders allowed) and classify it.
+
+    Raises :class:`SqlTextError` unless it is exactly one statement.
+    """
+    text, _ = positional(statement)
+    stmt = _one(text)
+    walker = _Walker()
+    walker(stmt)
+    if isinstance(stmt, ast.ExplainStmt):
+        raise SqlTextError("write the query itself: dbtune adds EXPLAIN")
+    if walker.writes:
+        access = Access.WRITE
+    elif not isinstance(stmt, ast.SelectStmt):
+        access = Access.OTHER
+    elif walker.locking:
+        access = Access.LOCKING
+    else:
+        access = Access.READ
+    unique_relations = tuple(dict.fromkeys(walker.relations))
+    return StatementInfo(
+        access, type(stmt).__name__, unique_relations, tuple(dict.fromkeys(walker.functions))
+    )
+
+
+def _strip_literal_casts(node: ast.Node) -> ast.Node:
+    """``'x'::text`` -> ``'x'``: the catalog adds casts that the author did not write."""
+
+    class Strip(Visitor):
+        def visit_TypeCast(self, ancestors: object, cast: ast.TypeCast) -> ast.Node | None:
+            if isinstance(cast.arg, ast.A_Const):
+                return cast.arg
+            return None
+
+    return Strip()(node)  # type: ignore[no-any-return]
+
+
+def normal_expression(expression: str) -> str:
+    """An expression in one canonical spelling, so ``(active)`` equals ``active``."""
+    stmt = _one(f"SELECT 1 WHERE {expression}")
+    where = stmt.whereClause if isinstance(stmt, ast.SelectStmt) else None
+    # Anything that turned the wrapper into more than "SELECT 1 WHERE <expression>" (a UNION,
+    # an ORDER BY, a LIMIT) did not come from one expression.
+    if where is None or str(RawStream()(stmt)) != f"SELECT 1 WHERE {RawStream()(where)}":
+        raise SqlTextError("not a single expression")
+    return str(RawStream()(_strip_literal_casts(where)))
+
+
+def same_expression(left: str | None, right: str | None) -> bool:
+    """True when two boolean expressions (index predicates) parse to the same tree."""
+    if not left or not right:
+        return not left and not right
+    try:
+        return normal_expression(left) == normal_expression(right)
+    except SqlTextError:
+        return False
+
+
+def check_expression(expression: str) -> str:
+    """Refuse anything but one boolean expression (a CHECK condition, an index predicate)."""
+    normal_expression(expression)
+    return expression
