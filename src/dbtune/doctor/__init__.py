@@ -16,10 +16,14 @@ from typing import Any
 
 import psycopg
 
-from dbtune.db import connect
+from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
+from dbtune.errors import ConnectionFailed
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+
+STATEMENT_TIMEOUT_MS = 30_000
+LOCK_TIMEOUT_MS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +49,12 @@ class Finding:
 class CheckOutcome:
     id: str
     findings: tuple[Finding, ...]
+    skipped: str | None = None  # why the module could not run (permission, lock, timeout)
 
     @property
     def status(self) -> str:
+        if self.skipped is not None:
+            return "skipped"
         return "fail" if self.findings else "pass"
 
 
@@ -74,14 +81,45 @@ def registry() -> dict[str, InspectFn]:
     return found
 
 
+def _skip_reason(exc: psycopg.Error) -> str:
+    text = connection_error_text(exc)
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return (
+            f"a table it reads is locked by another session ({text}); run doctor again when "
+            "the lock is gone"
+        )
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return f"its catalog queries ran past {STATEMENT_TIMEOUT_MS // 1000} s ({text})"
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return f"permission denied ({text}); grant pg_read_all_data or run as the table owner"
+    return text
+
+
 def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
-    """Inspect the database at ``url`` with every doctor module (read-only, rolled back)."""
+    """Inspect the database at ``url`` with every doctor module (read-only, rolled back).
+
+    Each module runs in its own transaction under a short ``lock_timeout`` and a
+    ``statement_timeout``: a module that cannot run (permission, a locked table) is reported
+    as skipped with the reason, and the others still run.
+    """
     options = options or DoctorOptions()
     outcomes = []
     with connect(url) as conn:
         conn.read_only = True
         for check_id, inspect in registry().items():
-            with conn.transaction(force_rollback=True):
-                conn.execute("SELECT set_config('statement_timeout', '60000', true)")
-                outcomes.append(CheckOutcome(check_id, tuple(inspect(conn, options))))
+            try:
+                with conn.transaction(force_rollback=True):
+                    conn.execute(
+                        "SELECT set_config('statement_timeout', %s, true),"
+                        " set_config('lock_timeout', %s, true)",
+                        [str(STATEMENT_TIMEOUT_MS), str(LOCK_TIMEOUT_MS)],
+                    )
+                    outcomes.append(CheckOutcome(check_id, tuple(inspect(conn, options))))
+            except psycopg.Error as exc:
+                if conn.closed or conn.broken:
+                    raise ConnectionFailed(
+                        f"lost the connection to {describe(url)} during doctor "
+                        f"({connection_error_text(exc)}); run it again when the server is up"
+                    ) from None
+                outcomes.append(CheckOutcome(check_id, (), skipped=_skip_reason(exc)))
     return DoctorReport(describe(url), tuple(outcomes))

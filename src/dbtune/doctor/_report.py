@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dbtune.doctor import DoctorReport
+from dbtune.junit import xml_text
 
 
 def to_dict(report: DoctorReport) -> dict[str, Any]:
@@ -24,6 +25,7 @@ def to_dict(report: DoctorReport) -> dict[str, Any]:
                 "findings": [
                     {"subject": f.subject, "message": f.message, "fix": f.fix} for f in o.findings
                 ],
+                **({"skipped": o.skipped} if o.skipped is not None else {}),
             }
             for o in report.outcomes
         ],
@@ -44,7 +46,10 @@ def render_markdown(report: DoctorReport) -> str:
         "|---|---|---|---|",
     ]
     for o in report.outcomes:
-        if not o.findings:
+        if o.skipped is not None:
+            reason = o.skipped.replace("|", "\\|")
+            lines.append(f"| {o.id} | skipped | {reason} | |")
+        elif not o.findings:
             lines.append(f"| {o.id} | pass | | |")
         for f in o.findings:
             message, fix = f.message.replace("|", "\\|"), f.fix.replace("|", "\\|")
@@ -60,13 +65,17 @@ def render_junit(report: DoctorReport) -> str:
         tests=str(len(report.outcomes)),
         failures=str(sum(1 for o in report.outcomes if o.findings)),
         errors="0",
-        skipped="0",
+        skipped=str(sum(1 for o in report.outcomes if o.skipped is not None)),
     )
     for o in report.outcomes:
         case = ElementTree.SubElement(suite, "testcase", classname="dbtune.doctor", name=o.id)
+        if o.skipped is not None:
+            ElementTree.SubElement(case, "skipped", message=xml_text(o.skipped))
         for f in o.findings:
-            failure = ElementTree.SubElement(case, "failure", type=o.id, message=f.message)
-            failure.text = f"{f.message}\nfix: {f.fix}"
+            failure = ElementTree.SubElement(
+                case, "failure", type=o.id, message=xml_text(f.message)
+            )
+            failure.text = xml_text(f"{f.message}\nfix: {f.fix}")
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -77,7 +86,9 @@ def render_table(report: DoctorReport, console: Console) -> None:
     table.add_column("result")
     table.add_column("finding and fix", overflow="fold")
     for o in report.outcomes:
-        if not o.findings:
+        if o.skipped is not None:
+            table.add_row(o.id, Text("SKIPPED", style="yellow"), o.skipped)
+        elif not o.findings:
             table.add_row(o.id, Text("PASS", style="bold green"), "")
         for i, f in enumerate(o.findings):
             table.add_row(

@@ -170,16 +170,16 @@ def _generic_plan(
     try:
         with conn.transaction():
             if server_version >= GENERIC_PLAN_OPTION_VERSION:
+                # $n stay unbound here, so this goes over the simple protocol; the text is
+                # the workload query that pglast has already found to be one statement.
                 row = conn.execute(
-                    sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(text)),
-                    prepare=True,
+                    sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(text))
                 ).fetchone()
             else:
                 name = f"dbtune_generic_{next(_statement_names)}"
                 conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
                 conn.execute(
-                    sql.SQL("PREPARE {} AS {}").format(sql.Identifier(name), sql.SQL(text)),
-                    prepare=True,
+                    sql.SQL("PREPARE {} AS {}").format(sql.Identifier(name), sql.SQL(text))
                 )
                 try:
                     row = conn.execute(
@@ -303,7 +303,7 @@ def explain_query(
 
 def query_error_text(exc: psycopg.Error, statement_timeout_ms: int) -> str:
     """What went wrong with one query, and what to do about it."""
-    text = connection_error_text(exc)
+    text = connection_error_text(exc).split("; LINE ", 1)[0]
     if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.UndefinedColumn):
         hint = "run `alembic upgrade head` on this database, or fix the workload's SQL"
     elif isinstance(exc, psycopg.errors.LockNotAvailable):
