@@ -203,7 +203,7 @@ def test_checks_are_validated_by_their_exact_name(empty_url: str) -> None:
         with operations(empty_url):
             add_checks_online("Child", checks, schema="App Schema")
     with psycopg.connect(empty_url) as conn:
-        rows = dict(
+        rows: dict[str, bool] = dict(
             conn.execute(
                 "SELECT conname, convalidated FROM pg_constraint "
                 "WHERE conrelid = to_regclass('\"App Schema\".\"Child\"') AND contype = 'c'"

@@ -10,13 +10,13 @@ which session holds it, and then finds nothing left to do. Advisory locks are pe
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from dbtune.errors import MigrationError
-from dbtune.migrations.lock_retry import is_lock_timeout
 from dbtune.migrations.tunables import duration_s
 
 log = logging.getLogger("dbtune.migrations")
@@ -24,6 +24,7 @@ log = logging.getLogger("dbtune.migrations")
 # Two int4 keys: (b'dbtu', 1). Readable in pg_locks as classid / objid.
 LOCK_CLASS, LOCK_ID = 0x64627475, 1
 DEFAULT_WAIT = "10min"
+POLL_S = 0.5
 
 _HOLDER = sa.text(
     """
@@ -45,37 +46,48 @@ def holder(conn: sa.Connection) -> str:
     return f"pid {pid} ({app or 'no application_name'}, {client}, connected {since}): {query}"
 
 
+def _try(conn: sa.Connection) -> bool:
+    got = bool(
+        conn.execute(
+            sa.text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": LOCK_ID}
+        ).scalar()
+    )
+    # The lock outlives transactions; end the one its query opened. A waiter must hold no
+    # transaction either: the holder's CREATE INDEX CONCURRENTLY waits for every older
+    # snapshot, so a waiter blocked inside a transaction would deadlock with it.
+    conn.commit()
+    return got
+
+
 @contextmanager
 def migration_lock(conn: sa.Connection, wait: str = DEFAULT_WAIT) -> Iterator[None]:
     """Hold the database's migration lock on ``conn`` for the body (a session lock)."""
-    keys = {"c": LOCK_CLASS, "o": LOCK_ID}
-    got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:c, :o)"), keys).scalar()
-    if not got:
-        who = holder(conn)
-        log.warning("another migration run holds this database's migration lock: %s", who)
-        previous = conn.execute(sa.text("SELECT current_setting('lock_timeout')")).scalar()
-        conn.execute(sa.text("SELECT set_config('lock_timeout', :t, false)"), {"t": wait})
-        try:
-            conn.execute(sa.text("SELECT pg_advisory_lock(:c, :o)"), keys)
-        except sa.exc.DBAPIError as exc:
-            if not is_lock_timeout(exc):
-                raise
-            conn.rollback()
-            raise MigrationError(
-                f"another migration run held this database's migration lock for over {wait}: "
-                f"{holder(conn)}. Wait for it to finish (or end it), then run again; "
-                "-x migration_lock_wait=30min waits longer"
-            ) from None
-        conn.execute(sa.text("SELECT set_config('lock_timeout', :t, false)"), {"t": previous})
-    # The lock outlives transactions; end the one its query opened so that Alembic starts
-    # each revision's transaction itself.
-    conn.commit()
+    if not _try(conn):
+        log.warning(
+            "another migration run holds this database's migration lock: %s; waiting up to %s",
+            holder(conn),
+            wait,
+        )
+        conn.commit()
+        deadline = time.monotonic() + duration_s(wait, "migration_lock_wait")
+        while not _try(conn):
+            if time.monotonic() > deadline:
+                who = holder(conn)
+                conn.commit()
+                raise MigrationError(
+                    f"another migration run held this database's migration lock for over "
+                    f"{wait}: {who}. Wait for it to finish (or end it), then run again; "
+                    "-x migration_lock_wait=30min waits longer"
+                )
+            time.sleep(POLL_S)
     try:
         yield
     finally:
         try:
             conn.rollback()
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :o)"), keys)
+            conn.execute(
+                sa.text("SELECT pg_advisory_unlock(:c, :o)"), {"c": LOCK_CLASS, "o": LOCK_ID}
+            )
             conn.commit()
         except sa.exc.DBAPIError:
             pass  # the connection is gone, and its session lock with it
