@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from rich.console import Console
@@ -43,6 +43,12 @@ def _seed_with_progress(
     url: str, *, messages: int, users: int, seed_value: int, replace: bool
 ) -> seeding.SeedPlan:
     plan = seeding.SeedPlan(messages=messages, users=users, seed=seed_value)
+    plan.validate()
+    console = _stderr()
+    if not console.is_terminal:  # a log gets the closing line, not a progress bar
+        return seeding.seed(
+            url, messages=messages, users=users, seed_value=seed_value, replace=replace
+        )
     total = (
         plan.users * 5
         + plan.messages
@@ -57,7 +63,7 @@ def _seed_with_progress(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=_stderr(), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("seeding", total=total)
 
         def advance(step: str, rows: int) -> None:
@@ -299,12 +305,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: what was wrong and where to look, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dbtune",
         description="Prove that a PostgreSQL service's hot queries use their indexes.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     dsn_help = "database URL (default: DATABASE_URL)"
 
     explain = sub.add_parser(

@@ -88,3 +88,13 @@ def test_bad_pool_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], mess
         monkeypatch.setenv(name, value)
     with pytest.raises(UsageError, match=message):
         pool_size(2)
+
+
+def test_an_explicit_max_below_the_cpus_lowers_min_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """doctor advises DBTUNE_POOL_MAX alone; on an 8-CPU machine a max of 4 must work."""
+    monkeypatch.setenv("DBTUNE_POOL_MAX", "4")
+    size = pool_size(8)
+    assert (size.min_size, size.max_size) == (4, 4)
+    assert "pool min lowered from 8 to DBTUNE_POOL_MAX=4" in caplog.text

@@ -62,6 +62,7 @@ class CheckOutcome:
 class DoctorReport:
     target: str
     outcomes: tuple[CheckOutcome, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -122,4 +123,21 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
                         f"({connection_error_text(exc)}); run it again when the server is up"
                     ) from None
                 outcomes.append(CheckOutcome(check_id, (), skipped=_skip_reason(exc)))
-    return DoctorReport(describe(url), tuple(outcomes))
+        notes = _locked_note(conn)
+    return DoctorReport(describe(url), tuple(outcomes), notes)
+
+
+def _locked_note(conn: Connection) -> tuple[str, ...]:
+    from dbtune.doctor._catalog import locked_tables
+
+    try:
+        with conn.transaction(force_rollback=True):
+            locked = locked_tables(conn)
+    except psycopg.Error:
+        return ()
+    if not locked:
+        return ()
+    return (
+        f"not inspected: the indexes of {', '.join(locked)}, under an ACCESS EXCLUSIVE lock "
+        "held or awaited by another session; run doctor again when it is gone",
+    )

@@ -18,6 +18,7 @@ def to_dict(report: DoctorReport) -> dict[str, Any]:
     return {
         "target": report.target,
         "status": "pass" if report.passed else "fail",
+        **({"notes": list(report.notes)} if report.notes else {}),
         "checks": [
             {
                 "id": o.id,
@@ -54,6 +55,8 @@ def render_markdown(report: DoctorReport) -> str:
         for f in o.findings:
             message, fix = f.message.replace("|", "\\|"), f.fix.replace("|", "\\|")
             lines.append(f"| {o.id} | fail | {message} | `{fix}` |")
+    if report.notes:
+        lines += ["", *(f"Note: {note}" for note in report.notes)]
     lines.append("")
     return "\n".join(lines)
 
@@ -76,6 +79,8 @@ def render_junit(report: DoctorReport) -> str:
                 case, "failure", type=o.id, message=xml_text(f.message)
             )
             failure.text = xml_text(f"{f.message}\nfix: {f.fix}")
+    if report.notes:
+        ElementTree.SubElement(suite, "system-out").text = xml_text("\n".join(report.notes))
     ElementTree.indent(suite)
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -95,6 +100,8 @@ def render_table(report: DoctorReport, console: Console) -> None:
                 o.id if i == 0 else "", Text("FAIL", style="bold red"), f"{f.message}\nfix: {f.fix}"
             )
     console.print(table)
+    for note in report.notes:
+        console.print(f"[yellow]note[/]: {note}", soft_wrap=True)
     count = sum(len(o.findings) for o in report.outcomes)
     if count:
         console.print(f"[bold red]FAIL[/]: {count} finding(s)")

@@ -42,8 +42,10 @@ FROM pg_attribute AS a JOIN pg_type AS ty ON ty.oid = a.atttypid
 WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(%s)
 """
 _CHECKS = """
-SELECT conrelid, conkey[1], pg_get_constraintdef(oid) FROM pg_constraint
+SELECT conrelid, conkey[1], pg_get_constraintdef(oid) FROM pg_constraint AS k
 WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1 AND conrelid = ANY(%s)
+  AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
+                  AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
 """
 
 Column = tuple[ColumnType, str]  # the width facts and the type's name (pg_type.typname)

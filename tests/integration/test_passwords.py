@@ -1,0 +1,72 @@
+"""Generated DSNs with hostile passwords, fed to every command: the password never appears in
+stdout or stderr, and the exit code is 2 (Alembic's own CLI: non-zero), never a traceback."""
+
+from __future__ import annotations
+
+import random
+import string
+from urllib.parse import quote
+
+import pytest
+
+from tests.integration.helpers import run_cli
+
+HOSTILE = "%/#?[]@: '\"\\=&;$é€\t"
+COMMANDS = [
+    ("explain", "--dsn"),
+    ("seed", "--dsn"),
+    ("doctor", "--dsn"),
+    ("pool", "--dsn"),
+    ("bench", "--quick", "--dsn"),
+]
+
+
+def hostile_passwords(count: int, seed: int) -> list[str]:
+    """Passwords that start and end with a marker, with URL and libpq metacharacters inside."""
+    rng = random.Random(seed)
+    found = []
+    for i in range(count):
+        middle = "".join(
+            rng.choice(HOSTILE + string.ascii_letters) for _ in range(rng.randint(1, 12))
+        )
+        found.append(f"Mk{i}x{middle}Zz{i}q")
+    return found
+
+
+def dsns(password: str) -> list[str]:
+    """The same password in the spellings users write: raw, percent-encoded, keyword DSN."""
+    escaped = password.replace("\\", "\\\\").replace("'", "\\'")
+    return [
+        f"postgresql://app:{password}@127.0.0.1:1/app",
+        f"postgresql://app:{quote(password, safe='')}@127.0.0.1:1/app",
+        f"postgresql+asyncpg://app:{password}@127.0.0.1:99999/app",
+        f"host=127.0.0.1 port=1 user=app password='{escaped}' dbname=app",
+    ]
+
+
+def _leaks(password: str, output: str) -> bool:
+    # The whole password, and each of its markers, which a partial leak would still show.
+    head, tail = password[: password.index("x") + 1], password[password.rindex("Zz") :]
+    return password in output or head in output or tail in output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
+def test_no_command_prints_a_hostile_password(command: tuple[str, ...]) -> None:
+    for password in hostile_passwords(2, seed=len(command[0])):
+        for dsn in dsns(password):
+            run = run_cli(*command, dsn)
+            output = run.stdout + run.stderr
+            assert run.code == 2, (dsn, output)
+            assert not _leaks(password, output), (dsn, output)
+            assert "Traceback" not in output
+            assert output.count("\n") <= 2, output
+
+
+def test_alembic_never_prints_a_hostile_password() -> None:
+    for password in hostile_passwords(2, seed=99):
+        for dsn in dsns(password):
+            run = run_cli("-x", f"url={dsn}", "upgrade", "head", module="alembic")
+            output = run.stdout + run.stderr
+            assert run.code != 0
+            assert not _leaks(password, output), (dsn, output)
+            assert "Traceback" not in output
