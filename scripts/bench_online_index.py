@@ -23,7 +23,7 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from dbtune import embedded, migrate
+from dbtune import embedded, reference_schema
 from dbtune.bench import machine
 from dbtune.bench.build import build_beside_writer
 from dbtune.bench.writer import WriterStats
@@ -56,7 +56,7 @@ def main() -> int:
     console = Console()
 
     url = fresh_database(args.dsn)
-    migrate.upgrade(url, migrate.BASELINE)
+    reference_schema.upgrade(url, reference_schema.BASELINE)
     with connect(url) as conn:
         version = conn.info.server_version
     console.print(f"seeding {args.messages:,} messages ...")

@@ -19,7 +19,7 @@ from psycopg import sql
 from rich.console import Console
 
 import dbtune
-from dbtune import embedded, migrate
+from dbtune import embedded, reference_schema
 from dbtune.bench import machine
 from dbtune.bench.latency import traffic_users
 from dbtune.bench.plots import pool_plot
@@ -41,7 +41,7 @@ def database(dsn: str | None, messages: int) -> str:
             ).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         url = server.url(DATABASE)
-    migrate.upgrade(url)
+    reference_schema.upgrade(url)
     with connect(url) as conn:
         if existing_rows(conn) == 0:
             seed(url, messages=messages, users=max(100, messages // 100))

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from pytest_postgresql import factories
 
-from dbtune import migrate
+from dbtune import reference_schema
 from dbtune.seed import seed
 
 TEST_DSN_ENV = "DBTUNE_TEST_DSN"
@@ -113,7 +113,7 @@ def _load_seeded(
     host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
 ) -> None:
     url = Server(host, int(port), user, password).url(dbname)
-    migrate.upgrade(url)
+    reference_schema.upgrade(url)
     seed(url, messages=SEEDED_MESSAGES, users=SEEDED_USERS)
 
 
@@ -121,7 +121,7 @@ def _load_big_baseline(
     host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
 ) -> None:
     url = Server(host, int(port), user, password).url(dbname)
-    migrate.upgrade(url, migrate.BASELINE)
+    reference_schema.upgrade(url, reference_schema.BASELINE)
     seed(url, messages=BIG_MESSAGES, users=BIG_USERS)
 
 

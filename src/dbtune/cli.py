@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dbtune import embedded, migrate
+from dbtune import embedded, reference_schema
 from dbtune import seed as seeding
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import redact, resolve_url
@@ -83,7 +83,7 @@ def embedded_demo_url() -> str:
     """Start the embedded server, migrate its demo database to head, seed it when empty."""
     server = embedded.start()
     url = embedded.ensure_database(server)
-    migrate.upgrade(url)
+    reference_schema.upgrade(url)
     with connect(url) as conn:
         present = seeding.existing_rows(conn)
         version = conn.info.server_version // 10_000
@@ -280,7 +280,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"database {BENCH_DATABASE}",
             soft_wrap=True,
         )
-    migrate.upgrade(url)
+    reference_schema.upgrade(url)
     with connect(url) as conn:
         present = seeding.existing_rows(conn)
     if present == 0:

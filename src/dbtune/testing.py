@@ -26,35 +26,29 @@ import psycopg
 from dbtune.explain.runner import CAN_USE, WILL_USE, QueryFailed, QueryResult, explain_query
 from dbtune.workload import Expectations, HotQuery, ParamPicker
 
+__all__ = ["assert_plan"]
+
 
 def assert_plan(
     conn: psycopg.Connection[Any],
     sql: str,
     params: Mapping[str, Any] | None = None,
     *,
-    index: str | None = None,
-    index_only: bool = False,
-    max_heap_fetches: int | None = None,
-    no_sort: bool = False,
-    no_seq_scan: bool | None = None,
-    max_filter_ratio: float | None = None,
-    max_buffers: int | None = None,
-    generic_plan: bool = False,
     analyze: bool = True,
     can_use: bool = False,
+    **expect: Any,
 ) -> QueryResult:
-    """Raise ``AssertionError`` listing every failed check; return the result otherwise."""
-    expect = Expectations(
-        index=index,
-        index_only=index_only,
-        max_heap_fetches=max_heap_fetches,
-        no_sort=no_sort,
-        no_seq_scan=no_seq_scan,
-        max_filter_ratio=max_filter_ratio,
-        max_buffers=max_buffers,
-        generic_plan=generic_plan,
-    )
-    query = HotQuery(name="assert_plan", sql=sql, expect=expect)
+    """Raise ``AssertionError`` listing every failed check; return the result otherwise.
+
+    ``expect`` takes the workload's ``expect`` keys (:class:`~dbtune.workload.Expectations`):
+    ``index``, ``index_only``, ``max_heap_fetches``, ``no_sort``, ``no_seq_scan``,
+    ``max_filter_ratio``, ``max_buffers``, ``generic_plan``; a misspelt one is a ``TypeError``.
+    """
+    try:
+        expectations = Expectations.from_mapping(expect)
+    except ValueError as exc:
+        raise TypeError(f"assert_plan: {exc}") from None
+    query = HotQuery(name="assert_plan", sql=sql, expect=expectations)
     pickers = {k: ParamPicker(literal=v) for k, v in (params or {}).items()}
     try:
         result = explain_query(

@@ -23,37 +23,62 @@ SHIPPED_WORKLOAD = "reference.toml"
 DEFAULT_PROFILE = "default"
 
 _QUERY_KEYS = {"name", "description", "sql", "params", "expect", "profiles"}
-_FRACTIONS = {"max_filter_ratio"}
+
+
+def _key(types: tuple[type, ...], example: str, *, fraction: bool = False) -> dict[str, Any]:
+    """What a workload key accepts, and how its documentation shows it."""
+    return {"types": types, "example": example, "fraction": fraction}
 
 
 @dataclass(frozen=True, slots=True)
 class Expectations:
     """What a hot query's plan must show; None/False means "not checked".
 
-    ``no_seq_scan`` None means "on for tables above the row threshold".
+    ``no_seq_scan`` None means "on for tables above the row threshold". This class is the one
+    list of workload ``expect`` keys: their types and examples (field metadata) drive the
+    workload parser, ``assert_plan``'s keywords and each check's documentation page.
     """
 
-    index: str | None = None
-    index_only: bool = False
-    max_heap_fetches: int | None = None
-    no_sort: bool = False
-    no_seq_scan: bool | None = None
-    max_filter_ratio: float | None = None
-    max_buffers: int | None = None
-    generic_plan: bool = False
+    index: str | None = field(default=None, metadata=_key((str,), '"ix_name"'))
+    index_only: bool = field(default=False, metadata=_key((bool,), "true"))
+    max_heap_fetches: int | None = field(default=None, metadata=_key((int,), "0"))
+    no_sort: bool = field(default=False, metadata=_key((bool,), "true"))
+    no_seq_scan: bool | None = field(default=None, metadata=_key((bool,), "true|false"))
+    max_filter_ratio: float | None = field(
+        default=None, metadata=_key((int, float), "0.1", fraction=True)
+    )
+    max_buffers: int | None = field(default=None, metadata=_key((int,), "50"))
+    generic_plan: bool = field(default=False, metadata=_key((bool,), "true"))
+
+    @classmethod
+    def keys(cls) -> dict[str, Mapping[str, Any]]:
+        """Each key's metadata: ``types``, ``example``, ``fraction``."""
+        return {f.name: f.metadata for f in fields(cls)}
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Expectations:
+        """Validated expectations; :class:`ValueError` names the first bad key and why."""
+        for key, value in values.items():
+            problem = expectation_problem(key, value)
+            if problem is not None:
+                raise ValueError(f"{key}: {problem}")
+        return cls(**values)
 
 
-_EXPECT_TYPES: dict[str, tuple[type, ...]] = {
-    "index": (str,),
-    "index_only": (bool,),
-    "max_heap_fetches": (int,),
-    "no_sort": (bool,),
-    "no_seq_scan": (bool,),
-    "max_filter_ratio": (int, float),
-    "max_buffers": (int,),
-    "generic_plan": (bool,),
-}
-assert set(_EXPECT_TYPES) == {f.name for f in fields(Expectations)}
+def expectation_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` is not acceptable for the ``expect`` key ``key``, or None."""
+    meta = Expectations.keys().get(key)
+    if meta is None:
+        return f"unknown key; known: {', '.join(sorted(Expectations.keys()))}"
+    types = meta["types"]
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        return f"must be {' or '.join(t.__name__ for t in types)}, got {value!r}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < 0:
+            return "must not be negative"
+        if meta["fraction"] and value > 1:
+            return f"is a fraction of the rows read, from 0 to 1 (0.5 = half), got {value!r}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,24 +170,9 @@ class _Parser:
         if not isinstance(value, Mapping):
             raise self.fail(position, f"{prefix}.expect", "must be a table")
         for key, item in value.items():
-            types = _EXPECT_TYPES.get(key)
-            if types is None:
-                known = ", ".join(sorted(_EXPECT_TYPES))
-                raise self.fail(position, f"{prefix}.expect.{key}", f"unknown key; known: {known}")
-            if (isinstance(item, bool) and bool not in types) or not isinstance(item, types):
-                raise self.fail(
-                    position,
-                    f"{prefix}.expect.{key}",
-                    f"must be {' or '.join(t.__name__ for t in types)}, got {item!r}",
-                )
-            if isinstance(item, int | float) and not isinstance(item, bool) and item < 0:
-                raise self.fail(position, f"{prefix}.expect.{key}", "must not be negative")
-            if key in _FRACTIONS and isinstance(item, int | float) and item > 1:
-                raise self.fail(
-                    position,
-                    f"{prefix}.expect.{key}",
-                    f"is a fraction of the rows read, from 0 to 1 (0.5 = half), got {item!r}",
-                )
+            problem = expectation_problem(key, item)
+            if problem is not None:
+                raise self.fail(position, f"{prefix}.expect.{key}", problem)
         return Expectations(**value)
 
     def query(self, position: int, data: Any) -> HotQuery:

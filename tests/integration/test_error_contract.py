@@ -80,9 +80,9 @@ def test_doctor_does_not_wait_behind_an_exclusive_lock(seeded_url: str) -> None:
 
 
 def test_seed_without_insert_privilege_is_one_line(empty_url: str) -> None:
-    from dbtune import migrate
+    from dbtune import reference_schema
 
-    migrate.upgrade(empty_url)
+    reference_schema.upgrade(empty_url)
     with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute("DROP ROLE IF EXISTS dbtune_reader")
         conn.execute("CREATE ROLE dbtune_reader LOGIN PASSWORD 'reader-pw'")
@@ -99,9 +99,9 @@ def test_seed_without_insert_privilege_is_one_line(empty_url: str) -> None:
 
 
 def test_seed_refuses_a_database_with_users_but_no_messages(empty_url: str) -> None:
-    from dbtune import migrate
+    from dbtune import reference_schema
 
-    migrate.upgrade(empty_url)
+    reference_schema.upgrade(empty_url)
     with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute("INSERT INTO users (id, name) VALUES (1, 'existing')")
     run = run_cli("seed", "--dsn", empty_url, "--messages", "100", "--users", "5")

@@ -117,10 +117,10 @@ def test_generic_plan_differs_from_the_custom_plan_on_skewed_data(conn: Any) -> 
 
 
 def test_can_use_passes_on_a_200_row_database(empty_url: str) -> None:
-    from dbtune import migrate
+    from dbtune import reference_schema
     from dbtune.seed import seed
 
-    migrate.upgrade(empty_url)
+    reference_schema.upgrade(empty_url)
     seed(empty_url, messages=200, users=20)
     run = run_cli("explain", "--dsn", empty_url, "--can-use")
     assert run.code == 0, run.stdout + run.stderr

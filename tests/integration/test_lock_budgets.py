@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from dbtune import migrate
+from dbtune import reference_schema
 from dbtune.migrations.run_lock import LOCK_CLASS, LOCK_ID
 from tests.integration.helpers import Run, run_cli
 
@@ -99,7 +99,7 @@ def test_a_nonsensical_budget_is_refused(seeded_url: str, setting: str) -> None:
 
 
 def test_a_second_run_waits_for_the_migration_lock_and_names_its_holder(seeded_url: str) -> None:
-    migrate.downgrade(seeded_url, "0006_tracking")
+    reference_schema.downgrade(seeded_url, "0006_tracking")
     with psycopg.connect(seeded_url, application_name="other deploy") as holder:
         holder.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, LOCK_ID])
         holder.commit()
@@ -119,7 +119,7 @@ def test_a_second_run_waits_for_the_migration_lock_and_names_its_holder(seeded_u
 
 
 def test_two_upgrades_at_once_neither_deadlock_nor_drop_each_other(seeded_url: str) -> None:
-    migrate.downgrade(seeded_url, migrate.BASELINE)
+    reference_schema.downgrade(seeded_url, reference_schema.BASELINE)
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(lambda _: _alembic(seeded_url, "upgrade", "head"), range(2)))
     assert [r.code for r in runs] == [0, 0], [r.stderr for r in runs]

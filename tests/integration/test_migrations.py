@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dbtune import migrate
+from dbtune import reference_schema
 from dbtune.errors import MigrationError
 from tests.integration.helpers import run_cli
 
@@ -67,7 +67,7 @@ def test_async_url_runs_through_asyncpg(empty_url: str) -> None:
 
 
 def test_messages_insert_with_only_the_required_columns(empty_url: str) -> None:
-    migrate.upgrade(empty_url)
+    reference_schema.upgrade(empty_url)
     with psycopg.connect(empty_url) as conn:
         user_id = conn.execute("INSERT INTO users (name) VALUES ('a') RETURNING id").fetchone()
         assert user_id is not None
@@ -84,7 +84,7 @@ def test_messages_insert_with_only_the_required_columns(empty_url: str) -> None:
 
 def test_an_invalid_leftover_is_rebuilt(seeded_url: str) -> None:
     """A failed concurrent build leaves an INVALID index that IF NOT EXISTS would accept."""
-    migrate.downgrade(seeded_url, migrate.BASELINE)
+    reference_schema.downgrade(seeded_url, reference_schema.BASELINE)
     with (
         psycopg.connect(seeded_url, autocommit=True) as conn,
         pytest.raises(psycopg.errors.UniqueViolation),
@@ -96,7 +96,7 @@ def test_an_invalid_leftover_is_rebuilt(seeded_url: str) -> None:
     assert leftover is not None
     assert leftover[0] is False
 
-    migrate.upgrade(seeded_url)
+    reference_schema.upgrade(seeded_url)
 
     rebuilt = _index(seeded_url, COVERING)
     assert rebuilt is not None
@@ -122,7 +122,7 @@ def test_unreachable_server_names_no_password() -> None:
 
 def test_programmatic_upgrade_reports_a_bad_revision(empty_url: str) -> None:
     with pytest.raises(MigrationError, match="no-such-revision"):
-        migrate.upgrade(empty_url, "no-such-revision")
+        reference_schema.upgrade(empty_url, "no-such-revision")
 
 
 def test_offline_sql_needs_no_url() -> None:

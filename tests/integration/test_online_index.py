@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from dbtune import migrate
+from dbtune import reference_schema
 from dbtune.bench.writer import writing
 from dbtune.dsn import sqlalchemy_url
 from dbtune.errors import MigrationError
@@ -92,7 +92,7 @@ def open_writer_transaction(url: str) -> Iterator[int]:
 
 
 def test_a_build_cancelled_by_statement_timeout_is_repaired(seeded_url: str) -> None:
-    migrate.downgrade(seeded_url, BEFORE_COVERING)
+    reference_schema.downgrade(seeded_url, BEFORE_COVERING)
     with open_writer_transaction(seeded_url), psycopg.connect(seeded_url, autocommit=True) as c:
         c.execute("SET statement_timeout = '500ms'")
         with pytest.raises(psycopg.errors.QueryCanceled):
@@ -107,7 +107,7 @@ def test_a_build_cancelled_by_statement_timeout_is_repaired(seeded_url: str) -> 
 
 
 def test_a_long_blocker_fails_the_upgrade_naming_it(seeded_url: str) -> None:
-    migrate.downgrade(seeded_url, BEFORE_COVERING)
+    reference_schema.downgrade(seeded_url, BEFORE_COVERING)
     with open_writer_transaction(seeded_url) as blocker_pid:
         time.sleep(1.0)  # older than the lock_timeout below
         run = run_cli(
@@ -135,9 +135,9 @@ def test_a_long_blocker_fails_the_upgrade_naming_it(seeded_url: str) -> None:
 def test_down_and_up_again_gives_identical_indexes(seeded_url: str) -> None:
     at_head = _indexes(seeded_url)
     assert len([n for n in at_head if n.startswith("ix_")]) == 9
-    migrate.downgrade(seeded_url, migrate.BASELINE)
+    reference_schema.downgrade(seeded_url, reference_schema.BASELINE)
     assert not [n for n in _indexes(seeded_url) if n.startswith("ix_")]
-    migrate.upgrade(seeded_url)
+    reference_schema.upgrade(seeded_url)
     assert _indexes(seeded_url) == at_head
 
 
@@ -176,7 +176,7 @@ def test_a_1_mb_incompressible_message_inserts_at_head(seeded_url: str) -> None:
 
 def test_include_content_really_breaks_inserts(empty_url: str) -> None:
     """Why the width guard exists: 3 kB of random text fails with INCLUDE (content)."""
-    migrate.upgrade(empty_url, migrate.BASELINE)
+    reference_schema.upgrade(empty_url, reference_schema.BASELINE)
     with psycopg.connect(empty_url, autocommit=True) as conn:
         conn.execute("INSERT INTO users (id, name) VALUES (1, 'a')")
         conn.execute("CREATE INDEX ix_wide ON conversation_history (user_id) INCLUDE (content)")

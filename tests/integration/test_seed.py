@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dbtune import migrate
+from dbtune import reference_schema
 from dbtune.errors import UsageError
 from dbtune.seed import seed
 from tests.integration.helpers import run_cli
@@ -26,7 +26,7 @@ def _fingerprint(url: str) -> tuple[object, ...]:
 def test_same_seed_same_data_other_seed_other_data(empty_url: str, seeded_url: str) -> None:
     from tests.conftest import SEEDED_MESSAGES, SEEDED_USERS
 
-    migrate.upgrade(empty_url)
+    reference_schema.upgrade(empty_url)
     seed(empty_url, messages=SEEDED_MESSAGES, users=SEEDED_USERS)
     assert _fingerprint(empty_url) == _fingerprint(seeded_url)
 
@@ -65,7 +65,7 @@ def test_refuses_a_database_that_has_data(seeded_url: str) -> None:
 
 
 def test_cli_seeds_with_the_given_size(empty_url: str) -> None:
-    migrate.upgrade(empty_url)
+    reference_schema.upgrade(empty_url)
     run = run_cli("seed", "--dsn", empty_url, "--messages", "5000", "--users", "50")
     assert run.code == 0, run.stderr
     assert "seeded 5000 messages for 50 users" in run.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbtune.checks import CheckContext, registry, run_checks
-from dbtune.explain.plan import Plan, parse_plan
+from dbtune.plan import Plan, parse_plan
 from dbtune.workload import Expectations
 
 DATA = Path(__file__).parent / "data"

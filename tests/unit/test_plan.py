@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dbtune.explain.plan import PlanParseError, parse_plan
+from dbtune.plan import PlanParseError, parse_plan
 
 DATA = Path(__file__).parent / "data"
 COVERING = "ix_conversation_history_user_id_created_at"

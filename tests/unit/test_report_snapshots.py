@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from dbtune.checks import CheckContext, run_checks
-from dbtune.explain.plan import parse_plan
 from dbtune.explain.runner import CAN_USE, WILL_USE, ExplainReport, QueryResult
+from dbtune.plan import parse_plan
 from dbtune.report import render_json, render_junit, render_markdown
 from dbtune.workload import Expectations, HotQuery
 

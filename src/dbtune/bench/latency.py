@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import psycopg
 
 from dbtune.dsn import libpq_url
-from dbtune.explain.plan import parse_plan
+from dbtune.plan import parse_plan
 
 NO_INDEX, PLAIN, COVERING = "no index", "plain btree", "covering index"
 TABLES = {NO_INDEX: "bench_noindex", PLAIN: "bench_plain", COVERING: "bench_covering"}

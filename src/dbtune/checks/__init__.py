@@ -1,9 +1,11 @@
 """Plan checks, one module per check; the module name is the check's id.
 
 Each module defines ``check(ctx) -> CheckResult | None`` (None when the workload does not ask
-for it) and a docstring that states the problem, the evidence in the plan, and the fix; each
-has a page ``docs/checks/<id>.md``. The registry is built from the modules in this package, so
-adding a file adds a check. Modules starting with ``_`` are helpers, not checks.
+for it), ``ENABLED_BY`` (the :class:`~dbtune.workload.Expectations` keys that turn it on) and a
+docstring that states the problem, the evidence in the plan, and the fix; each has a page
+``docs/checks/<id>.md``, generated from both. The registry is built from the modules in this
+package, so adding a check is adding one file (and its page). Modules starting with ``_`` are
+helpers, not checks.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Literal
 
-from dbtune.explain.plan import Plan
+from dbtune.plan import Plan
 from dbtune.workload import Expectations
 
 Status = Literal["pass", "fail", "skip"]

@@ -11,22 +11,17 @@ import textwrap
 
 from dbtune.workload import Expectations
 
-# Which workload key turns each check on, for the page's "Enable" line.
-ENABLED_BY = {
-    "uses_index": 'expect.index = "ix_name"',
-    "index_only": "expect.index_only = true",
-    "heap_fetches": "expect.max_heap_fetches = 0",
-    "no_sort": "expect.no_sort = true",
-    "no_seq_scan": "on by default for tables above 10,000 rows; expect.no_seq_scan = true|false",
-    "filter_ratio": "expect.max_filter_ratio = 0.1",
-    "buffers": "expect.max_buffers = 50",
-    "generic_plan": "expect.generic_plan = true",
-}
-assert all(
-    key.split("=")[0].strip().split(".")[-1] in Expectations.__dataclass_fields__
-    for key in ENABLED_BY.values()
-    if key.startswith("expect.")
-)
+
+def enabled_by(check_id: str) -> str | None:
+    """The "Enable" line of a check's page, from the keys its module declares."""
+    module = importlib.import_module(f"dbtune.checks.{check_id}")
+    keys: tuple[str, ...] = getattr(module, "ENABLED_BY", ())
+    if not keys:
+        return None
+    known = Expectations.keys()
+    spelled = [f"expect.{key} = {known[key]['example']}" for key in keys]
+    note = getattr(module, "ENABLE_NOTE", None)
+    return "; ".join([note, *spelled] if note else spelled)
 
 
 def render_page(check_id: str, package: str = "dbtune.checks") -> str:
@@ -39,7 +34,8 @@ def render_page(check_id: str, package: str = "dbtune.checks") -> str:
         paragraphs = paragraphs.replace(f" {label}", f"\n\n**{label[:-1]}.**")
     paragraphs = paragraphs.replace("Problem:", "**Problem.**", 1)
     folder = package.replace(".", "/")
-    enable = f"Enable: `{ENABLED_BY[check_id]}`\n\n" if check_id in ENABLED_BY else ""
+    keys = enabled_by(check_id) if package == "dbtune.checks" else None
+    enable = f"Enable: `{keys}`\n\n" if keys else ""
     return (
         f"# {check_id}\n\n"
         f"<!-- generated from the docstring of src/{folder}/{check_id}.py "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from dbtune.explain.plan import Plan
+from dbtune.plan import Plan
 
 _CAST_ON_COLUMN = re.compile(r"\((\w+)\)::(date|text|timestamp\w*)")
 _FUNCTION_ON_COLUMN = re.compile(r"\b(date_trunc|lower|upper|date|coalesce)\(")

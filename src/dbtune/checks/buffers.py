@@ -12,6 +12,7 @@ from __future__ import annotations
 from dbtune.checks import CheckContext, CheckResult
 
 ID = "buffers"
+ENABLED_BY = ("max_buffers",)
 
 
 def check(ctx: CheckContext) -> CheckResult | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dbtune.checks import CheckContext, CheckResult
 
 ID = "filter_ratio"
+ENABLED_BY = ("max_filter_ratio",)
 
 
 def check(ctx: CheckContext) -> CheckResult | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dbtune.checks import CheckContext, CheckResult, run_checks
 
 ID = "generic_plan"
+ENABLED_BY = ("generic_plan",)
 SHAPE_CHECKS = ("uses_index", "index_only", "no_sort", "no_seq_scan")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dbtune.checks import CheckContext, CheckResult
 
 ID = "heap_fetches"
+ENABLED_BY = ("max_heap_fetches",)
 
 
 def check(ctx: CheckContext) -> CheckResult | None:

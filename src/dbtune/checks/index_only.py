@@ -13,6 +13,7 @@ from dbtune.checks import CheckContext, CheckResult
 from dbtune.checks._hints import scans
 
 ID = "index_only"
+ENABLED_BY = ("index_only",)
 
 
 def check(ctx: CheckContext) -> CheckResult | None:

@@ -13,6 +13,8 @@ from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult
 from dbtune.checks._hints import likely_fix
 
 ID = "no_seq_scan"
+ENABLED_BY = ("no_seq_scan",)
+ENABLE_NOTE = f"on by default for tables above {SEQ_SCAN_ROW_THRESHOLD:,} rows"
 
 
 def check(ctx: CheckContext) -> CheckResult | None:

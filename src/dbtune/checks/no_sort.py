@@ -12,6 +12,7 @@ from __future__ import annotations
 from dbtune.checks import CheckContext, CheckResult
 
 ID = "no_sort"
+ENABLED_BY = ("no_sort",)
 SORT_NODES = frozenset({"Sort", "Incremental Sort"})
 
 

@@ -14,6 +14,7 @@ from dbtune.checks import CheckContext, CheckResult
 from dbtune.checks._hints import likely_fix, scans
 
 ID = "uses_index"
+ENABLED_BY = ("index",)
 
 
 def check(ctx: CheckContext) -> CheckResult | None:

@@ -27,7 +27,7 @@ from dbtune.checks import CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
-from dbtune.explain.plan import Plan, PlanParseError, parse_plan
+from dbtune.plan import Plan, PlanParseError, parse_plan
 from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, positional
 from dbtune.workload import HotQuery, ParamPicker, Workload
 
