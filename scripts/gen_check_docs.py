@@ -19,7 +19,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def main() -> None:
     for folder, package, ids in (
         ("checks", "dbtune.checks", set(checks.registry())),
-        ("doctor", "dbtune.doctor", set(doctor.registry())),
+        ("doctor", "dbtune.doctor.findings", set(doctor.registry())),
     ):
         target = DOCS / folder
         target.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import psycopg
 from rich.console import Console
@@ -25,9 +25,10 @@ from dbtune import seed as seeding
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
+from dbtune.explain import report as explain_report
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
 from dbtune.pool.budget import server_budget
-from dbtune.report import render_json, render_junit, render_markdown, render_table
+from dbtune.results import Report, render_junit, render_markdown, render_table
 from dbtune.sizing import DEFAULT_RESERVED, pool_size
 from dbtune.workload import load_workload
 
@@ -139,19 +140,16 @@ def _report_console() -> Console:
     return console
 
 
-def _emit(
-    fmt: str,
-    report: Any,
-    as_json: Callable[[Any], str],
-    as_markdown: Callable[[Any], str],
-    as_junit: Callable[[Any], str],
-    as_table: Callable[[Any, Console], None],
-) -> None:
-    """Print ``report`` in the format asked for (explain and doctor share the formats)."""
+def _emit(fmt: str, as_json: Callable[[], str], results: Report) -> None:
+    """Print a report: the tool's own JSON, or the shared Markdown, JUnit or table."""
     if fmt == "table":
-        as_table(report, _report_console())
+        render_table(results, _report_console())
         return
-    text = {"json": as_json, "markdown": as_markdown, "junit": as_junit}[fmt](report)
+    text = (
+        as_json()
+        if fmt == "json"
+        else {"markdown": render_markdown, "junit": render_junit}[fmt](results)
+    )
     print(text, end="" if text.endswith("\n") else "\n")
 
 
@@ -167,7 +165,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         mode=CAN_USE if args.can_use else WILL_USE,
         allow_writes=args.allow_writes,
     )
-    _emit(args.format, report, render_json, render_markdown, render_junit, render_table)
+    _emit(
+        args.format,
+        lambda: explain_report.render_json(report),
+        explain_report.as_results(report),
+    )
     if report.errored:
         failed = [r for r in report.results if r.error is not None]
         first = failed[0]
@@ -240,7 +242,7 @@ def cmd_pool(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from dbtune.doctor import DoctorOptions, run_doctor
-    from dbtune.doctor import _report as doctor_report
+    from dbtune.doctor import report as doctor_report
 
     url = resolve_url(args.dsn)
     if url is None:
@@ -251,14 +253,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         instances=args.instances, unused_min_bytes=int(args.unused_min_mb * 2**20)
     )
     report = run_doctor(url, options)
-    _emit(
-        args.format,
-        report,
-        doctor_report.render_json,
-        doctor_report.render_markdown,
-        doctor_report.render_junit,
-        doctor_report.render_table,
-    )
+    _emit(args.format, lambda: doctor_report.render_json(report), doctor_report.as_results(report))
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 

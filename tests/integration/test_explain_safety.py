@@ -169,8 +169,8 @@ def test_one_failing_query_never_hides_the_others(seeded_url: str, tmp_path: Pat
         if fmt == "junit":
             suite = ElementTree.fromstring(run.stdout)  # valid XML despite the control character
             assert suite.get("errors") == "2"
-            names = {case.get("name") for case in suite.iter("testcase")}
-            assert "recent\\x01messages[default]" in names
+            names = {case.get("classname") for case in suite.iter("testcase")}
+            assert "dbtune.explain.recent\\x01messages[default]" in names
     assert "no_such_table" in run.stderr
 
 

@@ -28,9 +28,11 @@ def test_registry_is_built_from_the_modules() -> None:
 
 @pytest.mark.parametrize("finding_id", sorted(registry()))
 def test_docstring_and_page(finding_id: str) -> None:
-    doc = importlib.import_module(f"dbtune.doctor.{finding_id}").__doc__ or ""
+    doc = importlib.import_module(f"dbtune.doctor.findings.{finding_id}").__doc__ or ""
     assert doc.startswith(f"{finding_id}:")
     for word in ("Problem", "Evidence", "Fix"):
         assert word in doc, (finding_id, word)
     page = (DOCS / f"{finding_id}.md").read_text()
-    assert page == render_page(finding_id, "dbtune.doctor"), "run scripts/gen_check_docs.py"
+    assert page == render_page(finding_id, "dbtune.doctor.findings"), (
+        "run scripts/gen_check_docs.py"
+    )

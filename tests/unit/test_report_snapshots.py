@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from dbtune.checks import CheckContext, run_checks
+from dbtune.explain.report import as_results, render_json
 from dbtune.explain.runner import CAN_USE, WILL_USE, ExplainReport, QueryResult
 from dbtune.plan import parse_plan
-from dbtune.report import render_json, render_junit, render_markdown
+from dbtune.results import render_junit, render_markdown
 from dbtune.workload import Expectations, HotQuery
 
 DATA = Path(__file__).parent / "data"
@@ -42,9 +43,9 @@ def _report(mode: str) -> ExplainReport:
     ("name", "render"),
     [
         ("report.json", lambda: render_json(_report(WILL_USE)) + "\n"),
-        ("report.md", lambda: render_markdown(_report(WILL_USE))),
-        ("report-can-use.md", lambda: render_markdown(_report(CAN_USE))),
-        ("report.junit.xml", lambda: render_junit(_report(WILL_USE))),
+        ("report.md", lambda: render_markdown(as_results(_report(WILL_USE)))),
+        ("report-can-use.md", lambda: render_markdown(as_results(_report(CAN_USE)))),
+        ("report.junit.xml", lambda: render_junit(as_results(_report(WILL_USE)))),
     ],
 )
 def test_snapshot(name: str, render: object) -> None:

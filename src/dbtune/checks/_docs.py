@@ -25,7 +25,7 @@ def enabled_by(check_id: str) -> str | None:
 
 
 def render_page(check_id: str, package: str = "dbtune.checks") -> str:
-    """The Markdown page of a plan check (or, with ``package="dbtune.doctor"``, a finding)."""
+    """The Markdown page of a plan check (or of a doctor finding, from its package)."""
     doc = importlib.import_module(f"{package}.{check_id}").__doc__ or ""
     summary, _, body = doc.strip().partition("\n\n")
     title = summary.split(":", 1)[1].strip()

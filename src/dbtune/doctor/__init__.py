@@ -76,9 +76,12 @@ InspectFn = Callable[[Connection, DoctorOptions], list[Finding]]
 def registry() -> dict[str, InspectFn]:
     """Every doctor module, by id, in id order."""
     found: dict[str, InspectFn] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    from dbtune.doctor import findings
+
+    for info in sorted(pkgutil.iter_modules(findings.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
-            found[info.name] = importlib.import_module(f"{__name__}.{info.name}").inspect
+            module = importlib.import_module(f"{findings.__name__}.{info.name}")
+            found[info.name] = module.inspect
     return found
 
 
@@ -128,7 +131,7 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
 
 
 def _locked_note(conn: Connection) -> tuple[str, ...]:
-    from dbtune.doctor._catalog import locked_tables
+    from dbtune.doctor.catalog import locked_tables
 
     try:
         with conn.transaction(force_rollback=True):

@@ -11,7 +11,7 @@ are never suggested for dropping; when both indexes of a pair are protected, not
 from __future__ import annotations
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import IndexInfo, drop_index_sql, indexes
+from dbtune.doctor.catalog import IndexInfo, drop_index_sql, indexes
 
 ID = "redundant_indexes"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from psycopg import sql
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import indexes, quoted
+from dbtune.doctor.catalog import indexes, quoted
 from dbtune.identifiers import ident
 from dbtune.index_spec import MAX_IDENTIFIER_BYTES
 

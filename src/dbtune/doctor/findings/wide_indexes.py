@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import IndexInfo, drop_index_sql, indexes
+from dbtune.doctor.catalog import IndexInfo, drop_index_sql, indexes
 from dbtune.identifiers import ident
 from dbtune.index_spec import (
     ALIGNMENT_SLACK_BYTES,

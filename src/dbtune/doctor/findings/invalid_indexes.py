@@ -9,7 +9,7 @@ it again (``alembic upgrade head`` does both for dbtune's revisions).
 from __future__ import annotations
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import concurrent, drop_index_sql, indexes
+from dbtune.doctor.catalog import concurrent, drop_index_sql, indexes
 
 ID = "invalid_indexes"
 

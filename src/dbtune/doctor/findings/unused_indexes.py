@@ -12,7 +12,7 @@ needs it — statistics are per server, so look at every replica — then drop i
 from __future__ import annotations
 
 from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor._catalog import drop_index_sql, indexes
+from dbtune.doctor.catalog import drop_index_sql, indexes
 
 ID = "unused_indexes"
 

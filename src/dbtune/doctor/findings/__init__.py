@@ -1,0 +1,5 @@
+"""The doctor's finding types, one module each; the module name is the finding's id.
+
+Each module's docstring states the problem, how it is detected and the fix (rendered into
+``docs/doctor/<id>.md``) and defines ``inspect(conn, options) -> list[Finding]``.
+"""
