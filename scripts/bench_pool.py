@@ -25,7 +25,7 @@ from dbtune.bench.latency import traffic_users
 from dbtune.bench.plots import pool_plot
 from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, sweep, verdicts
 from dbtune.db import connect
-from dbtune.seed import existing_rows, seed
+from dbtune.seed import existing_rows
 
 DATABASE = "dbtune_bench_pool"
 
@@ -41,10 +41,7 @@ def database(dsn: str | None, messages: int) -> str:
             ).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
         url = server.url(DATABASE)
-    reference_schema.upgrade(url)
-    with connect(url) as conn:
-        if existing_rows(conn) == 0:
-            seed(url, messages=messages, users=max(100, messages // 100))
+    reference_schema.prepare(url, messages=messages, users=max(100, messages // 100))
     return url
 
 

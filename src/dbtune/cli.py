@@ -41,7 +41,12 @@ def _stderr() -> Console:
 
 
 def _seed_with_progress(
-    url: str, *, messages: int, users: int, seed_value: int, replace: bool
+    url: str,
+    *,
+    messages: int,
+    users: int,
+    seed_value: int = seeding.DEFAULT_SEED,
+    replace: bool = False,
 ) -> seeding.SeedPlan:
     plan = seeding.SeedPlan(messages=messages, users=users, seed=seed_value)
     plan.validate()
@@ -84,21 +89,15 @@ def embedded_demo_url() -> str:
     """Start the embedded server, migrate its demo database to head, seed it when empty."""
     server = embedded.start()
     url = embedded.ensure_database(server)
-    reference_schema.upgrade(url)
+    present, seeded = reference_schema.prepare(
+        url,
+        messages=seeding.DEFAULT_MESSAGES,
+        users=seeding.DEFAULT_USERS,
+        seeder=_seed_with_progress,
+    )
     with connect(url) as conn:
-        present = seeding.existing_rows(conn)
         version = conn.info.server_version // 10_000
-    if present:
-        what = f"{present} messages already there"
-    else:
-        plan = _seed_with_progress(
-            url,
-            messages=seeding.DEFAULT_MESSAGES,
-            users=seeding.DEFAULT_USERS,
-            seed_value=seeding.DEFAULT_SEED,
-            replace=False,
-        )
-        what = f"seeded {plan.messages} messages"
+    what = f"seeded {present} messages" if seeded else f"{present} messages already there"
     _stderr().print(
         f"dbtune: no --dsn or DATABASE_URL given: using the embedded PostgreSQL {version} "
         f"in {server.data_dir}, database {embedded.DEMO_DATABASE} "
@@ -275,18 +274,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"database {BENCH_DATABASE}",
             soft_wrap=True,
         )
-    reference_schema.upgrade(url)
-    with connect(url) as conn:
-        present = seeding.existing_rows(conn)
-    if present == 0:
-        _seed_with_progress(
-            url,
-            messages=config.messages,
-            users=config.users,
-            seed_value=seeding.DEFAULT_SEED,
-            replace=False,
-        )
-    elif present != config.messages:
+    present, _ = reference_schema.prepare(
+        url, messages=config.messages, users=config.users, seeder=_seed_with_progress
+    )
+    if present != config.messages:
         config = BenchConfig.for_scale(present, args.quick)
     with console.status("benchmarking") as status:
         results = run_bench(url, config, lambda text: status.update(text))

@@ -23,13 +23,15 @@ def connection_error_text(exc: BaseException) -> str:
     return redact("; ".join(lines[:2])) or type(exc).__name__
 
 
-def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[Any, ...]]:
+def connect(
+    url: str, *, autocommit: bool = False, application_name: str = APPLICATION_NAME
+) -> psycopg.Connection[tuple[Any, ...]]:
     """Connect with psycopg; a failure becomes a :class:`ConnectionFailed` saying what to do."""
     try:
         return psycopg.connect(
             libpq_url(url),
             autocommit=autocommit,
-            application_name=APPLICATION_NAME,
+            application_name=application_name,
             connect_timeout=CONNECT_TIMEOUT_S,
         )
     except psycopg.Error as exc:

@@ -7,12 +7,15 @@ editable install uses the folder itself.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
 from alembic.util import CommandError
 
+from dbtune.db import connect
 from dbtune.errors import DbtuneError, MigrationError
+from dbtune.seed import existing_rows, seed
 
 BASELINE = "0001_baseline"
 
@@ -52,3 +55,24 @@ def downgrade(url: str, revision: str) -> None:
         command.downgrade(alembic_config(url), revision)
     except CommandError as exc:
         raise MigrationError(str(exc)) from None
+
+
+class Seeder(Protocol):
+    def __call__(self, url: str, *, messages: int, users: int) -> object: ...
+
+
+def prepare(
+    url: str, *, messages: int, users: int, revision: str = "head", seeder: Seeder | None = None
+) -> tuple[int, bool]:
+    """Migrate ``url`` to ``revision`` and seed it when it holds no messages.
+
+    Returns the messages now there and whether this call seeded them. The CLI passes a seeder
+    that shows a progress bar; scripts use the plain one.
+    """
+    upgrade(url, revision)
+    with connect(url) as conn:
+        present = existing_rows(conn)
+    if present:
+        return present, False
+    (seeder or seed)(url, messages=messages, users=users)
+    return messages, True

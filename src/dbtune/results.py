@@ -37,6 +37,11 @@ class Outcome:
     fix: str = ""
 
 
+def worst(statuses: set[Status]) -> Status:
+    """error over fail over pass; skips pass."""
+    return "error" if "error" in statuses else "fail" if "fail" in statuses else "pass"
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
     """Outcomes that belong together (a query profile, a doctor module) and their evidence."""
@@ -48,12 +53,7 @@ class Section:
     @property
     def status(self) -> Status:
         statuses = {o.status for o in self.outcomes}
-        for status in ("error", "fail"):
-            if status in statuses:
-                return status
-        if statuses == {"skip"}:
-            return "skip"
-        return "pass"
+        return "skip" if statuses == {"skip"} else worst(statuses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +69,7 @@ class Report:
 
     @property
     def status(self) -> Status:
-        statuses = {s.status for s in self.sections}
-        for status in ("error", "fail"):
-            if status in statuses:
-                return status
-        return "pass"
+        return worst({s.status for s in self.sections})
 
     @property
     def exit_code(self) -> int:

@@ -62,7 +62,7 @@ FROM generate_series(1, %(users)s::int) AS g
 # Message length in characters is lognormal (median ~65, 99th percentile ~2 kB, rare rows
 # into tens of kB): Box-Muller turns two uniform draws into a normal one (works before PG 16,
 # which lacks random_normal()). One message in ten is hex noise, which TOAST cannot shrink.
-_MESSAGES = f"""
+MESSAGES_INSERT = f"""
 INSERT INTO conversation_history (user_id, role, content, message_type, metadata, created_at)
 SELECT u, role,
        CASE WHEN noisy THEN
@@ -158,21 +158,25 @@ class SeedPlan:
     users: int
     seed: int
 
+    def rows_per(self, messages_per_row: int) -> int:
+        """A table with one row per ``messages_per_row`` messages, and at least one per user."""
+        return max(self.users, self.messages // messages_per_row)
+
     @property
     def food_entries(self) -> int:
-        return max(self.users, self.messages // 10)
+        return self.rows_per(10)
 
     @property
     def reminders(self) -> int:
-        return max(self.users, self.messages // 50)
+        return self.rows_per(50)
 
     @property
     def tracking_entries(self) -> int:
-        return max(self.users, self.messages // 10)
+        return self.rows_per(10)
 
     @property
     def xp_transactions(self) -> int:
-        return max(self.users, self.messages // 5)
+        return self.rows_per(5)
 
     def validate(self) -> None:
         if not 1 <= self.messages <= MAX_MESSAGES:
@@ -264,7 +268,7 @@ def seed(
         chunk = math.ceil(plan.messages / CHUNKS)
         for lo in range(1, plan.messages + 1, chunk):
             hi = min(plan.messages, lo + chunk - 1)
-            conn.execute(_MESSAGES, {**base, "total": plan.messages, "lo": lo, "hi": hi})
+            conn.execute(MESSAGES_INSERT, {**base, "total": plan.messages, "lo": lo, "hi": hi})
             progress("messages", hi - lo + 1)
         for step, query, total in (
             ("food entries", _FOOD, plan.food_entries),

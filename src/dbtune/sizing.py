@@ -49,6 +49,33 @@ def _env_size(name: str) -> int | None:
     return value
 
 
+def _overrides(cpus: int, min_size: int, max_size: int, source: str) -> tuple[int, int, str]:
+    """``DBTUNE_POOL_MIN`` / ``DBTUNE_POOL_MAX`` over the computed sizes.
+
+    An explicit max alone is a cap (doctor's own advice): the computed min follows it down.
+    """
+    env_min, env_max = _env_size(MIN_ENV), _env_size(MAX_ENV)
+    if env_min is not None:
+        min_size, source = env_min, f"{source}; {MIN_ENV}={env_min}"
+    if env_max is not None:
+        max_size, source = env_max, f"{source}; {MAX_ENV}={env_max}"
+        if env_min is None and min_size > max_size:
+            log.warning(
+                "pool min lowered from %d to %s=%d (below the CPU count %d)",
+                min_size,
+                MAX_ENV,
+                max_size,
+                cpus,
+            )
+            min_size = max_size
+    if min_size > max_size:
+        raise UsageError(
+            f"pool min {min_size} is above max {max_size} "
+            f"({MIN_ENV}={os.environ.get(MIN_ENV)!r}, {MAX_ENV}={os.environ.get(MAX_ENV)!r})"
+        )
+    return min_size, max_size, source
+
+
 def pool_size(
     cpus: int | None = None,
     *,
@@ -73,26 +100,7 @@ def pool_size(
         raise UsageError(f"instances must be at least 1, got {instances}")
     min_size = cpus
     max_size = CONNECTIONS_PER_CPU * cpus + SPARE_CONNECTIONS
-    env_min, env_max = _env_size(MIN_ENV), _env_size(MAX_ENV)
-    if env_min is not None:
-        min_size, source = env_min, f"{source}; {MIN_ENV}={env_min}"
-    if env_max is not None:
-        max_size, source = env_max, f"{source}; {MAX_ENV}={env_max}"
-        if env_min is None and min_size > max_size:
-            # An explicit max is a cap (doctor's own advice): the computed min follows it.
-            log.warning(
-                "pool min lowered from %d to %s=%d (below the CPU count %d)",
-                min_size,
-                MAX_ENV,
-                max_size,
-                cpus,
-            )
-            min_size = max_size
-    if min_size > max_size:
-        raise UsageError(
-            f"pool min {min_size} is above max {max_size} "
-            f"({MIN_ENV}={os.environ.get(MIN_ENV)!r}, {MAX_ENV}={os.environ.get(MAX_ENV)!r})"
-        )
+    min_size, max_size, source = _overrides(cpus, min_size, max_size, source)
 
     clamped_by = None
     if server_max_connections is not None:

@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import time
 
-import psycopg
+from psycopg import sql
 
 from dbtune.bench.writer import WriterStats, writing
-from dbtune.dsn import libpq_url
+from dbtune.db import connect
 
 COVERING = "ix_conversation_history_user_id_created_at"
-COVERING_DEFINITION = (
+COVERING_DEFINITION = sql.SQL(
     "ON conversation_history (user_id, created_at DESC) INCLUDE (role, message_type)"
 )
 
 
 def build_beside_writer(
-    url: str, *, concurrently: bool, index: str = COVERING, definition: str = COVERING_DEFINITION
+    url: str,
+    *,
+    concurrently: bool,
+    index: str = COVERING,
+    definition: sql.Composable = COVERING_DEFINITION,
 ) -> tuple[float, WriterStats]:
     """Build ``index`` (dropping it afterwards) while a writer inserts; (build s, writer)."""
-    keyword = "CONCURRENTLY " if concurrently else ""
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-        conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index}")
+    keyword = sql.SQL("CONCURRENTLY " if concurrently else "")
+    name = sql.Identifier(index)
+    with connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(name))
         with writing(url) as writer:
             started = time.perf_counter()
-            conn.execute(f"CREATE INDEX {keyword}{index} {definition}")
+            conn.execute(sql.SQL("CREATE INDEX {}{} {}").format(keyword, name, definition))
             build_s = time.perf_counter() - started
-        conn.execute(f"DROP INDEX CONCURRENTLY {index}")
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY {}").format(name))
         conn.execute("VACUUM conversation_history")
     return build_s, writer.stats()

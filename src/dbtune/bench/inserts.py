@@ -5,10 +5,8 @@ from __future__ import annotations
 import statistics
 import time
 
-import psycopg
-
 from dbtune.bench.latency import TABLES
-from dbtune.dsn import libpq_url
+from dbtune.db import connect
 
 INSERT = (
     "INSERT INTO {} (user_id, role, content, message_type) "
@@ -19,7 +17,7 @@ INSERT = (
 def insert_rates(url: str, *, rounds: int, seconds: float) -> dict[str, float]:
     """Median inserts per second, each insert its own transaction, per variant."""
     rates: dict[str, list[float]] = {v: [] for v in TABLES}
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         for r in range(rounds):
             order = list(TABLES) if r % 2 == 0 else list(reversed(TABLES))
             for variant in order:

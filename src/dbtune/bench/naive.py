@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 
 from dbtune.bench.latency import NO_INDEX, TABLES
-from dbtune.dsn import libpq_url
-from dbtune.seed import _MESSAGES, HISTORY_DAYS
+from dbtune.db import connect
+from dbtune.seed import HISTORY_DAYS, MESSAGES_INSERT
 
 NAIVE = "ix_bench_naive"
 
@@ -40,7 +41,7 @@ def _fresh_messages(
         last = int(str(row[0])) if row and row[0] is not None else 0
         users = int(str(row[1])) if row and row[1] else 1
         conn.execute(
-            _MESSAGES, {"users": users, "days": HISTORY_DAYS, "total": n, "lo": 1, "hi": n}
+            MESSAGES_INSERT, {"users": users, "days": HISTORY_DAYS, "total": n, "lo": 1, "hi": n}
         )
         return conn.execute(
             "SELECT user_id, role, content, message_type, metadata FROM conversation_history "
@@ -50,15 +51,16 @@ def _fresh_messages(
 
 
 def naive_include(url: str, inserts: int = 2000) -> NaiveResult:
-    table = TABLES[NO_INDEX]
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    table, index = sql.Identifier(TABLES[NO_INDEX]), sql.Identifier(NAIVE)
+    with connect(url, autocommit=True) as conn:
         try:
             conn.execute(
-                f"CREATE INDEX {NAIVE} ON {table} (user_id, created_at DESC) "
-                "INCLUDE (content, metadata)"
+                sql.SQL(
+                    "CREATE INDEX {} ON {} (user_id, created_at DESC) INCLUDE (content, metadata)"
+                ).format(index, table)
             )
         except psycopg.Error as exc:
-            conn.execute(f"DROP INDEX IF EXISTS {NAIVE}")
+            conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(index))
             return NaiveResult(False, str(exc).splitlines()[0], None, 0, 0)
         row = conn.execute("SELECT pg_relation_size(%s::regclass)", [NAIVE]).fetchone()
         size = int(str(row[0])) if row else None
@@ -67,11 +69,13 @@ def naive_include(url: str, inserts: int = 2000) -> NaiveResult:
         for message in messages:
             try:
                 conn.execute(
-                    f"INSERT INTO {table} (user_id, role, content, message_type, "
-                    "metadata) VALUES (%s, %s, %s, %s, %s)",
+                    sql.SQL(
+                        "INSERT INTO {} (user_id, role, content, message_type, metadata) "
+                        "VALUES (%s, %s, %s, %s, %s)"
+                    ).format(table),
                     message,
                 )
             except psycopg.errors.ProgramLimitExceeded:
                 rejected += 1
-        conn.execute(f"DROP INDEX {NAIVE}")
+        conn.execute(sql.SQL("DROP INDEX {}").format(index))
     return NaiveResult(True, None, size, len(messages), rejected)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from dbtune.dsn import APPLICATION_NAME, libpq_url
+from dbtune.db import connect
+from dbtune.dsn import APPLICATION_NAME
 
 INSERT = (
     "INSERT INTO conversation_history (user_id, role, content) "
@@ -45,8 +46,8 @@ class InsertWriter(threading.Thread):
         self.failures: list[str] = []
 
     def run(self) -> None:
-        with psycopg.connect(
-            libpq_url(self.url), autocommit=True, application_name=f"{APPLICATION_NAME} writer"
+        with connect(
+            self.url, autocommit=True, application_name=f"{APPLICATION_NAME} writer"
         ) as conn:
             while not self.stop_event.is_set():
                 started = time.perf_counter()

@@ -228,6 +228,38 @@ def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str) -> None:
+    """Timeouts (a lock wait shows as one, not as a slow plan) and the can-use switches."""
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+        [str(statement_timeout_ms), str(min(LOCK_TIMEOUT_MS, statement_timeout_ms))],
+    )
+    if mode == CAN_USE:
+        for setting in CAN_USE_SETTINGS:
+            conn.execute("SELECT set_config(%s, 'off', true)", [setting])
+
+
+def _explain(
+    conn: Connection, text: str, options: str, params: Mapping[str, Any], volatile: list[str]
+) -> Plan:
+    explain = sql.SQL("EXPLAIN ({}) {}").format(sql.SQL(options), sql.SQL(text))
+    try:
+        # prepare=True: the extended protocol, so the server, too, refuses a second statement.
+        row = conn.execute(explain, params, prepare=True).fetchone()
+    except psycopg.errors.ReadOnlySqlTransaction as exc:
+        calls = f" (it calls {', '.join(volatile)})" if volatile else ""
+        raise QueryFailed(
+            f"{connection_error_text(exc)}{calls}: it writes; pass --allow-writes to run it "
+            "in a rolled-back read-write transaction"
+        ) from None
+    if row is None:  # pragma: no cover - EXPLAIN always returns a row
+        raise QueryFailed("EXPLAIN returned nothing")
+    try:
+        return parse_plan(row[0])
+    except PlanParseError as exc:
+        raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
+
+
 def explain_query(
     conn: Connection,
     query: HotQuery,
@@ -257,32 +289,10 @@ def explain_query(
     picked = picked or _Pickers()
     conn.read_only = run.read_only
     with conn.transaction(force_rollback=True):
-        conn.execute(
-            "SELECT set_config('statement_timeout', %s, true),"
-            " set_config('lock_timeout', %s, true)",
-            [str(statement_timeout_ms), str(min(LOCK_TIMEOUT_MS, statement_timeout_ms))],
-        )
-        if mode == CAN_USE:
-            for setting in CAN_USE_SETTINGS:
-                conn.execute("SELECT set_config(%s, 'off', true)", [setting])
+        _transaction_settings(conn, statement_timeout_ms, mode)
         params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
         volatile = _volatile(conn, info)
-        explain = sql.SQL("EXPLAIN ({}) {}").format(sql.SQL(options), sql.SQL(query.sql))
-        try:
-            # prepare=True: the extended protocol, so the server, too, refuses a second statement.
-            row = conn.execute(explain, params, prepare=True).fetchone()
-        except psycopg.errors.ReadOnlySqlTransaction as exc:
-            calls = f" (it calls {', '.join(volatile)})" if volatile else ""
-            raise QueryFailed(
-                f"{connection_error_text(exc)}{calls}: it writes; pass --allow-writes to run it "
-                "in a rolled-back read-write transaction"
-            ) from None
-        if row is None:  # pragma: no cover - EXPLAIN always returns a row
-            raise QueryFailed("EXPLAIN returned nothing")
-        try:
-            plan = parse_plan(row[0])
-        except PlanParseError as exc:
-            raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
+        plan = _explain(conn, query.sql, options, params, volatile)
         generic, generic_error = (None, None)
         if query.expect.generic_plan:
             generic, generic_error = _generic_plan(conn, query, params, version)

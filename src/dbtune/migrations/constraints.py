@@ -23,7 +23,7 @@ from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table
-from dbtune.migrations.indexes import require_table, session_settings
+from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import LockRetry
 from dbtune.migrations.statements import execute
 from dbtune.migrations.tunables import Tunables, tunables
@@ -123,19 +123,19 @@ def drop_checks_online(
 ) -> None:
     """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS`` each, under a short lock_timeout, retried."""
     _checked(table_name, schema, names)
-    context = op.get_context()
-    budget = tunables(context, lock_timeout, lock_retries)
-    if context.as_sql:
-        offline.drop_checks(table_name, schema, names, budget.lock_timeout)
-        return
-    with context.autocommit_block():
-        conn = op.get_bind()
-        table = require_table(conn, table_name, schema)
-        with session_settings(conn, budget.lock_timeout):
-            for name in names:
-                if _state(conn, table, name) is None:
-                    continue
-                drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-                    table.identifier, ident(name)
-                )
-                _retry(conn, table, budget, f"drop constraint {name} on {table.display}", drop)
+    run_outside_transaction(
+        tunables(op.get_context(), lock_timeout, lock_retries),
+        lambda budget: offline.drop_checks(table_name, schema, names, budget.lock_timeout),
+        lambda conn, budget: _drop(conn, require_table(conn, table_name, schema), names, budget),
+    )
+
+
+def _drop(conn: sa.Connection, table: Table, names: Sequence[str], budget: Tunables) -> None:
+    with session_settings(conn, budget.lock_timeout):
+        for name in names:
+            if _state(conn, table, name) is None:
+                continue
+            drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+                table.identifier, ident(name)
+            )
+            _retry(conn, table, budget, f"drop constraint {name} on {table.display}", drop)

@@ -21,7 +21,7 @@ INVALID index that the next run of the same command drops.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -30,7 +30,13 @@ from psycopg import sql
 
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
-from dbtune.index_spec import IndexSpec, check_identifier, differences, width_problem
+from dbtune.index_spec import (
+    ColumnType,
+    IndexSpec,
+    check_identifier,
+    differences,
+    width_problem,
+)
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, column_types, describe_index, resolve_table
 from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
@@ -93,21 +99,33 @@ def create_index_online(
     spec = IndexSpec.build(
         index_name, table_name, columns, include=include, where=where, unique=unique
     )
+    run_outside_transaction(
+        tunables(op.get_context(), lock_timeout, lock_retries),
+        lambda budget: offline.create_index(spec, schema, budget.lock_timeout),
+        lambda conn, budget: _build(
+            conn, spec, require_table(conn, table_name, schema), budget, allow_wide
+        ),
+    )
+
+
+def run_outside_transaction(
+    budget: Tunables,
+    as_sql: Callable[[Tunables], None],
+    online: Callable[[sa.Connection, Tunables], None],
+) -> None:
+    """Run an operation in Alembic's ``autocommit_block()``: online on the revision's
+    connection, or as SQL for ``alembic upgrade --sql``."""
     context = op.get_context()
-    budget = tunables(context, lock_timeout, lock_retries)
     with context.autocommit_block():
         if context.as_sql:
-            offline.create_index(spec, schema, budget.lock_timeout)
-            return
-        conn = op.get_bind()
-        table = require_table(conn, table_name, schema)
-        _build(conn, spec, table, budget, allow_wide)
+            as_sql(budget)
+        else:
+            online(op.get_bind(), budget)
 
 
-def _build(
-    conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
+def _refuse_unknown_or_wide(
+    spec: IndexSpec, table: Table, columns: Mapping[str, ColumnType], allow_wide: bool
 ) -> None:
-    columns = column_types(conn, table)
     missing = [c for c, _ in spec.columns if c not in columns] + [
         c for c in spec.include if c not in columns
     ]
@@ -121,18 +139,31 @@ def _build(
         problem = width_problem(spec, columns)
         if problem:
             raise MigrationError(problem)
+
+
+def _already_there(conn: sa.Connection, spec: IndexSpec, table: Table) -> bool:
+    """True when a valid index of the same definition exists; refuses a different one."""
     existing = describe_index(conn, spec.name, table)
-    if existing is not None and existing.valid:
-        diff = differences(spec, existing)
-        if not diff:
-            log.info("index %s exists, valid, same definition: nothing to do", spec.name)
-            return
-        raise MigrationError(
-            f"index {spec.name} exists with a different definition ({', '.join(diff)}).\n"
-            f"  existing: {existing.definition}\n  wanted:   {spec.sql(table.schema)}\n"
-            f"Drop it ({drop_statement(spec.name, table.schema).as_string()};) or give the "
-            "new one another name"
-        )
+    if existing is None or not existing.valid:
+        return False
+    diff = differences(spec, existing)
+    if not diff:
+        log.info("index %s exists, valid, same definition: nothing to do", spec.name)
+        return True
+    raise MigrationError(
+        f"index {spec.name} exists with a different definition ({', '.join(diff)}).\n"
+        f"  existing: {existing.definition}\n  wanted:   {spec.sql(table.schema)}\n"
+        f"Drop it ({drop_statement(spec.name, table.schema).as_string()};) or give the "
+        "new one another name"
+    )
+
+
+def _build(
+    conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
+) -> None:
+    _refuse_unknown_or_wide(spec, table, column_types(conn, table), allow_wide)
+    if _already_there(conn, spec, table):
+        return
     retry = LockRetry(conn, f"build index {spec.name} on {table.display}", table.oid, budget)
     create = spec.statement(table.schema, concurrently=True, if_not_exists=True)
 
@@ -213,30 +244,33 @@ def drop_index_online(
     """
     check_identifier(index_name)
     check_identifier(table_name)
-    context = op.get_context()
-    budget = tunables(context, lock_timeout, lock_retries)
-    with context.autocommit_block():
-        if context.as_sql:
-            offline.drop_index(index_name, schema, budget.lock_timeout)
-            return
-        conn = op.get_bind()
-        table = resolve_table(conn, table_name, schema)
-        if table is None:
-            log.info("table %s does not exist: index %s is gone with it", table_name, index_name)
-            return
-        if describe_index(conn, index_name, table) is None:
-            log.info("index %s does not exist: nothing to drop", index_name)
-            return
-        retry = LockRetry(conn, f"drop index {index_name} on {table.display}", table.oid, budget)
-        with session_settings(conn, budget.lock_timeout):
-            try:
-                retry.run(lambda: execute(drop_statement(index_name, table.schema)))
-            except MigrationError as exc:
-                left = describe_index(conn, index_name, table)
-                state = (
-                    f" Index {index_name} is INVALID now (never read, still written); running "
-                    "the same downgrade again drops it."
-                    if left is not None and not left.valid
-                    else f" Index {index_name} is unchanged."
-                )
-                raise MigrationError(exc.message + state) from None
+    run_outside_transaction(
+        tunables(op.get_context(), lock_timeout, lock_retries),
+        lambda budget: offline.drop_index(index_name, schema, budget.lock_timeout),
+        lambda conn, budget: _drop(conn, index_name, table_name, schema, budget),
+    )
+
+
+def _drop(
+    conn: sa.Connection, index_name: str, table_name: str, schema: str | None, budget: Tunables
+) -> None:
+    table = resolve_table(conn, table_name, schema)
+    if table is None:
+        log.info("table %s does not exist: index %s is gone with it", table_name, index_name)
+        return
+    if describe_index(conn, index_name, table) is None:
+        log.info("index %s does not exist: nothing to drop", index_name)
+        return
+    retry = LockRetry(conn, f"drop index {index_name} on {table.display}", table.oid, budget)
+    with session_settings(conn, budget.lock_timeout):
+        try:
+            retry.run(lambda: execute(drop_statement(index_name, table.schema)))
+        except MigrationError as exc:
+            left = describe_index(conn, index_name, table)
+            state = (
+                f" Index {index_name} is INVALID now (never read, still written); running "
+                "the same downgrade again drops it."
+                if left is not None and not left.valid
+                else f" Index {index_name} is unchanged."
+            )
+            raise MigrationError(exc.message + state) from None

@@ -90,6 +90,7 @@ def validate_checks(
 
 def drop_checks(table: str, schema: str | None, names: Sequence[str], lock_timeout: str) -> None:
     target = ident(*([schema] if schema else []), table)
-    execute(set_lock_timeout(lock_timeout, local=True))
+    execute(set_lock_timeout(lock_timeout))
     for name in names:
         execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(target, ident(name)))
+    execute("RESET lock_timeout")
