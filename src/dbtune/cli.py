@@ -56,12 +56,7 @@ def _seed_with_progress(
             url, messages=messages, users=users, seed_value=seed_value, replace=replace
         )
     total = (
-        plan.users * 5
-        + plan.messages
-        + plan.food_entries
-        + plan.reminders
-        + plan.tracking_entries
-        + plan.xp_transactions
+        plan.users * 5 + plan.messages + sum(plan.rows(table) for table in seeding.MESSAGES_PER_ROW)
     )
     columns = (
         TextColumn("{task.description:<20}"),

@@ -28,6 +28,12 @@ DEFAULT_USERS = 1_000
 DEFAULT_SEED = 42
 MAX_MESSAGES = 100_000_000
 MAX_USERS = 10_000_000
+MESSAGES_PER_ROW = {
+    "food_entries": 10,
+    "reminders": 50,
+    "tracking_entries": 10,
+    "xp_transactions": 5,
+}
 HISTORY_DAYS = 180
 CHUNKS = 20
 
@@ -158,25 +164,10 @@ class SeedPlan:
     users: int
     seed: int
 
-    def rows_per(self, messages_per_row: int) -> int:
-        """A table with one row per ``messages_per_row`` messages, and at least one per user."""
-        return max(self.users, self.messages // messages_per_row)
-
-    @property
-    def food_entries(self) -> int:
-        return self.rows_per(10)
-
-    @property
-    def reminders(self) -> int:
-        return self.rows_per(50)
-
-    @property
-    def tracking_entries(self) -> int:
-        return self.rows_per(10)
-
-    @property
-    def xp_transactions(self) -> int:
-        return self.rows_per(5)
+    def rows(self, table: str) -> int:
+        """Rows for ``table``: one per so many messages (``MESSAGES_PER_ROW``), at least one
+        per user."""
+        return max(self.users, self.messages // MESSAGES_PER_ROW[table])
 
     def validate(self) -> None:
         if not 1 <= self.messages <= MAX_MESSAGES:
@@ -271,11 +262,11 @@ def seed(
             conn.execute(MESSAGES_INSERT, {**base, "total": plan.messages, "lo": lo, "hi": hi})
             progress("messages", hi - lo + 1)
         for step, query, total in (
-            ("food entries", _FOOD, plan.food_entries),
-            ("reminders", _REMINDERS, plan.reminders),
+            ("food entries", _FOOD, plan.rows("food_entries")),
+            ("reminders", _REMINDERS, plan.rows("reminders")),
             ("tracking categories", _CATEGORIES, plan.users * 3),
-            ("tracking entries", _TRACKING, plan.tracking_entries),
-            ("xp transactions", _XP, plan.xp_transactions),
+            ("tracking entries", _TRACKING, plan.rows("tracking_entries")),
+            ("xp transactions", _XP, plan.rows("xp_transactions")),
             ("user xp", _USER_XP, plan.users),
         ):
             conn.execute(query, {**base, "total": total})

@@ -210,15 +210,24 @@ def _naive_section(results: BenchResults) -> list[str]:
     return [*lines, ""]
 
 
+def _table(title: str, header: list[str]) -> list[str]:
+    """A Markdown section's heading and the head of its table."""
+    return [
+        f"## {title}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+
+
 def _builds_section(results: BenchResults) -> list[str]:
-    lines = [
-        "## Writers while the covering index builds",
+    lines = _table(
+        "Writers while the covering index builds",
+        ["build", "rounds", "build s (median)", "writer's worst insert ms (median)", "failed inserts"],
+    )
+    lines[1:1] = [
         "",
         "A writer inserts one message at a time (each its own transaction) during the build.",
-        "",
-        "| build | rounds | build s (median) | writer's worst insert ms (median) "
-        "| failed inserts |",
-        "|---|---|---|---|---|",
     ]
     for variant, label in (("online", "`CREATE INDEX CONCURRENTLY`"), ("plain", "`CREATE INDEX`")):
         runs = results.builds.get(variant, [])
@@ -232,12 +241,9 @@ def _builds_section(results: BenchResults) -> list[str]:
 
 
 def _inserts_section(results: BenchResults) -> list[str]:
-    lines = [
-        "## Single-row inserts per index variant",
-        "",
-        "| variant | inserts/s (median) | vs no index |",
-        "|---|---|---|",
-    ]
+    lines = _table(
+        "Single-row inserts per index variant", ["variant", "inserts/s (median)", "vs no index"]
+    )
     base = results.inserts.get(latency.NO_INDEX, 0.0) or 1.0
     lines += [
         f"| {name} | {rate:,.0f} | {rate / base:.2f}x |" for name, rate in results.inserts.items()

@@ -1,8 +1,9 @@
 """Plan checks, one module per check; the module name is the check's id.
 
-Each module defines ``check(ctx) -> CheckResult | None`` (None when the workload does not ask
-for it), ``ENABLED_BY`` (the :class:`~dbtune.workload.Expectations` keys that turn it on) and a
-docstring that states the problem, the evidence in the plan, and the fix; each has a page
+Each module defines ``check(ctx) -> (status, message) | None`` (None: nothing to say),
+``ENABLED_BY`` (the :class:`~dbtune.workload.Expectations` keys that turn it on) and a
+docstring that states the problem, the evidence in the plan, and the fix, and, when its
+figure needs EXPLAIN ANALYZE, ``MEASURED`` (the skip message otherwise); each has a page
 ``docs/checks/<id>.md``, generated from both. The registry is built from the modules in this
 package, so adding a check is adding one file (and its page). Modules starting with ``_`` are
 helpers, not checks.
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from types import ModuleType
 from typing import Literal
 
 from dbtune.plan import Plan
@@ -41,10 +43,9 @@ class CheckContext:
     def with_plan(self, plan: Plan) -> CheckContext:
         return replace(self, plan=plan, generic=None)
 
-    def not_measured(self, check_id: str, default: str) -> CheckResult:
+    def not_measured(self, default: str) -> Verdict:
         """The skip of a check that needs EXPLAIN ANALYZE, saying why the plan was not run."""
-        reason = f"skipped ({self.unmeasured})" if self.unmeasured else default
-        return CheckResult(check_id, "skip", reason)
+        return ("skip", f"skipped ({self.unmeasured})" if self.unmeasured else default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,22 +59,46 @@ class CheckResult:
         return self.status != "fail"
 
 
-CheckFn = Callable[[CheckContext], "CheckResult | None"]
+Verdict = tuple[Status, str]
+"""What a check module returns: its status and the message; the registry adds the id."""
 
 
 @cache
-def registry() -> dict[str, CheckFn]:
-    """Every check in this package, by id, in id order."""
-    found: dict[str, CheckFn] = {}
+def registry() -> dict[str, ModuleType]:
+    """Every check module in this package, by id, in id order."""
+    found: dict[str, ModuleType] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        found[info.name] = module.check
+        if not info.name.startswith("_"):
+            found[info.name] = importlib.import_module(f"{__name__}.{info.name}")
     return found
+
+
+def _asked_for(module: ModuleType, expect: Expectations) -> bool:
+    """A check runs when a key it is enabled by is set; one with an ``ENABLE_NOTE`` is on by
+    default and decides for itself."""
+    if getattr(module, "ENABLE_NOTE", None):
+        return getattr(expect, module.ENABLED_BY[0]) is not False
+    # Identity, not equality: a limit of 0 is set (0 == False, but 0 is not False).
+    return any(
+        getattr(expect, key) is not None and getattr(expect, key) is not False
+        for key in module.ENABLED_BY
+    )
+
+
+def _verdict(module: ModuleType, ctx: CheckContext) -> Verdict | None:
+    measured = getattr(module, "MEASURED", None)
+    if measured and not ctx.plan.analyzed:
+        return ctx.not_measured(measured)
+    verdict: Verdict | None = module.check(ctx)
+    return verdict
 
 
 def run_checks(ctx: CheckContext, only: tuple[str, ...] | None = None) -> list[CheckResult]:
     """The results of every check (or of ``only`` these) that the expectations ask for."""
-    results = (fn(ctx) for check_id, fn in registry().items() if only is None or check_id in only)
-    return [r for r in results if r is not None]
+    results = []
+    for check_id, module in registry().items():
+        if (only is None or check_id in only) and _asked_for(module, ctx.expect):
+            verdict = _verdict(module, ctx)
+            if verdict is not None:
+                results.append(CheckResult(check_id, *verdict))
+    return results

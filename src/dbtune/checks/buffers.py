@@ -9,23 +9,20 @@ INCLUDE the selected columns, or REINDEX / VACUUM a bloated index or table.
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks import CheckContext, Verdict
 
-ID = "buffers"
 ENABLED_BY = ("max_buffers",)
+MEASURED = "buffers are measured only with EXPLAIN ANALYZE"
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
-    limit = ctx.expect.max_buffers
-    if limit is None:
-        return None
+def check(ctx: CheckContext) -> Verdict | None:
+    limit = ctx.expect.max_buffers or 0
     used = ctx.plan.root.buffers
-    if used is None:
-        return ctx.not_measured(ID, "buffers are measured only with EXPLAIN ANALYZE")
+    if used is None:  # EXPLAIN ANALYZE without BUFFERS
+        return ("skip", MEASURED)
     if used <= limit:
-        return CheckResult(ID, "pass", f"{used} shared buffers (limit {limit})")
-    return CheckResult(
-        ID,
+        return ("pass", f"{used} shared buffers (limit {limit})")
+    return (
         "fail",
         f"expected at most {limit} shared buffers; the query touched {used}. Likely fix: "
         "select fewer or narrower columns, INCLUDE them in the index, or REINDEX/VACUUM",

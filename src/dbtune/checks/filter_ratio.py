@@ -9,18 +9,14 @@ partial index for a constant condition (``WHERE active``).
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks import CheckContext, Verdict
 
-ID = "filter_ratio"
 ENABLED_BY = ("max_filter_ratio",)
+MEASURED = "rows removed by filter are measured only with ANALYZE"
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
-    limit = ctx.expect.max_filter_ratio
-    if limit is None:
-        return None
-    if not ctx.plan.analyzed:
-        return ctx.not_measured(ID, "rows removed by filter are measured only with ANALYZE")
+def check(ctx: CheckContext) -> Verdict | None:
+    limit = ctx.expect.max_filter_ratio or 0.0
     removed = ctx.plan.rows_removed_by_filter or 0.0
     kept = sum(
         (n.actual_rows or 0.0) * (n.actual_loops or 1.0)
@@ -30,13 +26,10 @@ def check(ctx: CheckContext) -> CheckResult | None:
     read = removed + kept
     ratio = removed / read if read else 0.0
     if ratio <= limit:
-        return CheckResult(
-            ID, "pass", f"filter removed {ratio:.0%} of the rows read (limit {limit:.0%})"
-        )
+        return ("pass", f"filter removed {ratio:.0%} of the rows read (limit {limit:.0%})")
     node = next((n for n in ctx.plan.nodes() if n.rows_removed_by_filter), None)
     where = f" by {node.filter}" if node and node.filter else ""
-    return CheckResult(
-        ID,
+    return (
         "fail",
         f"expected at most {limit:.0%} of the rows read to be filtered out; {removed:,.0f} of "
         f"{read:,.0f} ({ratio:.0%}) were removed{where}. Likely fix: put the filtered columns "

@@ -12,24 +12,20 @@ that statement's role or session.
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult, run_checks
+from dbtune.checks import CheckContext, Verdict, run_checks
 
-ID = "generic_plan"
 ENABLED_BY = ("generic_plan",)
 SHAPE_CHECKS = ("uses_index", "index_only", "no_sort", "no_seq_scan")
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
-    if not ctx.expect.generic_plan:
-        return None
+def check(ctx: CheckContext) -> Verdict | None:
     if ctx.generic is None:
         reason = ctx.generic_error or "the query has no parameters"
-        return CheckResult(ID, "skip", f"no generic plan: {reason}")
+        return ("skip", f"no generic plan: {reason}")
     failed = [r for r in run_checks(ctx.with_plan(ctx.generic), SHAPE_CHECKS) if r.status == "fail"]
     if not failed:
-        return CheckResult(ID, "pass", f"generic plan: {ctx.generic.summary()}")
-    return CheckResult(
-        ID,
+        return ("pass", f"generic plan: {ctx.generic.summary()}")
+    return (
         "fail",
         f"the generic plan (used by prepared statements after five executions) fails "
         f"{failed[0].id}: {failed[0].message}",

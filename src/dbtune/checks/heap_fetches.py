@@ -9,30 +9,24 @@ Fix: ``VACUUM (ANALYZE)`` the table, and make autovacuum keep up on it
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks import CheckContext, Verdict
 
-ID = "heap_fetches"
 ENABLED_BY = ("max_heap_fetches",)
+MEASURED = "heap fetches are measured only with EXPLAIN ANALYZE"
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
-    limit = ctx.expect.max_heap_fetches
-    if limit is None:
-        return None
-    if not ctx.plan.analyzed:
-        return ctx.not_measured(ID, "heap fetches are measured only with EXPLAIN ANALYZE")
+def check(ctx: CheckContext) -> Verdict | None:
+    limit = ctx.expect.max_heap_fetches or 0
     fetches = ctx.plan.heap_fetches
     if fetches is None:
-        return CheckResult(
-            ID,
+        return (
             "fail",
             f"expected at most {limit} heap fetches from an Index "
             "Only Scan; the plan has no Index Only Scan",
         )
     if fetches <= limit:
-        return CheckResult(ID, "pass", f"{fetches} heap fetches (limit {limit})")
-    return CheckResult(
-        ID,
+        return ("pass", f"{fetches} heap fetches (limit {limit})")
+    return (
         "fail",
         f"expected at most {limit} heap fetches; the Index Only Scan made {fetches}. Likely "
         "fix: VACUUM (ANALYZE) the table so the visibility map is set, and tune autovacuum",

@@ -9,16 +9,13 @@ columns only: see the 2704-byte rule), or select fewer columns.
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks import CheckContext, Verdict
 from dbtune.checks._hints import scans
 
-ID = "index_only"
 ENABLED_BY = ("index_only",)
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
-    if not ctx.expect.index_only:
-        return None
+def check(ctx: CheckContext) -> Verdict | None:
     wanted = ctx.expect.index
     only = [
         n
@@ -26,10 +23,9 @@ def check(ctx: CheckContext) -> CheckResult | None:
         if n.node_type == "Index Only Scan" and (wanted is None or n.index_name == wanted)
     ]
     if only:
-        return CheckResult(ID, "pass", f"Index Only Scan using {only[0].index_name}")
+        return ("pass", f"Index Only Scan using {only[0].index_name}")
     target = f"of {wanted}" if wanted else ""
-    return CheckResult(
-        ID,
+    return (
         "fail",
         f"expected an Index Only Scan {target}; the plan used {scans(ctx.plan)}. Likely fix: "
         "INCLUDE every selected column in the index (bounded columns only), or select fewer",

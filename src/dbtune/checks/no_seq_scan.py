@@ -9,18 +9,15 @@ needs, a sargable WHERE (no function or cast around the indexed column), and fre
 
 from __future__ import annotations
 
-from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult
+from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, Verdict
 from dbtune.checks._hints import likely_fix
 
-ID = "no_seq_scan"
 ENABLED_BY = ("no_seq_scan",)
 ENABLE_NOTE = f"on by default for tables above {SEQ_SCAN_ROW_THRESHOLD:,} rows"
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
+def check(ctx: CheckContext) -> Verdict | None:
     setting = ctx.expect.no_seq_scan
-    if setting is False:
-        return None
     seq = [n for n in ctx.plan.nodes() if n.node_type == "Seq Scan" and n.relation_name]
     if setting is None:  # default: only tables above the threshold matter
         big = {t for t, rows in ctx.table_rows.items() if rows > SEQ_SCAN_ROW_THRESHOLD}
@@ -29,12 +26,11 @@ def check(ctx: CheckContext) -> CheckResult | None:
             return None
         seq = [n for n in seq if n.relation_name in big]
     if not seq:
-        return CheckResult(ID, "pass", "no Seq Scan")
+        return ("pass", "no Seq Scan")
     table = seq[0].relation_name or "?"
     rows = ctx.table_rows.get(table)
     size = f" (about {rows:,.0f} rows)" if rows is not None else ""
-    return CheckResult(
-        ID,
+    return (
         "fail",
         f"expected no Seq Scan; the plan scans all of {table}{size}. "
         f"Likely fix: {likely_fix(ctx.plan)}",

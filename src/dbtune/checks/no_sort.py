@@ -9,22 +9,18 @@ DESC)`` for ``WHERE user_id = $1 ORDER BY created_at DESC``.
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks import CheckContext, Verdict
 
-ID = "no_sort"
 ENABLED_BY = ("no_sort",)
 SORT_NODES = frozenset({"Sort", "Incremental Sort"})
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
-    if not ctx.expect.no_sort:
-        return None
+def check(ctx: CheckContext) -> Verdict | None:
     sorts = [n for n in ctx.plan.nodes() if n.node_type in SORT_NODES]
     if not sorts:
-        return CheckResult(ID, "pass", "no Sort: the index gives the order")
+        return ("pass", "no Sort: the index gives the order")
     keys = ", ".join(sorts[0].sort_key) or "?"
-    return CheckResult(
-        ID,
+    return (
         "fail",
         f"expected no Sort; the plan sorts by {keys} ({sorts[0].node_type}). Likely fix: an "
         "index whose key is the WHERE's equality columns followed by the ORDER BY columns, "

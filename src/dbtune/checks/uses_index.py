@@ -10,22 +10,18 @@ range can), and that the table has been ANALYZEd.
 
 from __future__ import annotations
 
-from dbtune.checks import CheckContext, CheckResult
+from dbtune.checks import CheckContext, Verdict
 from dbtune.checks._hints import likely_fix, scans
 
-ID = "uses_index"
 ENABLED_BY = ("index",)
 
 
-def check(ctx: CheckContext) -> CheckResult | None:
+def check(ctx: CheckContext) -> Verdict | None:
     expected = ctx.expect.index
-    if expected is None:
-        return None
     node = next((n for n in ctx.plan.nodes() if n.index_name == expected), None)
     if node is not None:
-        return CheckResult(ID, "pass", f"{node.node_type} using {expected}")
-    return CheckResult(
-        ID,
+        return ("pass", f"{node.node_type} using {expected}")
+    return (
         "fail",
         f"expected index {expected}; the plan used {scans(ctx.plan)}. "
         f"Likely fix: {likely_fix(ctx.plan)}",
