@@ -223,7 +223,13 @@ def _table(title: str, header: list[str]) -> list[str]:
 def _builds_section(results: BenchResults) -> list[str]:
     lines = _table(
         "Writers while the covering index builds",
-        ["build", "rounds", "build s (median)", "writer's worst insert ms (median)", "failed inserts"],
+        [
+            "build",
+            "rounds",
+            "build s (median)",
+            "writer's worst insert ms (median)",
+            "failed inserts",
+        ],
     )
     lines[1:1] = [
         "",
