@@ -10,14 +10,9 @@ pytest-postgresql's ``postgresql_noproc`` builds each template once per session;
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -25,61 +20,18 @@ from pytest_postgresql import factories
 
 from dbtune import reference_schema
 from dbtune.seed import seed
-
-TEST_DSN_ENV = "DBTUNE_TEST_DSN"
-SEEDED_MESSAGES = 30_000
-SEEDED_USERS = 300
-BIG_MESSAGES = 200_000
-BIG_USERS = 2_000
-
-
-@dataclass(frozen=True)
-class Server:
-    host: str
-    port: int
-    user: str
-    password: str | None
-
-    def url(self, dbname: str) -> str:
-        auth = quote(self.user, safe="")
-        if self.password:
-            auth += ":" + quote(self.password, safe="")
-        if self.host.startswith("/"):
-            return f"postgresql://{auth}@/{dbname}?host={quote(self.host)}&port={self.port}"
-        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
-
-
-def url_of(conn: psycopg.Connection[Any], server: Server) -> str:
-    """The URL of the database that ``conn`` is connected to."""
-    return server.url(conn.info.dbname)
-
-
-def _external_server(dsn: str) -> Server:
-    params = psycopg.conninfo.conninfo_to_dict(dsn)
-    return Server(
-        host=str(params.get("host") or "localhost"),
-        port=int(str(params.get("port") or 5432)),
-        user=str(params.get("user") or os.environ.get("USER", "postgres")),
-        password=str(params["password"]) if params.get("password") else None,
-    )
-
-
-@contextmanager
-def scratch_server() -> Iterator[Any]:
-    """An embedded server in a directory of its own, stopped and removed afterwards.
-
-    Not under pytest's tmp_path: pytest prunes old basetemp folders, and a second pytest
-    session on the machine would delete a running server's data directory.
-    """
-    from dbtune import embedded
-
-    home = Path(tempfile.mkdtemp(prefix="dbtune-test-", dir="/var/tmp"))
-    server = embedded.start(home)
-    try:
-        yield server
-    finally:
-        server.handle.cleanup()
-        shutil.rmtree(home, ignore_errors=True)
+from tests.servers import (
+    BIG_MESSAGES,
+    BIG_USERS,
+    SEEDED_MESSAGES,
+    SEEDED_USERS,
+    TEST_DSN_ENV,
+    Server,
+    embedded_server,
+    external_server,
+    scratch_server,
+    url_of,
+)
 
 
 @pytest.fixture(scope="session")
@@ -88,25 +40,15 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[Server]:
     dsn = os.environ.get(TEST_DSN_ENV)
     with ExitStack() as stack:
         if dsn:
-            server = _external_server(dsn)
+            server = external_server(dsn)
         else:
-            server = _embedded_server(stack.enter_context(scratch_server()))
+            server = embedded_server(stack.enter_context(scratch_server()))
         option = request.config.option
         option.postgresql_host = server.host
         option.postgresql_port = server.port
         option.postgresql_user = server.user
         option.postgresql_password = server.password
         yield server
-
-
-def _embedded_server(handle: Any) -> Server:
-    info = psycopg.conninfo.conninfo_to_dict(handle.url())
-    return Server(
-        host=str(info.get("host") or Path(handle.data_dir)),
-        port=int(str(info.get("port") or 5432)),
-        user=str(info.get("user") or "postgres"),
-        password=None,
-    )
 
 
 def _load_seeded(

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from dbtune import embedded, pool_size, pool_stats
+from dbtune import create_async_pool, embedded, pool_size, pool_stats
 from dbtune.sizing import PoolSize
-from tests.conftest import scratch_server
 from tests.integration.helpers import run_cli
 from tests.integration.pool_drivers import DRIVERS, Driver, sizes
+from tests.servers import scratch_server
 
 EXTERNAL = bool(os.environ.get("DBTUNE_TEST_DSN"))
 needs_own_server = pytest.mark.skipif(
@@ -276,3 +276,27 @@ async def test_asyncpg_defaults_break_under_transaction_pooling(pgbouncer_url: s
     assert errors, "expected prepared-statement errors through a transaction pooler"
     assert ok + len(errors) == 16 * 30
     assert any("prepared statement" in e for e in errors), errors[:3]
+
+
+async def test_async_pool_serves_50_concurrent_queries(seeded_url: str) -> None:
+    pool = create_async_pool(seeded_url)
+    assert pool.closed  # returned unopened: the caller decides when to connect
+    size = pool_size()
+    assert (pool.min_size, pool.max_size) == (size.min_size, size.max_size)
+
+    async def one(i: int) -> tuple[int, str]:
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT %s::int, current_setting('application_name') FROM pg_sleep(0.01)", [i]
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return row[0], row[1]
+
+    async with pool:
+        results = await asyncio.gather(*(one(i) for i in range(50)))
+        stats = pool.get_stats()
+    assert sorted(r[0] for r in results) == list(range(50))
+    assert {r[1] for r in results} == {"dbtune"}
+    assert stats["requests_num"] >= 50
+    assert stats["pool_max"] == size.max_size

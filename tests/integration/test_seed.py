@@ -24,7 +24,7 @@ def _fingerprint(url: str) -> tuple[object, ...]:
 
 
 def test_same_seed_same_data_other_seed_other_data(empty_url: str, seeded_url: str) -> None:
-    from tests.conftest import SEEDED_MESSAGES, SEEDED_USERS
+    from tests.servers import SEEDED_MESSAGES, SEEDED_USERS
 
     reference_schema.upgrade(empty_url)
     seed(empty_url, messages=SEEDED_MESSAGES, users=SEEDED_USERS)

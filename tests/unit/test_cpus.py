@@ -27,128 +27,86 @@ def _tree(tmp_path: Path, cgroup: str, mountinfo: str, files: dict[str, str]) ->
     return proc, fs
 
 
-def test_v2_quota_in_the_process_cgroup(tmp_path: Path) -> None:
-    proc, fs = _tree(
-        tmp_path,
-        "0::/app/web\n",
-        V2_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/cpu.max": "max 100000\n",
-            "/sys/fs/cgroup/app/cpu.max": "max 100000\n",
-            "/sys/fs/cgroup/app/web/cpu.max": "150000 100000\n",
-        },
-    )
-    quota = cgroup_quota(proc, fs)
-    assert quota is not None
-    assert quota.cpus == 2  # 1.5 CPUs, rounded up
-    assert quota.describe() == "cgroup v2 quota 150000/100000 -> 2"
+V2_LIMITED = {
+    "/sys/fs/cgroup/cpu.max": "max 100000\n",
+    "/sys/fs/cgroup/app/cpu.max": "max 100000\n",
+    "/sys/fs/cgroup/app/web/cpu.max": "150000 100000\n",
+}
+V2_TIGHT_ANCESTOR = {
+    "/sys/fs/cgroup/app/cpu.max": "50000 100000\n",
+    "/sys/fs/cgroup/app/web/cpu.max": "300000 100000\n",
+}
+V1_LIMITED = {
+    "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+    "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
+    "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n",
+    "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+}
+V1_UNLIMITED = {
+    "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+    "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
+}
 
 
-def test_v2_tightest_ancestor_wins(tmp_path: Path) -> None:
-    proc, fs = _tree(
-        tmp_path,
-        "0::/app/web\n",
-        V2_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/app/cpu.max": "50000 100000\n",
-            "/sys/fs/cgroup/app/web/cpu.max": "300000 100000\n",
-        },
-    )
-    quota = cgroup_quota(proc, fs)
+@pytest.mark.parametrize(
+    ("cgroup", "mountinfo", "files", "expected"),
+    [
+        # 1.5 CPUs in the process's own cgroup, rounded up
+        ("0::/app/web\n", V2_MOUNTINFO, V2_LIMITED, "cgroup v2 quota 150000/100000 -> 2"),
+        # the tightest ancestor wins
+        ("0::/app/web\n", V2_MOUNTINFO, V2_TIGHT_ANCESTOR, "cgroup v2 quota 50000/100000 -> 1"),
+        ("0::/app\n", V2_MOUNTINFO, {"/sys/fs/cgroup/app/cpu.max": "max 100000\n"}, None),
+        # inside a cgroup namespace /proc/self/cgroup names a path not under the mount point
+        (
+            "0::/../../kubepods/pod1\n",
+            V2_MOUNTINFO,
+            {"/sys/fs/cgroup/cpu.max": "200000 100000\n"},
+            "cgroup v2 quota 200000/100000 -> 2",
+        ),
+        (
+            "4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n",
+            V1_MOUNTINFO,
+            V1_LIMITED,
+            "cgroup v1 quota 50000/100000 -> 1",
+        ),
+        ("2:cpu,cpuacct:/\n", V1_MOUNTINFO, V1_UNLIMITED, None),
+    ],
+    ids=["v2-own", "v2-ancestor", "v2-unlimited", "v2-namespace", "v1-quota", "v1-unlimited"],
+)
+def test_cgroup_quota(
+    tmp_path: Path, cgroup: str, mountinfo: str, files: dict[str, str], expected: str | None
+) -> None:
+    quota = cgroup_quota(*_tree(tmp_path, cgroup, mountinfo, files))
+    assert (quota.describe() if quota else None) == expected
+
+
+def test_the_tightest_ancestor_is_named(tmp_path: Path) -> None:
+    quota = cgroup_quota(*_tree(tmp_path, "0::/app/web\n", V2_MOUNTINFO, V2_TIGHT_ANCESTOR))
     assert quota is not None
-    assert quota.describe() == "cgroup v2 quota 50000/100000 -> 1"
     assert quota.path.endswith("/app")
-
-
-def test_v2_without_a_limit(tmp_path: Path) -> None:
-    proc, fs = _tree(
-        tmp_path,
-        "0::/app\n",
-        V2_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/app/cpu.max": "max 100000\n",
-        },
-    )
-    assert cgroup_quota(proc, fs) is None
-
-
-def test_v2_namespace_uses_the_mount_point(tmp_path: Path) -> None:
-    """Inside a cgroup namespace /proc/self/cgroup says '/' or a path not under the mount."""
-    proc, fs = _tree(
-        tmp_path,
-        "0::/../../kubepods/pod1\n",
-        V2_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/cpu.max": "200000 100000\n",
-        },
-    )
-    quota = cgroup_quota(proc, fs)
-    assert quota is not None
-    assert quota.cpus == 2
-
-
-def test_v1_cfs_quota(tmp_path: Path) -> None:
-    proc, fs = _tree(
-        tmp_path,
-        "4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n",
-        V1_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
-            "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
-            "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "50000\n",
-            "/sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
-        },
-    )
-    quota = cgroup_quota(proc, fs)
-    assert quota is not None
-    assert quota.describe() == "cgroup v1 quota 50000/100000 -> 1"
-
-
-def test_v1_unlimited(tmp_path: Path) -> None:
-    proc, fs = _tree(
-        tmp_path,
-        "2:cpu,cpuacct:/\n",
-        V1_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
-            "/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
-        },
-    )
-    assert cgroup_quota(proc, fs) is None
 
 
 def test_no_cgroup_files_at_all(tmp_path: Path) -> None:
     assert cgroup_quota(tmp_path / "nothing", tmp_path / "nothing") is None
 
 
-def test_quota_caps_the_affinity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("cpus", "quota", "expected"),
+    [
+        (8, "250000 100000", "cgroup v2 quota 250000/100000 -> 3 (affinity: 8)"),
+        (2, "800000 100000", "affinity: 2"),
+    ],
+    ids=["quota-caps-affinity", "affinity-tighter"],
+)
+def test_usable_cpus_takes_the_tighter_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, quota: str, expected: str
+) -> None:
     monkeypatch.delenv("DBTUNE_CPUS", raising=False)
-    monkeypatch.setattr("dbtune.cpus.affinity", lambda: 8)
-    proc, fs = _tree(
-        tmp_path,
-        "0::/app\n",
-        V2_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/app/cpu.max": "250000 100000\n",
-        },
-    )
-    found = usable_cpus(proc, fs)
-    assert found.count == 3
-    assert found.source == "cgroup v2 quota 250000/100000 -> 3 (affinity: 8)"
-
-
-def test_affinity_wins_when_it_is_tighter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DBTUNE_CPUS", raising=False)
-    monkeypatch.setattr("dbtune.cpus.affinity", lambda: 2)
-    proc, fs = _tree(
-        tmp_path,
-        "0::/app\n",
-        V2_MOUNTINFO,
-        {
-            "/sys/fs/cgroup/app/cpu.max": "800000 100000\n",
-        },
-    )
-    assert usable_cpus(proc, fs).source == "affinity: 2"
+    monkeypatch.setattr("dbtune.cpus.affinity", lambda: cpus)
+    files = {"/sys/fs/cgroup/app/cpu.max": f"{quota}\n"}
+    found = usable_cpus(*_tree(tmp_path, "0::/app\n", V2_MOUNTINFO, files))
+    assert found.source == expected
+    assert found.count == min(cpus, -(-int(quota.split()[0]) // int(quota.split()[1])))
 
 
 def test_affinity_of_this_process() -> None:

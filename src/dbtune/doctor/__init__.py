@@ -39,14 +39,14 @@ class DoctorOptions:
 class Finding:
     """One problem: what it concerns, what is wrong, and the statement or step that fixes it."""
 
-    check: str
+    kind: str  # the finding module's id
     subject: str
     message: str
     fix: str
 
 
 @dataclass(frozen=True, slots=True)
-class CheckOutcome:
+class FindingsOutcome:
     id: str
     findings: tuple[Finding, ...]
     skipped: str | None = None  # why the module could not run (permission, lock, timeout)
@@ -61,7 +61,7 @@ class CheckOutcome:
 @dataclass(frozen=True, slots=True)
 class DoctorReport:
     target: str
-    outcomes: tuple[CheckOutcome, ...]
+    outcomes: tuple[FindingsOutcome, ...]
     notes: tuple[str, ...] = ()
 
     @property
@@ -110,7 +110,7 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
     outcomes = []
     with connect(url) as conn:
         conn.read_only = True
-        for check_id, inspect in registry().items():
+        for kind, inspect in registry().items():
             try:
                 with conn.transaction(force_rollback=True):
                     conn.execute(
@@ -118,14 +118,14 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
                         " set_config('lock_timeout', %s, true)",
                         [str(STATEMENT_TIMEOUT_MS), str(LOCK_TIMEOUT_MS)],
                     )
-                    outcomes.append(CheckOutcome(check_id, tuple(inspect(conn, options))))
+                    outcomes.append(FindingsOutcome(kind, tuple(inspect(conn, options))))
             except psycopg.Error as exc:
                 if conn.closed or conn.broken:
                     raise ConnectionFailed(
                         f"lost the connection to {describe(url)} during doctor "
                         f"({connection_error_text(exc)}); run it again when the server is up"
                     ) from None
-                outcomes.append(CheckOutcome(check_id, (), skipped=_skip_reason(exc)))
+                outcomes.append(FindingsOutcome(kind, (), skipped=_skip_reason(exc)))
         notes = _locked_note(conn)
     return DoctorReport(describe(url), tuple(outcomes), notes)
 

@@ -1,0 +1,83 @@
+"""The test servers: the session's PostgreSQL, embedded or external, and scratch servers.
+
+Tests import these from here; ``conftest.py`` only declares the fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+
+TEST_DSN_ENV = "DBTUNE_TEST_DSN"
+SEEDED_MESSAGES = 30_000
+SEEDED_USERS = 300
+BIG_MESSAGES = 200_000
+BIG_USERS = 2_000
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    user: str
+    password: str | None
+
+    def url(self, dbname: str) -> str:
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        if self.host.startswith("/"):
+            return f"postgresql://{auth}@/{dbname}?host={quote(self.host)}&port={self.port}"
+        return f"postgresql://{auth}@{self.host}:{self.port}/{dbname}"
+
+
+def url_of(conn: psycopg.Connection[Any], server: Server) -> str:
+    """The URL of the database that ``conn`` is connected to."""
+    return server.url(conn.info.dbname)
+
+
+def external_server(dsn: str) -> Server:
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    return Server(
+        host=str(params.get("host") or "localhost"),
+        port=int(str(params.get("port") or 5432)),
+        user=str(params.get("user") or os.environ.get("USER", "postgres")),
+        password=str(params["password"]) if params.get("password") else None,
+    )
+
+
+@contextmanager
+def scratch_server() -> Iterator[Any]:
+    """An embedded server in a directory of its own, stopped and removed afterwards.
+
+    Not under pytest's tmp_path: pytest prunes old basetemp folders, and a second pytest
+    session on the machine would delete a running server's data directory.
+    """
+    from dbtune import embedded
+
+    home = Path(tempfile.mkdtemp(prefix="dbtune-test-", dir="/var/tmp"))
+    server = embedded.start(home)
+    try:
+        yield server
+    finally:
+        server.handle.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def embedded_server(handle: Any) -> Server:
+    info = psycopg.conninfo.conninfo_to_dict(handle.url())
+    return Server(
+        host=str(info.get("host") or Path(handle.data_dir)),
+        port=int(str(info.get("port") or 5432)),
+        user=str(info.get("user") or "postgres"),
+        password=None,
+    )

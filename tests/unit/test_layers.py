@@ -1,0 +1,71 @@
+"""The package picture of docs/architecture.md, enforced: imports go one way only.
+
+Each top-level piece of ``dbtune`` has a tier; a module may import its own piece and pieces of
+a lower tier, tools never import each other, and nothing imports another package's ``_private``
+name. A new module must be given a tier here, which is where its place gets decided.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parents[2] / "src" / "dbtune"
+
+ENTRY, TOOLS, CORE, LEAVES = 4, 3, 2, 1
+TIERS = {
+    # entry points: what users call
+    "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
+    # tools
+    "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS,
+    # shared core
+    "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
+    "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE, "reference_schema": CORE,
+    "embedded": CORE, "db": CORE,
+    # leaves: pure helpers that import no other piece but leaves
+    "index_spec": LEAVES, "sqltext": LEAVES, "identifiers": LEAVES, "junit": LEAVES,
+    "dsn": LEAVES, "errors": LEAVES,
+}  # fmt: skip
+
+
+def _imports(path: Path) -> Iterator[tuple[str, str]]:
+    """(imported piece, imported name) for every ``dbtune`` import in ``path``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dbtune"):
+            parts = node.module.split(".")
+            for alias in node.names:
+                names = [*parts[1:], alias.name]
+                yield names[0], ".".join(names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("dbtune."):
+                    names = alias.name.split(".")[1:]
+                    yield names[0], ".".join(names)
+
+
+def _modules() -> list[tuple[str, Path]]:
+    return sorted(
+        (path.relative_to(SRC).parts[0].removesuffix(".py"), path) for path in SRC.rglob("*.py")
+    )
+
+
+def test_every_piece_has_a_tier() -> None:
+    pieces = {piece for piece, _ in _modules()} - {"workloads"}
+    assert pieces <= set(TIERS), sorted(pieces - set(TIERS))
+
+
+@pytest.mark.parametrize(("piece", "path"), _modules(), ids=lambda v: str(v))
+def test_imports_go_down_only(piece: str, path: Path) -> None:
+    if piece not in TIERS:
+        return
+    for target, name in _imports(path):
+        if target == piece or target not in TIERS:
+            continue
+        assert TIERS[target] <= TIERS[piece], f"{path.name}: {piece} imports up into {target}"
+        if TIERS[piece] == TOOLS:
+            assert TIERS[target] < TOOLS, f"{path.name}: tool {piece} imports tool {target}"
+        private = [p for p in name.split(".")[1:] if p.startswith("_") and p != "__init__"]
+        assert not private, f"{path.name} imports the private {name} of {target}"
