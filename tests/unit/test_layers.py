@@ -23,7 +23,8 @@ TIERS = {
     "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS,
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
-    "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE, "reference_schema": CORE,
+    "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
+    "reference_schema": CORE,
     "embedded": CORE, "db": CORE,
     # leaves: pure helpers that import no other piece but leaves
     "index_spec": LEAVES, "sqltext": LEAVES, "identifiers": LEAVES, "junit": LEAVES,

@@ -1,8 +1,9 @@
 """``dbtune doctor``: index and pool health of a live database, one module per finding type.
 
 Each module's docstring states the problem, how it is detected and the fix (rendered into
-``docs/doctor/<id>.md``) and defines ``inspect(conn, options) -> list[Finding]``. The registry
-is built from the module names, like the plan checks'.
+``docs/doctor/<id>.md``) and defines ``inspect(catalog, options) -> list[Finding]``, a pure
+function of the catalog read once per run (:mod:`dbtune.catalog`). The registry is built from
+the module names, like the plan checks'.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from dbtune.catalog import Catalog, read_catalog
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
@@ -69,7 +71,7 @@ class DoctorReport:
         return all(not o.findings for o in self.outcomes)
 
 
-InspectFn = Callable[[Connection, DoctorOptions], list[Finding]]
+InspectFn = Callable[[Catalog, DoctorOptions], list[Finding]]
 
 
 @cache
@@ -89,58 +91,65 @@ def _skip_reason(exc: psycopg.Error) -> str:
     text = connection_error_text(exc)
     if isinstance(exc, psycopg.errors.LockNotAvailable):
         return (
-            f"a table it reads is locked by another session ({text}); run doctor again when "
+            f"a catalog it reads is locked by another session ({text}); run doctor again when "
             "the lock is gone"
         )
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return f"its catalog queries ran past {STATEMENT_TIMEOUT_MS // 1000} s ({text})"
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return f"permission denied ({text}); grant pg_read_all_data or run as the table owner"
+        return f"permission denied ({text}); grant pg_read_all_stats or run as the table owner"
     return text
 
 
-def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
-    """Inspect the database at ``url`` with every doctor module (read-only, rolled back).
-
-    Each module runs in its own transaction under a short ``lock_timeout`` and a
-    ``statement_timeout``: a module that cannot run (permission, a locked table) is reported
-    as skipped with the reason, and the others still run.
-    """
-    options = options or DoctorOptions()
-    outcomes = []
-    with connect(url) as conn:
-        conn.read_only = True
-        for kind, inspect in registry().items():
-            try:
-                with conn.transaction(force_rollback=True):
-                    conn.execute(
-                        "SELECT set_config('statement_timeout', %s, true),"
-                        " set_config('lock_timeout', %s, true)",
-                        [str(STATEMENT_TIMEOUT_MS), str(LOCK_TIMEOUT_MS)],
-                    )
-                    outcomes.append(FindingsOutcome(kind, tuple(inspect(conn, options))))
-            except psycopg.Error as exc:
-                if conn.closed or conn.broken:
-                    raise ConnectionFailed(
-                        f"lost the connection to {describe(url)} during doctor "
-                        f"({connection_error_text(exc)}); run it again when the server is up"
-                    ) from None
-                outcomes.append(FindingsOutcome(kind, (), skipped=_skip_reason(exc)))
-        notes = _locked_note(conn)
-    return DoctorReport(describe(url), tuple(outcomes), notes)
-
-
-def _locked_note(conn: Connection) -> tuple[str, ...]:
-    from dbtune.doctor.catalog import locked_tables
-
+def _read(conn: Connection, url: str, options: DoctorOptions) -> Catalog | str:
+    """The catalog, or why it could not be read (every finding is then skipped)."""
     try:
         with conn.transaction(force_rollback=True):
-            locked = locked_tables(conn)
-    except psycopg.Error:
-        return ()
-    if not locked:
-        return ()
-    return (
-        f"not inspected: the indexes of {', '.join(locked)}, under an ACCESS EXCLUSIVE lock "
-        "held or awaited by another session; run doctor again when it is gone",
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true),"
+                " set_config('lock_timeout', %s, true)",
+                [str(STATEMENT_TIMEOUT_MS), str(LOCK_TIMEOUT_MS)],
+            )
+            return read_catalog(conn, measure_rows_max=options.widest_entry_max_rows)
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise ConnectionFailed(
+                f"lost the connection to {describe(url)} during doctor "
+                f"({connection_error_text(exc)}); run it again when the server is up"
+            ) from None
+        return _skip_reason(exc)
+
+
+def diagnose(catalog: Catalog, options: DoctorOptions | None = None) -> list[FindingsOutcome]:
+    """Every finding module over one catalog: pure, so testable on a catalog built in Python."""
+    options = options or DoctorOptions()
+    return [
+        FindingsOutcome(kind, tuple(inspect(catalog, options)))
+        for kind, inspect in registry().items()
+    ]
+
+
+def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
+    """Inspect the database at ``url`` (read-only, rolled back) with every finding module.
+
+    The catalog is read once, in one transaction under a short ``lock_timeout`` and a
+    ``statement_timeout``; the modules are pure functions of it. When it cannot be read
+    (permission, a locked catalog), every module is reported as skipped with the reason.
+    """
+    options = options or DoctorOptions()
+    with connect(url) as conn:
+        conn.read_only = True
+        catalog = _read(conn, url, options)
+    if isinstance(catalog, str):
+        skipped = tuple(FindingsOutcome(kind, (), skipped=catalog) for kind in registry())
+        return DoctorReport(describe(url), skipped)
+    locked = catalog.locked_tables()
+    notes = (
+        (
+            f"not inspected: the indexes of {', '.join(locked)}, under an ACCESS EXCLUSIVE "
+            "lock held or awaited by another session; run doctor again when it is gone",
+        )
+        if locked
+        else ()
     )
+    return DoctorReport(describe(url), tuple(diagnose(catalog, options)), notes)

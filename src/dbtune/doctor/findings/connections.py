@@ -10,20 +10,15 @@ raise ``max_connections``, or put PgBouncer in front.
 
 from __future__ import annotations
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
+from dbtune.catalog import Catalog
+from dbtune.doctor import DoctorOptions, Finding
 from dbtune.sizing import pool_size
 
 ID = "connections"
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
-    row = conn.execute(
-        "SELECT current_setting('max_connections')::int,"
-        " current_setting('superuser_reserved_connections')::int"
-        " + coalesce(current_setting('reserved_connections', true)::int, 0)"
-    ).fetchone()
-    assert row is not None
-    max_connections, reserved = int(row[0]), int(row[1])
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    max_connections, reserved = catalog.budget.max_connections, catalog.budget.reserved
     size = pool_size(instances=options.instances)
     fleet = options.instances * size.max_size
     budget = max_connections - reserved

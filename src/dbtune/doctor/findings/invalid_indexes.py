@@ -8,13 +8,13 @@ it again (``alembic upgrade head`` does both for dbtune's revisions).
 
 from __future__ import annotations
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor.catalog import concurrent, drop_index_sql, indexes
+from dbtune.catalog import Catalog, concurrent, drop_index_sql
+from dbtune.doctor import DoctorOptions, Finding
 
 ID = "invalid_indexes"
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     return [
         Finding(
             ID,
@@ -23,6 +23,6 @@ def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
             "still written",
             f"{drop_index_sql(index)} {concurrent(index.definition)};",
         )
-        for index in indexes(conn)
+        for index in catalog.inspectable()
         if not index.valid
     ]

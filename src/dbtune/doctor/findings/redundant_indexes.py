@@ -10,8 +10,8 @@ are never suggested for dropping; when both indexes of a pair are protected, not
 
 from __future__ import annotations
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor.catalog import IndexInfo, drop_index_sql, indexes
+from dbtune.catalog import Catalog, IndexInfo, drop_index_sql
+from dbtune.doctor import DoctorOptions, Finding
 
 ID = "redundant_indexes"
 
@@ -36,9 +36,9 @@ def _covers(big: IndexInfo, small: IndexInfo) -> bool:
     return set(small.include_attnums) <= set(big.key_attnums) | set(big.include_attnums)
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     found: list[Finding] = []
-    valid = [i for i in indexes(conn) if i.valid]
+    valid = [i for i in catalog.inspectable() if i.valid]
     reported: set[int] = set()
     for small in valid:
         for big in valid:

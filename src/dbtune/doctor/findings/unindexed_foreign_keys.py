@@ -11,30 +11,15 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor.catalog import indexes, quoted
+from dbtune.catalog import Catalog, quoted
+from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import ident
 from dbtune.index_spec import MAX_IDENTIFIER_BYTES
 
 ID = "unindexed_foreign_keys"
 
-_FOREIGN_KEYS = """
-SELECT k.conname, k.conrelid, t.relname, n.nspname, k.conkey::int2[],
-       array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
-             ORDER BY u.ord) AS columns,
-       pn.nspname, p.relname
-FROM pg_constraint k
-JOIN pg_class t ON t.oid = k.conrelid
-JOIN pg_namespace n ON n.oid = t.relnamespace
-JOIN pg_class p ON p.oid = k.confrelid
-JOIN pg_namespace pn ON pn.oid = p.relnamespace
-WHERE k.contype = 'f'
-ORDER BY n.nspname, t.relname, k.conname
-"""
 
-
-def index_name(table: str, columns: list[str]) -> str:
+def index_name(table: str, columns: tuple[str, ...]) -> str:
     """``ix_<table>_<columns>``, cut to the 63 bytes PostgreSQL keeps."""
     name = f"ix_{table}_{'_'.join(columns)}"
     while len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
@@ -42,30 +27,29 @@ def index_name(table: str, columns: list[str]) -> str:
     return name
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
-    valid = [i for i in indexes(conn) if i.valid and not i.predicate]
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    valid = [i for i in catalog.inspectable() if i.valid and not i.predicate]
     findings = []
-    for name, table_oid, table, schema, attnums, columns, p_schema, parent in conn.execute(
-        _FOREIGN_KEYS
-    ):
-        wanted = {int(a) for a in attnums}
+    for key in catalog.foreign_keys:
+        wanted = set(key.attnums)
         if any(
-            i.table_oid == table_oid and set(i.key_attnums[: len(wanted)]) == wanted for i in valid
+            i.table_oid == key.table_oid and set(i.key_attnums[: len(wanted)]) == wanted
+            for i in valid
         ):
             continue
-        cols = ", ".join(quoted(c) for c in columns)
+        table, parent = quoted(key.schema, key.table), quoted(key.parent_schema, key.parent)
         fix = sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({});").format(
-            ident(index_name(table, list(columns))),
-            ident(schema, table),
-            sql.SQL(", ").join(ident(c) for c in columns),
+            ident(index_name(key.table, key.columns)),
+            ident(key.schema, key.table),
+            sql.SQL(", ").join(ident(c) for c in key.columns),
         )
         findings.append(
             Finding(
                 ID,
-                f"{quoted(schema, table)}.{quoted(name)}",
-                f"foreign key {quoted(name)} ({quoted(schema, table)} ({cols}) -> "
-                f"{quoted(p_schema, parent)}) has no index led by its column(s): deleting from "
-                f"{quoted(p_schema, parent)} scans {quoted(schema, table)}",
+                f"{table}.{quoted(key.name)}",
+                f"foreign key {quoted(key.name)} ({table} "
+                f"({', '.join(quoted(c) for c in key.columns)}) -> {parent}) has no index led "
+                f"by its column(s): deleting from {parent} scans {table}",
                 fix.as_string(),
             )
         )

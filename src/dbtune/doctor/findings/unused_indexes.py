@@ -11,41 +11,28 @@ needs it — statistics are per server, so look at every replica — then drop i
 
 from __future__ import annotations
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor.catalog import drop_index_sql, indexes
+from dbtune.catalog import Catalog, drop_index_sql
+from dbtune.doctor import DoctorOptions, Finding
 
 ID = "unused_indexes"
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
-    scans: dict[int, int] = dict(
-        conn.execute("SELECT indexrelid, idx_scan FROM pg_stat_user_indexes").fetchall()
-    )
-    row = conn.execute(
-        "SELECT coalesce(to_char(stats_reset, 'YYYY-MM-DD HH24:MI TZ'), 'the server started "
-        "collecting them') FROM pg_stat_database WHERE datname = current_database()"
-    ).fetchone()
-    since = row[0] if row else "?"
-    fk_columns = {
-        (int(t), tuple(int(a) for a in c))
-        for t, c in conn.execute(
-            "SELECT conrelid, conkey::int2[] FROM pg_constraint WHERE contype = 'f'"
-        ).fetchall()
-    }
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    fk_columns = {(k.table_oid, k.attnums) for k in catalog.foreign_keys}
     return [
         Finding(
             ID,
             index.qualified,
             f"index {index.qualified} on {index.table_qualified} ({index.bytes / 2**20:.1f} MB) "
-            f"has not been scanned since {since}; statistics are per server, so drop it only "
-            "if no replica uses it either",
+            f"has not been scanned since {catalog.stats_since}; statistics are per server, so "
+            "drop it only if no replica uses it either",
             drop_index_sql(index),
         )
-        for index in indexes(conn)
+        for index in catalog.inspectable()
         if index.valid
         and not index.protected
         and index.bytes >= options.unused_min_bytes
-        and scans.get(index.oid, 0) == 0
+        and index.scans == 0
         and not any(
             t == index.table_oid and set(index.key_attnums[: len(c)]) == set(c)
             for t, c in fk_columns

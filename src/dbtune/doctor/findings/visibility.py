@@ -15,45 +15,40 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor.catalog import indexes, quoted
+from dbtune.catalog import Catalog, quoted
+from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import ident
 
 ID = "visibility"
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
-    covered = sorted({i.table_oid for i in indexes(conn) if i.valid and i.include})
-    rows = conn.execute(
-        "SELECT c.relname, n.nspname, c.relpages, c.relallvisible, c.reltuples,"
-        " coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0) AS written"
-        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
-        " WHERE c.oid = ANY(%s) ORDER BY 1",
-        [covered],
-    ).fetchall()
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    covered = {i.table_oid for i in catalog.inspectable() if i.valid and i.include}
     findings = []
-    for table, schema, pages, visible, tuples, written in rows:
-        if pages < options.visibility_min_pages:
+    for oid in sorted(covered, key=lambda o: catalog.tables[o].name if o in catalog.tables else ""):
+        table = catalog.tables.get(oid)
+        if table is None or table.pages < options.visibility_min_pages:
             continue
-        changed = min(1.0, written / max(float(tuples), 1.0))
-        share = (visible / pages) * (1.0 - changed)
-        if share < options.all_visible_min:
-            qualified = quoted(schema, table)
-            findings.append(
-                Finding(
-                    ID,
-                    qualified,
-                    f"about {share:.0%} of {qualified}'s {pages:,} pages are all-visible "
-                    f"({visible / pages:.0%} at the last vacuum, {int(written):,} rows written "
-                    "since): its index-only scans fetch heap pages",
-                    sql.SQL(
-                        "VACUUM (ANALYZE) {}; ALTER TABLE {} SET "
-                        "(autovacuum_vacuum_insert_scale_factor = 0.05, "
-                        "autovacuum_vacuum_scale_factor = 0.05);"
-                    )
-                    .format(ident(schema, table), ident(schema, table))
-                    .as_string(),
+        changed = min(1.0, table.written / max(table.tuples, 1.0))
+        visible = table.all_visible_pages / table.pages
+        share = visible * (1.0 - changed)
+        if share >= options.all_visible_min:
+            continue
+        qualified = quoted(table.schema, table.name)
+        findings.append(
+            Finding(
+                ID,
+                qualified,
+                f"about {share:.0%} of {qualified}'s {table.pages:,} pages are all-visible "
+                f"({visible:.0%} at the last vacuum, {int(table.written):,} rows written "
+                "since): its index-only scans fetch heap pages",
+                sql.SQL(
+                    "VACUUM (ANALYZE) {}; ALTER TABLE {} SET "
+                    "(autovacuum_vacuum_insert_scale_factor = 0.05, "
+                    "autovacuum_vacuum_scale_factor = 0.05);"
                 )
+                .format(ident(table.schema, table.name), ident(table.schema, table.name))
+                .as_string(),
             )
+        )
     return findings

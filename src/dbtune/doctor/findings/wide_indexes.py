@@ -12,11 +12,10 @@ without the column (fetch it from the table).
 
 from __future__ import annotations
 
-import psycopg
 from psycopg import sql
 
-from dbtune.doctor import Connection, DoctorOptions, Finding
-from dbtune.doctor.catalog import IndexInfo, drop_index_sql, indexes
+from dbtune.catalog import Catalog, Column, IndexInfo, drop_index_sql
+from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import ident
 from dbtune.index_spec import (
     ALIGNMENT_SLACK_BYTES,
@@ -25,47 +24,11 @@ from dbtune.index_spec import (
     MAX_BYTES_PER_CHAR,
     MAX_IDENTIFIER_BYTES,
     VARLENA_HEADER_BYTES,
-    ColumnType,
-    length_limit,
     max_width,
 )
 
 ID = "wide_indexes"
 TEXT_TYPES = {"text", "varchar", "bpchar", "citext"}
-
-_COLUMNS = """
-SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty.typlen,
-       CASE WHEN ty.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
-            THEN a.atttypmod - 4 END,
-       ty.typname
-FROM pg_attribute AS a JOIN pg_type AS ty ON ty.oid = a.atttypid
-WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(%s)
-"""
-_CHECKS = """
-SELECT conrelid, conkey[1], pg_get_constraintdef(oid) FROM pg_constraint AS k
-WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1 AND conrelid = ANY(%s)
-  AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
-                  AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
-"""
-
-Column = tuple[ColumnType, str]  # the width facts and the type's name (pg_type.typname)
-
-
-def _columns(conn: Connection, tables: list[int]) -> dict[tuple[int, int], Column]:
-    bounds: dict[tuple[int, int], int] = {}
-    for table_oid, attnum, definition in conn.execute(_CHECKS, [tables]).fetchall():
-        limit = length_limit(definition)
-        if limit is not None:
-            bounds[(table_oid, attnum)] = limit
-    columns: dict[tuple[int, int], Column] = {}
-    rows = conn.execute(_COLUMNS, [tables]).fetchall()
-    for table_oid, attnum, name, type_name, typlen, chars, typname in rows:
-        limit = chars if chars is not None else bounds.get((table_oid, attnum))
-        columns[(table_oid, attnum)] = (
-            ColumnType(name, type_name, int(typlen), limit),
-            str(typname),
-        )
-    return columns
 
 
 def bound_chars(fixed_bytes: list[int], wide_count: int) -> int:
@@ -85,72 +48,49 @@ def _constraint_name(table: str, column: str) -> str:
 
 
 def _fix(index: IndexInfo, wide: list[Column], fixed: list[int]) -> str:
-    if any(typname not in TEXT_TYPES for _, typname in wide):
+    if any(c.typname not in TEXT_TYPES for c in wide):
         return drop_index_sql(index)
     limit = bound_chars(fixed, len(wide))
     table = ident(index.schema, index.table)
     statements = []
-    for column, _ in wide:
-        name = ident(_constraint_name(index.table, column.name))
+    for column in wide:
+        name = ident(_constraint_name(index.table, column.width.name))
         statements.append(
             sql.SQL(
                 "ALTER TABLE {} ADD CONSTRAINT {} CHECK (char_length({}) <= {}) NOT VALID; "
                 "ALTER TABLE {} VALIDATE CONSTRAINT {};"
-            ).format(table, name, ident(column.name), sql.Literal(limit), table, name)
+            ).format(table, name, ident(column.width.name), sql.Literal(limit), table, name)
         )
     return sql.SQL(" ").join(statements).as_string()
 
 
-def _widest(conn: Connection, index: IndexInfo, wide: list[Column]) -> str:
-    """The widest current value, measured in a savepoint: a table we may not read or that is
-    locked costs this remark, not the finding."""
-    measure = sql.SQL("SELECT max({}) FROM {}").format(
-        sql.SQL(" + ").join(
-            sql.SQL("coalesce(pg_column_size({}), 0)").format(sql.Identifier(c.name))
-            for c, _ in wide
-        ),
-        sql.Identifier(index.schema, index.table),
-    )
-    try:
-        with conn.transaction():
-            value = conn.execute(measure).fetchone()
-    except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"; the widest current value was not measured ({reason})"
-    if value and value[0] is not None:
-        return f"; the widest current value takes {int(value[0]):,} bytes"
-    return ""
+def _widest(measured: int | str | None) -> str:
+    if measured is None:
+        return ""
+    if isinstance(measured, str):
+        return f"; the widest current value was not measured ({measured})"
+    return f"; the widest current value takes {measured:,} bytes"
 
 
-def inspect(conn: Connection, options: DoctorOptions) -> list[Finding]:
-    all_indexes = [i for i in indexes(conn) if i.method == "btree"]
-    tables = sorted({i.table_oid for i in all_indexes})
-    columns = _columns(conn, tables)
-    rows: dict[int, float] = dict(
-        conn.execute("SELECT oid, reltuples FROM pg_class WHERE oid = ANY(%s)", [tables]).fetchall()
-    )
+def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     findings = []
-    for index in all_indexes:
-        held = [
-            columns[(index.table_oid, n)]
-            for n in index.key_attnums + index.include_attnums
-            if (index.table_oid, n) in columns
-        ]
-        wide = [c for c in held if max_width(c[0]) is None]
+    for index in catalog.inspectable():
+        if index.method != "btree":
+            continue
+        held = catalog.held_columns(index)
+        wide = [c for c in held if c.unbounded]
         if not wide:
             continue
-        fixed = [max_width(c[0]) or 0 for c in held if max_width(c[0]) is not None]
-        described = ", ".join(f"{c.name} ({c.type_name})" for c, _ in wide)
-        widest = ""
-        if 0 <= rows.get(index.table_oid, 0) <= options.widest_entry_max_rows:
-            widest = _widest(conn, index, wide)
+        fixed = [max_width(c.width) or 0 for c in held if not c.unbounded]
+        described = ", ".join(f"{c.width.name} ({c.width.type_name})" for c in wide)
         findings.append(
             Finding(
                 ID,
                 index.qualified,
                 f"index {index.qualified} on {index.table_qualified} holds unbounded column(s) "
                 f"{described}: an entry over {BTREE_MAX_ENTRY_BYTES} bytes makes the INSERT "
-                f"fail{widest}. Bound the column(s) (the fix) or rebuild the index without them",
+                f"fail{_widest(catalog.widest.get(index.oid))}. Bound the column(s) (the fix) "
+                "or rebuild the index without them",
                 _fix(index, wide, fixed),
             )
         )

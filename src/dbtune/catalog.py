@@ -1,0 +1,335 @@
+"""The catalog as dbtune's tools read it: typed records, by OID and attnum, read once per run.
+
+One read gives every index (with its key and INCLUDE attnums, directions, operator classes,
+predicate and scans), every column's width facts (varchar lengths and validated
+``CHECK (char_length(col) <= n)`` bounds, matched by attnum), the foreign keys, the tables'
+visibility and write counts, the statistics' age and the server's connection budget. The
+doctor's findings are pure functions of a :class:`Catalog`, unit-tested on catalogs built in
+Python, as the plan checks are on recorded plans.
+
+Names are compared by OID and attnum, never as text: ``pg_get_indexdef`` quotes mixed-case
+names that ``pg_attribute.attname`` does not. Deparsing (``pg_get_indexdef``, ``pg_get_expr``,
+``pg_get_constraintdef``) opens the relation and so queues behind an ACCESS EXCLUSIVE lock; the
+indexes of a table under such a lock are read without their text and marked ``locked``. Sizes
+come from ``pg_class.relpages``, which needs no lock. Names for printing are quoted as the
+server's ``quote_ident`` would quote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbtune.identifiers import ident
+from dbtune.index_spec import ColumnType, length_limit, max_width
+from dbtune.pool.budget import ServerBudget, read_budget
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_INDEXES = """
+SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprimary,
+       EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
+       i.indnkeyatts,
+       array(SELECT CASE WHEN i.indkey[k - 1] <> 0 THEN a.attname::text
+                         WHEN lk.locked THEN '?'
+                         ELSE pg_get_indexdef(i.indexrelid, k, true) END
+             FROM generate_series(1, i.indnatts) AS k
+             LEFT JOIN pg_attribute AS a
+               ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1]
+             ORDER BY k) AS columns,
+       array(SELECT (i.indoption[k - 1] & 1) = 1
+             FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k) AS descending,
+       i.indclass::text,
+       CASE WHEN lk.locked THEN '?' ELSE coalesce(pg_get_expr(i.indpred, i.indrelid), '') END,
+       am.amname,
+       CASE WHEN lk.locked THEN '' ELSE pg_get_indexdef(i.indexrelid) END AS definition,
+       c.relpages::bigint * current_setting('block_size')::bigint AS bytes,
+       i.indexrelid, i.indrelid, i.indkey::int2[] AS attnums, lk.locked,
+       coalesce(s.idx_scan, 0) AS scans
+FROM pg_index AS i
+JOIN pg_class AS c ON c.oid = i.indexrelid
+JOIN pg_class AS t ON t.oid = i.indrelid
+JOIN pg_namespace AS n ON n.oid = t.relnamespace
+JOIN pg_am AS am ON am.oid = c.relam
+LEFT JOIN pg_stat_user_indexes AS s ON s.indexrelid = i.indexrelid
+CROSS JOIN LATERAL (
+    SELECT EXISTS (
+        SELECT 1 FROM pg_locks AS l
+        WHERE l.relation IN (i.indrelid, i.indexrelid) AND l.mode = 'AccessExclusiveLock'
+          AND l.pid <> pg_backend_pid()
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    ) AS locked
+) AS lk
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+ORDER BY n.nspname, t.relname, c.relname
+"""
+
+
+_COLUMNS = """
+SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty.typlen,
+       CASE WHEN ty.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
+            THEN a.atttypmod - 4 END,
+       ty.typname
+FROM pg_attribute AS a JOIN pg_type AS ty ON ty.oid = a.atttypid
+WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(%s)
+"""
+
+_LENGTH_CHECKS = """
+SELECT conrelid, conkey[1], pg_get_constraintdef(oid) FROM pg_constraint AS k
+WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1 AND conrelid = ANY(%s)
+  AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
+                  AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
+"""
+
+_FOREIGN_KEYS = """
+SELECT k.conname, k.conrelid, n.nspname, t.relname, k.conkey::int2[],
+       array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
+             ORDER BY u.ord),
+       pn.nspname, p.relname
+FROM pg_constraint k
+JOIN pg_class t ON t.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_class p ON p.oid = k.confrelid
+JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE k.contype = 'f'
+ORDER BY n.nspname, t.relname, k.conname
+"""
+
+_TABLES = """
+SELECT c.oid, n.nspname, c.relname, c.relpages, c.relallvisible, c.reltuples,
+       coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+WHERE c.oid = ANY(%s)
+"""
+
+_STATS_SINCE = """
+SELECT coalesce(to_char(stats_reset, 'YYYY-MM-DD HH24:MI TZ'),
+                'the server started collecting them')
+FROM pg_stat_database WHERE datname = current_database()
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    name: str
+    table: str
+    schema: str
+    valid: bool
+    unique: bool
+    primary: bool
+    backs_constraint: bool
+    key_columns: tuple[str, ...]
+    descending: tuple[bool, ...]
+    include: tuple[str, ...]
+    opclasses: str
+    predicate: str
+    method: str
+    definition: str
+    bytes: int
+    oid: int
+    table_oid: int
+    key_attnums: tuple[int, ...] = ()  # 0 for an expression
+    include_attnums: tuple[int, ...] = ()
+    locked: bool = False  # under an ACCESS EXCLUSIVE lock: no text was read
+    scans: int = 0  # pg_stat_user_indexes.idx_scan
+
+    @property
+    def protected(self) -> bool:
+        """Primary keys, unique indexes and indexes behind constraints are never dropped."""
+        return self.primary or self.unique or self.backs_constraint
+
+    @property
+    def identifier(self) -> sql.Composable:
+        return ident(self.schema, self.name)
+
+    @property
+    def table_identifier(self) -> sql.Composable:
+        return ident(self.schema, self.table)
+
+    @property
+    def qualified(self) -> str:
+        """The index's name as SQL spells it: quoted where needed, schema included."""
+        return quoted(self.schema, self.name)
+
+    @property
+    def table_qualified(self) -> str:
+        return quoted(self.schema, self.table)
+
+    @property
+    def key(self) -> tuple[tuple[int, str], ...]:
+        """The key columns by attnum; an expression (attnum 0) by its text."""
+        return tuple(
+            (n, text if n == 0 else "")
+            for n, text in zip(self.key_attnums, self.key_columns, strict=True)
+        )
+
+
+def quoted(*names: str) -> str:
+    """``"App Schema"."Bad Index"``: a name as it must appear in SQL."""
+    return ident(*names).as_string()
+
+
+def drop_index_sql(index: IndexInfo) -> str:
+    return sql.SQL("DROP INDEX CONCURRENTLY {};").format(index.identifier).as_string()
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column's width facts (by table OID and attnum) and its type's name."""
+
+    table_oid: int
+    attnum: int
+    width: ColumnType
+    typname: str
+
+    @property
+    def unbounded(self) -> bool:
+        return max_width(self.width) is None
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    name: str
+    table_oid: int
+    schema: str
+    table: str
+    attnums: tuple[int, ...]
+    columns: tuple[str, ...]
+    parent_schema: str
+    parent: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableStats:
+    """What the planner and autovacuum know of a table."""
+
+    oid: int
+    schema: str
+    name: str
+    pages: int
+    all_visible_pages: int
+    tuples: float
+    written: float  # dead rows plus rows inserted since the last vacuum
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Everything the doctor's findings look at, read in one transaction."""
+
+    indexes: tuple[IndexInfo, ...]
+    columns: Mapping[tuple[int, int], Column] = field(default_factory=dict)
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    tables: Mapping[int, TableStats] = field(default_factory=dict)
+    stats_since: str = "?"
+    budget: ServerBudget = field(default_factory=lambda: ServerBudget(100, 3, 0))
+    widest: Mapping[int, int | str] = field(default_factory=dict)
+    """Per index OID: the widest current entry of its unbounded columns, or why not measured."""
+
+    def inspectable(self) -> list[IndexInfo]:
+        """The indexes whose definitions could be read (no ACCESS EXCLUSIVE lock in the way)."""
+        return [i for i in self.indexes if not i.locked]
+
+    def locked_tables(self) -> list[str]:
+        return sorted({i.table_qualified for i in self.indexes if i.locked})
+
+    def held_columns(self, index: IndexInfo) -> list[Column]:
+        """The key and INCLUDE columns of ``index`` (expressions have none)."""
+        wanted = index.key_attnums + index.include_attnums
+        return [
+            self.columns[(index.table_oid, n)]
+            for n in wanted
+            if (index.table_oid, n) in self.columns
+        ]
+
+
+def _index(row: tuple[Any, ...]) -> IndexInfo:
+    (name, table, schema, valid, unique, primary, backs, nkey, columns, desc, opclasses,
+     predicate, method, definition, size, oid, table_oid, attnums, locked, scans) = row  # fmt: skip
+    return IndexInfo(
+        name, table, schema, bool(valid), bool(unique), bool(primary), bool(backs),
+        tuple(columns[:nkey]), tuple(desc), tuple(columns[nkey:]), str(opclasses),
+        str(predicate), str(method), str(definition), int(size), int(oid), int(table_oid),
+        tuple(int(a) for a in attnums[:nkey]), tuple(int(a) for a in attnums[nkey:]),
+        bool(locked), int(scans),
+    )  # fmt: skip
+
+
+def _columns(conn: Connection, tables: list[int]) -> dict[tuple[int, int], Column]:
+    bounds: dict[tuple[int, int], int] = {}
+    for table_oid, attnum, definition in conn.execute(_LENGTH_CHECKS, [tables]).fetchall():
+        limit = length_limit(definition)
+        if limit is not None:
+            key = (int(table_oid), int(attnum))
+            bounds[key] = min(limit, bounds.get(key, limit))
+    columns = {}
+    for table_oid, attnum, name, type_name, typlen, chars, typname in conn.execute(
+        _COLUMNS, [tables]
+    ).fetchall():
+        key = (int(table_oid), int(attnum))
+        limit = chars if chars is not None else bounds.get(key)
+        width = ColumnType(str(name), str(type_name), int(typlen), limit)
+        columns[key] = Column(key[0], key[1], width, str(typname))
+    return columns
+
+
+def _measure(conn: Connection, index: IndexInfo, wide: list[Column]) -> int | str:
+    """The widest current entry of the unbounded columns, in a savepoint: a table this role
+    may not read, or that is locked, costs this remark and never the finding."""
+    query = sql.SQL("SELECT max({}) FROM {}").format(
+        sql.SQL(" + ").join(
+            sql.SQL("coalesce(pg_column_size({}), 0)").format(sql.Identifier(c.width.name))
+            for c in wide
+        ),
+        sql.Identifier(index.schema, index.table),
+    )
+    try:
+        with conn.transaction():
+            row = conn.execute(query).fetchone()
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalog:
+    """Read the catalog in the current transaction (the caller sets the timeouts).
+
+    The widest current value of unbounded indexed columns is measured on tables of at most
+    ``measure_rows_max`` estimated rows.
+    """
+    indexes = tuple(_index(r) for r in conn.execute(_INDEXES).fetchall())
+    table_oids = sorted({i.table_oid for i in indexes})
+    columns = _columns(conn, table_oids)
+    tables = {
+        int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
+                              float(r[5]), float(r[6]))
+        for r in conn.execute(_TABLES, [table_oids]).fetchall()
+    }  # fmt: skip
+    foreign_keys = tuple(
+        ForeignKey(str(r[0]), int(r[1]), str(r[2]), str(r[3]), tuple(int(a) for a in r[4]),
+                   tuple(str(c) for c in r[5]), str(r[6]), str(r[7]))
+        for r in conn.execute(_FOREIGN_KEYS).fetchall()
+    )  # fmt: skip
+    row = conn.execute(_STATS_SINCE).fetchone()
+    catalog = Catalog(
+        indexes, columns, foreign_keys, tables, str(row[0]) if row else "?", read_budget(conn)
+    )
+    widest: dict[int, int | str] = {}
+    for index in catalog.inspectable():
+        wide = [c for c in catalog.held_columns(index) if c.unbounded]
+        stats = tables.get(index.table_oid)
+        if wide and index.method == "btree" and stats and 0 <= stats.tuples <= measure_rows_max:
+            widest[index.oid] = _measure(conn, index, wide)
+    return Catalog(
+        indexes, columns, foreign_keys, tables, catalog.stats_since, catalog.budget, widest
+    )
+
+
+def concurrent(definition: str) -> str:
+    """``CREATE INDEX x ON ...`` -> ``CREATE INDEX CONCURRENTLY x ON ...``."""
+    return definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)

@@ -1,0 +1,158 @@
+"""The doctor's findings as pure functions of a catalog built here, as the checks are tested
+on recorded plans: names compared by attnum and quoted in every fix, locked tables left out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dbtune.catalog import Catalog, Column, ForeignKey, IndexInfo, TableStats
+from dbtune.doctor import DoctorOptions, diagnose
+from dbtune.index_spec import ColumnType
+from dbtune.pool.budget import ServerBudget
+
+ORDERS, USERS = 1001, 1002
+
+
+def _index(name: str, keys: tuple[int, ...], **changes: object) -> IndexInfo:
+    base = IndexInfo(
+        name=name,
+        table="Orders",
+        schema="App Schema",
+        valid=True,
+        unique=False,
+        primary=False,
+        backs_constraint=False,
+        key_columns=tuple(f"col{k}" for k in keys),
+        descending=tuple(False for _ in keys),
+        include=(),
+        opclasses=" ".join("3124" for _ in keys),
+        predicate="",
+        method="btree",
+        definition=f'CREATE INDEX "{name}" ON "App Schema"."Orders" USING btree (x)',
+        bytes=20 * 2**20,
+        oid=hash(name) % 100_000 + 10_000,
+        table_oid=ORDERS,
+        key_attnums=keys,
+        scans=5,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _column(
+    attnum: int, name: str, type_name: str, typlen: int, chars: int | None = None
+) -> Column:
+    typname = {"text": "text", "jsonb": "jsonb", "bigint": "int8"}.get(type_name, "varchar")
+    return Column(ORDERS, attnum, ColumnType(name, type_name, typlen, chars), typname)
+
+
+COLUMNS = {
+    (ORDERS, 1): _column(1, "id", "bigint", 8),
+    (ORDERS, 2): _column(2, "userRef", "bigint", 8),
+    (ORDERS, 3): _column(3, "Body", "text", -1),
+    (ORDERS, 4): _column(4, "Meta", "jsonb", -1),
+    (ORDERS, 5): _column(5, "Role", "text", -1, 32),  # bounded by a validated CHECK
+}
+TABLES = {ORDERS: TableStats(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.0, 0.0)}
+
+
+def _catalog(*indexes: IndexInfo, **changes: object) -> Catalog:
+    base = Catalog(indexes, COLUMNS, (), TABLES, "2026-11-01", ServerBudget(100, 3, 0))
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _found(catalog: Catalog, kind: str, **options: object) -> list[tuple[str, str]]:
+    outcomes = diagnose(catalog, DoctorOptions(**options))  # type: ignore[arg-type]
+    outcome = next(o for o in outcomes if o.id == kind)
+    return [(f.subject, f.fix) for f in outcome.findings]
+
+
+def test_a_clean_catalog_has_no_findings() -> None:
+    catalog = _catalog(_index("ix_user", (2,)))
+    assert all(not o.findings for o in diagnose(catalog))
+
+
+def test_an_invalid_index_is_dropped_and_rebuilt_by_its_quoted_name() -> None:
+    broken = _index("IX Broken", (2,), valid=False)
+    [(subject, fix)] = _found(_catalog(broken), "invalid_indexes")
+    assert subject == '"App Schema"."IX Broken"'
+    assert fix.startswith('DROP INDEX CONCURRENTLY "App Schema"."IX Broken"; CREATE INDEX ')
+    assert "CONCURRENTLY" in fix.split(";")[1]
+
+
+def test_duplicates_by_attnum_keep_the_older_and_quote_the_other() -> None:
+    older = _index("IX_Orders", (2,), oid=10)
+    newer = _index("ix_orders", (2,), oid=20)
+    found = _found(_catalog(older, newer), "redundant_indexes")
+    assert found == [('"App Schema".ix_orders', 'DROP INDEX CONCURRENTLY "App Schema".ix_orders;')]
+
+
+def test_same_text_other_attnum_is_not_a_duplicate() -> None:
+    """Two indexes whose column *texts* match but whose attnums differ are different."""
+    a = _index("ix_a", (2,), key_columns=("x",), oid=10)
+    b = _index("ix_b", (5,), key_columns=("x",), oid=20)
+    assert _found(_catalog(a, b), "redundant_indexes") == []
+
+
+def test_a_foreign_key_is_matched_by_attnum_and_its_fix_quotes_the_column() -> None:
+    key = ForeignKey(
+        "fk_user", ORDERS, "App Schema", "Orders", (2,), ("userRef",), "public", "users"
+    )
+    unindexed = _found(
+        _catalog(_index("ix_body", (3,)), foreign_keys=(key,)), "unindexed_foreign_keys"
+    )
+    assert unindexed == [
+        (
+            '"App Schema"."Orders".fk_user',
+            'CREATE INDEX CONCURRENTLY "ix_Orders_userRef" ON "App Schema"."Orders" ("userRef");',
+        )
+    ]
+    indexed = _catalog(_index("ix_user", (2, 1)), foreign_keys=(key,))
+    assert _found(indexed, "unindexed_foreign_keys") == []
+
+
+def test_unused_spares_foreign_key_indexes_and_small_ones() -> None:
+    key = ForeignKey(
+        "fk_user", ORDERS, "App Schema", "Orders", (2,), ("userRef",), "public", "users"
+    )
+    fk_index = _index("ix_user", (2,), scans=0)
+    idle = _index("ix_body_role", (5,), scans=0)
+    small = _index("ix_small", (1, 5), scans=0, bytes=1024)
+    found = _found(_catalog(fk_index, idle, small, foreign_keys=(key,)), "unused_indexes")
+    assert [s for s, _ in found] == ['"App Schema".ix_body_role']
+
+
+def test_a_wide_text_column_gets_a_check_that_fits_the_btree_limit() -> None:
+    index = _index("Bad Index", (2,), include_attnums=(3,), include=("Body",))
+    catalog = _catalog(index, widest={index.oid: 6400})
+    [(subject, fix)] = _found(catalog, "wide_indexes")
+    assert subject == '"App Schema"."Bad Index"'
+    # 2704 - 8 header - (8 + 8) bigint = 2680; - 8 slack - 4 varlena = 2668; / 4 bytes per char
+    assert 'CHECK (char_length("Body") <= 667) NOT VALID' in fix
+    assert 'VALIDATE CONSTRAINT "ck_Orders_Body_length"' in fix
+    message = next(
+        f.message for o in diagnose(catalog) if o.id == "wide_indexes" for f in o.findings
+    )
+    assert "6,400 bytes" in message
+
+
+def test_a_wide_jsonb_column_is_dropped_not_bounded_and_a_bounded_one_is_fine() -> None:
+    meta = _index("ix_meta", (2,), include_attnums=(4,), include=("Meta",))
+    role = _index("ix_role", (2,), include_attnums=(5,), include=("Role",))
+    found = _found(_catalog(meta, role), "wide_indexes")
+    assert found == [('"App Schema".ix_meta', 'DROP INDEX CONCURRENTLY "App Schema".ix_meta;')]
+
+
+def test_locked_indexes_are_left_out() -> None:
+    locked = _index("ix_locked", (2,), valid=False, locked=True)
+    catalog = _catalog(locked)
+    assert _found(catalog, "invalid_indexes") == []
+    assert catalog.locked_tables() == ['"App Schema"."Orders"']
+
+
+def test_visibility_and_connections() -> None:
+    covering = _index("ix_cover", (2,), include_attnums=(5,), include=("Role",))
+    lagging = {ORDERS: TableStats(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.0, 40_000.0)}
+    [(_subject, fix)] = _found(_catalog(covering, tables=lagging), "visibility")
+    assert fix.startswith('VACUUM (ANALYZE) "App Schema"."Orders"; ALTER TABLE')
+    tiny = _catalog(budget=ServerBudget(10, 3, 0))
+    assert _found(tiny, "connections", instances=40)
