@@ -17,20 +17,44 @@ server's ``quote_ident`` would quote them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from psycopg import sql
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from dbtune.identifiers import ident
 from dbtune.index_spec import ColumnType, length_limit, max_width
 from dbtune.pool.budget import ServerBudget, read_budget
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+Runner = Callable[[sa.TextClause, Mapping[str, Any]], Sequence[Sequence[Any]]]
+"""Runs one catalog query with its binds: the same SQL serves psycopg (the doctor) and a
+SQLAlchemy connection (Alembic's, on psycopg or asyncpg)."""
 
-_INDEXES = """
+_PYFORMAT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+
+def psycopg_runner(conn: Connection) -> Runner:
+    def run(query: sa.TextClause, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        compiled = query.compile(dialect=_PYFORMAT)
+        return conn.execute(str(compiled), {**compiled.params, **params}).fetchall()
+
+    return run
+
+
+def sqlalchemy_runner(conn: sa.Connection) -> Runner:
+    def run(query: sa.TextClause, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        return conn.execute(query, dict(params)).all()
+
+    return run
+
+
+_INDEXES = sa.text(
+    """
 SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprimary,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
        i.indnkeyatts,
@@ -49,7 +73,10 @@ SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprim
        CASE WHEN lk.locked THEN '' ELSE pg_get_indexdef(i.indexrelid) END AS definition,
        c.relpages::bigint * current_setting('block_size')::bigint AS bytes,
        i.indexrelid, i.indrelid, i.indkey::int2[] AS attnums, lk.locked,
-       coalesce(s.idx_scan, 0) AS scans
+       coalesce(s.idx_scan, 0) AS scans,
+       NOT EXISTS (SELECT 1 FROM generate_series(1, i.indnkeyatts) AS k
+                   JOIN pg_opclass AS o ON o.oid = i.indclass[k - 1]
+                   WHERE NOT o.opcdefault) AS default_opclasses
 FROM pg_index AS i
 JOIN pg_class AS c ON c.oid = i.indexrelid
 JOIN pg_class AS t ON t.oid = i.indrelid
@@ -64,28 +91,38 @@ CROSS JOIN LATERAL (
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
     ) AS locked
 ) AS lk
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND (CAST(:index_name AS name) IS NULL OR c.relname = CAST(:index_name AS name))
+  AND (CAST(:beside AS oid) IS NULL
+       OR c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = CAST(:beside AS oid)))
 ORDER BY n.nspname, t.relname, c.relname
 """
+)
 
 
-_COLUMNS = """
+_COLUMNS = sa.text(
+    """
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty.typlen,
        CASE WHEN ty.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
             THEN a.atttypmod - 4 END,
        ty.typname
 FROM pg_attribute AS a JOIN pg_type AS ty ON ty.oid = a.atttypid
-WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(%s)
+WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(CAST(:oids AS oid[]))
 """
+)
 
-_LENGTH_CHECKS = """
+_LENGTH_CHECKS = sa.text(
+    """
 SELECT conrelid, conkey[1], pg_get_constraintdef(oid) FROM pg_constraint AS k
-WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1 AND conrelid = ANY(%s)
+WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1
+  AND conrelid = ANY(CAST(:oids AS oid[]))
   AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
                   AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
 """
+)
 
-_FOREIGN_KEYS = """
+_FOREIGN_KEYS = sa.text(
+    """
 SELECT k.conname, k.conrelid, n.nspname, t.relname, k.conkey::int2[],
        array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
@@ -99,20 +136,25 @@ JOIN pg_namespace pn ON pn.oid = p.relnamespace
 WHERE k.contype = 'f'
 ORDER BY n.nspname, t.relname, k.conname
 """
+)
 
-_TABLES = """
+_TABLES = sa.text(
+    """
 SELECT c.oid, n.nspname, c.relname, c.relpages, c.relallvisible, c.reltuples,
        coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-WHERE c.oid = ANY(%s)
+WHERE c.oid = ANY(CAST(:oids AS oid[]))
 """
+)
 
-_STATS_SINCE = """
+_STATS_SINCE = sa.text(
+    """
 SELECT coalesce(to_char(stats_reset, 'YYYY-MM-DD HH24:MI TZ'),
                 'the server started collecting them')
 FROM pg_stat_database WHERE datname = current_database()
 """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +180,7 @@ class IndexInfo:
     include_attnums: tuple[int, ...] = ()
     locked: bool = False  # under an ACCESS EXCLUSIVE lock: no text was read
     scans: int = 0  # pg_stat_user_indexes.idx_scan
+    default_opclasses: bool = True
 
     @property
     def protected(self) -> bool:
@@ -248,29 +291,39 @@ class Catalog:
         ]
 
 
-def _index(row: tuple[Any, ...]) -> IndexInfo:
+def _index(row: Sequence[Any]) -> IndexInfo:
     (name, table, schema, valid, unique, primary, backs, nkey, columns, desc, opclasses,
-     predicate, method, definition, size, oid, table_oid, attnums, locked, scans) = row  # fmt: skip
+     predicate, method, definition, size, oid, table_oid, attnums, locked, scans,
+     default_ops) = row  # fmt: skip
     return IndexInfo(
         name, table, schema, bool(valid), bool(unique), bool(primary), bool(backs),
         tuple(columns[:nkey]), tuple(desc), tuple(columns[nkey:]), str(opclasses),
         str(predicate), str(method), str(definition), int(size), int(oid), int(table_oid),
         tuple(int(a) for a in attnums[:nkey]), tuple(int(a) for a in attnums[nkey:]),
-        bool(locked), int(scans),
+        bool(locked), int(scans), bool(default_ops),
     )  # fmt: skip
 
 
-def _columns(conn: Connection, tables: list[int]) -> dict[tuple[int, int], Column]:
+def read_indexes(
+    run: Runner, *, name: str | None = None, beside: int | None = None
+) -> tuple[IndexInfo, ...]:
+    """Every index outside the system schemas, or the one called ``name`` in the schema of
+    table ``beside`` (where an index on that table would be created)."""
+    return tuple(_index(r) for r in run(_INDEXES, {"index_name": name, "beside": beside}))
+
+
+def read_columns(run: Runner, tables: Sequence[int]) -> dict[tuple[int, int], Column]:
+    """The columns of ``tables`` by (table OID, attnum), text bounded by validated CHECKs."""
     bounds: dict[tuple[int, int], int] = {}
-    for table_oid, attnum, definition in conn.execute(_LENGTH_CHECKS, [tables]).fetchall():
+    for table_oid, attnum, definition in run(_LENGTH_CHECKS, {"oids": list(tables)}):
         limit = length_limit(definition)
         if limit is not None:
             key = (int(table_oid), int(attnum))
             bounds[key] = min(limit, bounds.get(key, limit))
     columns = {}
-    for table_oid, attnum, name, type_name, typlen, chars, typname in conn.execute(
-        _COLUMNS, [tables]
-    ).fetchall():
+    for table_oid, attnum, name, type_name, typlen, chars, typname in run(
+        _COLUMNS, {"oids": list(tables)}
+    ):
         key = (int(table_oid), int(attnum))
         limit = chars if chars is not None else bounds.get(key)
         width = ColumnType(str(name), str(type_name), int(typlen), limit)
@@ -302,23 +355,25 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
     The widest current value of unbounded indexed columns is measured on tables of at most
     ``measure_rows_max`` estimated rows.
     """
-    indexes = tuple(_index(r) for r in conn.execute(_INDEXES).fetchall())
+    run = psycopg_runner(conn)
+    indexes = read_indexes(run)
     table_oids = sorted({i.table_oid for i in indexes})
-    columns = _columns(conn, table_oids)
+    columns = read_columns(run, table_oids)
     tables = {
         int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
                               float(r[5]), float(r[6]))
-        for r in conn.execute(_TABLES, [table_oids]).fetchall()
+        for r in run(_TABLES, {"oids": table_oids})
     }  # fmt: skip
     foreign_keys = tuple(
         ForeignKey(str(r[0]), int(r[1]), str(r[2]), str(r[3]), tuple(int(a) for a in r[4]),
                    tuple(str(c) for c in r[5]), str(r[6]), str(r[7]))
-        for r in conn.execute(_FOREIGN_KEYS).fetchall()
+        for r in run(_FOREIGN_KEYS, {})
     )  # fmt: skip
-    row = conn.execute(_STATS_SINCE).fetchone()
+    since = run(_STATS_SINCE, {})
     catalog = Catalog(
-        indexes, columns, foreign_keys, tables, str(row[0]) if row else "?", read_budget(conn)
-    )
+        indexes, columns, foreign_keys, tables, str(since[0][0]) if since else "?",
+        read_budget(conn),
+    )  # fmt: skip
     widest: dict[int, int | str] = {}
     for index in catalog.inspectable():
         wide = [c for c in catalog.held_columns(index) if c.unbounded]

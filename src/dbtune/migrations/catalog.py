@@ -1,5 +1,6 @@
 """Catalog reads the migration helpers need: a table by OID, an index's structure, column
-widths, and the sessions an operation would wait for.
+widths (through :mod:`dbtune.catalog`, the same SQL the doctor reads), and the sessions an
+operation would wait for.
 
 They take a SQLAlchemy connection (what Alembic's ``op.get_bind()`` returns) and bind every
 value. Tables are resolved once with ``to_regclass`` (the search_path the session really has),
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from psycopg import sql
 
+from dbtune.catalog import read_columns, read_indexes, sqlalchemy_runner
 from dbtune.identifiers import ident
-from dbtune.index_spec import ColumnType, ExistingIndex, length_limit
+from dbtune.index_spec import ColumnType, ExistingIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,89 +51,40 @@ def resolve_table(conn: sa.Connection, table: str, schema: str | None) -> Table 
     return Table(int(row[0]), str(row[1]), str(row[2])) if row else None
 
 
-_DESCRIBE_INDEX = sa.text(
-    """
-    SELECT i.indisvalid, i.indisunique, i.indnkeyatts,
-           array(SELECT coalesce(a.attname, '(' || pg_get_indexdef(i.indexrelid, k.n, true) || ')')
-                 FROM generate_series(1, i.indnatts) AS k(n)
-                 LEFT JOIN pg_attribute AS a
-                   ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k.n - 1]
-                      AND i.indkey[k.n - 1] <> 0
-                 ORDER BY k.n) AS columns,
-           array(SELECT (i.indoption[k - 1] & 1) = 1
-                 FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k) AS descending,
-           NOT EXISTS (
-               SELECT 1 FROM generate_series(1, i.indnkeyatts) AS k
-               JOIN pg_opclass AS o ON o.oid = i.indclass[k - 1]
-               WHERE NOT o.opcdefault) AS default_opclasses,
-           am.amname,
-           pg_get_expr(i.indpred, i.indrelid) AS predicate,
-           pg_get_indexdef(i.indexrelid) AS definition
-    FROM pg_index AS i
-    JOIN pg_class AS c ON c.oid = i.indexrelid
-    JOIN pg_am AS am ON am.oid = c.relam
-    WHERE c.relname = :name AND c.relnamespace = (
-        SELECT relnamespace FROM pg_class WHERE oid = :table_oid)
-    """
-)
-
-
 def describe_index(conn: sa.Connection, name: str, table: Table) -> ExistingIndex | None:
     """The index called ``name`` in ``table``'s schema (indexes live beside their table)."""
-    row = conn.execute(_DESCRIBE_INDEX, {"name": name, "table_oid": table.oid}).first()
-    if row is None:
+    found = read_indexes(sqlalchemy_runner(conn), name=name, beside=table.oid)
+    if not found:
         return None
-    valid, unique, nkey, columns, descending, default_ops, method, predicate, definition = row
+    index = found[0]
+    # An expression key keeps its text in parentheses, so it never equals a column name.
+    names = [
+        text if attnum else f"({text})"
+        for attnum, text in zip(
+            index.key_attnums + index.include_attnums,
+            index.key_columns + index.include,
+            strict=True,
+        )
+    ]
+    nkey = len(index.key_attnums)
     return ExistingIndex(
         name=name,
-        table=table.name,
-        valid=bool(valid),
-        unique=bool(unique),
-        key_columns=tuple(
-            (str(c), bool(d)) for c, d in zip(columns[:nkey], descending, strict=True)
-        ),
-        include=tuple(str(c) for c in columns[nkey:]),
-        predicate=predicate,
-        definition=definition,
-        method=str(method),
-        default_opclasses=bool(default_ops),
+        table=index.table,
+        valid=index.valid,
+        unique=index.unique,
+        key_columns=tuple(zip(names[:nkey], index.descending, strict=True)),
+        include=tuple(names[nkey:]),
+        predicate=index.predicate or None,
+        definition=index.definition,
+        method=index.method,
+        default_opclasses=index.default_opclasses,
     )
 
 
-_COLUMNS = sa.text(
-    """
-    SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty.typlen,
-           CASE WHEN ty.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
-                THEN a.atttypmod - 4 END AS max_chars
-    FROM pg_attribute AS a
-    JOIN pg_type AS ty ON ty.oid = a.atttypid
-    WHERE a.attrelid = :table_oid AND a.attnum > 0 AND NOT a.attisdropped
-    """
-)
-
-_LENGTH_CHECKS = sa.text(
-    """
-    SELECT conkey[1], pg_get_constraintdef(oid)
-    FROM pg_constraint
-    WHERE conrelid = :table_oid AND contype = 'c' AND convalidated AND cardinality(conkey) = 1
-    """
-)
-
-
 def column_types(conn: sa.Connection, table: Table) -> dict[str, ColumnType]:
-    """Every column of ``table`` by its exact name, text bounded by validated CHECKs (by attnum)."""
-    bounds: dict[int, int] = {}
-    for attnum, definition in conn.execute(_LENGTH_CHECKS, {"table_oid": table.oid}):
-        limit = length_limit(definition)
-        if limit is not None:
-            bounds[int(attnum)] = min(limit, bounds.get(int(attnum), limit))
-    result = {}
-    for attnum, name, type_name, typlen, max_chars in conn.execute(
-        _COLUMNS, {"table_oid": table.oid}
-    ):
-        chars = max_chars if max_chars is not None else bounds.get(int(attnum))
-        result[str(name)] = ColumnType(str(name), type_name, int(typlen), chars)
-    return result
+    """Every column of ``table`` by its exact name, with its width facts."""
+    columns = read_columns(sqlalchemy_runner(conn), [table.oid])
+    return {c.width.name: c.width for c in columns.values()}
 
 
 # Sessions an online operation on :table_oid would wait for. A concurrent index build or drop
