@@ -128,7 +128,12 @@ def test_a_locking_read_is_planned_only_unless_allowed(seeded_url: str, tmp_path
     assert buffers["status"] == "pass"
 
 
-def test_a_read_calling_nextval_is_reported_not_run(seeded_url: str, tmp_path: Path) -> None:
+def test_a_read_calling_a_volatile_function_is_planned_not_run(
+    seeded_url: str, tmp_path: Path
+) -> None:
+    """nextval, pg_terminate_backend, dblink_exec: a read-only transaction does not stop
+    everything a volatile function can do, so it is only planned unless --allow-writes."""
+
     def sequence_value() -> int:
         with psycopg.connect(seeded_url) as conn:
             row = conn.execute("SELECT last_value FROM users_id_seq").fetchone()
@@ -136,13 +141,24 @@ def test_a_read_calling_nextval_is_reported_not_run(seeded_url: str, tmp_path: P
         return int(row[0])
 
     before = sequence_value()
-    body = _query("next_id", "SELECT nextval('users_id_seq')")
+    body = _query("next_id", "SELECT nextval('users_id_seq')", "expect.max_buffers = 1000")
     code, report = _run_json(seeded_url, tmp_path, body)
-    assert code == 2
-    error = report["queries"][0]["error"]
-    assert "nextval" in error
-    assert "--allow-writes" in error
+    assert code == 0, report
+    query = report["queries"][0]
+    assert query["notes"] == ["calls volatile function(s) nextval"]
+    buffers = next(c for c in query["checks"] if c["id"] == "buffers")
+    assert buffers["message"] == "skipped (calls nextval: pass --allow-writes)"
     assert sequence_value() == before
+    terminate = _query(
+        "terminate",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'dbtune-victim'",
+    )
+    with psycopg.connect(seeded_url, application_name="dbtune-victim", autocommit=True) as victim:
+        code, report = _run_json(seeded_url, tmp_path, terminate)
+        assert victim.execute("SELECT 1").fetchone() == (1,)  # still connected
+    assert code == 0, report
+    assert report["queries"][0]["plan"]["execution_time_ms"] is None  # planned, not executed
 
 
 def test_one_failing_query_never_hides_the_others(seeded_url: str, tmp_path: Path) -> None:

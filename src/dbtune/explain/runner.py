@@ -292,6 +292,11 @@ def explain_query(
         _transaction_settings(conn, statement_timeout_ms, mode)
         params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
         volatile = _volatile(conn, info)
+        if volatile and run.analyze and not allow_writes:
+            # A volatile function may act outside the transaction (pg_terminate_backend,
+            # dblink_exec, nextval): plan, don't execute, unless told to.
+            run = _Execution(False, True, f"calls {', '.join(volatile)}: pass --allow-writes")
+            options = "FORMAT JSON"
         plan = _explain(conn, query.sql, options, params, volatile)
         generic, generic_error = (None, None)
         if query.expect.generic_plan:
