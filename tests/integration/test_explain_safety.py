@@ -159,6 +159,17 @@ def test_a_read_calling_a_volatile_function_is_planned_not_run(
         assert victim.execute("SELECT 1").fetchone() == (1,)  # still connected
     assert code == 0, report
     assert report["queries"][0]["plan"]["execution_time_ms"] is None  # planned, not executed
+    picker = _query(
+        "by_victim",
+        "SELECT %(pid)s::int",
+        'params.pid = { sql = "SELECT pg_terminate_backend(pid)::int FROM pg_stat_activity '
+        "WHERE application_name = 'dbtune-victim'\" }",
+    )
+    with psycopg.connect(seeded_url, application_name="dbtune-victim", autocommit=True) as victim:
+        code, report = _run_json(seeded_url, tmp_path, picker)
+        assert victim.execute("SELECT 1").fetchone() == (1,)
+    assert code == 2
+    assert "calls pg_terminate_backend" in report["queries"][0]["error"]
 
 
 def test_one_failing_query_never_hides_the_others(seeded_url: str, tmp_path: Path) -> None:

@@ -97,8 +97,9 @@ class QueryFailed(Exception):
 class _Pickers:
     """Runs each picker query once per run: profiles and queries share the same pickers."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow_writes: bool = False) -> None:
         self.values: dict[str, Any] = {}
+        self.allow_writes = allow_writes
 
     def value(self, conn: Connection, query: HotQuery, name: str, picker: ParamPicker) -> Any:
         if picker.sql is None:
@@ -112,6 +113,12 @@ class _Pickers:
                 raise QueryFailed(
                     f"the picker for parameter {name} is a {info.access.value}; a picker must "
                     "be a plain SELECT"
+                )
+            volatile = _volatile(conn, info)
+            if volatile and not self.allow_writes:
+                raise QueryFailed(
+                    f"the picker for parameter {name} calls {', '.join(volatile)}, which may act "
+                    "outside the transaction; pass --allow-writes to run it"
                 )
             # prepare=True: the extended protocol, which runs one statement and no more.
             row = conn.execute(picker.sql, prepare=True).fetchone()
@@ -216,8 +223,17 @@ def _execution(info: StatementInfo, analyze: bool, allow_writes: bool) -> _Execu
     return _Execution(False, True, f"{info.access.value}: pass --allow-writes")
 
 
+# Volatile by the catalog's word, but without effects outside the query.
+HARMLESS_VOLATILE = frozenset(
+    {"random", "random_normal", "clock_timestamp", "timeofday", "gen_random_uuid", "uuidv4"}
+)
+
+
 def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
-    names = [f.rsplit(".", 1)[-1] for f in info.functions]
+    """The volatile functions a statement calls (by name: any overload that is volatile)."""
+    names = [
+        n for n in (f.rsplit(".", 1)[-1] for f in info.functions) if n not in HARMLESS_VOLATILE
+    ]
     if not names:
         return []
     rows = conn.execute(
@@ -286,7 +302,7 @@ def explain_query(
     run = _execution(info, analyze, allow_writes)
     options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
     version = server_version or conn.info.server_version
-    picked = picked or _Pickers()
+    picked = picked or _Pickers(allow_writes)
     conn.read_only = run.read_only
     with conn.transaction(force_rollback=True):
         _transaction_settings(conn, statement_timeout_ms, mode)
@@ -352,7 +368,7 @@ def run_workload(
     A query that fails becomes an ``error`` result; the others still run.
     """
     results: list[QueryResult] = []
-    picked = _Pickers()
+    picked = _Pickers(allow_writes)
     with connect(url) as conn:
         version = conn.info.server_version
         for query in workload.queries:
