@@ -1,6 +1,8 @@
 """dbtune: online index migrations, plan checks and CPU-sized pools for PostgreSQL services.
 
-The public API is what ``__all__`` lists; every other module may change.
+The public API is what ``__all__`` lists here, plus two public modules with their own
+``__all__``: :mod:`dbtune.migrations` (online schema operations for Alembic revisions) and
+:mod:`dbtune.testing` (``assert_plan``). Every other module may change.
 """
 
 from dbtune.cpus import CpuCount, usable_cpus
