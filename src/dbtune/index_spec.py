@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from psycopg import sql
+from typing_extensions import Unpack
 
 from dbtune.identifiers import ident
 from dbtune.sqltext import same_expression
@@ -27,6 +29,14 @@ INDEX_TUPLE_HEADER_BYTES = 8
 ALIGNMENT_SLACK_BYTES = 8  # per column, worst case
 MAX_BYTES_PER_CHAR = 4  # UTF-8
 VARLENA_HEADER_BYTES = 4
+
+
+class IndexOptions(TypedDict, total=False):
+    """The optional parts of an index, as ``create_index_online`` takes them."""
+
+    include: Sequence[str]
+    where: str | None
+    unique: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +52,15 @@ class IndexSpec:
 
     @classmethod
     def build(
-        cls,
-        name: str,
-        table: str,
-        columns: Sequence[str],
-        *,
-        include: Sequence[str] = (),
-        where: str | None = None,
-        unique: bool = False,
+        cls, name: str, table: str, columns: Sequence[str], **options: Unpack[IndexOptions]
     ) -> IndexSpec:
+        """Validate the names and parse ``"col DESC"``; ``options`` as the dataclass fields."""
+        include = tuple(options.get("include", ()))
         for identifier in (name, table, *include):
             check_identifier(identifier)
+        columns_ = tuple(parse_column(c) for c in columns)
         return cls(
-            name, table, tuple(parse_column(c) for c in columns), tuple(include), where, unique
+            name, table, columns_, include, options.get("where"), options.get("unique", False)
         )
 
     def statement(

@@ -142,3 +142,18 @@ def test_an_unusable_dbtune_home_is_one_line() -> None:
     run = run_cli("explain", env={"DBTUNE_HOME": "/proc/dbtune-cannot-live-here"})
     _one_line_error(run)
     assert "DBTUNE_HOME" in run.stderr
+
+
+def test_doctor_losing_its_connection_is_a_connection_error(seeded_url: str) -> None:
+    """A server restart mid-run: the catalog read fails on a dead session, and doctor says
+    so as a connection error (exit 2), not as findings skipped."""
+    from dbtune.doctor import DoctorOptions, _read
+    from dbtune.dsn import libpq_url
+    from dbtune.errors import ConnectionFailed
+
+    with psycopg.connect(libpq_url(seeded_url)) as doomed:
+        doomed.read_only = True
+        with psycopg.connect(seeded_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [doomed.info.backend_pid])
+        with pytest.raises(ConnectionFailed, match="lost the connection"):
+            _read(doomed, seeded_url, DoctorOptions())
