@@ -40,3 +40,25 @@ def run_cli(
         check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def public_indexes(url: str) -> dict[str, tuple[bool, str]]:
+    """Each index of the public schema: (valid, pg_get_indexdef)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public'"
+        ).fetchall()
+    return {str(name): (bool(valid), str(definition)) for name, valid, definition in rows}
+
+
+def alembic_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert row is not None
+    return str(row[0])

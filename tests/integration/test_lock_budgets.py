@@ -16,26 +16,14 @@ import pytest
 
 from dbtune import reference_schema
 from dbtune.migrations.run_lock import LOCK_CLASS, LOCK_ID
-from tests.integration.helpers import Run, run_cli
+from tests.integration.helpers import Run, public_indexes, run_cli
+from tests.integration.helpers import alembic_version as _version
 
 XP_INDEXES = {"ix_xp_transactions_user_id_created_at", "ix_user_xp_total_xp"}
 
 
 def _indexes(url: str) -> dict[str, bool]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
-            "ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public'"
-        ).fetchall()
-    return {str(name): bool(valid) for name, valid in rows}
-
-
-def _version(url: str) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert row is not None
-    return str(row[0])
+    return {name: valid for name, (valid, _) in public_indexes(url).items()}
 
 
 @contextmanager

@@ -18,28 +18,13 @@ from dbtune.bench.writer import writing
 from dbtune.dsn import sqlalchemy_url
 from dbtune.errors import MigrationError
 from dbtune.migrations import create_index_online
+from tests.integration.helpers import alembic_version as _version
+from tests.integration.helpers import public_indexes as _indexes
 from tests.integration.helpers import run_cli
 
 COVERING = "ix_conversation_history_user_id_created_at"
 BEFORE_COVERING = "0002_message_bounds"
 COVERING_DEF = "ON conversation_history (user_id, created_at DESC) INCLUDE (role, message_type)"
-
-
-def _indexes(url: str) -> dict[str, tuple[bool, str]]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public'"
-        ).fetchall()
-    return {name: (valid, definition) for name, valid, definition in rows}
-
-
-def _version(url: str) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert row is not None
-    return str(row[0])
 
 
 def _count(url: str) -> int:
