@@ -166,3 +166,54 @@ def test_non_sargable_filter_gets_the_range_hint() -> None:
     results = {r.id: r for r in run_checks(ctx)}
     assert "created_at::date is not sargable" in results["uses_index"].message
     assert "created_at >= day AND created_at < day + 1" in results["no_seq_scan"].message
+
+
+def _seq_scan(relation: str, rows: float, removed: float | None = None) -> Plan:
+    node: dict[str, object] = {
+        "Node Type": "Seq Scan",
+        "Relation Name": relation,
+        "Plan Rows": rows,
+        "Actual Rows": rows,
+        "Actual Loops": 1,
+    }
+    if removed is not None:
+        node["Rows Removed by Filter"] = removed
+    return parse_plan({"Plan": node})
+
+
+def test_a_sequence_is_not_a_table_to_index() -> None:
+    """``SELECT last_value FROM some_seq`` plans as a Seq Scan on the sequence."""
+    plan = _seq_scan("orders_id_seq", 1)
+    ctx = CheckContext(
+        plan, Expectations(no_seq_scan=True), {}, not_tables=frozenset({"orders_id_seq"})
+    )
+    assert {r.id: r.status for r in run_checks(ctx)}["no_seq_scan"] == "pass"
+
+
+def test_a_never_analyzed_table_is_sized_by_the_plan_and_named_as_such() -> None:
+    from dbtune.explain.runner import RelationFacts, table_facts
+
+    plan = _seq_scan("events", 12, removed=799_988)
+    relations = {"events": RelationFacts("r", None, 0, None)}
+    rows, _, unanalyzed, _ = table_facts(relations, [plan])
+    assert rows == {"events": 800_000.0}
+    assert unanalyzed == {"events"}
+    ctx = CheckContext(plan, Expectations(), rows, unanalyzed=unanalyzed)
+    result = {r.id: r for r in run_checks(ctx)}["no_seq_scan"]
+    assert result.status == "fail"
+    assert "about 800,000 rows by the plan; it has never been analyzed: ANALYZE events" in (
+        result.message
+    )
+    assert "-1 rows" not in result.message
+
+
+def test_a_scanned_partition_is_named_with_its_parent() -> None:
+    plan = _seq_scan("events_2026_11", 50_000)
+    ctx = CheckContext(
+        plan,
+        Expectations(),
+        {"events_2026_11": 50_000.0},
+        parents={"events_2026_11": "events"},
+    )
+    message = {r.id: r for r in run_checks(ctx)}["no_seq_scan"].message
+    assert "events_2026_11 (a partition of events)" in message

@@ -39,6 +39,12 @@ class CheckContext:
     generic_error: str | None = None
     unmeasured: str | None = None
     """Why the plan was not executed (a locking read or a write without --allow-writes)."""
+    not_tables: frozenset[str] = frozenset()
+    """Scanned relations that are not tables (sequences...): no index can serve them."""
+    unanalyzed: frozenset[str] = frozenset()
+    """Tables never analyzed: their ``table_rows`` is the plan's count, not statistics."""
+    parents: Mapping[str, str] = field(default_factory=dict)
+    """A partition's partitioned table, for naming the table the user knows."""
 
     def with_plan(self, plan: Plan) -> CheckContext:
         return replace(self, plan=plan, generic=None)

@@ -18,7 +18,11 @@ ENABLE_NOTE = f"on by default for tables above {SEQ_SCAN_ROW_THRESHOLD:,} rows"
 
 def check(ctx: CheckContext) -> Verdict | None:
     setting = ctx.expect.no_seq_scan
-    seq = [n for n in ctx.plan.nodes() if n.node_type == "Seq Scan" and n.relation_name]
+    seq = [
+        n
+        for n in ctx.plan.nodes()
+        if n.node_type == "Seq Scan" and n.relation_name and n.relation_name not in ctx.not_tables
+    ]
     if setting is None:  # default: only tables above the threshold matter
         big = {t for t, rows in ctx.table_rows.items() if rows > SEQ_SCAN_ROW_THRESHOLD}
         touched = {n.relation_name for n in ctx.plan.nodes() if n.relation_name}
@@ -28,10 +32,18 @@ def check(ctx: CheckContext) -> Verdict | None:
     if not seq:
         return ("pass", "no Seq Scan")
     table = seq[0].relation_name or "?"
+    parent = ctx.parents.get(table)
+    named = f"{table} (a partition of {parent})" if parent else table
     rows = ctx.table_rows.get(table)
-    size = f" (about {rows:,.0f} rows)" if rows is not None else ""
+    if table in ctx.unanalyzed:
+        size = (
+            f" (about {rows:,.0f} rows by the plan; it has never been analyzed: "
+            f"ANALYZE {parent or table})"
+        )
+    else:
+        size = f" (about {rows:,.0f} rows)" if rows is not None else ""
     return (
         "fail",
-        f"expected no Seq Scan; the plan scans all of {table}{size}. "
+        f"expected no Seq Scan; the plan scans all of {named}{size}. "
         f"Likely fix: {likely_fix(ctx.plan)}",
     )

@@ -131,40 +131,96 @@ class _Pickers:
         return self.values[picker.sql]
 
 
-_RESOLVE = """
-SELECT r.name, c.reltuples
-FROM unnest(%s::text[], %s::text[]) AS r(schema, name)
-JOIN pg_class AS c ON c.oid = to_regclass(
+_FACTS = """
+SELECT c.relname, c.relkind, c.reltuples,
+       CASE WHEN c.reltuples < 0  -- never analyzed: relpages may be 0 too; ask the file
+            THEN pg_relation_size(c.oid) / current_setting('block_size')::int
+            ELSE c.relpages END AS pages,
+       (SELECT p.relname FROM pg_inherits AS h JOIN pg_class AS p ON p.oid = h.inhparent
+        WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
+FROM pg_class AS c
+"""
+_RESOLVE = (
+    _FACTS
+    + """
+JOIN unnest(%s::text[], %s::text[]) AS r(schema, name) ON c.oid = to_regclass(
     CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
          ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
 """
-_BY_NAME = """
-SELECT relname, max(reltuples) FROM pg_class
-WHERE relname = ANY(%s) AND relkind IN ('r', 'p', 'm') GROUP BY relname
-"""
+)
+_BY_NAME = _FACTS + "WHERE c.relname = ANY(%s) ORDER BY c.reltuples DESC"
+
+TABLE_KINDS = frozenset({"r", "p", "m"})  # tables, partitioned tables, materialized views
+ROWS_PER_PAGE_GUESS = 10  # a floor for a never-analyzed table the plan did not count
 
 
-def _table_rows(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict[str, float]:
-    """Estimated rows of each table the plans scan, keyed by the plan's relation name.
+@dataclass(frozen=True, slots=True)
+class RelationFacts:
+    kind: str
+    rows: float | None  # None: never analyzed (reltuples = -1)
+    pages: int
+    parent: str | None
+
+
+def _relations(
+    conn: Connection, info: StatementInfo, plans: list[Plan]
+) -> dict[str, RelationFacts]:
+    """What the catalog says of each relation the plans scan, keyed by the plan's name.
 
     The query's own relations are resolved by OID through the session's search_path (as the
     planner resolved them), so a same-named table in another schema cannot stand in. Names
-    the query does not spell (a view's base tables) fall back to the largest table of that
-    name, which keeps the Seq Scan check on rather than off.
+    the query does not spell (a view's base tables, partitions) fall back to the largest
+    relation of that name, which keeps the Seq Scan check on rather than off.
     """
     wanted = {n.relation_name for p in plans for n in p.nodes() if n.relation_name}
     if not wanted:
         return {}
-    rows: dict[str, float] = {}
-    found = conn.execute(
+    found: dict[str, RelationFacts] = {}
+    rows = conn.execute(
         _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
     ).fetchall()
-    for name, tuples in found:
-        rows[str(name)] = max(float(tuples), rows.get(str(name), float("-inf")))
-    missing = sorted(wanted - set(rows))
+    missing = sorted(wanted - {str(r[0]) for r in rows})
     if missing:
-        rows.update({str(n): float(t) for n, t in conn.execute(_BY_NAME, [missing]).fetchall()})
-    return rows
+        rows += conn.execute(_BY_NAME, [missing]).fetchall()
+    for name, kind, tuples, pages, parent in rows:
+        known = float(tuples) if float(tuples) >= 0 else None
+        relation = RelationFacts(str(kind), known, int(pages), parent)
+        current = found.get(str(name))
+        if current is None or (relation.rows or 0) > (current.rows or 0):
+            found[str(name)] = relation
+    return found
+
+
+def _scanned_rows(plans: list[Plan], name: str) -> float:
+    """Rows the plans' scans of ``name`` read (or, unexecuted, expected), loops included."""
+    counted = [
+        ((n.actual_rows if n.actual_rows is not None else n.plan_rows)
+         + (n.rows_removed_by_filter or 0.0)) * (n.actual_loops or 1.0)
+        for p in plans for n in p.nodes() if n.relation_name == name
+    ]  # fmt: skip
+    return max(counted, default=0.0)
+
+
+def table_facts(
+    relations: Mapping[str, RelationFacts], plans: list[Plan]
+) -> tuple[dict[str, float], frozenset[str], frozenset[str], dict[str, str]]:
+    """(rows per table, relations that are not tables, never-analyzed tables, partitions'
+    parents) for the checks."""
+    rows: dict[str, float] = {}
+    unanalyzed = set()
+    for name, relation in relations.items():
+        if relation.kind not in TABLE_KINDS:
+            continue
+        if relation.rows is None:
+            unanalyzed.add(name)
+            rows[name] = max(
+                _scanned_rows(plans, name), float(relation.pages * ROWS_PER_PAGE_GUESS)
+            )
+        else:
+            rows[name] = relation.rows
+    not_tables = frozenset(n for n, r in relations.items() if r.kind not in TABLE_KINDS)
+    parents = {n: r.parent for n, r in relations.items() if r.parent}
+    return rows, not_tables, frozenset(unanalyzed), parents
 
 
 def _generic_plan(
@@ -317,8 +373,19 @@ def explain_query(
         generic, generic_error = (None, None)
         if query.expect.generic_plan:
             generic, generic_error = _generic_plan(conn, query, params, version)
-        rows = _table_rows(conn, info, [plan] + ([generic] if generic else []))
-    ctx = CheckContext(plan, query.expect, rows, generic, generic_error, run.unmeasured)
+        plans = [plan] + ([generic] if generic else [])
+        rows, not_tables, unanalyzed, parents = table_facts(_relations(conn, info, plans), plans)
+    ctx = CheckContext(
+        plan,
+        query.expect,
+        rows,
+        generic,
+        generic_error,
+        run.unmeasured,
+        not_tables=not_tables,
+        unanalyzed=unanalyzed,
+        parents=parents,
+    )
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     return QueryResult(
         query,
