@@ -73,10 +73,18 @@ SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprim
        CASE WHEN lk.locked THEN '' ELSE pg_get_indexdef(i.indexrelid) END AS definition,
        c.relpages::bigint * current_setting('block_size')::bigint AS bytes,
        i.indexrelid, i.indrelid, i.indkey::int2[] AS attnums, lk.locked,
-       coalesce(s.idx_scan, 0) AS scans,
+       CASE WHEN c.relkind = 'I'  -- a partitioned index: its partitions' indexes are scanned
+            THEN (SELECT coalesce(sum(ps.idx_scan), 0) FROM pg_partition_tree(i.indexrelid) AS pt
+                  JOIN pg_stat_user_indexes AS ps ON ps.indexrelid = pt.relid)
+            ELSE coalesce(s.idx_scan, 0) END AS scans,
        NOT EXISTS (SELECT 1 FROM generate_series(1, i.indnkeyatts) AS k
                    JOIN pg_opclass AS o ON o.oid = i.indclass[k - 1]
-                   WHERE NOT o.opcdefault) AS default_opclasses
+                   WHERE NOT o.opcdefault) AS default_opclasses,
+       array(SELECT (i.indoption[k - 1] & 2) = 2
+             FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k) AS nulls_first,
+       i.indcollation::oid[] AS collations,
+       c.relkind = 'I' AS partitioned,
+       (SELECT h.inhparent FROM pg_inherits AS h WHERE h.inhrelid = i.indexrelid) AS attached_to
 FROM pg_index AS i
 JOIN pg_class AS c ON c.oid = i.indexrelid
 JOIN pg_class AS t ON t.oid = i.indrelid
@@ -179,8 +187,12 @@ class IndexInfo:
     key_attnums: tuple[int, ...] = ()  # 0 for an expression
     include_attnums: tuple[int, ...] = ()
     locked: bool = False  # under an ACCESS EXCLUSIVE lock: no text was read
-    scans: int = 0  # pg_stat_user_indexes.idx_scan
+    scans: int = 0  # pg_stat_user_indexes.idx_scan (summed over partitions for a parent)
     default_opclasses: bool = True
+    nulls_first: tuple[bool, ...] = ()
+    collations: tuple[int, ...] = ()  # pg_index.indcollation, per column (0: not collatable)
+    partitioned: bool = False  # an index on a partitioned table (no storage of its own)
+    attached_to: int | None = None  # the partitioned index this partition's index belongs to
 
     @property
     def protected(self) -> bool:
@@ -219,7 +231,9 @@ def quoted(*names: str) -> str:
 
 
 def drop_index_sql(index: IndexInfo) -> str:
-    return sql.SQL("DROP INDEX CONCURRENTLY {};").format(index.identifier).as_string()
+    """``DROP INDEX CONCURRENTLY``; a partitioned index cannot be dropped concurrently."""
+    keyword = "DROP INDEX {};" if index.partitioned else "DROP INDEX CONCURRENTLY {};"
+    return sql.SQL(keyword).format(index.identifier).as_string()
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +289,9 @@ class Catalog:
     """Per index OID: the widest current entry of its unbounded columns, or why not measured."""
 
     def inspectable(self) -> list[IndexInfo]:
-        """The indexes whose definitions could be read (no ACCESS EXCLUSIVE lock in the way)."""
-        return [i for i in self.indexes if not i.locked]
+        """The indexes to judge: readable (no ACCESS EXCLUSIVE lock in the way), and not a
+        partition's index attached to a partitioned one — that is judged once, on the parent."""
+        return [i for i in self.indexes if not i.locked and i.attached_to is None]
 
     def locked_tables(self) -> list[str]:
         return sorted({i.table_qualified for i in self.indexes if i.locked})
@@ -294,13 +309,15 @@ class Catalog:
 def _index(row: Sequence[Any]) -> IndexInfo:
     (name, table, schema, valid, unique, primary, backs, nkey, columns, desc, opclasses,
      predicate, method, definition, size, oid, table_oid, attnums, locked, scans,
-     default_ops) = row  # fmt: skip
+     default_ops, nulls_first, collations, partitioned, attached_to) = row  # fmt: skip
     return IndexInfo(
         name, table, schema, bool(valid), bool(unique), bool(primary), bool(backs),
         tuple(columns[:nkey]), tuple(desc), tuple(columns[nkey:]), str(opclasses),
         str(predicate), str(method), str(definition), int(size), int(oid), int(table_oid),
         tuple(int(a) for a in attnums[:nkey]), tuple(int(a) for a in attnums[nkey:]),
-        bool(locked), int(scans), bool(default_ops),
+        bool(locked), int(scans), bool(default_ops), tuple(nulls_first),
+        tuple(int(c) for c in collations), bool(partitioned),
+        int(attached_to) if attached_to is not None else None,
     )  # fmt: skip
 
 
@@ -385,6 +402,9 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
     )
 
 
-def concurrent(definition: str) -> str:
-    """``CREATE INDEX x ON ...`` -> ``CREATE INDEX CONCURRENTLY x ON ...``."""
-    return definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)
+def rebuild_sql(index: IndexInfo) -> str:
+    """The statement that builds ``index`` again: concurrently, or, for a partitioned index
+    (CONCURRENTLY is refused there), a plain build on the parent and all its partitions."""
+    if index.partitioned:
+        return index.definition.replace(" ON ONLY ", " ON ", 1)
+    return index.definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)

@@ -3,6 +3,7 @@ on recorded plans: names compared by attnum and quoted in every fix, locked tabl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from dbtune.catalog import Catalog, Column, ForeignKey, IndexInfo, TableStats
@@ -34,6 +35,8 @@ def _index(name: str, keys: tuple[int, ...], **changes: object) -> IndexInfo:
         table_oid=ORDERS,
         key_attnums=keys,
         scans=5,
+        nulls_first=tuple(False for _ in keys),
+        collations=tuple(0 for _ in keys),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -156,3 +159,78 @@ def test_visibility_and_connections() -> None:
     assert fix.startswith('VACUUM (ANALYZE) "App Schema"."Orders"; ALTER TABLE')
     tiny = _catalog(budget=ServerBudget(10, 3, 0))
     assert _found(tiny, "connections", instances=40)
+
+
+def _pair(small: Mapping[str, object], big: Mapping[str, object]) -> list[tuple[str, str]]:
+    return _found(
+        _catalog(
+            _index("ix_small", (2,), oid=10, **small), _index("ix_big", (2, 1), oid=20, **big)
+        ),
+        "redundant_indexes",
+    )
+
+
+def test_another_collation_is_not_redundant() -> None:
+    """(x COLLATE "C") serves neither = nor ORDER BY in the default collation, nor back."""
+    assert _pair({"collations": (950,)}, {"collations": (100, 0)}) == []
+    assert _pair({"collations": (100,)}, {"collations": (100, 0)}) != []
+
+
+def test_a_one_column_prefix_serves_both_directions() -> None:
+    # (x DESC) is (x, y) read backwards
+    desc = {"descending": (True,), "nulls_first": (True,)}
+    assert [s for s, _ in _pair(desc, {})] == ['"App Schema".ix_small']
+    # (x DESC NULLS LAST) is not: backwards gives NULLS FIRST
+    desc_nulls_last = {"descending": (True,), "nulls_first": (False,)}
+    assert _pair(desc_nulls_last, {}) == []
+
+
+def test_a_multi_column_prefix_needs_the_same_relative_directions() -> None:
+    small = _index("ix_ab", (2, 1), oid=10, descending=(False, True), nulls_first=(False, True))
+    same_relative = _index(
+        "ix_abc",
+        (2, 1, 5),
+        oid=20,
+        descending=(True, False, False),
+        nulls_first=(True, False, False),
+    )
+    other_relative = replace(same_relative, name="ix_abc2", descending=(False, False, False),
+                             nulls_first=(False, False, False))  # fmt: skip
+    assert [s for s, _ in _found(_catalog(small, same_relative), "redundant_indexes")] == [
+        '"App Schema".ix_ab'
+    ]
+    assert _found(_catalog(small, other_relative), "redundant_indexes") == []
+
+
+def test_an_invalid_index_is_not_also_a_duplicate() -> None:
+    valid = _index("ix_a", (2,), oid=10)
+    invalid = _index("ix_b", (2,), oid=20, valid=False)
+    catalog = _catalog(valid, invalid)
+    assert _found(catalog, "redundant_indexes") == []
+    assert [s for s, _ in _found(catalog, "invalid_indexes")] == ['"App Schema".ix_b']
+
+
+def test_a_constraint_index_is_never_proposed_for_dropping() -> None:
+    exclusion = _index("ex_orders", (2,), oid=10, backs_constraint=True)
+    twin = _index("ix_orders", (2,), oid=20)
+    assert [s for s, _ in _found(_catalog(exclusion, twin), "redundant_indexes")] == [
+        '"App Schema".ix_orders'
+    ]
+
+
+def test_partitioned_indexes_are_judged_once_on_the_parent() -> None:
+    only = 'CREATE INDEX ix_parent ON ONLY "App Schema"."Orders" USING btree ("userRef")'
+    parent = _index(
+        "ix_parent", (2,), oid=10, partitioned=True, scans=0, valid=False, definition=only
+    )
+    child = _index("orders_2026_userref_idx", (2,), oid=11, attached_to=10, scans=3)
+    twin = _index("ix_parent_twin", (2,), oid=12, partitioned=True, scans=0)
+    catalog = _catalog(parent, child, twin)
+    [(subject, fix)] = _found(catalog, "invalid_indexes")
+    assert subject == '"App Schema".ix_parent'
+    assert fix == (
+        'DROP INDEX "App Schema".ix_parent; '
+        'CREATE INDEX ix_parent ON "App Schema"."Orders" USING btree ("userRef");'
+    )
+    unused = _found(catalog, "unused_indexes")
+    assert unused == [('"App Schema".ix_parent_twin', 'DROP INDEX "App Schema".ix_parent_twin;')]

@@ -8,7 +8,7 @@ it again (``alembic upgrade head`` does both for dbtune's revisions).
 
 from __future__ import annotations
 
-from dbtune.catalog import Catalog, concurrent, drop_index_sql
+from dbtune.catalog import Catalog, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "invalid_indexes"
@@ -20,8 +20,16 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
             ID,
             index.qualified,
             f"index {index.qualified} on {index.table_qualified} is INVALID: never read, "
-            "still written",
-            f"{drop_index_sql(index)} {concurrent(index.definition)};",
+            "still written"
+            + (
+                " (a partitioned index: the fix rebuilds it with a plain build, which blocks "
+                "writes to each partition while it runs; online instead: CREATE INDEX ON ONLY "
+                "the parent, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX "
+                "... ATTACH PARTITION)"
+                if index.partitioned
+                else ""
+            ),
+            f"{drop_index_sql(index)} {rebuild_sql(index)};",
         )
         for index in catalog.inspectable()
         if not index.valid

@@ -1,11 +1,14 @@
 """redundant_indexes: duplicate indexes, and indexes whose key is a prefix of another's.
 
 Problem: every index slows every write and takes memory; an index whose key columns are the
-leading key columns of another index on the same table (same order, direction and operator
-classes, same predicate) serves no query the other cannot. Evidence: two valid btree indexes on
-one table whose keys are equal, or one a prefix of the other, and whose INCLUDE columns are
-covered. Fix: drop the redundant one concurrently. Primary-key, unique and constraint indexes
-are never suggested for dropping; when both indexes of a pair are protected, nothing is said.
+leading key columns of another index on the same table serves no query the other cannot.
+Evidence: two valid btree indexes on one table whose keys (columns by attnum, or expressions)
+are equal, or one a prefix of the other, with the same collations, operator classes and
+predicate, the same relative sort directions (a prefix may be the other's read backwards: a
+one-column `(x DESC)` is served by `(x, y)`), and whose INCLUDE columns are covered. Fix: drop
+the redundant one concurrently. Primary-key, unique and constraint indexes are never suggested
+for dropping; an INVALID index is reported as invalid only; a partitioned index is judged once,
+on its table, not again on each partition.
 """
 
 from __future__ import annotations
@@ -27,10 +30,14 @@ def _covers(big: IndexInfo, small: IndexInfo) -> bool:
         or n > len(big.key_columns)
     ):
         return False
-    if big.key[:n] != small.key or big.descending[:n] != small.descending:
+    if big.key[:n] != small.key or big.collations[:n] != small.collations:
         return False
     if big.opclasses.split()[:n] != small.opclasses.split()[:n]:
         return False
+    order = tuple(zip(small.descending, small.nulls_first, strict=True))
+    prefix = tuple(zip(big.descending[:n], big.nulls_first[:n], strict=True))
+    if order not in (prefix, tuple((not d, not f) for d, f in prefix)):
+        return False  # neither the same order nor the same read backwards
     if 0 in small.include_attnums:
         return False
     return set(small.include_attnums) <= set(big.key_attnums) | set(big.include_attnums)
