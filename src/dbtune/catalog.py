@@ -27,7 +27,7 @@ from psycopg import sql
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from dbtune.identifiers import ident
-from dbtune.index_spec import ColumnType, length_limit, max_width
+from dbtune.index_spec import ColumnType, length_limit, max_width, typmod_bounds
 from dbtune.pool.budget import ServerBudget, read_budget
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -108,13 +108,17 @@ ORDER BY n.nspname, t.relname, c.relname
 )
 
 
+# A domain's width is its base type's with the domain's typmod, narrowed by its CHECKs.
 _COLUMNS = sa.text(
     """
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty.typlen,
-       CASE WHEN ty.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
-            THEN a.atttypmod - 4 END,
-       ty.typname
-FROM pg_attribute AS a JOIN pg_type AS ty ON ty.oid = a.atttypid
+       CASE WHEN dt.typtype = 'd' THEN dt.typtypmod ELSE a.atttypmod END AS typmod,
+       ty.typname,
+       array(SELECT pg_get_constraintdef(k.oid) FROM pg_constraint AS k
+             WHERE k.contypid = dt.oid AND k.contype = 'c' AND k.convalidated) AS domain_checks
+FROM pg_attribute AS a
+JOIN pg_type AS dt ON dt.oid = a.atttypid
+JOIN pg_type AS ty ON ty.oid = CASE WHEN dt.typtype = 'd' THEN dt.typbasetype ELSE dt.oid END
 WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(CAST(:oids AS oid[]))
 """
 )
@@ -135,13 +139,13 @@ SELECT k.conname, k.conrelid, n.nspname, t.relname, k.conkey::int2[],
        array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
              ORDER BY u.ord),
-       pn.nspname, p.relname
+       pn.nspname, p.relname, t.relkind = 'p' AS partitioned
 FROM pg_constraint k
 JOIN pg_class t ON t.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_class p ON p.oid = k.confrelid
 JOIN pg_namespace pn ON pn.oid = p.relnamespace
-WHERE k.contype = 'f'
+WHERE k.contype = 'f' AND k.conparentid = 0  -- a partitioned table's key, not its clones
 ORDER BY n.nspname, t.relname, k.conname
 """
 )
@@ -260,6 +264,7 @@ class ForeignKey:
     columns: tuple[str, ...]
     parent_schema: str
     parent: str
+    partitioned: bool = False  # declared on a partitioned table
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,12 +343,19 @@ def read_columns(run: Runner, tables: Sequence[int]) -> dict[tuple[int, int], Co
             key = (int(table_oid), int(attnum))
             bounds[key] = min(limit, bounds.get(key, limit))
     columns = {}
-    for table_oid, attnum, name, type_name, typlen, chars, typname in run(
+    for table_oid, attnum, name, type_name, typlen, typmod, typname, domain_checks in run(
         _COLUMNS, {"oids": list(tables)}
     ):
         key = (int(table_oid), int(attnum))
-        limit = chars if chars is not None else bounds.get(key)
-        width = ColumnType(str(name), str(type_name), int(typlen), limit)
+        chars, max_bytes = typmod_bounds(str(typname), int(typmod))
+        limits = [
+            x
+            for x in (chars, bounds.get(key), *(length_limit(d) for d in domain_checks))
+            if x is not None
+        ]
+        width = ColumnType(
+            str(name), str(type_name), int(typlen), min(limits) if limits else None, max_bytes
+        )
         columns[key] = Column(key[0], key[1], width, str(typname))
     return columns
 
@@ -383,7 +395,7 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
     }  # fmt: skip
     foreign_keys = tuple(
         ForeignKey(str(r[0]), int(r[1]), str(r[2]), str(r[3]), tuple(int(a) for a in r[4]),
-                   tuple(str(c) for c in r[5]), str(r[6]), str(r[7]))
+                   tuple(str(c) for c in r[5]), str(r[6]), str(r[7]), bool(r[8]))
         for r in run(_FOREIGN_KEYS, {})
     )  # fmt: skip
     since = run(_STATS_SINCE, {})

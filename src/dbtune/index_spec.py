@@ -165,6 +165,7 @@ class ColumnType:
     type_name: str  # format_type(), e.g. "text", "character varying(64)", "bigint"
     fixed_length: int  # pg_type.typlen: > 0 fixed width, -1 varlena, -2 cstring
     max_chars: int | None = None  # varchar(n)/char(n) length, or a validated CHECK bound
+    max_bytes: int | None = None  # a bound from the type itself, e.g. numeric(p, s)
 
 
 def max_width(column: ColumnType) -> int | None:
@@ -173,7 +174,27 @@ def max_width(column: ColumnType) -> int | None:
         return column.fixed_length
     if column.max_chars is not None:
         return column.max_chars * MAX_BYTES_PER_CHAR + VARLENA_HEADER_BYTES
-    return None
+    return column.max_bytes
+
+
+NUMERIC_HEADER_BYTES = 4  # sign, display scale and weight, after the varlena header
+NUMERIC_DIGIT_BYTES = 2  # one base-10000 digit
+VARLENA_TYPMOD_OFFSET = 4  # typmods of varchar/char/numeric carry this offset
+
+
+def typmod_bounds(typname: str, typmod: int) -> tuple[int | None, int | None]:
+    """(max characters, max bytes) a type's modifier implies: ``varchar(n)``/``char(n)``
+    bound the characters, ``numeric(p, s)`` the bytes; other types, or no typmod, neither."""
+    if typmod <= VARLENA_TYPMOD_OFFSET:
+        return None, None
+    if typname in ("varchar", "bpchar"):
+        return typmod - VARLENA_TYPMOD_OFFSET, None
+    if typname == "numeric":
+        precision = ((typmod - VARLENA_TYPMOD_OFFSET) >> 16) & 0xFFFF
+        # base-10000 digits: the integer and fraction parts round up separately, plus one
+        digits = -(-precision // 4) + 2
+        return None, VARLENA_HEADER_BYTES + NUMERIC_HEADER_BYTES + digits * NUMERIC_DIGIT_BYTES
+    return None, None
 
 
 _LENGTH_CHECK = re.compile(

@@ -13,6 +13,7 @@ from dbtune.index_spec import (
     length_limit,
     max_width,
     parse_column,
+    typmod_bounds,
     width_problem,
 )
 from dbtune.migrations.tunables import duration_s, tunables
@@ -183,3 +184,23 @@ def test_predicates_compare_structurally() -> None:
         "ix_s", "orders", True, False, (("state", False),), (), "(state = 'closed'::text)", ""
     )
     assert differences(spec, other) == ["WHERE predicate"]
+
+
+@pytest.mark.parametrize(
+    ("typname", "typmod", "expected"),
+    [
+        ("varchar", 64 + 4, (64, None)),
+        ("bpchar", 2 + 4, (2, None)),
+        ("numeric", ((22 << 16) | 2) + 4, (None, 24)),  # numeric(22, 2): bounded, 24 bytes
+        ("numeric", -1, (None, None)),  # numeric without precision: unbounded
+        ("text", -1, (None, None)),
+        ("varchar", -1, (None, None)),
+    ],
+)
+def test_typmod_bounds(typname: str, typmod: int, expected: tuple[int | None, int | None]) -> None:
+    assert typmod_bounds(typname, typmod) == expected
+
+
+def test_a_numeric_with_precision_is_bounded() -> None:
+    column = ColumnType("amount", "numeric(22,2)", -1, None, 24)
+    assert max_width(column) == 24

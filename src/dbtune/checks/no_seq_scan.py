@@ -2,9 +2,12 @@
 
 Problem: a sequential scan reads every row of the table; on a table of millions of rows a hot
 query that does it is a regression waiting for traffic. Evidence: a ``Seq Scan`` node on a
-table the planner estimates (``pg_class.reltuples``) above 10,000 rows — on by default, or on
-any table when the workload sets ``expect.no_seq_scan = true``. Fix: the index the query
-needs, a sargable WHERE (no function or cast around the indexed column), and fresh statistics.
+table, partition or materialized view the planner estimates (``pg_class.reltuples``) above
+10,000 rows — on by default, or on any table when the workload sets ``expect.no_seq_scan =
+true``. A never-analyzed table (``reltuples = -1``) is sized by the rows the plan read, and the
+message says so; a sequence is not a table and never fails; a scanned partition is named with
+its partitioned table. Fix: the index the query needs, a sargable WHERE (no function or cast
+around the indexed column), and fresh statistics (``ANALYZE``).
 """
 
 from __future__ import annotations

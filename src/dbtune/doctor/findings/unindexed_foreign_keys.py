@@ -38,7 +38,13 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
         ):
             continue
         table, parent = quoted(key.schema, key.table), quoted(key.parent_schema, key.parent)
-        fix = sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({});").format(
+        # CONCURRENTLY is refused on a partitioned table: a plain build, said so below.
+        build = (
+            "CREATE INDEX {} ON {} ({});"
+            if key.partitioned
+            else ("CREATE INDEX CONCURRENTLY {} ON {} ({});")
+        )
+        fix = sql.SQL(build).format(
             ident(index_name(key.table, key.columns)),
             ident(key.schema, key.table),
             sql.SQL(", ").join(ident(c) for c in key.columns),
@@ -49,7 +55,15 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 f"{table}.{quoted(key.name)}",
                 f"foreign key {quoted(key.name)} ({table} "
                 f"({', '.join(quoted(c) for c in key.columns)}) -> {parent}) has no index led "
-                f"by its column(s): deleting from {parent} scans {table}",
+                f"by its column(s): deleting from {parent} scans {table}"
+                + (
+                    " (a partitioned table: the fix is a plain build, which blocks writes to "
+                    "each partition while it runs; online instead: CREATE INDEX ON ONLY the "
+                    "table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX ... "
+                    "ATTACH PARTITION)"
+                    if key.partitioned
+                    else ""
+                ),
                 fix.as_string(),
             )
         )
