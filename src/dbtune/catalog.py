@@ -152,11 +152,23 @@ ORDER BY n.nspname, t.relname, k.conname
 
 _TABLES = sa.text(
     """
-SELECT c.oid, n.nspname, c.relname, c.relpages, c.relallvisible, c.reltuples,
+SELECT c.oid, n.nspname, c.relname,
+       -- never analyzed, relpages may still be 0: ask the file, unless another session
+       -- holds an ACCESS EXCLUSIVE lock (pg_relation_size would queue behind it)
+       CASE WHEN c.reltuples >= 0 OR EXISTS (
+                SELECT 1 FROM pg_locks AS l WHERE l.relation = c.oid
+                AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
+            THEN c.relpages
+            ELSE pg_relation_size(c.oid) / current_setting('block_size')::int END,
+       c.relallvisible, c.reltuples,
        coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.oid = ANY(CAST(:oids AS oid[]))
+   -- and every table never analyzed, indexed or not
+   OR (c.reltuples < 0 AND c.relkind IN ('r', 'm')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND n.nspname NOT LIKE 'pg_toast%')
 """
 )
 
@@ -276,8 +288,12 @@ class TableStats:
     name: str
     pages: int
     all_visible_pages: int
-    tuples: float
+    tuples: float  # -1: never analyzed
     written: float  # dead rows plus rows inserted since the last vacuum
+
+    @property
+    def analyzed(self) -> bool:
+        return self.tuples >= 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,15 @@ def test_doctor_on_the_fixture_and_every_fix_executes(empty_url: str) -> None:
     assert key["subject"] == "public.events.events_item_id_fkey"
     assert key["fix"] == "CREATE INDEX ix_events_item_id ON public.events (item_id);"
     assert found["invalid_indexes"] == []
+    # A big table that has never been analyzed is a finding in itself.
+    assert found["unanalyzed_tables"] == [
+        {
+            "subject": "public.big_unanalyzed",
+            "message": found["unanalyzed_tables"][0]["message"],
+            "fix": "ANALYZE public.big_unanalyzed;",
+        }
+    ]
+    assert "has never been analyzed" in found["unanalyzed_tables"][0]["message"]
 
     with psycopg.connect(empty_url, autocommit=True) as conn:
         for findings in found.values():
@@ -103,7 +112,12 @@ def test_doctor_on_the_fixture_and_every_fix_executes(empty_url: str) -> None:
                 for statement in split(finding["fix"]):
                     conn.execute(statement)
     after = _doctor(empty_url)
-    for kind in ("redundant_indexes", "wide_indexes", "unindexed_foreign_keys"):
+    for kind in (
+        "redundant_indexes",
+        "wide_indexes",
+        "unindexed_foreign_keys",
+        "unanalyzed_tables",
+    ):
         assert after[kind] == [], (kind, after[kind])
 
 

@@ -19,6 +19,7 @@ def test_registry_is_built_from_the_modules() -> None:
         "invalid_indexes",
         "redundant_indexes",
         "unindexed_foreign_keys",
+        "unanalyzed_tables",
         "unused_indexes",
         "visibility",
         "wide_indexes",

@@ -234,3 +234,12 @@ def test_partitioned_indexes_are_judged_once_on_the_parent() -> None:
     )
     unused = _found(catalog, "unused_indexes")
     assert unused == [('"App Schema".ix_parent_twin', 'DROP INDEX "App Schema".ix_parent_twin;')]
+
+
+def test_a_big_table_never_analyzed_is_a_finding_a_small_one_is_not() -> None:
+    never = TableStats(USERS, "public", "Big Load", 5000, 0, -1.0, 0.0)
+    tiny = TableStats(USERS + 1, "public", "tiny", 3, 0, -1.0, 0.0)
+    catalog = _catalog(tables={**TABLES, never.oid: never, tiny.oid: tiny})
+    assert _found(catalog, "unanalyzed_tables") == [
+        ('public."Big Load"', 'ANALYZE public."Big Load";')
+    ]
