@@ -220,10 +220,6 @@ class IndexInfo:
         return ident(self.schema, self.name)
 
     @property
-    def table_identifier(self) -> sql.Composable:
-        return ident(self.schema, self.table)
-
-    @property
     def qualified(self) -> str:
         """The index's name as SQL spells it: quoted where needed, schema included."""
         return quoted(self.schema, self.name)

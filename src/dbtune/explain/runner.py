@@ -85,11 +85,6 @@ class ExplainReport:
         return any(r.error is not None for r in self.results)
 
 
-def is_write(statement: str) -> bool:
-    """True when the statement changes data: INSERT/UPDATE/DELETE/MERGE, also inside a WITH."""
-    return analyse(statement).access is Access.WRITE
-
-
 class QueryFailed(Exception):
     """One query could not be explained; the others still run."""
 
