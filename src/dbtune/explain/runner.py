@@ -280,6 +280,14 @@ HARMLESS_VOLATILE = frozenset(
 )
 
 
+def _unless_volatile(run: _Execution, volatile: list[str], allow_writes: bool) -> _Execution:
+    """A volatile function may act outside the transaction (pg_terminate_backend,
+    dblink_exec, nextval): plan, don't execute, unless told to."""
+    if volatile and run.analyze and not allow_writes:
+        return _Execution(False, True, f"calls {', '.join(volatile)}: pass --allow-writes")
+    return run
+
+
 def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
     """The volatile functions a statement calls (by name: any overload that is volatile)."""
     names = [
@@ -351,7 +359,6 @@ def explain_query(
     if info.access is Access.OTHER:
         raise QueryFailed(f"a {info.kind} is not a query; explain runs SELECT and DML only")
     run = _execution(info, analyze, allow_writes)
-    options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
     version = server_version or conn.info.server_version
     picked = picked or _Pickers(allow_writes)
     conn.read_only = run.read_only
@@ -359,11 +366,8 @@ def explain_query(
         _transaction_settings(conn, statement_timeout_ms, mode)
         params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
         volatile = _volatile(conn, info)
-        if volatile and run.analyze and not allow_writes:
-            # A volatile function may act outside the transaction (pg_terminate_backend,
-            # dblink_exec, nextval): plan, don't execute, unless told to.
-            run = _Execution(False, True, f"calls {', '.join(volatile)}: pass --allow-writes")
-            options = "FORMAT JSON"
+        run = _unless_volatile(run, volatile, allow_writes)
+        options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
         plan = _explain(conn, query.sql, options, params, volatile)
         generic, generic_error = (None, None)
         if query.expect.generic_plan:
@@ -371,16 +375,9 @@ def explain_query(
         plans = [plan] + ([generic] if generic else [])
         rows, not_tables, unanalyzed, parents = table_facts(_relations(conn, info, plans), plans)
     ctx = CheckContext(
-        plan,
-        query.expect,
-        rows,
-        generic,
-        generic_error,
-        run.unmeasured,
-        not_tables=not_tables,
-        unanalyzed=unanalyzed,
-        parents=parents,
-    )
+        plan, query.expect, rows, generic, generic_error, run.unmeasured,
+        not_tables, unanalyzed, parents,
+    )  # fmt: skip
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     return QueryResult(
         query,
