@@ -183,6 +183,10 @@ FROM pg_stat_database WHERE datname = current_database()
 
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
+    """One index as ``pg_index`` describes it: key and INCLUDE columns by attnum (0 for an
+    expression, whose text is in ``key_columns``), directions, collations, operator classes,
+    predicate, size, scans, and whether it belongs to a partitioned index."""
+
     name: str
     table: str
     schema: str
@@ -264,6 +268,10 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class ForeignKey:
+    """A foreign key of a table (``conkey`` attnums, in the key's order) and what it references.
+
+    Deleting a referenced row looks its referencing rows up by these columns."""
+
     name: str
     table_oid: int
     schema: str
