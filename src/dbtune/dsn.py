@@ -155,6 +155,7 @@ def _from_url(text: str) -> Target:
         params["dbname"] = url.database
     for key, value in url.query.items():
         params[key] = value if isinstance(value, str) else ",".join(value)
+    _remember(params.get("password"))  # also when given as ?password=
     if "port" in params:
         _check_port(params["port"])
     return Target(tuple(params.items()), driver.lower() or None)

@@ -14,7 +14,7 @@ import re
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from psycopg import sql
 
-_PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
+_PLAIN = re.compile(r"^[a-z_][a-z0-9_]*$")  # what the server's quote_ident leaves bare
 _NEEDS_QUOTES = RESERVED_KEYWORDS | COL_NAME_KEYWORDS | TYPE_FUNC_NAME_KEYWORDS
 
 

@@ -96,6 +96,8 @@ class _Walker(Visitor):
     def visit(self, ancestors: object, node: ast.Node) -> None:
         if isinstance(node, _WRITES):
             self.writes = True
+        elif isinstance(node, ast.SelectStmt) and node.intoClause is not None:
+            self.writes = True  # SELECT ... INTO creates a table
         elif isinstance(node, ast.SelectStmt) and node.lockingClause:
             self.locking = True
         elif isinstance(node, ast.RangeVar):

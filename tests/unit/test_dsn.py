@@ -81,3 +81,8 @@ def test_other_schemes_are_rejected_without_the_password() -> None:
     with pytest.raises(UsageError) as info:
         libpq_url("mysql://root:s3cret@h/d")
     assert "s3cret" not in str(info.value)
+
+
+def test_a_password_given_as_a_query_parameter_is_masked_too() -> None:
+    parse_target("postgresql://u@h/d?password=QueryParamSecret")
+    assert redact("FATAL: QueryParamSecret rejected") == "FATAL: *** rejected"

@@ -156,7 +156,8 @@ def test_length_limit(definition: str, expected: int | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("5s", 5.0), ("300ms", 0.3), ("2min", 120.0), ("500", 0.5)]
+    ("text", "seconds"),
+    [("5s", 5.0), ("300ms", 0.3), ("2min", 120.0), ("500", 0.5), ("1h", 3600.0), ("5 s", 5.0)],
 )
 def test_timeouts(text: str, seconds: float) -> None:
     assert duration_s(text) == pytest.approx(seconds)

@@ -17,6 +17,16 @@ from dbtune.index_spec import IndexSpec
 from dbtune.migrations.statements import execute, set_lock_timeout
 
 
+def do_block(body: sql.Composable) -> sql.Composed:
+    """``DO $tag$ body $tag$`` with a dollar-quote tag the body does not contain (a name may
+    hold ``$$``)."""
+    text = body.as_string()
+    tag = "$dbtune$"
+    while tag in text:
+        tag = tag[:-1] + "_$"
+    return sql.SQL("DO {tag} {body} {tag}").format(tag=sql.SQL(tag), body=sql.SQL(text))
+
+
 def _regclass_text(schema: str | None, name: str) -> sql.Composable:
     """The literal ``'"schema"."name"'`` for ``::regclass`` / ``to_regclass``."""
     return sql.Literal(ident(*([schema] if schema else []), name).as_string())
@@ -35,11 +45,13 @@ def create_index(spec: IndexSpec, schema: str | None, lock_timeout: str) -> None
         "this script again"
     )
     execute(
-        sql.SQL(
-            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index "
-            "WHERE indexrelid = to_regclass({}) AND NOT indisvalid) "
-            "THEN RAISE EXCEPTION '%', {}; END IF; END $$"
-        ).format(index, message)
+        do_block(
+            sql.SQL(
+                "BEGIN IF EXISTS (SELECT 1 FROM pg_index "
+                "WHERE indexrelid = to_regclass({}) AND NOT indisvalid) "
+                "THEN RAISE EXCEPTION '%', {}; END IF; END"
+            ).format(index, message)
+        )
     )
     execute("RESET lock_timeout")
     execute("RESET statement_timeout")
@@ -63,16 +75,18 @@ def add_checks(
     execute(set_lock_timeout(lock_timeout))
     for name, condition in checks.items():
         execute(
-            sql.SQL(
-                "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint "
-                "WHERE conrelid = {}::regclass AND conname = {}) THEN "
-                "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID; END IF; END $$"
-            ).format(
-                _regclass_text(schema, table),
-                sql.Literal(name),
-                target,
-                ident(name),
-                sql.SQL(condition),
+            do_block(
+                sql.SQL(
+                    "BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint "
+                    "WHERE conrelid = {}::regclass AND conname = {}) THEN "
+                    "ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID; END IF; END"
+                ).format(
+                    _regclass_text(schema, table),
+                    sql.Literal(name),
+                    target,
+                    ident(name),
+                    sql.SQL(condition),
+                )
             )
         )
     execute("RESET lock_timeout")

@@ -20,8 +20,8 @@ DEFAULT_LOCK_TIMEOUT = "5s"
 DEFAULT_LOCK_RETRIES = 5
 MAX_LOCK_RETRIES = 100
 
-_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|min)?$")
-_UNIT_S = {"ms": 0.001, "s": 1.0, "min": 60.0}
+_DURATION = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>us|ms|s|min|h|d)?$")
+_UNIT_S = {"us": 0.000001, "ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ def duration_s(value: str, what: str = "lock_timeout") -> float:
     """``"5s"`` -> 5.0, ``"300ms"`` -> 0.3, ``"2min"`` -> 120.0, ``"500"`` -> 0.5 (ms)."""
     match = _DURATION.match(value.strip())
     if match is None:
-        raise UsageError(f"{what} {value!r} is not a duration such as 5s, 500ms or 2min")
+        raise UsageError(f"{what} {value!r} is not a duration such as 5s, 500ms, 2min or 1h")
     seconds = float(match.group("n")) * _UNIT_S[match.group("unit") or "ms"]
     if seconds <= 0:
         raise UsageError(f"{what} {value!r} must be more than zero (zero would wait forever)")
