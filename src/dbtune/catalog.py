@@ -18,7 +18,7 @@ server's ``quote_ident`` would quote them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -161,12 +161,15 @@ SELECT c.oid, n.nspname, c.relname,
             THEN c.relpages
             ELSE pg_relation_size(c.oid) / current_setting('block_size')::int END,
        c.relallvisible, c.reltuples,
-       coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0)
+       coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0),
+       c.relkind,
+       (SELECT p.relname FROM pg_inherits AS h JOIN pg_class AS p ON p.oid = h.inhparent
+        WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.oid = ANY(CAST(:oids AS oid[]))
-   -- and every table never analyzed, indexed or not
-   OR (c.reltuples < 0 AND c.relkind IN ('r', 'm')
+   -- with :unanalyzed, also every table never analyzed, indexed or not
+   OR (CAST(:unanalyzed AS boolean) AND c.reltuples < 0 AND c.relkind IN ('r', 'm')
        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
        AND n.nspname NOT LIKE 'pg_toast%')
 """
@@ -294,10 +297,28 @@ class TableStats:
     all_visible_pages: int
     tuples: float  # -1: never analyzed
     written: float  # dead rows plus rows inserted since the last vacuum
+    kind: str = "r"  # pg_class.relkind: r table, p partitioned, m materialized view, S sequence
+    parent: str | None = None  # a partition's partitioned table
 
     @property
     def analyzed(self) -> bool:
         return self.tuples >= 0
+
+    @property
+    def is_table(self) -> bool:
+        """Tables, partitioned tables and materialized views: what an index can serve."""
+        return self.kind in ("r", "p", "m")
+
+
+def read_tables(
+    run: Runner, oids: Sequence[int], *, unanalyzed: bool = False
+) -> dict[int, TableStats]:
+    """The relations ``oids`` (and, with ``unanalyzed``, every table never analyzed)."""
+    return {
+        int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
+                              float(r[5]), float(r[6]), str(r[7]), r[8])
+        for r in run(_TABLES, {"oids": list(oids), "unanalyzed": unanalyzed})
+    }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,11 +429,7 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
     indexes = read_indexes(run)
     table_oids = sorted({i.table_oid for i in indexes})
     columns = read_columns(run, table_oids)
-    tables = {
-        int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
-                              float(r[5]), float(r[6]))
-        for r in run(_TABLES, {"oids": table_oids})
-    }  # fmt: skip
+    tables = read_tables(run, table_oids, unanalyzed=True)
     foreign_keys = tuple(
         ForeignKey(str(r[0]), int(r[1]), str(r[2]), str(r[3]), tuple(int(a) for a in r[4]),
                    tuple(str(c) for c in r[5]), str(r[6]), str(r[7]), bool(r[8]))
@@ -429,9 +446,7 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
         stats = tables.get(index.table_oid)
         if wide and index.method == "btree" and stats and 0 <= stats.tuples <= measure_rows_max:
             widest[index.oid] = _measure(conn, index, wide)
-    return Catalog(
-        indexes, columns, foreign_keys, tables, catalog.stats_since, catalog.budget, widest
-    )
+    return replace(catalog, widest=widest)
 
 
 def rebuild_sql(index: IndexInfo) -> str:

@@ -39,3 +39,14 @@ def connect(
             f"cannot connect to {describe(url)}: {connection_error_text(exc)} "
             "(check the URL given with --dsn or DATABASE_URL, and that the server is running)"
         ) from None
+
+
+def local_timeouts(
+    conn: psycopg.Connection[tuple[Any, ...]], statement_ms: int, lock_ms: int
+) -> None:
+    """``statement_timeout`` and ``lock_timeout`` for the current transaction only, so a read
+    of a user's database neither runs away nor queues behind another session's lock."""
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
+        [str(statement_ms), str(lock_ms)],
+    )

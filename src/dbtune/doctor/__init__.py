@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from dbtune.catalog import Catalog, read_catalog
-from dbtune.db import connect, connection_error_text
+from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 
@@ -105,11 +105,7 @@ def _read(conn: Connection, url: str, options: DoctorOptions) -> Catalog | str:
     """The catalog, or why it could not be read (every finding is then skipped)."""
     try:
         with conn.transaction(force_rollback=True):
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true),"
-                " set_config('lock_timeout', %s, true)",
-                [str(STATEMENT_TIMEOUT_MS), str(LOCK_TIMEOUT_MS)],
-            )
+            local_timeouts(conn, STATEMENT_TIMEOUT_MS, LOCK_TIMEOUT_MS)
             return read_catalog(conn, measure_rows_max=options.widest_entry_max_rows)
     except psycopg.Error as exc:
         if conn.closed or conn.broken:

@@ -23,8 +23,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from dbtune.catalog import TableStats, psycopg_runner, read_tables
 from dbtune.checks import CheckContext, CheckResult, run_checks
-from dbtune.db import connect, connection_error_text
+from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
@@ -126,40 +127,19 @@ class _Pickers:
         return self.values[picker.sql]
 
 
-_FACTS = """
-SELECT c.relname, c.relkind, c.reltuples,
-       CASE WHEN c.reltuples < 0  -- never analyzed: relpages may be 0 too; ask the file
-            THEN pg_relation_size(c.oid) / current_setting('block_size')::int
-            ELSE c.relpages END AS pages,
-       (SELECT p.relname FROM pg_inherits AS h JOIN pg_class AS p ON p.oid = h.inhparent
-        WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
-FROM pg_class AS c
-"""
-_RESOLVE = (
-    _FACTS
-    + """
-JOIN unnest(%s::text[], %s::text[]) AS r(schema, name) ON c.oid = to_regclass(
+_RESOLVE = """
+SELECT c.relname, c.oid
+FROM unnest(%s::text[], %s::text[]) AS r(schema, name)
+JOIN pg_class AS c ON c.oid = to_regclass(
     CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
          ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
 """
-)
-_BY_NAME = _FACTS + "WHERE c.relname = ANY(%s) ORDER BY c.reltuples DESC"
+_BY_NAME = "SELECT relname, oid FROM pg_class WHERE relname = ANY(%s) ORDER BY reltuples DESC"
 
-TABLE_KINDS = frozenset({"r", "p", "m"})  # tables, partitioned tables, materialized views
 ROWS_PER_PAGE_GUESS = 10  # a floor for a never-analyzed table the plan did not count
 
 
-@dataclass(frozen=True, slots=True)
-class RelationFacts:
-    kind: str
-    rows: float | None  # None: never analyzed (reltuples = -1)
-    pages: int
-    parent: str | None
-
-
-def _relations(
-    conn: Connection, info: StatementInfo, plans: list[Plan]
-) -> dict[str, RelationFacts]:
+def _relations(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict[str, TableStats]:
     """What the catalog says of each relation the plans scan, keyed by the plan's name.
 
     The query's own relations are resolved by OID through the session's search_path (as the
@@ -170,19 +150,18 @@ def _relations(
     wanted = {n.relation_name for p in plans for n in p.nodes() if n.relation_name}
     if not wanted:
         return {}
-    found: dict[str, RelationFacts] = {}
-    rows = conn.execute(
+    names = conn.execute(
         _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
     ).fetchall()
-    missing = sorted(wanted - {str(r[0]) for r in rows})
+    missing = sorted(wanted - {str(r[0]) for r in names})
     if missing:
-        rows += conn.execute(_BY_NAME, [missing]).fetchall()
-    for name, kind, tuples, pages, parent in rows:
-        known = float(tuples) if float(tuples) >= 0 else None
-        relation = RelationFacts(str(kind), known, int(pages), parent)
-        current = found.get(str(name))
-        if current is None or (relation.rows or 0) > (current.rows or 0):
-            found[str(name)] = relation
+        names += conn.execute(_BY_NAME, [missing]).fetchall()
+    oids = {int(oid): str(name) for name, oid in names}
+    found: dict[str, TableStats] = {}
+    for oid, stats in read_tables(psycopg_runner(conn), list(oids)).items():
+        current = found.get(oids[oid])
+        if current is None or stats.tuples > current.tuples:
+            found[oids[oid]] = stats
     return found
 
 
@@ -197,23 +176,23 @@ def _scanned_rows(plans: list[Plan], name: str) -> float:
 
 
 def table_facts(
-    relations: Mapping[str, RelationFacts], plans: list[Plan]
+    relations: Mapping[str, TableStats], plans: list[Plan]
 ) -> tuple[dict[str, float], frozenset[str], frozenset[str], dict[str, str]]:
     """(rows per table, relations that are not tables, never-analyzed tables, partitions'
     parents) for the checks."""
     rows: dict[str, float] = {}
     unanalyzed = set()
     for name, relation in relations.items():
-        if relation.kind not in TABLE_KINDS:
+        if not relation.is_table:
             continue
-        if relation.rows is None:
+        if not relation.analyzed:
             unanalyzed.add(name)
             rows[name] = max(
                 _scanned_rows(plans, name), float(relation.pages * ROWS_PER_PAGE_GUESS)
             )
         else:
-            rows[name] = relation.rows
-    not_tables = frozenset(n for n, r in relations.items() if r.kind not in TABLE_KINDS)
+            rows[name] = relation.tuples
+    not_tables = frozenset(n for n, r in relations.items() if not r.is_table)
     parents = {n: r.parent for n, r in relations.items() if r.parent}
     return rows, not_tables, frozenset(unanalyzed), parents
 
@@ -305,10 +284,7 @@ def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
 
 def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str) -> None:
     """Timeouts (a lock wait shows as one, not as a slow plan) and the can-use switches."""
-    conn.execute(
-        "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
-        [str(statement_timeout_ms), str(min(LOCK_TIMEOUT_MS, statement_timeout_ms))],
-    )
+    local_timeouts(conn, statement_timeout_ms, min(LOCK_TIMEOUT_MS, statement_timeout_ms))
     if mode == CAN_USE:
         for setting in CAN_USE_SETTINGS:
             conn.execute("SELECT set_config(%s, 'off', true)", [setting])
