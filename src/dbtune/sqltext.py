@@ -70,7 +70,7 @@ def positional(statement: str) -> tuple[str, list[str]]:
     return _NAMED.sub(swap, statement), order
 
 
-def _one(text: str) -> ast.Node:
+def parse_one(text: str) -> ast.Node:
     try:
         statements = parse_sql(text)
     except ParseError as exc:
@@ -112,7 +112,7 @@ def analyse(statement: str) -> StatementInfo:
     Raises :class:`SqlTextError` unless it is exactly one statement.
     """
     text, _ = positional(statement)
-    stmt = _one(text)
+    stmt = parse_one(text)
     walker = _Walker()
     walker(stmt)
     if isinstance(stmt, ast.ExplainStmt):
@@ -145,13 +145,41 @@ def _strip_literal_casts(node: ast.Node) -> ast.Node:
 
 def normal_expression(expression: str) -> str:
     """An expression in one canonical spelling, so ``(active)`` equals ``active``."""
-    stmt = _one(f"SELECT 1 WHERE {expression}")
+    stmt = parse_one(f"SELECT 1 WHERE {expression}")
     where = stmt.whereClause if isinstance(stmt, ast.SelectStmt) else None
     # Anything that turned the wrapper into more than "SELECT 1 WHERE <expression>" (a UNION,
     # an ORDER BY, a LIMIT) did not come from one expression.
     if where is None or str(RawStream()(stmt)) != f"SELECT 1 WHERE {RawStream()(where)}":
         raise SqlTextError("not a single expression")
     return str(RawStream()(_strip_literal_casts(where)))
+
+
+_TEXT_TYPES = frozenset({"text", "varchar", "pg_catalog.text", "pg_catalog.varchar"})
+
+
+def _type_name(cast: ast.TypeCast) -> str:
+    names = cast.typeName.names if cast.typeName is not None else ()
+    return ".".join(str(n.sval) for n in names or () if isinstance(n, ast.String))
+
+
+def expression_key(expression: str) -> str:
+    """An index expression in one canonical spelling, without the casts to ``text`` that the
+    catalog adds to ``varchar`` columns (``lower((email)::text)`` is the ``lower(email)`` the
+    author wrote) or to literals."""
+
+    class Strip(Visitor):
+        def visit_TypeCast(self, ancestors: object, cast: ast.TypeCast) -> ast.Node | None:
+            if isinstance(cast.arg, ast.A_Const):
+                return cast.arg
+            if isinstance(cast.arg, ast.ColumnRef) and _type_name(cast) in _TEXT_TYPES:
+                return cast.arg
+            return None
+
+    stmt = parse_one(f"SELECT {expression}")
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList or len(stmt.targetList) != 1:
+        raise SqlTextError("not a single expression")
+    value = Strip()(stmt.targetList[0].val)
+    return str(RawStream()(value))
 
 
 def same_expression(left: str | None, right: str | None) -> bool:

@@ -20,14 +20,14 @@ TIERS = {
     # entry points: what users call
     "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
     # tools
-    "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS,
+    "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS,
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
     "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
     "reference_schema": CORE,
-    "embedded": CORE, "db": CORE,
+    "embedded": CORE, "db": CORE, "sargable": CORE, "advice": CORE,
     # leaves: pure helpers that import no other piece but leaves
-    "index_spec": LEAVES, "sqltext": LEAVES, "identifiers": LEAVES, "junit": LEAVES,
+    "index_spec": LEAVES, "sqltext": LEAVES, "query_shape": LEAVES, "identifiers": LEAVES, "junit": LEAVES,
     "dsn": LEAVES, "errors": LEAVES,
 }  # fmt: skip
 

@@ -45,6 +45,12 @@ class CheckContext:
     """Tables never analyzed: their ``table_rows`` is the plan's count, not statistics."""
     parents: Mapping[str, str] = field(default_factory=dict)
     """A partition's partitioned table, for naming the table the user knows."""
+    hints: tuple[str, ...] = ()
+    """Conditions of the query that no index can serve (see :mod:`dbtune.sargable`)."""
+    missing_index: bool = False
+    """``expect.index`` names no index in this database."""
+    order_by_count: int = 0
+    """How many ORDER BY items the query has (``no_sort`` reads Incremental Sorts with it)."""
 
     def with_plan(self, plan: Plan) -> CheckContext:
         return replace(self, plan=plan, generic=None)

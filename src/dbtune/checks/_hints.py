@@ -1,35 +1,20 @@
-"""Likely fixes, read off the plan, that several checks share."""
+"""Likely fixes that several checks share."""
 
 from __future__ import annotations
 
-import re
-
+from dbtune.checks import CheckContext
 from dbtune.plan import Plan
 
-_CAST_ON_COLUMN = re.compile(r"\((\w+)\)::(date|text|timestamp\w*)")
-_FUNCTION_ON_COLUMN = re.compile(r"\b(date_trunc|lower|upper|date|coalesce)\(")
+GENERIC_FIX = (
+    "an index whose key starts with the WHERE's equality columns, valid, with the WHERE "
+    "using its columns as they are, and the table ANALYZEd"
+)
 
 
-def likely_fix(plan: Plan) -> str:
-    """The most probable reason an index was not used, from the filters in the plan."""
-    for node in plan.nodes():
-        text = node.filter or ""
-        cast = _CAST_ON_COLUMN.search(text)
-        if cast:
-            column = cast.group(1)
-            return (
-                f"the filter on {column}::{cast.group(2)} is not sargable; compare the column "
-                f"itself with a range, e.g. {column} >= day AND {column} < day + 1"
-            )
-        if _FUNCTION_ON_COLUMN.search(text):
-            return (
-                f"the filter {text} wraps a column in a function; compare the bare column, "
-                "or index the expression"
-            )
-    return (
-        "create the index (alembic upgrade head), check that it is valid, that the WHERE "
-        "clause uses its leading column as is, and that the table has been ANALYZEd"
-    )
+def likely_fix(ctx: CheckContext) -> str:
+    """The conditions no index can serve (decided from the query and the catalog by the
+    runner), or the general advice when every condition is sargable."""
+    return "; ".join(ctx.hints) if ctx.hints else GENERIC_FIX
 
 
 def scans(plan: Plan) -> str:

@@ -47,6 +47,5 @@ def check(ctx: CheckContext) -> Verdict | None:
         size = f" (about {rows:,.0f} rows)" if rows is not None else ""
     return (
         "fail",
-        f"expected no Seq Scan; the plan scans all of {named}{size}. "
-        f"Likely fix: {likely_fix(ctx.plan)}",
+        f"expected no Seq Scan; the plan scans all of {named}{size}. Likely fix: {likely_fix(ctx)}",
     )

@@ -21,8 +21,15 @@ def check(ctx: CheckContext) -> Verdict | None:
     node = next((n for n in ctx.plan.nodes() if n.index_name == expected), None)
     if node is not None:
         return ("pass", f"{node.node_type} using {expected}")
+    if ctx.missing_index:
+        return (
+            "fail",
+            f"expected index {expected}, which does not exist in this database (create it, "
+            f"or fix the name in the workload); the plan used {scans(ctx.plan)}. "
+            f"Likely fix: {likely_fix(ctx)}",
+        )
     return (
         "fail",
         f"expected index {expected}; the plan used {scans(ctx.plan)}. "
-        f"Likely fix: {likely_fix(ctx.plan)}",
+        f"Likely fix: {likely_fix(ctx)}",
     )

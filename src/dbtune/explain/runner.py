@@ -23,12 +23,21 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.catalog import TableStats, psycopg_runner, read_tables
+from dbtune.catalog import (
+    IndexInfo,
+    TableStats,
+    psycopg_runner,
+    read_columns,
+    read_indexes,
+    read_tables,
+)
 from dbtune.checks import CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
+from dbtune.query_shape import QueryShape, shape
+from dbtune.sargable import TableFacts, hints
 from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, positional
 from dbtune.workload import HotQuery, ParamPicker, Workload
 
@@ -197,6 +206,37 @@ def table_facts(
     return rows, not_tables, frozenset(unanalyzed), parents
 
 
+@dataclass(frozen=True, slots=True)
+class QueryFacts:
+    """What the catalog says of the query's tables, for hints and the advisor."""
+
+    shape: QueryShape
+    relations: Mapping[str, TableStats]
+    indexes: tuple[IndexInfo, ...]
+    facts: Mapping[str, TableFacts]  # by table name as the query spells it
+
+    def hints(self) -> tuple[str, ...]:
+        return tuple(
+            h for use in self.shape.tables if use.name in self.facts
+            for h in hints(use, self.facts[use.name])
+        )  # fmt: skip
+
+    def has_index(self, name: str) -> bool:
+        return any(i.name == name for i in self.indexes)
+
+
+def query_facts(
+    conn: Connection, query_shape: QueryShape, relations: Mapping[str, TableStats]
+) -> QueryFacts:
+    """Columns and indexes of the tables the query names (by OID), read once."""
+    run = psycopg_runner(conn)
+    oids = {u.name: relations[u.name].oid for u in query_shape.tables if u.name in relations}
+    columns = read_columns(run, sorted(set(oids.values()))).values()
+    indexes = read_indexes(run)
+    facts = {name: TableFacts.of(oid, columns, indexes) for name, oid in oids.items()}
+    return QueryFacts(query_shape, relations, indexes, facts)
+
+
 def _generic_plan(
     conn: Connection, query: HotQuery, params: Mapping[str, Any], server_version: int
 ) -> tuple[Plan | None, str | None]:
@@ -349,10 +389,14 @@ def explain_query(
         if query.expect.generic_plan:
             generic, generic_error = _generic_plan(conn, query, params, version)
         plans = [plan] + ([generic] if generic else [])
-        rows, not_tables, unanalyzed, parents = table_facts(_relations(conn, info, plans), plans)
+        relations = _relations(conn, info, plans)
+        rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
+        facts = query_facts(conn, shape(query.sql), relations)
     ctx = CheckContext(
         plan, query.expect, rows, generic, generic_error, run.unmeasured,
-        not_tables, unanalyzed, parents,
+        not_tables, unanalyzed, parents, facts.hints(),
+        bool(query.expect.index) and not facts.has_index(query.expect.index or ""),
+        facts.shape.order_by_count,
     )  # fmt: skip
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     return QueryResult(
