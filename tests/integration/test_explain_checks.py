@@ -82,7 +82,8 @@ def test_no_seq_scan_and_the_sargable_hint(conn: Any) -> None:
     assert "no_seq_scan: expected no Seq Scan; the plan scans all of conversation_history" in str(
         info.value
     )
-    assert "created_at::date is not sargable" in str(info.value)
+    assert "`CAST(created_at AS date) = CURRENT_DATE` is not sargable" in str(info.value)
+    assert "created_at >= day AND created_at < day + 1" in str(info.value)
 
 
 def test_filter_ratio(conn: Any) -> None:

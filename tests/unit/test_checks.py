@@ -155,17 +155,21 @@ def test_generic_plan_is_checked_with_the_shape_checks() -> None:
     assert {r.id: r.status for r in run_checks(missing)}["generic_plan"] == "skip"
 
 
-def test_non_sargable_filter_gets_the_range_hint() -> None:
-    document = (
-        '[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "food_entries", '
-        '"Filter": "((user_id = 7) AND ((created_at)::date = CURRENT_DATE))"}}]'
-    )
-    ctx = CheckContext(
-        parse_plan(document), Expectations(index="ix_food"), {"food_entries": 50_000.0}
-    )
-    results = {r.id: r for r in run_checks(ctx)}
-    assert "created_at::date is not sargable" in results["uses_index"].message
-    assert "created_at >= day AND created_at < day + 1" in results["no_seq_scan"].message
+def test_distinct_over_presorted_order_by_passes_no_sort() -> None:
+    """SELECT DISTINCT ... ORDER BY created DESC, id LIMIT 101 over (customerId, created DESC,
+    id): the Incremental Sort only orders ties of the ORDER BY keys (recorded on PG 18)."""
+    expect = Expectations(no_sort=True)
+    after = CheckContext(_plan("distinct_incremental_sort.json"), expect, order_by_count=2)
+    result = {r.id: r for r in run_checks(after)}["no_sort"]
+    assert result.status == "pass"
+    assert "the index gives the ORDER BY (created, id)" in result.message
+    # An ORDER BY longer than the presorted keys still needs the sort to read ahead.
+    longer = CheckContext(_plan("distinct_incremental_sort.json"), expect, order_by_count=3)
+    assert {r.id: r for r in run_checks(longer)}["no_sort"].status == "fail"
+    before = CheckContext(_plan("distinct_seq_scan_sort.json"), expect, order_by_count=2)
+    result = {r.id: r for r in run_checks(before)}["no_sort"]
+    assert result.status == "fail"
+    assert "the plan sorts by created DESC, id, status, total (Sort)" in result.message
 
 
 def _seq_scan(relation: str, rows: float, removed: float | None = None) -> Plan:

@@ -27,8 +27,8 @@ TIERS = {
     "reference_schema": CORE,
     "embedded": CORE, "db": CORE, "sargable": CORE, "advice": CORE,
     # leaves: pure helpers that import no other piece but leaves
-    "index_spec": LEAVES, "sqltext": LEAVES, "query_shape": LEAVES, "identifiers": LEAVES, "junit": LEAVES,
-    "dsn": LEAVES, "errors": LEAVES,
+    "index_spec": LEAVES, "sqltext": LEAVES, "query_shape": LEAVES, "identifiers": LEAVES,
+    "junit": LEAVES, "dsn": LEAVES, "errors": LEAVES,
 }  # fmt: skip
 
 
