@@ -22,6 +22,8 @@ from rich.table import Table
 
 from dbtune import embedded, reference_schema
 from dbtune import seed as seeding
+from dbtune.advisor import advisor
+from dbtune.advisor.what_if import ENGINES
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
@@ -150,6 +152,7 @@ def _emit(fmt: str, as_json: Callable[[], str], results: Report) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     url = resolve_url(args.dsn)
     workload = load_workload(args.workload)  # a bad file fails before any server starts
+    embedded = url is None
     if url is None:
         url = embedded_demo_url()
     report = run_workload(
@@ -158,6 +161,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         analyze=not args.no_analyze,
         mode=CAN_USE if args.can_use else WILL_USE,
         allow_writes=args.allow_writes,
+        advise=advisor(args.what_if, embedded=embedded),
     )
     _emit(
         args.format,
@@ -326,6 +330,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-writes",
         action="store_true",
         help="EXPLAIN ANALYZE write queries too (still rolled back)",
+    )
+    explain.add_argument(
+        "--what-if",
+        nargs="?",
+        const="auto",
+        choices=ENGINES,
+        help="plan each failing query again as if its suggested index existed: with HypoPG "
+        "when installed (no lock), else by building it in a rolled-back transaction (embedded "
+        "server, or =build: holds a SHARE lock on the table while it builds)",
     )
     explain.set_defaults(func=cmd_explain)
 

@@ -11,6 +11,7 @@ folded to lower case, quoted ones exact, which is how the catalog spells them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -19,10 +20,11 @@ from pglast import ast
 from pglast.enums.parsenodes import A_Expr_Kind, SortByDir
 from pglast.enums.primnodes import BoolExprType, NullTestType
 from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from dbtune.sqltext import parse_one, positional
 
-Kind = Literal["eq", "range", "null", "bool", "prefix"]
+Kind = Literal["eq", "in", "range", "null", "bool", "prefix"]
 ObstacleKind = Literal["function", "operator", "cast", "leading wildcard"]
 
 _RANGE_OPERATORS = frozenset({"<", ">", "<=", ">="})
@@ -75,9 +77,15 @@ class QueryShape:
         return next((t for t in self.tables if t.name == name), None)
 
 
+class _Unqualified(Visitor):
+    def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> ast.Node:
+        return ast.ColumnRef(fields=(node.fields or ())[-1:])
+
+
 def _sql(node: object) -> str:
+    """The node as SQL with bare column names: what an index's WHERE or expression holds."""
     assert isinstance(node, ast.Node)
-    return str(RawStream()(node))
+    return str(RawStream()(_Unqualified()(copy.deepcopy(node))))
 
 
 def _column(node: object) -> tuple[str | None, str] | None:
@@ -189,8 +197,13 @@ def _comparison(expr: ast.A_Expr, found: _Found) -> None:
     if kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and operator == "=":
         column = _column(left)
         if column is not None and _free_of_columns(right):
+            # IN (one value) is an equality; more values, or = ANY(array), are several.
+            one = isinstance(right, tuple | list) and len(right) == 1
             found.conditions.append(
-                (column[0], Condition(column[1], "eq", _constant(right), _sql(expr)))
+                (
+                    column[0],
+                    Condition(column[1], "eq" if one else "in", _constant(right), _sql(expr)),
+                )
             )
         return
     if kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_BETWEEN_SYM):

@@ -64,6 +64,8 @@ def _query_dict(r: QueryResult) -> dict[str, Any]:
         entry["error"] = r.error
     if r.notes:
         entry["notes"] = list(r.notes)
+    if r.advice is not None:
+        entry["advice"] = r.advice.to_dict()
     return entry
 
 
@@ -106,6 +108,8 @@ def as_results(report: ExplainReport) -> Report:
         outcomes = [Outcome(c.id, c.status, name, c.message) for c in r.checks]
         if r.error is not None:
             outcomes.append(Outcome("query", "error", name, r.error))
+        if r.advice is not None:
+            outcomes.append(Outcome("advice", "fail", name, r.advice.text(), r.advice.fix))
         sections.append(Section(name, tuple(outcomes), _plan_text(r) if r.plan else ""))
     return Report(
         "explain",

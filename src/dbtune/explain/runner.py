@@ -15,29 +15,24 @@ at all. The generic plan, which prepared statements switch to after five executi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import count
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from dbtune.catalog import (
-    IndexInfo,
-    TableStats,
-    psycopg_runner,
-    read_columns,
-    read_indexes,
-    read_tables,
-)
+from dbtune.advice import Advice, Advise, Setup
+from dbtune.catalog import TableStats, psycopg_runner, read_tables
 from dbtune.checks import CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
-from dbtune.query_shape import QueryShape, shape
-from dbtune.sargable import TableFacts, hints
+from dbtune.query_facts import QueryFacts, query_facts
+from dbtune.query_shape import shape
 from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, positional
 from dbtune.workload import HotQuery, ParamPicker, Workload
 
@@ -65,6 +60,8 @@ class QueryResult:
     analyzed: bool = True
     error: str | None = None
     notes: tuple[str, ...] = ()
+    advice: Advice | None = None
+    facts: QueryFacts | None = field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -206,37 +203,6 @@ def table_facts(
     return rows, not_tables, frozenset(unanalyzed), parents
 
 
-@dataclass(frozen=True, slots=True)
-class QueryFacts:
-    """What the catalog says of the query's tables, for hints and the advisor."""
-
-    shape: QueryShape
-    relations: Mapping[str, TableStats]
-    indexes: tuple[IndexInfo, ...]
-    facts: Mapping[str, TableFacts]  # by table name as the query spells it
-
-    def hints(self) -> tuple[str, ...]:
-        return tuple(
-            h for use in self.shape.tables if use.name in self.facts
-            for h in hints(use, self.facts[use.name])
-        )  # fmt: skip
-
-    def has_index(self, name: str) -> bool:
-        return any(i.name == name for i in self.indexes)
-
-
-def query_facts(
-    conn: Connection, query_shape: QueryShape, relations: Mapping[str, TableStats]
-) -> QueryFacts:
-    """Columns and indexes of the tables the query names (by OID), read once."""
-    run = psycopg_runner(conn)
-    oids = {u.name: relations[u.name].oid for u in query_shape.tables if u.name in relations}
-    columns = read_columns(run, sorted(set(oids.values()))).values()
-    indexes = read_indexes(run)
-    facts = {name: TableFacts.of(oid, columns, indexes) for name, oid in oids.items()}
-    return QueryFacts(query_shape, relations, indexes, facts)
-
-
 def _generic_plan(
     conn: Connection, query: HotQuery, params: Mapping[str, Any], server_version: int
 ) -> tuple[Plan | None, str | None]:
@@ -363,10 +329,14 @@ def explain_query(
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     server_version: int | None = None,
     picked: _Pickers | None = None,
+    setup: Setup | None = None,
 ) -> QueryResult:
     """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
 
-    Raises :class:`QueryFailed` (the query's own problem) or ``psycopg.Error``.
+    ``setup`` runs first in the (rolled-back) transaction, read-write — the advisor's what-if
+    builds its index there — and returns the name of the index it made, which the checks
+    then read as ``expect.index``. Raises :class:`QueryFailed` (the query's own problem) or
+    ``psycopg.Error``.
     """
     try:
         info = analyse(query.sql)
@@ -377,9 +347,16 @@ def explain_query(
     run = _execution(info, analyze, allow_writes)
     version = server_version or conn.info.server_version
     picked = picked or _Pickers(allow_writes)
-    conn.read_only = run.read_only
+    expect = query.expect
+    conn.read_only = run.read_only and setup is None
     with conn.transaction(force_rollback=True):
         _transaction_settings(conn, statement_timeout_ms, mode)
+        if setup is not None:
+            made = setup.run(conn)
+            if made and expect.index:
+                expect = replace(expect, index=made)
+            if run.read_only:
+                conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
         params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
         volatile = _volatile(conn, info)
         run = _unless_volatile(run, volatile, allow_writes)
@@ -393,9 +370,9 @@ def explain_query(
         rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
         facts = query_facts(conn, shape(query.sql), relations)
     ctx = CheckContext(
-        plan, query.expect, rows, generic, generic_error, run.unmeasured,
+        plan, expect, rows, generic, generic_error, run.unmeasured,
         not_tables, unanalyzed, parents, facts.hints(),
-        bool(query.expect.index) and not facts.has_index(query.expect.index or ""),
+        bool(expect.index) and not facts.has_index(expect.index or "") and setup is None,
         facts.shape.order_by_count,
     )  # fmt: skip
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
@@ -408,6 +385,7 @@ def explain_query(
         generic,
         run.analyze,
         notes=notes,
+        facts=facts,
     )
 
 
@@ -433,6 +411,24 @@ def query_error_text(exc: psycopg.Error, statement_timeout_ms: int) -> str:
     return f"{text} ({hint})"
 
 
+def _advised(
+    conn: Connection, result: QueryResult, advise: Advise, explain: Callable[..., QueryResult]
+) -> QueryResult:
+    """The result with the advisor's word on it, when a check failed."""
+    if result.status != "fail" or result.plan is None or result.facts is None:
+        return result
+
+    def replan(setup: Setup) -> tuple[Plan, tuple[CheckResult, ...]]:
+        # A hypothetical index (HypoPG) is invisible to EXPLAIN ANALYZE: plan only then.
+        again = explain(setup=setup, analyze=result.analyzed and not setup.plan_only)
+        if again.plan is None:  # pragma: no cover - explain_query raises instead
+            raise QueryFailed("the what-if plan is missing")
+        return again.plan, again.checks
+
+    advice = advise(conn, result.facts, result.plan, result.query.expect, result.checks, replan)
+    return replace(result, advice=advice)
+
+
 def run_workload(
     url: str,
     workload: Workload,
@@ -441,10 +437,12 @@ def run_workload(
     mode: str = WILL_USE,
     allow_writes: bool = False,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    advise: Advise | None = None,
 ) -> ExplainReport:
     """EXPLAIN every query and profile of ``workload`` on ``url`` and run their checks.
 
-    A query that fails becomes an ``error`` result; the others still run.
+    A query that fails becomes an ``error`` result; the others still run. ``advise`` (the
+    advisor) is asked about every query that fails a check.
     """
     results: list[QueryResult] = []
     picked = _Pickers(allow_writes)
@@ -453,21 +451,24 @@ def run_workload(
         for query in workload.queries:
             for profile, pickers in query.profile_params().items():
                 error: str | None = None
+                explain = partial(
+                    explain_query,
+                    conn,
+                    query,
+                    profile=profile,
+                    pickers=pickers,
+                    analyze=analyze,
+                    mode=mode,
+                    allow_writes=allow_writes,
+                    statement_timeout_ms=statement_timeout_ms,
+                    server_version=version,
+                    picked=picked,
+                )
                 try:
-                    results.append(
-                        explain_query(
-                            conn,
-                            query,
-                            profile=profile,
-                            pickers=pickers,
-                            analyze=analyze,
-                            mode=mode,
-                            allow_writes=allow_writes,
-                            statement_timeout_ms=statement_timeout_ms,
-                            server_version=version,
-                            picked=picked,
-                        )
-                    )
+                    result = explain()
+                    if advise is not None:
+                        result = _advised(conn, result, advise, explain)
+                    results.append(result)
                 except QueryFailed as exc:
                     error = str(exc)
                 except psycopg.Error as exc:

@@ -1,0 +1,196 @@
+"""What the advisor says about a failing query: one suggested index, and what it did to the plan.
+
+The records live in the core so that explain (which reports them) and the advisor (which
+makes them) share them without importing each other. A suggestion is printed two ways, both
+built from the same :class:`~dbtune.index_spec.IndexSpec`: a ``create_index_online(...)`` call
+for an Alembic revision and the ``CREATE INDEX CONCURRENTLY`` statement, every name quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from dbtune.checks import CheckResult
+from dbtune.index_spec import IndexSpec
+from dbtune.plan import Plan
+from dbtune.query_facts import QueryFacts
+from dbtune.workload import Expectations
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What a what-if does in the transaction its plan is made in, before the query."""
+
+    run: Callable[[Connection], str]
+    """Creates the index and returns the name the plan will show for it."""
+    plan_only: bool = False
+    """The index is hypothetical (HypoPG): EXPLAIN ANALYZE would not see it."""
+
+
+Replan = Callable[[Setup], tuple[Plan, tuple[CheckResult, ...]]]
+"""Plans the query again, with ``Setup`` run first, and checks the plan."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """One index, as ``create_index_online`` takes it."""
+
+    schema: str
+    table: str
+    name: str
+    columns: tuple[str, ...]  # "column" or "column DESC", names exactly as the catalog has them
+    include: tuple[str, ...] = ()
+    where: str | None = None
+    reason: str = ""
+
+    def spec(self) -> IndexSpec:
+        return IndexSpec.build(
+            self.name, self.table, self.columns, include=self.include, where=self.where
+        )
+
+    def statement(self, *, concurrently: bool = True) -> str:
+        return self.spec().statement(self.schema, concurrently=concurrently).as_string() + ";"
+
+    def call(self) -> str:
+        """The Python call for an Alembic revision."""
+        parts = [repr(self.name), repr(self.table), repr(list(self.columns))]
+        if self.include:
+            parts.append(f"include={list(self.include)!r}")
+        if self.where:
+            parts.append(f"where={self.where!r}")
+        parts.append(f"schema={self.schema!r}")
+        return f"create_index_online({', '.join(parts)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "table": self.table,
+            "name": self.name,
+            "columns": list(self.columns),
+            "include": list(self.include),
+            "where": self.where,
+            "reason": self.reason,
+            "sql": self.statement(),
+            "call": self.call(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """One plan of a what-if, in the figures a reviewer compares."""
+
+    plan: str
+    cost: float
+    time_ms: float | None
+    buffers: int | None
+    failing: tuple[str, ...]  # check ids that fail
+
+    @classmethod
+    def of(cls, plan: Plan, checks: tuple[CheckResult, ...]) -> Measure:
+        return cls(
+            plan.summary(),
+            plan.root.total_cost,
+            plan.execution_time_ms,
+            plan.root.buffers,
+            tuple(c.id for c in checks if c.status == "fail"),
+        )
+
+    def figures(self) -> str:
+        text = f"cost {self.cost:,.2f}"
+        if self.time_ms is not None:
+            text += f", {self.time_ms:.3f} ms"
+        if self.buffers is not None:
+            text += f", {self.buffers:,} buffers"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "cost": self.cost,
+            "time_ms": self.time_ms,
+            "buffers": self.buffers,
+            "failing": list(self.failing),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """The query planned before and after the suggested index existed."""
+
+    engine: str  # "hypopg" (a hypothetical index: plans only) or "build" (built, rolled back)
+    before: Measure
+    after: Measure
+    note: str = ""
+
+    @property
+    def passes(self) -> bool:
+        return not self.after.failing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "passes": self.passes,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """What to do about one failing query: a suggestion, or why there is none."""
+
+    message: str
+    suggestion: Suggestion | None = None
+    what_if: WhatIf | None = None
+
+    @property
+    def verified(self) -> bool:
+        """A suggestion that a what-if showed passing every expectation."""
+        return self.suggestion is not None and self.what_if is not None and self.what_if.passes
+
+    @property
+    def fix(self) -> str:
+        """The statement to print as the fix: never one a what-if showed failing."""
+        if self.suggestion is None or (self.what_if is not None and not self.what_if.passes):
+            return ""
+        return self.suggestion.statement()
+
+    def text(self) -> str:
+        """The advice in one paragraph, with the what-if's before/after."""
+        text = self.message
+        if self.what_if is not None:
+            w = self.what_if
+            text += (
+                f" What-if ({w.engine}): before {w.before.figures()} [{w.before.plan}]; "
+                f"after {w.after.figures()} [{w.after.plan}]; "
+            )
+            text += (
+                "every expectation passes."
+                if w.passes
+                else f"still fails {', '.join(w.after.failing)}: not the fix."
+            )
+            if w.note:
+                text += f" {w.note}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message": self.message,
+            "suggestion": self.suggestion.to_dict() if self.suggestion else None,
+            "what_if": self.what_if.to_dict() if self.what_if else None,
+            "verified": self.verified,
+        }
+
+
+Advise = Callable[
+    [Connection, QueryFacts, Plan, Expectations, tuple[CheckResult, ...], Replan], Advice
+]
+"""What explain calls on a failing query: (connection, the query's catalog facts, its plan,
+its expectations, its check results, how to plan it again) -> advice."""

@@ -1,0 +1,58 @@
+"""What the catalog says of the tables one query names: read once per query, by OID.
+
+explain's hints and the advisor's suggestion both start here, so they see the same columns,
+indexes and statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from dbtune.catalog import (
+    Column,
+    IndexInfo,
+    TableStats,
+    psycopg_runner,
+    read_columns,
+    read_indexes,
+)
+from dbtune.query_shape import QueryShape
+from dbtune.sargable import TableFacts, hints
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFacts:
+    """What the catalog says of the query's tables, for hints and the advisor."""
+
+    shape: QueryShape
+    relations: Mapping[str, TableStats]
+    indexes: tuple[IndexInfo, ...]
+    facts: Mapping[str, TableFacts]  # by table name as the query spells it
+    columns: Mapping[tuple[int, int], Column]
+
+    def hints(self) -> tuple[str, ...]:
+        return tuple(
+            h for use in self.shape.tables if use.name in self.facts
+            for h in hints(use, self.facts[use.name])
+        )  # fmt: skip
+
+    def has_index(self, name: str) -> bool:
+        return any(i.name == name for i in self.indexes)
+
+
+def query_facts(
+    conn: Connection, query_shape: QueryShape, relations: Mapping[str, TableStats]
+) -> QueryFacts:
+    """Columns and indexes of the tables the query names (by OID), read once."""
+    run = psycopg_runner(conn)
+    oids = {u.name: relations[u.name].oid for u in query_shape.tables if u.name in relations}
+    columns = read_columns(run, sorted(set(oids.values())))
+    indexes = read_indexes(run)
+    facts = {name: TableFacts.of(oid, columns.values(), indexes) for name, oid in oids.items()}
+    return QueryFacts(query_shape, relations, indexes, facts, columns)
