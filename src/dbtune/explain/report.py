@@ -116,5 +116,6 @@ def as_results(report: ExplainReport) -> Report:
         report.target,
         tuple(sections),
         caption=f"workload `{report.workload}`; {mode_line(report)}",
+        notes=tuple(f"{section_name(r)}: {n}" for r in report.results for n in r.notes),
         properties={"mode": mode_line(report)},
     )

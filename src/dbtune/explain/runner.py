@@ -317,7 +317,7 @@ def _explain(
         raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
 
 
-def explain_query(
+def _explain_once(
     conn: Connection,
     query: HotQuery,
     *,
@@ -387,6 +387,61 @@ def explain_query(
         notes=notes,
         facts=facts,
     )
+
+
+FORCED_WORSE_FACTOR = 2.0
+"""A forced (can-use) plan this many times slower, or costlier, than the natural one is
+reported beside it."""
+DISABLED_COST = 1e9  # before PostgreSQL 18 a disabled node adds 1e10 to the cost
+
+
+def _much_worse(forced: Plan, natural: Plan) -> str | None:
+    """How much worse the forced plan is, when it is much worse."""
+    if forced.execution_time_ms is not None and natural.execution_time_ms is not None:
+        ratio = forced.execution_time_ms / max(natural.execution_time_ms, 0.001)
+        figures = f"{forced.execution_time_ms:.3f} ms vs {natural.execution_time_ms:.3f} ms"
+    elif forced.root.total_cost < DISABLED_COST:
+        ratio = forced.root.total_cost / max(natural.root.total_cost, 0.01)
+        figures = f"estimated cost {forced.root.total_cost:,.0f} vs {natural.root.total_cost:,.0f}"
+    else:
+        return None
+    if ratio < FORCED_WORSE_FACTOR:
+        return None
+    return (
+        f"can-use forced a plan {ratio:,.0f}x worse than the natural one ({figures}); the "
+        f"natural plan is {natural.summary()}. The failures below are of the forced plan, "
+        "which the planner would not choose here"
+    )
+
+
+def explain_query(
+    conn: Connection,
+    query: HotQuery,
+    *,
+    profile: str,
+    pickers: Mapping[str, ParamPicker],
+    mode: str = WILL_USE,
+    setup: Setup | None = None,
+    **options: Any,
+) -> QueryResult:
+    """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
+
+    In can-use mode the natural plan comes first: planner settings are forced only when it
+    fails, and a forced plan much worse than the natural one is reported beside it.
+    ``options`` are :func:`_explain_once`'s. Raises :class:`QueryFailed` (the query's own
+    problem) or ``psycopg.Error``.
+    """
+    once = partial(_explain_once, conn, query, profile=profile, pickers=pickers, setup=setup,
+                   **options)  # fmt: skip
+    if mode != CAN_USE:
+        return once(mode=mode)
+    natural = once(mode=WILL_USE)
+    if natural.passed:
+        note = "can-use: the natural plan passes, so no planner setting was forced"
+        return replace(natural, notes=(*natural.notes, note))
+    forced = once(mode=CAN_USE)
+    worse = _much_worse(forced.plan, natural.plan) if forced.plan and natural.plan else None
+    return replace(forced, notes=(*forced.notes, worse)) if worse else forced
 
 
 def query_error_text(exc: psycopg.Error, statement_timeout_ms: int) -> str:
