@@ -23,6 +23,8 @@ from rich.table import Table
 from dbtune import embedded, reference_schema
 from dbtune import seed as seeding
 from dbtune.advisor import advisor
+from dbtune.advisor.ops_chain import DEFAULT_VERSION_TABLE, init_ops
+from dbtune.advisor.revision import load_report, write_revisions
 from dbtune.advisor.what_if import ENGINES
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import redact, resolve_url
@@ -179,6 +181,40 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+def cmd_init_ops(args: argparse.Namespace) -> int:
+    directory = Path(args.directory)
+    init_ops(directory, args.version_table)
+    ini = directory / "alembic.ini"
+    print(
+        f"wrote an ops chain in {directory} (version table {args.version_table}).\n"
+        f"  add revisions: dbtune revision --from REPORT.json --dir {directory / 'versions'}\n"
+        f"  apply them:    DATABASE_URL=postgresql://... alembic -c {ini} upgrade head"
+    )
+    return EXIT_OK
+
+
+def cmd_revision(args: argparse.Namespace) -> int:
+    report_path = Path(args.report)
+    report = load_report(report_path)
+    versions = Path(args.dir)
+    command = (
+        f"dbtune explain --workload {report.get('workload')} --what-if --format json "
+        f"(on {report.get('target')}) > {report_path}; "
+        f"dbtune revision --from {report_path} --dir {versions}"
+        + (" --unverified" if args.unverified else "")
+    )
+    written = write_revisions(report, versions, command, unverified=args.unverified)
+    if not written:
+        print(
+            f"no revision written: {report_path} has no suggestion a what-if verified "
+            "(run explain with --what-if, or pass --unverified)"
+        )
+        return EXIT_OK
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -341,6 +377,35 @@ def build_parser() -> argparse.ArgumentParser:
         "server, or =build: holds a SHARE lock on the table while it builds)",
     )
     explain.set_defaults(func=cmd_explain)
+
+    revision = sub.add_parser(
+        "revision",
+        help="write an Alembic revision per verified index suggestion of an explain report",
+        description="Read `dbtune explain --what-if --format json` output and write one "
+        "revision per suggestion a what-if verified, using create_index_online / "
+        "drop_index_online, chained on the current head of --dir's chain.",
+    )
+    revision.add_argument("--from", dest="report", required=True, help="explain JSON report")
+    revision.add_argument(
+        "--dir", default="alembic/versions", help="the chain's versions directory"
+    )
+    revision.add_argument(
+        "--unverified",
+        action="store_true",
+        help="also write suggestions no what-if ran for (never one a what-if showed failing)",
+    )
+    revision.set_defaults(func=cmd_revision)
+
+    ops = sub.add_parser(
+        "init-ops",
+        help="scaffold an ops Alembic chain beside an application's own",
+        description="Write DIR/alembic.ini, env.py, script.py.mako and versions/: an Alembic "
+        "chain that keeps its place in its own version table, never in the application's "
+        "alembic_version.",
+    )
+    ops.add_argument("directory", help="a new or empty directory")
+    ops.add_argument("--version-table", default=DEFAULT_VERSION_TABLE)
+    ops.set_defaults(func=cmd_init_ops)
 
     seed = sub.add_parser("seed", help="fill the reference schema with synthetic data")
     seed.add_argument("--dsn", help=dsn_help)

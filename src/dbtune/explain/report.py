@@ -55,6 +55,7 @@ def _query_dict(r: QueryResult) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": r.query.name,
         "profile": r.profile,
+        "sql": r.query.sql,
         "status": _status(r),
         "params": {k: _jsonable(v) for k, v in r.params.items()},
         "checks": [{"id": c.id, "status": c.status, "message": c.message} for c in r.checks],
