@@ -20,6 +20,7 @@ from pytest_postgresql import factories
 
 from dbtune import reference_schema
 from dbtune.seed import seed
+from tests.foreign_app import app as shop
 from tests.servers import (
     BIG_MESSAGES,
     BIG_USERS,
@@ -67,7 +68,14 @@ def _load_big_baseline(
     seed(url, messages=BIG_MESSAGES, users=BIG_USERS)
 
 
+def _load_shop(
+    host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
+    shop.install(Server(host, int(port), user, password).url(dbname))
+
+
 empty_template = factories.postgresql_noproc(dbname="dbtune_empty")
+shop_template = factories.postgresql_noproc(dbname="dbtune_shop", load=[_load_shop])
 big_baseline_template = factories.postgresql_noproc(
     dbname="dbtune_big_baseline", load=[_load_big_baseline]
 )
@@ -89,7 +97,13 @@ def big_baseline_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("big_baseline_template")
 
 
+@pytest.fixture(scope="session")
+def shop_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("shop_template")
+
+
 empty_db = factories.postgresql("empty_proc")
+shop_db = factories.postgresql("shop_proc")
 big_baseline_db = factories.postgresql("big_baseline_proc")
 seeded_db = factories.postgresql("seeded_proc")
 
@@ -113,3 +127,11 @@ def big_baseline_url(big_baseline_db: psycopg.Connection[Any], pg_server: Server
     """URL of a fresh database at the baseline (no performance indexes) with 200k messages."""
     big_baseline_db.commit()
     return url_of(big_baseline_db, pg_server)
+
+
+@pytest.fixture
+def shop_url(shop_db: psycopg.Connection[Any], pg_server: Server) -> str:
+    """URL of a fresh copy of the shop: a foreign application (tests/foreign_app) migrated by
+    its own Alembic chain, with 100k orders and no index on its hot path."""
+    shop_db.commit()
+    return url_of(shop_db, pg_server)

@@ -72,6 +72,7 @@ class QueryShape:
     order_by_count: int = 0  # the ORDER BY items, whatever they are
     distinct: bool = False
     limit: bool = False
+    visits_rows: bool = False  # FOR UPDATE/SHARE, UPDATE, DELETE: every row is read from the heap
 
     def table(self, name: str) -> TableUse | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -336,4 +337,5 @@ def shape(statement: str) -> QueryShape:
         len(sort_clause),
         bool(getattr(stmt, "distinctClause", None)),
         getattr(stmt, "limitCount", None) is not None,
+        not isinstance(stmt, ast.SelectStmt) or bool(stmt.lockingClause),
     )

@@ -10,7 +10,8 @@ The rule, the one an experienced reviewer applies by hand:
    ORDER BY it stays out of the key (it is filtered); without one it follows the equalities,
    then one range column;
 3. ``INCLUDE`` the other selected columns when there are few and every one has a bounded width
-   (the migrations' btree-entry rule), so the scan can be index-only;
+   (the migrations' btree-entry rule), so the scan can be index-only — not for a locking read
+   or a write, which visit the table's row anyway;
 4. conditions on constants (``status IN ('open', 'paid')``, ``deleted_at IS NULL``) that keep
    at most a fifth of the rows, by the planner's own estimate, become a partial index's WHERE.
 
@@ -248,7 +249,8 @@ def suggest(
             f"({', '.join(n + (' DESC' if d else '') for n, d in key)}); the planner does not "
             f"use it because {_why_unused(conn, existing, table, generic_only)}"
         )
-    include = _include(table, key)
+    # A locking read or a write visits every row it touches: INCLUDE would buy nothing.
+    include = [] if facts.shape.visits_rows else _include(table, key)
     if include:
         why.append(f"INCLUDE {', '.join(include)} (bounded) for an index-only scan")
     if where:
