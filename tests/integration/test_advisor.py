@@ -227,3 +227,40 @@ def test_revision_in_an_ops_chain_applies_online_beside_the_app(
             "SELECT count(*) FROM pg_class WHERE relname LIKE 'ix_Orders%'"
         ).fetchone()
     assert left == (0,)
+
+
+CAN_USE_WORKLOAD = """
+[[query]]
+name = "login"
+sql = 'SELECT id FROM "Shop"."Customer" WHERE email = %(email)s'
+params.email = "user7@example.com"
+expect = { index = "ix_Customer_email" }
+
+[[query]]
+name = "notes_ending"
+sql = "SELECT DISTINCT id FROM \\"Shop\\".\\"Orders\\" WHERE note LIKE '%%42'"
+expect = { no_seq_scan = true }
+"""
+
+
+def test_can_use_takes_the_natural_plan_first(shop_url: str, tmp_path: Path) -> None:
+    workload = tmp_path / "can_use.toml"
+    workload.write_text(CAN_USE_WORKLOAD)
+    done = run_cli(
+        "explain", "--dsn", shop_url, "--workload", str(workload), "--can-use", "--format", "json"
+    )
+    queries = _queries(json.loads(done.stdout))
+    assert queries["login"]["status"] == "pass"
+    assert any("no planner setting was forced" in n for n in queries["login"]["notes"])
+    # A leading wildcard: no index can serve it. The natural plan reads the table and fails;
+    # forcing enable_seqscan=off walks the whole primary key for the DISTINCT instead (every
+    # heap row in key order: about a hundred times the buffers), which is reported.
+    notes = " ".join(queries["notes_ending"].get("notes", []))
+    assert "worse than the natural one" in notes, json.dumps(queries["notes_ending"], indent=1)
+    assert "the natural plan is" in notes
+    assert "Seq Scan on Orders" in notes
+    natural = run_cli("explain", "--dsn", shop_url, "--workload", str(workload), "--format", "json")
+    ending = _queries(json.loads(natural.stdout))["notes_ending"]
+    message = next(c["message"] for c in ending["checks"] if c["id"] == "no_seq_scan")
+    assert "`note LIKE '%42'` is not sargable: the pattern starts with a wildcard" in message
+    assert ending["advice"]["suggestion"] is None
