@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -25,7 +26,7 @@ from tests.foreign_app import app as shop  # noqa: E402
 from dbtune import embedded  # noqa: E402
 
 
-def _explain(url: str) -> dict[str, object]:
+def _explain(url: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "dbtune", "explain", "--dsn", url, "--workload",
          str(shop.WORKLOAD), "--what-if=build", "--format", "json"],
@@ -33,7 +34,8 @@ def _explain(url: str) -> dict[str, object]:
     )  # fmt: skip
     if done.returncode not in (0, 1):
         raise SystemExit(f"explain failed: {done.stderr}")
-    return dict(json.loads(done.stdout))
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
 
 
 def main() -> None:
@@ -47,11 +49,11 @@ def main() -> None:
     print(f"shop: {shop.ORDERS:,} orders; {args.runs} runs of explain --what-if=build; medians\n")
     print("| query | suggestion | before | after | ratio | before buffers | after buffers |")
     print("|---|---|---|---|---|---|---|")
-    for position, query in enumerate(runs[0]["queries"]):  # type: ignore[arg-type]
+    for position, query in enumerate(runs[0]["queries"]):
         advice = query.get("advice") or {}
         suggestion = (advice.get("suggestion") or {}).get("sql", "-")
-        measured = [r["queries"][position]["advice"]["what_if"] for r in runs  # type: ignore[index]
-                    if (r["queries"][position].get("advice") or {}).get("what_if")]  # type: ignore[index]  # fmt: skip
+        advised = [r["queries"][position].get("advice") or {} for r in runs]
+        measured = [a["what_if"] for a in advised if a.get("what_if")]
         if not measured:
             print(f"| {query['name']} | {suggestion} | - | - | - | - | - |")
             continue

@@ -178,7 +178,7 @@ def test_revision_in_an_ops_chain_applies_online_beside_the_app(
     linted = subprocess.run([squawk, str(sql_file)], capture_output=True, text=True)
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
-    stop, counts, errors = threading.Event(), [], []
+    stop, counts, errors = threading.Event(), list[int](), list[str]()
     writer = threading.Thread(target=_writer, args=(shop_url, stop, counts, errors))
     writer.start()
     try:
