@@ -264,3 +264,60 @@ def test_can_use_takes_the_natural_plan_first(shop_url: str, tmp_path: Path) -> 
     message = next(c["message"] for c in ending["checks"] if c["id"] == "no_seq_scan")
     assert "`note LIKE '%42'` is not sargable: the pattern starts with a wildcard" in message
     assert ending["advice"]["suggestion"] is None
+
+
+RARE_AND_BROKEN = """
+[[query]]
+name = "unnoted"
+sql = '''SELECT id, "createdAt" FROM "Shop"."Orders"
+WHERE note IS NULL AND "customerId" = %(c)s ORDER BY "createdAt" DESC LIMIT 10'''
+params.c = 1
+expect = { no_seq_scan = true, no_sort = true }
+
+[[query]]
+name = "by_total"
+sql = 'SELECT id FROM "Shop"."Orders" WHERE total = %(t)s'
+params.t = 7
+expect = { no_seq_scan = true }
+"""
+
+
+def _suggest(url: str, workload: Path) -> dict[str, dict[str, Any]]:
+    done = run_cli("explain", "--dsn", url, "--workload", str(workload), "--format", "json")
+    return _queries(json.loads(done.stdout))
+
+
+def test_a_rare_constant_becomes_a_partial_index_and_the_printed_fix_works(
+    shop_url: str, tmp_path: Path
+) -> None:
+    workload = tmp_path / "rare.toml"
+    workload.write_text(RARE_AND_BROKEN)
+    suggestion = _suggest(shop_url, workload)["unnoted"]["advice"]["suggestion"]
+    assert suggestion["columns"] == ["customerId", "createdAt DESC"]
+    assert suggestion["where"] == "note IS NULL"  # no order has a NULL note: 0 % of the rows
+    assert suggestion["include"] == ["id"]
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute(suggestion["sql"])  # the fix exactly as printed
+    assert _suggest(shop_url, workload)["unnoted"]["status"] == "pass"
+
+
+def test_an_index_that_already_serves_is_not_suggested_again(shop_url: str, tmp_path: Path) -> None:
+    """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index the planner ignores: the
+    advisor names it and its repair instead of proposing a twin."""
+    workload = tmp_path / "broken.toml"
+    workload.write_text(RARE_AND_BROKEN)
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute('CREATE INDEX "ix Orders total" ON "Shop"."Orders" (total)')
+        conn.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = %s::regclass",
+            ['"Shop"."ix Orders total"'],
+        )
+    advice = _suggest(shop_url, workload)["by_total"]["advice"]
+    assert advice["suggestion"] is None
+    message = advice["message"]
+    assert 'no new index: "Shop"."ix Orders total" already serves' in message
+    fix = message.split("it is INVALID (a failed build): ", 1)[1].split(",", 1)[0]
+    assert fix == 'REINDEX INDEX CONCURRENTLY "Shop"."ix Orders total"'
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute(fix)  # the repair exactly as printed
+    assert _suggest(shop_url, workload)["by_total"]["status"] == "pass"

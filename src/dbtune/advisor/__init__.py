@@ -14,7 +14,7 @@ import psycopg
 
 from dbtune.advice import Advice, Advise, Measure, Replan
 from dbtune.advisor.suggest import suggest
-from dbtune.advisor.what_if import choose_engine, what_if
+from dbtune.advisor.what_if import choose_engine, hypopg_installed, what_if
 from dbtune.checks import CheckResult
 from dbtune.db import local_timeouts
 from dbtune.plan import Plan
@@ -47,7 +47,10 @@ def advisor(engine: str | None = None, *, embedded: bool = False) -> Advise:
             if engine and advice.suggestion is not None:
                 stats = facts.relations.get(advice.suggestion.table)
                 rows = stats.tuples if stats else 0.0
-                chosen, why = choose_engine(conn, engine, embedded=embedded, rows=rows)
+                installed = hypopg_installed(conn)
+                chosen, why = choose_engine(
+                    engine, installed=installed, embedded=embedded, rows=rows
+                )
         if advice.suggestion is None:
             return advice
         if chosen is None:

@@ -53,11 +53,10 @@ def _built(suggestion: Suggestion) -> Setup:
 
 
 def choose_engine(
-    conn: Connection, asked: str, *, embedded: bool, rows: float
+    asked: str, *, installed: bool, embedded: bool, rows: float
 ) -> tuple[str | None, str]:
     """(engine, why) — the engine to use for ``asked`` (auto|hypopg|build), or None and why
-    no what-if runs."""
-    installed = hypopg_installed(conn)
+    no what-if runs; ``installed``: HypoPG is, in this database."""
     if asked == "hypopg" or (asked == "auto" and installed):
         if installed:
             return "hypopg", ""
