@@ -321,3 +321,24 @@ def test_an_index_that_already_serves_is_not_suggested_again(shop_url: str, tmp_
     with psycopg.connect(shop_url, autocommit=True) as conn:
         conn.execute(fix)  # the repair exactly as printed
     assert _suggest(shop_url, workload)["by_total"]["status"] == "pass"
+
+
+def test_a_what_if_that_cannot_lock_leaves_the_verdict_and_says_why(
+    shop_url: str, tmp_path: Path
+) -> None:
+    """A writer's open transaction holds ROW EXCLUSIVE: the build's SHARE lock waits out
+    lock_timeout. The query is still reported failing (not an error), its advice says why."""
+    first = shop.WORKLOAD.read_text().split("[[query]]")[1]
+    workload = tmp_path / "one.toml"
+    workload.write_text(f"[[query]]{first}")
+    with psycopg.connect(shop_url) as writer:
+        writer.execute('LOCK TABLE "Shop"."Orders" IN ROW EXCLUSIVE MODE')
+        done = run_cli("explain", "--dsn", shop_url, "--workload", str(workload),
+                       "--what-if=build", "--format", "json")  # fmt: skip
+        writer.rollback()
+    code, report = done.code, json.loads(done.stdout)
+    recent = _queries(report)["recent_orders"]
+    assert code == 1
+    assert recent["status"] == "fail"
+    assert recent["advice"]["message"].startswith("no advice: the advisor could not finish")
+    assert "lock" in recent["advice"]["message"]

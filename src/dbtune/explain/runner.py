@@ -480,7 +480,14 @@ def _advised(
             raise QueryFailed("the what-if plan is missing")
         return again.plan, again.checks
 
-    advice = advise(conn, result.facts, result.plan, result.query.expect, result.checks, replan)
+    try:
+        advice = advise(conn, result.facts, result.plan, result.query.expect, result.checks, replan)
+    except (QueryFailed, psycopg.Error) as exc:
+        if conn.closed:
+            raise
+        # The query's own verdict stands; only the advice is missing, and says why.
+        text = str(exc) if isinstance(exc, QueryFailed) else connection_error_text(exc)
+        advice = Advice(f"no advice: the advisor could not finish ({text.split('; LINE ')[0]})")
     return replace(result, advice=advice)
 
 
