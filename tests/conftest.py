@@ -43,7 +43,8 @@ def pg_server(request: pytest.FixtureRequest) -> Iterator[Server]:
         if dsn:
             server = external_server(dsn)
         else:
-            server = embedded_server(stack.enter_context(scratch_server()))
+            # pg_stat_statements loaded, for the capture tests (CI's PG15 run loads it too).
+            server = embedded_server(stack.enter_context(scratch_server(stat_statements=True)))
         option = request.config.option
         option.postgresql_host = server.host
         option.postgresql_port = server.port

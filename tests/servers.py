@@ -56,7 +56,7 @@ def external_server(dsn: str) -> Server:
 
 
 @contextmanager
-def scratch_server() -> Iterator[Any]:
+def scratch_server(*, stat_statements: bool = False) -> Iterator[Any]:
     """An embedded server in a directory of its own, stopped and removed afterwards.
 
     Not under pytest's tmp_path: pytest prunes old basetemp folders, and a second pytest
@@ -65,7 +65,7 @@ def scratch_server() -> Iterator[Any]:
     from dbtune import embedded
 
     home = Path(tempfile.mkdtemp(prefix="dbtune-test-", dir="/var/tmp"))
-    server = embedded.start(home)
+    server = embedded.start(home, stat_statements=stat_statements)
     try:
         yield server
     finally:

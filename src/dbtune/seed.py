@@ -58,7 +58,7 @@ _TIME_OF_ROW = (
 )
 
 _USERS = """
-INSERT INTO users (id, name, timezone, created_at)
+INSERT /* dbtune */ INTO users (id, name, timezone, created_at)
 SELECT g, 'user ' || g,
        (ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Tokyo'])[1 + g %% 4],
        now() - %(days)s::int * interval '1 day' - interval '1 day'
@@ -69,7 +69,8 @@ FROM generate_series(1, %(users)s::int) AS g
 # into tens of kB): Box-Muller turns two uniform draws into a normal one (works before PG 16,
 # which lacks random_normal()). One message in ten is hex noise, which TOAST cannot shrink.
 MESSAGES_INSERT = f"""
-INSERT INTO conversation_history (user_id, role, content, message_type, metadata, created_at)
+INSERT /* dbtune */ INTO conversation_history
+       (user_id, role, content, message_type, metadata, created_at)
 SELECT u, role,
        CASE WHEN noisy THEN
             left((SELECT string_agg(md5(random()::text), '')
@@ -100,7 +101,7 @@ ORDER BY g
 """
 
 _FOOD = f"""
-INSERT INTO food_entries (user_id, description, calories, protein_g, carbs_g, fat_g,
+INSERT /* dbtune */ INTO food_entries (user_id, description, calories, protein_g, carbs_g, fat_g,
                           meal_type, created_at)
 SELECT {_SKEWED_USER},
        (ARRAY['oatmeal', 'chicken salad', 'pasta', 'apple', 'coffee', 'rice bowl'])[1 + g %% 6],
@@ -113,7 +114,7 @@ ORDER BY g
 """
 
 _REMINDERS = f"""
-INSERT INTO reminders (user_id, message, next_run_at, recurrence, active, created_at)
+INSERT /* dbtune */ INTO reminders (user_id, message, next_run_at, recurrence, active, created_at)
 SELECT {_SKEWED_USER}, 'reminder ' || g,
        now() + (random() * 31 - 1) * interval '1 day',
        (ARRAY['daily', 'weekly', NULL])[1 + g %% 3],
@@ -124,14 +125,14 @@ ORDER BY g
 """
 
 _CATEGORIES = """
-INSERT INTO tracking_categories (id, user_id, name, unit)
+INSERT /* dbtune */ INTO tracking_categories (id, user_id, name, unit)
 SELECT (u - 1) * 3 + k, u, (ARRAY['water', 'sleep', 'steps'])[k], (ARRAY['ml', 'h', NULL])[k]
 FROM generate_series(1, %(users)s::int) AS u, generate_series(1, 3) AS k
 ORDER BY 1
 """
 
 _TRACKING = f"""
-INSERT INTO tracking_entries (user_id, category_id, value, note, created_at)
+INSERT /* dbtune */ INTO tracking_entries (user_id, category_id, value, note, created_at)
 SELECT u, (u - 1) * 3 + 1 + (g %% 3), round((random() * 3000)::numeric, 1), NULL,
        {_TIME_OF_ROW}
 FROM (SELECT g, {_SKEWED_USER} AS u FROM generate_series(1, %(total)s::int) AS g) AS t
@@ -139,7 +140,7 @@ ORDER BY g
 """
 
 _XP = f"""
-INSERT INTO xp_transactions (user_id, amount, reason, created_at)
+INSERT /* dbtune */ INTO xp_transactions (user_id, amount, reason, created_at)
 SELECT {_SKEWED_USER}, 5 + (random() * 45)::int,
        (ARRAY['message', 'food_log', 'streak', 'reminder_done'])[1 + g %% 4],
        {_TIME_OF_ROW}
@@ -148,7 +149,7 @@ ORDER BY g
 """
 
 _USER_XP = """
-INSERT INTO user_xp (user_id, total_xp, level)
+INSERT /* dbtune */ INTO user_xp (user_id, total_xp, level)
 SELECT u.id, coalesce(x.total, 0), 1 + coalesce(x.total, 0) / 1000
 FROM users AS u
 LEFT JOIN (SELECT user_id, sum(amount) AS total FROM xp_transactions GROUP BY user_id) AS x

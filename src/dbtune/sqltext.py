@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 from pglast import ast, parse_sql
-from pglast.parser import ParseError
+from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
@@ -53,6 +54,48 @@ class StatementInfo:
     kind: str  # the parse node's name, e.g. "SelectStmt"
     relations: tuple[Relation, ...]
     functions: tuple[str, ...]
+    dollar_parameters: int = 0
+    """The highest ``$n`` the text itself uses (pg_stat_statements' normalized form), 0 if
+    none; named ``%(name)s`` placeholders are not counted."""
+
+
+OWN_MARKER = "/* dbtune */"
+"""The comment in dbtune's own statements (seed, bench), which capture leaves out. Inside the
+statement, not before it: pg_stat_statements keeps only the statement's own text."""
+
+
+def comments(statement: str) -> list[str]:
+    """The ``/* ... */`` and ``-- ...`` comments of a statement, found by the server's own
+    scanner (so a ``/*`` inside a string literal is not one)."""
+    try:
+        tokens = scan(statement)
+    except ParseError:
+        return []
+    return [
+        statement[t.start : t.end + 1].strip()
+        for t in tokens
+        if t.name in ("C_COMMENT", "SQL_COMMENT")
+    ]
+
+
+SQUASHED_LIST = "/*, ... */"
+"""How pg_stat_statements (PostgreSQL 18) writes an IN list of constants it folded into one."""
+
+
+def squashed_parameters(text: str) -> frozenset[int]:
+    """Byte locations of the ``$n`` that stand for a whole folded IN list (``$2 /*, ... */``)."""
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return frozenset()
+    raw = text.encode()
+    return frozenset(
+        before.start
+        for before, token in pairwise(tokens)
+        if before.name == "PARAM"
+        and token.name == "C_COMMENT"
+        and raw[token.start : token.end + 1].decode() == SQUASHED_LIST
+    )
 
 
 def positional(statement: str) -> tuple[str, list[str]]:
@@ -92,6 +135,7 @@ class _Walker(Visitor):
         self.locking = False
         self.relations: list[Relation] = []
         self.functions: list[str] = []
+        self.parameters = 0
 
     def visit(self, ancestors: object, node: ast.Node) -> None:
         if isinstance(node, _WRITES):
@@ -104,6 +148,8 @@ class _Walker(Visitor):
             self.relations.append(Relation(node.schemaname, str(node.relname)))
         elif isinstance(node, ast.FuncCall):
             self.functions.append(".".join(str(n.sval) for n in node.funcname or ()))
+        elif isinstance(node, ast.ParamRef):
+            self.parameters = max(self.parameters, int(node.number or 0))
 
 
 def analyse(statement: str) -> StatementInfo:
@@ -111,10 +157,15 @@ def analyse(statement: str) -> StatementInfo:
 
     Raises :class:`SqlTextError` unless it is exactly one statement.
     """
-    text, _ = positional(statement)
+    text, named = positional(statement)
     stmt = parse_one(text)
     walker = _Walker()
     walker(stmt)
+    if named and walker.parameters > len(named):
+        raise SqlTextError(
+            "mixes $n and %(name)s placeholders: use %(name)s with params, or only $n "
+            "(checked as a generic plan)"
+        )
     if isinstance(stmt, ast.ExplainStmt):
         raise SqlTextError("write the query itself: dbtune adds EXPLAIN")
     if walker.writes:
@@ -127,7 +178,11 @@ def analyse(statement: str) -> StatementInfo:
         access = Access.READ
     unique_relations = tuple(dict.fromkeys(walker.relations))
     return StatementInfo(
-        access, type(stmt).__name__, unique_relations, tuple(dict.fromkeys(walker.functions))
+        access,
+        type(stmt).__name__,
+        unique_relations,
+        tuple(dict.fromkeys(walker.functions)),
+        0 if named else walker.parameters,
     )
 
 

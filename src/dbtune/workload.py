@@ -22,7 +22,7 @@ from dbtune.sqltext import Access, SqlTextError, analyse
 SHIPPED_WORKLOAD = "reference.toml"
 DEFAULT_PROFILE = "default"
 
-_QUERY_KEYS = {"name", "description", "sql", "params", "expect", "profiles"}
+_QUERY_KEYS = {"name", "description", "sql", "params", "expect", "profiles", "captured"}
 
 
 def _key(types: tuple[type, ...], example: str, *, fraction: bool = False) -> dict[str, Any]:
@@ -97,6 +97,15 @@ class HotQuery:
     params: Mapping[str, ParamPicker] = field(default_factory=dict)
     expect: Expectations = field(default_factory=Expectations)
     profiles: Mapping[str, Mapping[str, ParamPicker]] = field(default_factory=dict)
+    dollar_parameters: int = 0
+    """``$1 .. $n`` in the SQL (pg_stat_statements' form): no values, so the generic plan is
+    what gets checked."""
+    captured: Mapping[str, Any] = field(default_factory=dict)
+    """What ``dbtune workload capture`` recorded: fingerprint, calls, the baseline keys."""
+
+    @property
+    def generic_only(self) -> bool:
+        return self.dollar_parameters > 0
 
     def profile_params(self) -> dict[str, dict[str, ParamPicker]]:
         """Each profile's parameters (the query's own, overridden by the profile's)."""
@@ -207,6 +216,16 @@ class _Parser:
         profiles = data.get("profiles", {})
         if not isinstance(profiles, Mapping):
             raise self.fail(position, f"{prefix}.profiles", "must be a table of profiles")
+        if info.dollar_parameters and (data.get("params") or profiles):
+            raise self.fail(
+                position,
+                f"{prefix}.params",
+                "a query with $n placeholders is checked as a generic plan and takes no "
+                "params; write %(name)s placeholders to give values",
+            )
+        captured = data.get("captured", {})
+        if not isinstance(captured, Mapping):
+            raise self.fail(position, f"{prefix}.captured", "must be a table")
         return HotQuery(
             name=data["name"],
             sql=data["sql"].strip(),
@@ -217,6 +236,8 @@ class _Parser:
                 name: self.params(position, f"{prefix}.profiles.{name}", value)
                 for name, value in profiles.items()
             },
+            dollar_parameters=info.dollar_parameters,
+            captured=captured,
         )
 
 

@@ -20,7 +20,7 @@ TIERS = {
     # entry points: what users call
     "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
     # tools
-    "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS,
+    "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS, "capture": TOOLS,
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
     "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,

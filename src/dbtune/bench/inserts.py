@@ -9,7 +9,7 @@ from dbtune.bench.latency import TABLES
 from dbtune.db import connect
 
 INSERT = (
-    "INSERT INTO {} (user_id, role, content, message_type) "
+    "INSERT /* dbtune */ INTO {} (user_id, role, content, message_type) "
     "VALUES (%s, 'user', 'a message of ordinary length, for the insert benchmark', 'text')"
 )
 

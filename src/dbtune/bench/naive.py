@@ -70,7 +70,8 @@ def naive_include(url: str, inserts: int = 2000) -> NaiveResult:
             try:
                 conn.execute(
                     sql.SQL(
-                        "INSERT INTO {} (user_id, role, content, message_type, metadata) "
+                        "INSERT /* dbtune */ INTO {} "
+                        "(user_id, role, content, message_type, metadata) "
                         "VALUES (%s, %s, %s, %s, %s)"
                     ).format(table),
                     message,

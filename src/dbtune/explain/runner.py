@@ -203,6 +203,42 @@ def table_facts(
     return rows, not_tables, frozenset(unanalyzed), parents
 
 
+def _explain_generic(
+    conn: Connection, text: str, values: list[Any] | None, count: int, server_version: int
+) -> Plan:
+    """The generic plan of ``text`` (``$n`` placeholders): ``EXPLAIN (GENERIC_PLAN)`` on 16+;
+    before, ``PREPARE`` under ``force_generic_plan`` and ``EXPLAIN EXECUTE`` with ``values``
+    (NULLs when there are none: a generic plan does not depend on them)."""
+    if server_version >= GENERIC_PLAN_OPTION_VERSION:
+        # $n stay unbound here, so this goes over the simple protocol; the text is the
+        # workload query that pglast has already found to be one statement.
+        row = conn.execute(
+            sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(text))
+        ).fetchone()
+    else:
+        name = f"dbtune_generic_{next(_statement_names)}"
+        conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+        conn.execute(sql.SQL("PREPARE {} AS {}").format(sql.Identifier(name), sql.SQL(text)))
+        arguments = values if values is not None else [None] * count
+        try:
+            row = conn.execute(
+                sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}{}").format(
+                    sql.Identifier(name),
+                    sql.SQL("({})").format(sql.SQL(", ").join(map(sql.Literal, arguments)))
+                    if arguments
+                    else sql.SQL(""),
+                )
+            ).fetchone()
+        finally:
+            conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
+    if row is None:  # pragma: no cover - EXPLAIN always returns a row
+        raise QueryFailed("EXPLAIN returned nothing")
+    try:
+        return parse_plan(row[0])
+    except PlanParseError as exc:
+        raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
+
+
 def _generic_plan(
     conn: Connection, query: HotQuery, params: Mapping[str, Any], server_version: int
 ) -> tuple[Plan | None, str | None]:
@@ -212,30 +248,12 @@ def _generic_plan(
     text, order = positional(query.sql)
     try:
         with conn.transaction():
-            if server_version >= GENERIC_PLAN_OPTION_VERSION:
-                # $n stay unbound here, so this goes over the simple protocol; the text is
-                # the workload query that pglast has already found to be one statement.
-                row = conn.execute(
-                    sql.SQL("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {}").format(sql.SQL(text))
-                ).fetchone()
-            else:
-                name = f"dbtune_generic_{next(_statement_names)}"
-                conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-                conn.execute(
-                    sql.SQL("PREPARE {} AS {}").format(sql.Identifier(name), sql.SQL(text))
-                )
-                try:
-                    row = conn.execute(
-                        sql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}({})").format(
-                            sql.Identifier(name),
-                            sql.SQL(", ").join(sql.Literal(params[p]) for p in order),
-                        )
-                    ).fetchone()
-                finally:
-                    conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
+            plan = _explain_generic(
+                conn, text, [params[p] for p in order], len(order), server_version
+            )
     except psycopg.Error as exc:
         return None, connection_error_text(exc)
-    return (parse_plan(row[0]), None) if row else (None, "EXPLAIN returned nothing")
+    return plan, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +265,12 @@ class _Execution:
     unmeasured: str | None
 
 
+GENERIC_ONLY = "a $n query: its generic plan is checked, there are no values to run it with"
+
+
 def _execution(info: StatementInfo, analyze: bool, allow_writes: bool) -> _Execution:
+    if info.dollar_parameters:
+        return _Execution(False, True, GENERIC_ONLY)
     if not analyze:
         return _Execution(False, True, None)
     if info.access is Access.READ:
@@ -361,9 +384,14 @@ def _explain_once(
         volatile = _volatile(conn, info)
         run = _unless_volatile(run, volatile, allow_writes)
         options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
-        plan = _explain(conn, query.sql, options, params, volatile)
         generic, generic_error = (None, None)
-        if query.expect.generic_plan:
+        if info.dollar_parameters:
+            text = positional(query.sql)[0]
+            plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
+            generic = plan if query.expect.generic_plan else None
+        else:
+            plan = _explain(conn, query.sql, options, params, volatile)
+        if query.expect.generic_plan and not info.dollar_parameters:
             generic, generic_error = _generic_plan(conn, query, params, version)
         plans = [plan] + ([generic] if generic else [])
         relations = _relations(conn, info, plans)

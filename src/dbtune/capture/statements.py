@@ -1,0 +1,128 @@
+"""The statements worth checking, as ``pg_stat_statements`` has counted them.
+
+The view holds every statement the server ran, normalized (constants replaced by ``$n``).
+Kept: the top-level SELECT / INSERT / UPDATE / DELETE / MERGE statements of *this* database
+with at least ``min_calls`` calls, that name a table outside the system schemas which still
+exists, ordered by total execution time. Left out: utility statements (BEGIN, SET, EXPLAIN,
+DDL), catalog queries, statements whose tables are gone, and dbtune's own (the seed's and the
+benchmark's inserts carry a ``/* dbtune */`` comment). Each is parsed with pglast, never
+matched by text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from dbtune.errors import UsageError
+from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+TOPLEVEL_VERSION = 140_000  # pg_stat_statements 1.9 (PostgreSQL 14) has the toplevel column
+
+_READ = """
+SELECT s.queryid, s.query, s.calls, s.total_exec_time, s.mean_exec_time, s.rows
+FROM pg_stat_statements AS s
+WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND s.calls >= %(min_calls)s {toplevel}
+ORDER BY s.total_exec_time DESC
+LIMIT %(scan)s
+"""
+_RESOLVE = """
+SELECT n.nspname, c.relname
+FROM unnest(%s::text[], %s::text[]) AS r(schema, name)
+JOIN pg_class AS c ON c.oid = to_regclass(
+    CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
+         ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One normalized statement and what the server counted for it."""
+
+    queryid: int
+    sql: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    rows: int
+    info: StatementInfo
+    tables: tuple[tuple[str, str], ...]  # (schema, name) of the tables it names, resolved
+
+
+def missing_extension_help(conn: Connection) -> str | None:
+    """What to do when pg_stat_statements cannot be read here, or None when it can."""
+    installed = conn.execute(
+        "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
+    ).fetchone()
+    if installed and installed[0]:
+        return None
+    row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    if row and "pg_stat_statements" in str(row[0]):
+        return (
+            "pg_stat_statements is loaded but not created in this database: run CREATE "
+            "EXTENSION pg_stat_statements; here (as a superuser or the database owner), let "
+            "the application run a while, then capture again"
+        )
+    return (
+        "pg_stat_statements is not loaded: add it to shared_preload_libraries in "
+        "postgresql.conf (shared_preload_libraries = 'pg_stat_statements'), restart the "
+        "server, run CREATE EXTENSION pg_stat_statements; in this database, let the "
+        "application run a while, then capture again (dbtune's embedded server does this "
+        "itself: run capture without --dsn)"
+    )
+
+
+def _worth_checking(text: str) -> StatementInfo | None:
+    if OWN_MARKER in comments(text):
+        return None
+    try:
+        info = analyse(text)
+    except SqlTextError:
+        return None
+    if info.access is Access.OTHER or not info.relations:
+        return None
+    return info
+
+
+def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[Statement]:
+    """The ``top`` statements worth checking, by total execution time (see the module)."""
+    problem = missing_extension_help(conn)
+    if problem is not None:
+        raise UsageError(problem)
+    toplevel = "AND s.toplevel" if conn.info.server_version >= TOPLEVEL_VERSION else ""
+    rows = conn.execute(
+        _READ.format(toplevel=toplevel), {"min_calls": min_calls, "scan": top * 20 + 100}
+    ).fetchall()
+    found: list[Statement] = []
+    for queryid, text, calls, total, mean, count in rows:
+        info = _worth_checking(str(text))
+        if info is None:
+            continue
+        resolved = conn.execute(
+            _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
+        ).fetchall()
+        tables = tuple((str(s), str(n)) for s, n in resolved if s not in SYSTEM_SCHEMAS)
+        if not tables:
+            continue  # its tables are gone, or it names only catalogs (a CTE's name is no table)
+        found.append(
+            Statement(
+                int(queryid),
+                str(text),
+                int(calls),
+                float(total),
+                float(mean),
+                int(count),
+                info,
+                tables,
+            )
+        )
+        if len(found) == top:
+            break
+    return found

@@ -1,0 +1,228 @@
+"""Captured statements as a workload file: names, pickers, baseline expectations, ``--update``.
+
+Each statement becomes a query checked as its *generic plan* (its SQL keeps pg_stat_statements'
+``$n``), named ``<table>_<verb>_<fingerprint>``. A read whose every ``$n`` is compared with one
+column (``col = $1``, ``col IN ($2, $3)``) also gets a ``<name>_custom`` twin with a picker per
+parameter — the column's most frequent value, the heaviest case for a plan — so the custom plan
+is checked too. The expectations are the **baseline**, what the plan does now: the index it
+reads, ``index_only`` where it is, ``no_sort`` where there is no Sort (``no_seq_scan`` is on by
+default above the row threshold). The keys a capture wrote are listed in the query's
+``captured.baseline``; ``--update`` rewrites only those and keeps every hand-written key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+import tomli_w
+from pglast import ast, parse_sql
+from pglast.parser import fingerprint
+from pglast.visitors import Visitor
+from psycopg import sql
+
+from dbtune.capture.statements import Statement
+from dbtune.identifiers import ident
+from dbtune.plan import Plan
+from dbtune.workload import DEFAULT_PROFILE, Expectations, HotQuery, ParamPicker, Workload
+
+BASELINE_KEYS = ("index", "index_only", "no_sort")
+_VERBS = {"SelectStmt": "select", "InsertStmt": "insert", "UpdateStmt": "update",
+          "DeleteStmt": "delete", "MergeStmt": "merge"}  # fmt: skip
+
+
+def baseline(plan: Plan) -> dict[str, Any]:
+    """What the plan does now, as expectations a regression would break."""
+    found: dict[str, Any] = {}
+    indexes = plan.index_names()
+    if indexes:
+        found["index"] = indexes[0]
+    if "Index Only Scan" in plan.node_types():
+        found["index_only"] = True
+    if not any(t in ("Sort", "Incremental Sort") for t in plan.node_types()):
+        found["no_sort"] = True
+    return found
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_") or "q"
+
+
+def query_name(statement: Statement) -> str:
+    """``<table>_<verb>_<first 6 hex of the parse-tree fingerprint>``."""
+    verb = _VERBS.get(statement.info.kind, "query")
+    return f"{_slug(statement.tables[0][1])}_{verb}_{fingerprint(statement.sql)[:6]}"
+
+
+class _ParamColumns(Visitor):
+    """Each ``$n`` that is compared with a plain column, and its byte location."""
+
+    def __init__(self) -> None:
+        self.columns: dict[int, tuple[str | None, str]] = {}
+        self.locations: dict[int, list[int]] = {}
+        self.all: set[int] = set()
+
+    def visit_ParamRef(self, ancestors: object, node: ast.ParamRef) -> None:
+        number = int(node.number or 0)
+        self.all.add(number)
+        self.locations.setdefault(number, []).append(int(node.location or 0))
+
+    def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> None:
+        names = [str(n.sval) for n in node.name or () if isinstance(n, ast.String)]
+        if names[-1:] != ["="] or not isinstance(node.lexpr, ast.ColumnRef):
+            return
+        fields_ = [str(f.sval) for f in node.lexpr.fields or () if isinstance(f, ast.String)]
+        if not fields_:
+            return
+        right = node.rexpr if isinstance(node.rexpr, tuple) else (node.rexpr,)
+        for item in right:
+            if isinstance(item, ast.ParamRef):
+                qualifier = fields_[-2] if len(fields_) > 1 else None
+                self.columns[int(item.number or 0)] = (qualifier, fields_[-1])
+
+
+def _named(text: str, names: Mapping[int, str], locations: Mapping[int, list[int]]) -> str:
+    """``$n`` -> ``%(name)s`` at the parser's byte locations; ``%`` elsewhere -> ``%%``."""
+    raw = text.encode()
+    spots = sorted((at, number) for number, ats in locations.items() for at in ats)
+    out, last = [], 0
+    for at, number in spots:
+        out.append(raw[last:at].decode().replace("%", "%%"))
+        out.append(f"%({names[number]})s")
+        last = at + len(f"${number}".encode())
+    out.append(raw[last:].decode().replace("%", "%%"))
+    return "".join(out)
+
+
+def _most_frequent(schema: str, table: str, column: str) -> str:
+    """A picker: the column's most frequent value."""
+    return (
+        sql.SQL(
+            "SELECT {col} FROM {table} WHERE {col} IS NOT NULL GROUP BY 1 "
+            "ORDER BY count(*) DESC LIMIT 1"
+        )
+        .format(col=ident(column), table=ident(schema, table))
+        .as_string()
+    )
+
+
+def _custom(statement: Statement, name: str) -> HotQuery | None:
+    """The custom-plan twin: named parameters with pickers, when every ``$n`` is obvious."""
+    if statement.info.kind != "SelectStmt" or len(statement.tables) != 1:
+        return None
+    tree = parse_sql(statement.sql)[0].stmt
+    found = _ParamColumns()
+    if tree is not None:
+        found(tree)
+    if not found.all or set(found.columns) != found.all:
+        return None
+    schema, table = statement.tables[0]
+    names = {n: f"{_slug(col)}_{n}" for n, (_, col) in found.columns.items()}
+    pickers = {names[n]: ParamPicker(sql=_most_frequent(schema, table, col))
+               for n, (_, col) in found.columns.items()}  # fmt: skip
+    return HotQuery(
+        name=f"{name}_custom",
+        sql=_named(statement.sql, names, found.locations),
+        description=f"{name} with each parameter's most frequent value (a custom plan)",
+        params=pickers,
+    )
+
+
+def _captured(statement: Statement) -> dict[str, Any]:
+    return {
+        "fingerprint": fingerprint(statement.sql),
+        "calls": statement.calls,
+        "mean_ms": round(statement.mean_ms, 3),
+        "total_ms": round(statement.total_ms, 1),
+    }
+
+
+def captured_queries(statements: Sequence[Statement], *, pickers: bool = True) -> list[HotQuery]:
+    """A query per statement (checked as a generic plan), plus custom-plan twins."""
+    queries: list[HotQuery] = []
+    for statement in statements:
+        name = query_name(statement)
+        queries.append(
+            HotQuery(
+                name=name,
+                sql=statement.sql.replace("%", "%%"),
+                description=f"captured from pg_stat_statements (queryid {statement.queryid})",
+                dollar_parameters=statement.info.dollar_parameters,
+                captured=_captured(statement),
+            )
+        )
+        twin = _custom(statement, name) if pickers else None
+        if twin is not None:
+            queries.append(replace(twin, captured=_captured(statement)))
+    return queries
+
+
+def with_baselines(queries: Sequence[HotQuery], plans: Mapping[str, Plan | None]) -> list[HotQuery]:
+    """Each query with the baseline of its plan (``plans`` by query name) as expectations."""
+    done = []
+    for query in queries:
+        plan = plans.get(query.name)
+        found = baseline(plan) if plan is not None else {}
+        captured = {**query.captured, "baseline": sorted(found)}
+        done.append(replace(query, expect=Expectations(**found), captured=captured))
+    return done
+
+
+def merged(existing: Workload, fresh: Sequence[HotQuery]) -> list[HotQuery]:
+    """``--update``: fresh baselines for the queries already in the file (by fingerprint and
+    name), hand-written expectations kept; new queries appended; the others left as they are."""
+    by_key = {(q.captured.get("fingerprint"), q.name): q for q in fresh}
+    result: list[HotQuery] = []
+    used: set[tuple[Any, str]] = set()
+    for query in existing.queries:
+        key = (query.captured.get("fingerprint"), query.name)
+        new = by_key.get(key)
+        if new is None:
+            result.append(query)
+            continue
+        used.add(key)
+        old_baseline = set(query.captured.get("baseline", ()))
+        kept = {
+            f.name: getattr(query.expect, f.name)
+            for f in fields(Expectations)
+            if f.name not in old_baseline and f.name not in new.captured.get("baseline", ())
+            and getattr(query.expect, f.name) != getattr(Expectations(), f.name)
+        }  # fmt: skip
+        expect = replace(new.expect, **kept)
+        result.append(replace(query, sql=new.sql, expect=expect, captured=new.captured))
+    result += [q for q in fresh if (q.captured.get("fingerprint"), q.name) not in used]
+    return result
+
+
+def _picker(picker: ParamPicker) -> Any:
+    return {"sql": picker.sql} if picker.sql is not None else picker.literal
+
+
+def render(queries: Sequence[HotQuery], header: str) -> str:
+    """The workload as TOML, every query in the format :mod:`dbtune.workload` reads."""
+    default = Expectations()
+    documents = []
+    for q in queries:
+        entry: dict[str, Any] = {"name": q.name}
+        if q.description:
+            entry["description"] = q.description
+        entry["sql"] = q.sql
+        if q.params:
+            entry["params"] = {k: _picker(v) for k, v in q.params.items()}
+        if q.profiles and set(q.profiles) != {DEFAULT_PROFILE}:
+            entry["profiles"] = {
+                p: {k: _picker(v) for k, v in ps.items()} for p, ps in q.profiles.items()
+            }
+        expect = {
+            f.name: getattr(q.expect, f.name)
+            for f in fields(Expectations)
+            if getattr(q.expect, f.name) != getattr(default, f.name)
+        }
+        if expect:
+            entry["expect"] = expect
+        if q.captured:
+            entry["captured"] = dict(q.captured)
+        documents.append(entry)
+    body = tomli_w.dumps({"query": documents}, multiline_strings=True)
+    return "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + "\n" + body
