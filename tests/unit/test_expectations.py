@@ -35,7 +35,7 @@ def test_every_check_declares_known_keys_and_every_key_enables_a_check() -> None
 def test_one_validation_for_files_and_keywords(key: str, value: Any, problem: str) -> None:
     assert problem in (expectation_problem(key, value) or "")
     with pytest.raises(TypeError, match=problem):
-        assert_plan(None, "SELECT 1", **{key: value})  # type: ignore[arg-type]
+        assert_plan(None, "SELECT 1", **{key: value})
 
 
 def test_valid_values_pass() -> None:

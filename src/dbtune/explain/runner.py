@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Advise, Setup
 from dbtune.catalog import TableStats, psycopg_runner, read_tables
@@ -371,15 +372,19 @@ def _explain_once(
     version = server_version or conn.info.server_version
     picked = picked or _Pickers(allow_writes)
     expect = query.expect
-    conn.read_only = run.read_only and setup is None
+    # A connection already in a transaction (a test's, an ORM session's) gets a savepoint:
+    # read-only is then set inside it (allowed at any time) and undone by its rollback.
+    nested = conn.info.transaction_status != TransactionStatus.IDLE
+    if not nested:
+        conn.read_only = run.read_only and setup is None
     with conn.transaction(force_rollback=True):
         _transaction_settings(conn, statement_timeout_ms, mode)
         if setup is not None:
             made = setup.run(conn)
             if made and expect.index:
                 expect = replace(expect, index=made)
-            if run.read_only:
-                conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
+        if run.read_only and (setup is not None or nested):
+            conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
         params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
         volatile = _volatile(conn, info)
         run = _unless_volatile(run, volatile, allow_writes)
