@@ -28,6 +28,7 @@ from dbtune.advisor.revision import load_report, write_revisions
 from dbtune.advisor.what_if import ENGINES
 from dbtune.capture.statements import read_statements
 from dbtune.capture.workload_file import captured_queries, merged, render, with_baselines
+from dbtune.config import load_config
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe, redact, resolve_url
 from dbtune.errors import DbtuneError, UsageError
@@ -157,8 +158,10 @@ def _emit(fmt: str, as_json: Callable[[], str], results: Report) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    url = resolve_url(args.dsn)
-    workload = load_workload(args.workload)  # a bad file fails before any server starts
+    config = load_config()
+    url = resolve_url(args.dsn, config.dsn_env)
+    # A bad file fails before any server starts.
+    workload = load_workload(args.workload or config.workload_path())
     embedded = url is None
     if url is None:
         url = embedded_demo_url()
@@ -169,6 +172,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         mode=CAN_USE if args.can_use else WILL_USE,
         allow_writes=args.allow_writes,
         advise=advisor(args.what_if, embedded=embedded),
+        seq_scan_rows=config.seq_scan_rows,
+        allow_seq_scan=frozenset(config.allow_seq_scan),
     )
     _emit(
         args.format,
@@ -189,7 +194,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_capture(args: argparse.Namespace) -> int:
-    url = resolve_url(args.dsn) or embedded_demo_url(stat_statements=True)
+    config = load_config()
+    url = resolve_url(args.dsn, config.dsn_env) or embedded_demo_url(stat_statements=True)
     out = Path(args.out) if args.out else None
     existing = load_workload(out) if args.update and out is not None and out.exists() else None
     with connect(url) as conn:
@@ -204,7 +210,13 @@ def cmd_capture(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     queries = captured_queries(statements, pickers=not args.no_pickers)
     # Plans only: a captured statement may write, and a baseline needs no timings.
-    report = run_workload(url, Workload("<capture>", tuple(queries)), analyze=False)
+    report = run_workload(
+        url,
+        Workload("<capture>", tuple(queries)),
+        analyze=False,
+        seq_scan_rows=config.seq_scan_rows,
+        allow_seq_scan=frozenset(config.allow_seq_scan),
+    )
     plans = {r.query.name: r.plan for r in report.results}
     for r in report.results:
         if r.error is not None:
@@ -264,7 +276,7 @@ def cmd_revision(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    url = resolve_url(args.dsn)
+    url = resolve_url(args.dsn, load_config().dsn_env)
     if url is None:
         raise UsageError("seed needs a database: pass --dsn postgresql://... or set DATABASE_URL")
     plan = _seed_with_progress(
@@ -279,7 +291,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_pool(args: argparse.Namespace) -> int:
-    url = resolve_url(args.dsn)
+    url = resolve_url(args.dsn, load_config().dsn_env)
     budget = server_budget(url) if url else None
     size = pool_size(
         instances=args.instances,
@@ -324,7 +336,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from dbtune.doctor import DoctorOptions, run_doctor
     from dbtune.doctor import report as doctor_report
 
-    url = resolve_url(args.dsn)
+    url = resolve_url(args.dsn, load_config().dsn_env)
     if url is None:
         raise UsageError("doctor needs a database: pass --dsn postgresql://... or set DATABASE_URL")
     if args.instances < 1:
@@ -345,7 +357,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     messages = args.messages or (100_000 if args.quick else 1_000_000)
     config = BenchConfig.for_scale(messages, args.quick)
-    url = resolve_url(args.dsn)
+    url = resolve_url(args.dsn, load_config().dsn_env)
     console = _stderr()
     if url is None:
         server = embedded.start()
@@ -385,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove that a PostgreSQL service's hot queries use their indexes.",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    dsn_help = "database URL (default: DATABASE_URL)"
+    dsn_help = "database URL (default: DATABASE_URL, or [tool.dbtune] dsn_env)"
 
     explain = sub.add_parser(
         "explain",

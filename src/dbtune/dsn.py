@@ -185,9 +185,10 @@ def parse_target(text: str) -> Target:
     raise _unparseable("the database URL is neither a URL nor a keyword string")
 
 
-def resolve_url(explicit: str | None) -> str | None:
-    """The URL given on the command line, else ``DATABASE_URL``, else None; checked early."""
-    url = explicit or os.environ.get("DATABASE_URL", "").strip() or None
+def resolve_url(explicit: str | None, env: str = "DATABASE_URL") -> str | None:
+    """The URL given on the command line, else the variable ``env`` (``DATABASE_URL`` unless
+    ``[tool.dbtune] dsn_env`` says otherwise), else None; checked early."""
+    url = explicit or os.environ.get(env, "").strip() or None
     if url is not None:
         parse_target(url)
     return url

@@ -342,3 +342,18 @@ def test_a_what_if_that_cannot_lock_leaves_the_verdict_and_says_why(
     assert recent["status"] == "fail"
     assert recent["advice"]["message"].startswith("no advice: the advisor could not finish")
     assert "lock" in recent["advice"]["message"]
+
+
+def test_tool_dbtune_config_is_read_from_the_project(shop_url: str, tmp_path: Path) -> None:
+    """The workload path, the DSN variable and the Seq Scan allow-list from pyproject.toml."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.dbtune]\n"
+        f'workload = "{shop.WORKLOAD}"\n'
+        'dsn_env = "SHOP_DB"\n'
+        'allow_seq_scan = ["Orders"]\n'
+    )
+    done = run_cli("explain", "--format", "json", env={"SHOP_DB": shop_url}, cwd=tmp_path)
+    queries = _queries(json.loads(done.stdout))
+    # The IN-list query reads Orders whole, which the project allows; the others still fail.
+    assert queries["orders_of_customers"]["status"] == "pass"
+    assert queries["recent_orders"]["status"] == "fail"

@@ -26,7 +26,7 @@ TIERS = {
     "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
     "reference_schema": CORE,
     "embedded": CORE, "db": CORE, "sargable": CORE, "advice": CORE,
-    "query_facts": CORE,
+    "query_facts": CORE, "config": CORE,
     # leaves: pure helpers that import no other piece but leaves
     "index_spec": LEAVES, "sqltext": LEAVES, "query_shape": LEAVES, "identifiers": LEAVES,
     "junit": LEAVES, "dsn": LEAVES, "errors": LEAVES,

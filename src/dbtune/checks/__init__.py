@@ -51,6 +51,10 @@ class CheckContext:
     """``expect.index`` names no index in this database."""
     order_by_count: int = 0
     """How many ORDER BY items the query has (``no_sort`` reads Incremental Sorts with it)."""
+    seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD
+    """``no_seq_scan``'s default threshold (``[tool.dbtune] seq_scan_rows``)."""
+    allow_seq_scan: frozenset[str] = frozenset()
+    """Tables a Seq Scan is fine on (``[tool.dbtune] allow_seq_scan``, a query's marker)."""
 
     def with_plan(self, plan: Plan) -> CheckContext:
         return replace(self, plan=plan, generic=None)

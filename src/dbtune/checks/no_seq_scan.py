@@ -16,18 +16,23 @@ from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, Verdict
 from dbtune.checks._hints import likely_fix
 
 ENABLED_BY = ("no_seq_scan",)
-ENABLE_NOTE = f"on by default for tables above {SEQ_SCAN_ROW_THRESHOLD:,} rows"
+ENABLE_NOTE = (
+    f"on by default for tables above {SEQ_SCAN_ROW_THRESHOLD:,} rows "
+    "(`[tool.dbtune] seq_scan_rows`); never on tables in `allow_seq_scan`"
+)
 
 
 def check(ctx: CheckContext) -> Verdict | None:
     setting = ctx.expect.no_seq_scan
+    allowed = ctx.allow_seq_scan
     seq = [
         n
         for n in ctx.plan.nodes()
         if n.node_type == "Seq Scan" and n.relation_name and n.relation_name not in ctx.not_tables
-    ]
+        and n.relation_name not in allowed and ctx.parents.get(n.relation_name) not in allowed
+    ]  # fmt: skip
     if setting is None:  # default: only tables above the threshold matter
-        big = {t for t, rows in ctx.table_rows.items() if rows > SEQ_SCAN_ROW_THRESHOLD}
+        big = {t for t, rows in ctx.table_rows.items() if rows > ctx.seq_scan_rows}
         touched = {n.relation_name for n in ctx.plan.nodes() if n.relation_name}
         if not big & touched:
             return None

@@ -27,7 +27,7 @@ from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Advise, Setup
 from dbtune.catalog import TableStats, psycopg_runner, read_tables
-from dbtune.checks import CheckContext, CheckResult, run_checks
+from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
@@ -354,6 +354,8 @@ def _explain_once(
     server_version: int | None = None,
     picked: _Pickers | None = None,
     setup: Setup | None = None,
+    seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD,
+    allow_seq_scan: frozenset[str] = frozenset(),
 ) -> QueryResult:
     """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
 
@@ -406,7 +408,7 @@ def _explain_once(
         plan, expect, rows, generic, generic_error, run.unmeasured,
         not_tables, unanalyzed, parents, facts.hints(),
         bool(expect.index) and not facts.has_index(expect.index or "") and setup is None,
-        facts.shape.order_by_count,
+        facts.shape.order_by_count, seq_scan_rows, allow_seq_scan,
     )  # fmt: skip
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     return QueryResult(
@@ -533,6 +535,8 @@ def run_workload(
     allow_writes: bool = False,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     advise: Advise | None = None,
+    seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD,
+    allow_seq_scan: frozenset[str] = frozenset(),
 ) -> ExplainReport:
     """EXPLAIN every query and profile of ``workload`` on ``url`` and run their checks.
 
@@ -558,6 +562,8 @@ def run_workload(
                     statement_timeout_ms=statement_timeout_ms,
                     server_version=version,
                     picked=picked,
+                    seq_scan_rows=seq_scan_rows,
+                    allow_seq_scan=allow_seq_scan,
                 )
                 try:
                     result = explain()
