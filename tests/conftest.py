@@ -34,6 +34,8 @@ from tests.servers import (
     url_of,
 )
 
+pytest_plugins = ["pytester"]  # the pytest plugin's own tests run a small suite in a subprocess
+
 
 @pytest.fixture(scope="session")
 def pg_server(request: pytest.FixtureRequest) -> Iterator[Server]:

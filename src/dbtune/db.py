@@ -7,9 +7,12 @@ has a connect timeout so an unreachable host fails fast, and a failure becomes o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from dbtune.dsn import APPLICATION_NAME, describe, libpq_url, redact
 from dbtune.errors import ConnectionFailed
@@ -50,3 +53,17 @@ def local_timeouts(
         "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
         [str(statement_ms), str(lock_ms)],
     )
+
+
+@contextmanager
+def rolled_back(conn: psycopg.Connection[Any], *, read_only: bool = True) -> Iterator[None]:
+    """A transaction that is always rolled back: a savepoint when ``conn`` is already in one
+    (a test's, an ORM session's), read-only inside it then — allowed at any time, and undone
+    by the savepoint's rollback."""
+    nested = conn.info.transaction_status != TransactionStatus.IDLE
+    if not nested:
+        conn.read_only = read_only
+    with conn.transaction(force_rollback=True):
+        if nested and read_only:
+            conn.execute("SET TRANSACTION READ ONLY")
+        yield

@@ -66,9 +66,7 @@ def _psycopg(conn: Any) -> tuple[psycopg.Connection[Any], bool]:
         url = url.set(drivername="postgresql")
         return _own_connection(url.render_as_string(hide_password=False)), True
     if module.startswith("psycopg2"):
-        password = getattr(getattr(conn, "info", None), "password", None)
-        info = psycopg.conninfo.make_conninfo(conn.dsn, password=password)
-        return _own_connection(info), True
+        return _own_connection(driver_conninfo(conn)), True
     raise TypeError(
         f"assert_plan takes a psycopg 3, psycopg2 or SQLAlchemy connection, not a "
         f"{type(conn).__qualname__} (asyncpg: await assert_plan_async(...))"
@@ -123,7 +121,7 @@ async def assert_plan_async(
     """:func:`assert_plan` for an asyncpg connection (or a psycopg ``AsyncConnection``):
     planned on a psycopg 3 connection of dbtune's own to the same database, in a thread."""
     expectations = _expectations(expect, keys)
-    conninfo = _async_conninfo(conn)
+    conninfo = driver_conninfo(conn)
 
     def run() -> QueryResult:
         with _own_connection(conninfo) as target:
@@ -132,7 +130,12 @@ async def assert_plan_async(
     return await asyncio.to_thread(run)
 
 
-def _async_conninfo(conn: Any) -> str:
+def driver_conninfo(conn: Any) -> str:
+    """A libpq conninfo for the database an asyncpg, psycopg2 or psycopg async connection is
+    on, password included (the pytest plugin plans on a connection of its own with it)."""
+    if type(conn).__module__.startswith("psycopg2"):
+        password = getattr(getattr(conn, "info", None), "password", None)
+        return psycopg.conninfo.make_conninfo(conn.dsn, password=password)
     if isinstance(conn, psycopg.AsyncConnection):
         return psycopg.conninfo.make_conninfo(conn.info.dsn, password=conn.info.password)
     if type(conn).__module__.startswith("asyncpg"):

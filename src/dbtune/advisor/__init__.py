@@ -16,7 +16,7 @@ from dbtune.advice import Advice, Advise, Measure, Replan
 from dbtune.advisor.suggest import suggest
 from dbtune.advisor.what_if import choose_engine, hypopg_installed, what_if
 from dbtune.checks import CheckResult
-from dbtune.db import local_timeouts
+from dbtune.db import local_timeouts, rolled_back
 from dbtune.plan import Plan
 from dbtune.query_facts import QueryFacts
 from dbtune.workload import Expectations
@@ -39,8 +39,7 @@ def advisor(engine: str | None = None, *, embedded: bool = False) -> Advise:
         replan: Replan,
     ) -> Advice:
         failing = {c.id for c in checks if c.status == "fail"}
-        conn.read_only = True
-        with conn.transaction(force_rollback=True):
+        with rolled_back(conn):
             local_timeouts(conn, READ_TIMEOUT_MS, READ_TIMEOUT_MS)
             advice = suggest(conn, facts, plan, expect, generic_only=failing == {"generic_plan"})
             chosen, why = None, ""

@@ -12,8 +12,10 @@ The rule, the one an experienced reviewer applies by hand:
 3. ``INCLUDE`` the other selected columns when there are few and every one has a bounded width
    (the migrations' btree-entry rule), so the scan can be index-only — not for a locking read
    or a write, which visit the table's row anyway;
-4. conditions on constants (``status IN ('open', 'paid')``, ``deleted_at IS NULL``) that keep
-   at most a fifth of the rows, by the planner's own estimate, become a partial index's WHERE.
+4. conditions on constants over a column of few values (``status IN ('open', 'paid')``,
+   ``deleted_at IS NULL``, a flag) that keep at most a fifth of the rows, by the planner's own
+   estimate, become a partial index's WHERE; a constant on a column of many values (an email)
+   is a lookup key and stays in the key.
 
 It never proposes an index that exists or that an existing index serves (same leading columns
 and directions); it says why the planner passes that one over instead.
@@ -42,6 +44,8 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 PARTIAL_FRACTION = 0.2
 """A constant condition keeping at most this share of the rows becomes a partial WHERE."""
+CATEGORY_VALUES = 32
+"""A column with at most this many distinct values (pg_stats) holds categories."""
 MAX_INCLUDE = 4
 """More selected columns than this make the index a copy of the table: no INCLUDE."""
 STALE_FRACTION = 0.1
@@ -108,8 +112,21 @@ def _fraction(conn: Connection, table: _Table, conditions: Sequence[Condition]) 
     return rows / max(table.stats.tuples, 1.0)
 
 
-def _partial(conn: Connection, table: _Table) -> list[Condition]:
-    constant = [c for c in table.use.conditions if c.constant and c.column in table.columns]
+def _category(condition: Condition, table: _Table, distinct: Mapping[int, float]) -> bool:
+    """A condition on a column of few values (a status, a flag, NULL or not): a constant
+    there names a slice of the table worth its own index. A constant on a column of many
+    values (an email, an id) is a lookup key, not a slice."""
+    if condition.kind in ("null", "bool"):
+        return True
+    values = distinct.get(table.attnum(condition.column) or 0)
+    return values is not None and values <= CATEGORY_VALUES
+
+
+def _partial(conn: Connection, table: _Table, distinct: Mapping[int, float]) -> list[Condition]:
+    constant = [
+        c for c in table.use.conditions
+        if c.constant and c.column in table.columns and _category(c, table, distinct)
+    ]  # fmt: skip
     if not constant or table.stats.tuples <= 0:
         return []
     return constant if _fraction(conn, table, constant) <= PARTIAL_FRACTION else []
@@ -234,8 +251,11 @@ def suggest(
             + (f" ({'; '.join(hints)})" if hints else "")
         )
     distinct = _distinct_values(conn, table)
-    partial = _partial(conn, table)
+    partial = _partial(conn, table, distinct)
     key, why = _key(table, distinct, partial)
+    if not key and partial:  # the slice is all the query asks for: key it instead
+        partial = []
+        key, why = _key(table, distinct, partial)
     where = " AND ".join(c.text for c in partial) or None
     if not key:
         return Advice(
