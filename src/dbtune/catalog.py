@@ -103,6 +103,7 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LI
   AND (CAST(:index_name AS name) IS NULL OR c.relname = CAST(:index_name AS name))
   AND (CAST(:beside AS oid) IS NULL
        OR c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = CAST(:beside AS oid)))
+  AND (CAST(:tables AS oid[]) IS NULL OR i.indrelid = ANY(CAST(:tables AS oid[])))
 ORDER BY n.nspname, t.relname, c.relname
 """
 )
@@ -161,12 +162,13 @@ SELECT c.oid, n.nspname, c.relname,
             THEN c.relpages
             ELSE pg_relation_size(c.oid) / current_setting('block_size')::int END,
        c.relallvisible, c.reltuples,
-       coalesce(s.n_dead_tup, 0) + coalesce(s.n_ins_since_vacuum, 0),
+       -- the statistics functions on this OID, not pg_stat_user_tables (which computes
+       -- its row for every table of the database before the join picks one)
+       pg_stat_get_dead_tuples(c.oid) + pg_stat_get_ins_since_vacuum(c.oid),
        c.relkind,
        (SELECT p.relname FROM pg_inherits AS h JOIN pg_class AS p ON p.oid = h.inhparent
         WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
 WHERE c.oid = ANY(CAST(:oids AS oid[]))
    -- with :unanalyzed, also every table never analyzed, indexed or not
    OR (CAST(:unanalyzed AS boolean) AND c.reltuples < 0 AND c.relkind IN ('r', 'm')
@@ -368,11 +370,17 @@ def _index(row: Sequence[Any]) -> IndexInfo:
 
 
 def read_indexes(
-    run: Runner, *, name: str | None = None, beside: int | None = None
+    run: Runner,
+    *,
+    name: str | None = None,
+    beside: int | None = None,
+    tables: Sequence[int] | None = None,
 ) -> tuple[IndexInfo, ...]:
     """Every index outside the system schemas, or the one called ``name`` in the schema of
-    table ``beside`` (where an index on that table would be created)."""
-    return tuple(_index(r) for r in run(_INDEXES, {"index_name": name, "beside": beside}))
+    table ``beside`` (where an index on that table would be created), or those of ``tables``."""
+    params = {"index_name": name, "beside": beside,
+              "tables": list(tables) if tables is not None else None}  # fmt: skip
+    return tuple(_index(r) for r in run(_INDEXES, params))
 
 
 def read_columns(run: Runner, tables: Sequence[int]) -> dict[tuple[int, int], Column]:

@@ -61,9 +61,14 @@ def rolled_back(conn: psycopg.Connection[Any], *, read_only: bool = True) -> Ite
     (a test's, an ORM session's), read-only inside it then — allowed at any time, and undone
     by the savepoint's rollback."""
     nested = conn.info.transaction_status != TransactionStatus.IDLE
+    previous = conn.read_only
     if not nested:
         conn.read_only = read_only
-    with conn.transaction(force_rollback=True):
-        if nested and read_only:
-            conn.execute("SET TRANSACTION READ ONLY")
-        yield
+    try:
+        with conn.transaction(force_rollback=True):
+            if nested and read_only:
+                conn.execute("SET TRANSACTION READ ONLY")
+            yield
+    finally:
+        if not nested and not conn.closed:
+            conn.read_only = previous  # the caller's connection, as it was

@@ -12,9 +12,9 @@ with the values it was sent with:
 - on a psycopg 3 connection of the plugin's own for the other drivers (committed data only).
 
 Plans are made, never executed (writes included), in *can-use* mode: test databases are small,
-so the natural plan comes first and planner settings are forced only when it fails; a Seq Scan
-that survives ``enable_seqscan = off`` on a table the query filters means no index can serve
-it. A table the query reads whole (no WHERE on it) is not held against it. Allowed: the tables
+so the planner's settings are forced at once, and a Seq Scan that survives ``enable_seqscan =
+off`` on a table the query filters means no index can serve it. A table the query reads whole
+(no WHERE on it) is not held against it. Allowed: the tables
 of ``[tool.dbtune] allow_seq_scan``, and any query with the comment ``/* dbtune:
 allow-seq-scan */``. The terminal summary lists each flagged statement with its tables, plan,
 failed checks and the advisor's suggested index; ``--dbtune-plans-report PATH`` writes JSON
@@ -118,16 +118,17 @@ class Recorder:
     config: Config
     strict: bool
     seen: dict[str, Seen] = field(default_factory=dict)
+    skipped: set[str] = field(default_factory=set)  # fingerprints not worth planning
+    templates: dict[str, str] = field(default_factory=dict)  # statement text -> fingerprint
     current_test: str = "(collection)"
     own: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
     undo: list[Callable[[], None]] = field(default_factory=list)
 
     # --- what a statement is, and planning it --------------------------------------------
 
-    def _worth(self, literal: str) -> tuple[str, str] | None:
-        """(name, fingerprint) of a statement worth planning, or None."""
-        notes = comments(literal)
-        if OWN_MARKER in notes:
+    def _name(self, literal: str) -> str | None:
+        """The name of a statement worth planning, or None (utility, catalog, our own)."""
+        if OWN_MARKER in comments(literal):
             return None
         try:
             info = analyse(literal.replace("%", "%%"))
@@ -138,10 +139,9 @@ class Recorder:
         if all(r.schema in ("pg_catalog", "information_schema") or r.name.startswith("pg_")
                for r in info.relations):  # fmt: skip
             return None
-        print_ = fingerprint(literal)
         verb = info.kind.removesuffix("Stmt").lower()
         table = "".join(c if c.isalnum() else "_" for c in info.relations[0].name.lower())
-        return f"{table}_{verb}_{print_[:6]}", print_
+        return f"{table}_{verb}_{fingerprint(literal)[:6]}"
 
     def _expect(self, literal: str) -> tuple[Expectations, frozenset[str]]:
         """no_seq_scan on the tables the query filters; allowed tables and the marker aside."""
@@ -158,7 +158,7 @@ class Recorder:
         query = HotQuery(name=seen.name, sql=seen.sql.replace("%", "%%"), expect=expect)
         explain = functools.partial(
             explain_query, conn, query, profile="default", pickers={}, analyze=False,
-            mode=CAN_USE, allow_seq_scan=allowed,
+            mode=CAN_USE, natural_first=False, allow_seq_scan=allowed,
         )  # fmt: skip
 
         def replan(setup: Setup) -> tuple[Plan, tuple[CheckResult, ...]]:
@@ -182,16 +182,37 @@ class Recorder:
         except (QueryFailed, psycopg.Error) as exc:
             seen.error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
 
-    def observe(self, literal: str, driver: str, conn: psycopg.Connection[Any] | None,
-                conninfo: Callable[[], str] | None = None) -> None:  # fmt: skip
-        """A statement the tests sent (values inlined), on ``conn`` (psycopg 3) or on a
-        connection to ``conninfo()``."""
-        worth = self._worth(literal)
-        if worth is None:
-            return
-        name, print_ = worth
+    def repeated(self, template: str) -> bool:
+        """A statement text (placeholders and all) seen before: counted, nothing more to do.
+        Most of what a suite sends is a repeat; this keeps the plugin's cost per repeat to a
+        dictionary lookup."""
+        print_ = self.templates.get(template)
+        if print_ is None:
+            return False
         if print_ in self.seen:
             self.seen[print_].calls += 1
+        return True
+
+    def observe(self, literal: str, driver: str, conn: psycopg.Connection[Any] | None,
+                conninfo: Callable[[], str] | None = None,
+                template: str | None = None) -> None:  # fmt: skip
+        """A statement the tests sent (values inlined), on ``conn`` (psycopg 3) or on a
+        connection to ``conninfo()``; ``template`` is its text before the values went in."""
+        # The fingerprint first (one C call): most statements a suite sends were seen before.
+        try:
+            print_ = fingerprint(literal)
+        except Exception:
+            return
+        if template is not None:
+            self.templates[template] = print_
+        if print_ in self.seen:
+            self.seen[print_].calls += 1
+            return
+        if print_ in self.skipped:
+            return
+        name = self._name(literal)
+        if name is None:
+            self.skipped.add(print_)
             return
         seen = self.seen[print_] = Seen(name, literal, self.current_test, driver)
         if conn is not None:
@@ -232,8 +253,11 @@ class Recorder:
                 result = original(cur, query, params, **kw)
                 if not _inside.get():
                     with suppress(psycopg.Error, ValueError, TypeError):
-                        literal = psycopg.ClientCursor(cur.connection).mogrify(query, params)
-                        recorder.observe(literal, "psycopg", cur.connection)
+                        conn = cur.connection
+                        text = query if isinstance(query, str) else query.as_string(conn)
+                        if not recorder.repeated(text):
+                            literal = psycopg.ClientCursor(conn).mogrify(query, params)
+                            recorder.observe(literal, "psycopg", conn, template=text)
                 return result
 
             return execute
@@ -270,12 +294,12 @@ class Recorder:
         class Cursor(psycopg2.extensions.cursor):  # type: ignore[misc]
             def execute(self, query: Any, vars: Any = None) -> Any:
                 result = super().execute(query, vars)
-                if not _inside.get():
+                if not _inside.get() and not recorder.repeated(str(query)):
                     with suppress(Exception):
                         literal = self.mogrify(query, vars).decode()
                         conn = self.connection
                         recorder.observe(literal, "psycopg2", None,
-                                         lambda: driver_conninfo(conn))  # fmt: skip
+                                         lambda: driver_conninfo(conn), str(query))  # fmt: skip
                 return result
 
         def connect(original: Any) -> Any:
@@ -299,11 +323,11 @@ class Recorder:
             @functools.wraps(original)
             async def wrapped(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
                 result = await original(conn, query, *args, **kwargs)
-                if not _inside.get():
+                if not _inside.get() and not recorder.repeated(query):
                     with suppress(Exception):
                         literal = _inline(query, args) if args else query
                         recorder.observe(literal, "asyncpg", None,
-                                         lambda: driver_conninfo(conn))  # fmt: skip
+                                         lambda: driver_conninfo(conn), query)  # fmt: skip
                 return result
 
             return wrapped

@@ -42,17 +42,33 @@ class QueryFacts:
             for h in hints(use, self.facts[use.name])
         )  # fmt: skip
 
+    named_elsewhere: frozenset[str] = frozenset()
+    """Index names asked about that exist, but on none of the query's tables."""
+
     def has_index(self, name: str) -> bool:
-        return any(i.name == name for i in self.indexes)
+        """An index called ``name`` exists (on the query's tables, or one asked about)."""
+        return any(i.name == name for i in self.indexes) or name in self.named_elsewhere
+
+
+_INDEX_NAMED = "SELECT count(*) FROM pg_class WHERE relname = %s AND relkind IN ('i', 'I')"
 
 
 def query_facts(
-    conn: Connection, query_shape: QueryShape, relations: Mapping[str, TableStats]
+    conn: Connection,
+    query_shape: QueryShape,
+    relations: Mapping[str, TableStats],
+    expected: str | None = None,
 ) -> QueryFacts:
-    """Columns and indexes of the tables the query names (by OID), read once."""
+    """Columns and indexes of the tables the query names (by OID), read once; and whether an
+    index called ``expected`` exists at all."""
     run = psycopg_runner(conn)
     oids = {u.name: relations[u.name].oid for u in query_shape.tables if u.name in relations}
+    tables = sorted({*oids.values(), *(r.oid for r in relations.values())})
     columns = read_columns(run, sorted(set(oids.values())))
-    indexes = read_indexes(run)
+    indexes = read_indexes(run, tables=tables)
+    elsewhere: frozenset[str] = frozenset()
+    if expected and not any(i.name == expected for i in indexes):
+        row = conn.execute(_INDEX_NAMED, [expected]).fetchone()
+        elsewhere = frozenset({expected}) if row and row[0] else frozenset()
     facts = {name: TableFacts.of(oid, columns.values(), indexes) for name, oid in oids.items()}
-    return QueryFacts(query_shape, relations, indexes, facts, columns)
+    return QueryFacts(query_shape, relations, indexes, facts, columns, elsewhere)

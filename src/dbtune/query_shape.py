@@ -11,16 +11,15 @@ folded to lower case, quoted ones exact, which is how the catalog spells them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from pglast import ast
 from pglast.enums.parsenodes import A_Expr_Kind, SortByDir
 from pglast.enums.primnodes import BoolExprType, NullTestType
 from pglast.stream import RawStream
-from pglast.visitors import Visitor
 
 from dbtune.sqltext import parse_one, positional, squashed_parameters
 
@@ -78,15 +77,30 @@ class QueryShape:
         return next((t for t in self.tables if t.name == name), None)
 
 
-class _Unqualified(Visitor):
-    def visit_ColumnRef(self, ancestors: object, node: ast.ColumnRef) -> ast.Node:
-        return ast.ColumnRef(fields=(node.fields or ())[-1:])
+def _column_refs(value: object) -> Iterator[ast.ColumnRef]:
+    if isinstance(value, ast.ColumnRef):
+        yield value
+    elif isinstance(value, ast.Node):
+        for name in value:
+            yield from _column_refs(getattr(value, name))
+    elif isinstance(value, tuple | list):
+        for item in value:
+            yield from _column_refs(item)
 
 
 def _sql(node: object) -> str:
-    """The node as SQL with bare column names: what an index's WHERE or expression holds."""
+    """The node as SQL with bare column names: what an index's WHERE or expression holds.
+    The qualifiers are taken off for the rendering and put back (a deep copy of the tree
+    would cost more than the rest of the analysis)."""
     assert isinstance(node, ast.Node)
-    return str(RawStream()(_Unqualified()(copy.deepcopy(node))))
+    refs = [(ref, ref.fields) for ref in _column_refs(node)]
+    try:
+        for ref, fields_ in refs:
+            ref.fields = (fields_ or ())[-1:]
+        return str(RawStream()(node))
+    finally:
+        for ref, fields_ in refs:
+            ref.fields = fields_
 
 
 def _column(node: object) -> tuple[str | None, str] | None:
@@ -297,6 +311,7 @@ def _selected(
     return tuple(names)
 
 
+@lru_cache(maxsize=1024)  # a statement's shape never changes; explain and the plugin ask twice
 def shape(statement: str) -> QueryShape:
     """What ``statement`` (workload SQL, named placeholders allowed) asks of each table.
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from itertools import pairwise
 
 from pglast import ast, parse_sql
@@ -152,6 +153,7 @@ class _Walker(Visitor):
             self.parameters = max(self.parameters, int(node.number or 0))
 
 
+@lru_cache(maxsize=1024)  # pure: the same text always reads the same way
 def analyse(statement: str) -> StatementInfo:
     """Parse workload SQL (named placeholders allowed) and classify it.
 

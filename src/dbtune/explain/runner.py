@@ -28,7 +28,7 @@ from psycopg.pq import TransactionStatus
 from dbtune.advice import Advice, Advise, Setup
 from dbtune.catalog import TableStats, psycopg_runner, read_tables
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
-from dbtune.db import connect, connection_error_text, local_timeouts
+from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
@@ -313,11 +313,19 @@ def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
 
 
 def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str) -> None:
-    """Timeouts (a lock wait shows as one, not as a slow plan) and the can-use switches."""
-    local_timeouts(conn, statement_timeout_ms, min(LOCK_TIMEOUT_MS, statement_timeout_ms))
+    """Timeouts (a lock wait shows as one, not as a slow plan) and the can-use switches, for
+    this transaction only, in one round trip."""
+    settings = {
+        "statement_timeout": str(statement_timeout_ms),
+        "lock_timeout": str(min(LOCK_TIMEOUT_MS, statement_timeout_ms)),
+    }
     if mode == CAN_USE:
-        for setting in CAN_USE_SETTINGS:
-            conn.execute("SELECT set_config(%s, 'off', true)", [setting])
+        settings.update(dict.fromkeys(CAN_USE_SETTINGS, "off"))
+    conn.execute(
+        "SELECT set_config(name, value, true) "
+        "FROM unnest(%s::text[], %s::text[]) AS s(name, value)",
+        [list(settings), list(settings.values())],
+    )
 
 
 def _explain(
@@ -377,46 +385,59 @@ def _explain_once(
     # A connection already in a transaction (a test's, an ORM session's) gets a savepoint:
     # read-only is then set inside it (allowed at any time) and undone by its rollback.
     nested = conn.info.transaction_status != TransactionStatus.IDLE
+    previous = conn.read_only
     if not nested:
         conn.read_only = run.read_only and setup is None
-    with conn.transaction(force_rollback=True):
-        _transaction_settings(conn, statement_timeout_ms, mode)
-        if setup is not None:
-            made = setup.run(conn)
-            if made and expect.index:
-                expect = replace(expect, index=made)
-        if run.read_only and (setup is not None or nested):
-            conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
-        params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
-        volatile = _volatile(conn, info)
-        run = _unless_volatile(run, volatile, allow_writes)
-        options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
-        generic, generic_error = (None, None)
-        if info.dollar_parameters:
-            text = positional(query.sql)[0]
-            plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
-            generic = plan if query.expect.generic_plan else None
-        else:
-            plan = _explain(conn, query.sql, options, params, volatile)
-        if query.expect.generic_plan and not info.dollar_parameters:
-            generic, generic_error = _generic_plan(conn, query, params, version)
-        plans = [plan] + ([generic] if generic else [])
-        relations = _relations(conn, info, plans)
-        rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
-        facts = query_facts(conn, shape(query.sql), relations)
-    ctx = CheckContext(
-        plan, expect, rows, generic, generic_error, run.unmeasured,
-        not_tables, unanalyzed, parents, facts.hints(),
-        bool(expect.index) and not facts.has_index(expect.index or "") and setup is None,
-        facts.shape.order_by_count, seq_scan_rows, allow_seq_scan,
-    )  # fmt: skip
+    try:
+        with conn.transaction(force_rollback=True):
+            _transaction_settings(conn, statement_timeout_ms, mode)
+            if setup is not None:
+                made = setup.run(conn)
+                if made and expect.index:
+                    expect = replace(expect, index=made)
+            if run.read_only and (setup is not None or nested):
+                conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
+            params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
+            volatile = _volatile(conn, info)
+            run = _unless_volatile(run, volatile, allow_writes)
+            options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
+            generic, generic_error = (None, None)
+            if info.dollar_parameters:
+                text = positional(query.sql)[0]
+                plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
+                generic = plan if query.expect.generic_plan else None
+            else:
+                plan = _explain(conn, query.sql, options, params, volatile)
+            if query.expect.generic_plan and not info.dollar_parameters:
+                generic, generic_error = _generic_plan(conn, query, params, version)
+            plans = [plan] + ([generic] if generic else [])
+            relations = _relations(conn, info, plans)
+            rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
+            query_shape = shape(query.sql)
+            ctx = CheckContext(
+                plan, expect, rows, generic, generic_error, run.unmeasured,
+                not_tables, unanalyzed, parents, order_by_count=query_shape.order_by_count,
+                seq_scan_rows=seq_scan_rows, allow_seq_scan=allow_seq_scan,
+            )  # fmt: skip
+            checks = run_checks(ctx)
+            facts = None
+            # The catalog's columns and indexes serve the hints and the advisor: read only
+            # when a check failed or an index is named (most plans pass; each read costs).
+            if expect.index or any(c.status == "fail" for c in checks):
+                facts = query_facts(conn, query_shape, relations, expect.index)
+                missing = bool(expect.index) and not facts.has_index(expect.index or "")
+                ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
+                checks = run_checks(ctx)
+    finally:
+        if not nested and not conn.closed:
+            conn.read_only = previous  # the caller's connection, as it was
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     return QueryResult(
         query,
         profile,
         params,
         plan,
-        tuple(run_checks(ctx)),
+        tuple(checks),
         generic,
         run.analyze,
         notes=notes,
@@ -457,18 +478,20 @@ def explain_query(
     pickers: Mapping[str, ParamPicker],
     mode: str = WILL_USE,
     setup: Setup | None = None,
+    natural_first: bool = True,
     **options: Any,
 ) -> QueryResult:
     """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
 
     In can-use mode the natural plan comes first: planner settings are forced only when it
-    fails, and a forced plan much worse than the natural one is reported beside it.
+    fails, and a forced plan much worse than the natural one is reported beside it
+    (``natural_first=False`` forces at once: the pytest plugin's small test databases).
     ``options`` are :func:`_explain_once`'s. Raises :class:`QueryFailed` (the query's own
     problem) or ``psycopg.Error``.
     """
     once = partial(_explain_once, conn, query, profile=profile, pickers=pickers, setup=setup,
                    **options)  # fmt: skip
-    if mode != CAN_USE:
+    if mode != CAN_USE or not natural_first:
         return once(mode=mode)
     natural = once(mode=WILL_USE)
     if natural.passed:
