@@ -195,7 +195,7 @@ def existing_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
             "table conversation_history does not exist: run `alembic upgrade head` "
             "(or `alembic -x url=... upgrade head`) on this database first"
         )
-    row = conn.execute("SELECT count(*) FROM conversation_history").fetchone()
+    row = conn.execute("SELECT /* dbtune */ count(*) FROM conversation_history").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -215,7 +215,7 @@ def _fix_identities(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     for table in ("users", "tracking_categories"):
         conn.execute(
             sql.SQL(
-                "SELECT setval(pg_get_serial_sequence({t}, 'id'), "
+                "SELECT /* dbtune */ setval(pg_get_serial_sequence({t}, 'id'), "
                 "(SELECT coalesce(max(id), 0) + 1 FROM {i}), false)"
             ).format(t=sql.Literal(table), i=sql.Identifier(table))
         )

@@ -120,10 +120,11 @@ def drop_variants(url: str) -> None:
 def traffic_users(conn: psycopg.Connection[tuple[int, ...]], n: int = 500) -> tuple[int, list[int]]:
     """The heaviest user, and users drawn in proportion to their messages (their traffic)."""
     heavy = conn.execute(
-        "SELECT user_id FROM conversation_history GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        "SELECT /* dbtune */ user_id FROM conversation_history GROUP BY 1 "
+        "ORDER BY count(*) DESC, 1 LIMIT 1"
     ).fetchone()
     rows = conn.execute(
-        "SELECT user_id FROM conversation_history ORDER BY random() LIMIT %s", [n]
+        "SELECT /* dbtune */ user_id FROM conversation_history ORDER BY random() LIMIT %s", [n]
     ).fetchall()
     return int(heavy[0]) if heavy else 1, [int(r[0]) for r in rows]
 

@@ -19,7 +19,7 @@ from dbtune.db import connect
 from dbtune.dsn import APPLICATION_NAME
 
 INSERT = (
-    "INSERT INTO conversation_history (user_id, role, content) "
+    "INSERT /* dbtune */ INTO conversation_history (user_id, role, content) "
     "VALUES (%s, 'user', 'written while an index builds')"
 )
 

@@ -4,17 +4,19 @@ The view holds every statement the server ran, normalized (constants replaced by
 Kept: the top-level SELECT / INSERT / UPDATE / DELETE / MERGE statements of *this* database
 with at least ``min_calls`` calls, that name a table outside the system schemas which still
 exists, ordered by total execution time. Left out: utility statements (BEGIN, SET, EXPLAIN,
-DDL), catalog queries, statements whose tables are gone, and dbtune's own (the seed's and the
-benchmark's inserts carry a ``/* dbtune */`` comment). Each is parsed with pglast, never
-matched by text.
+DDL), catalog queries, statements whose tables are gone, Alembic's version-table bookkeeping,
+and dbtune's own (the seed's and the benchmark's statements carry a ``/* dbtune */``
+comment). Entries of the same statement (pglast's fingerprint) are merged. Each is parsed with
+pglast, never matched by text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
+from pglast.parser import ParseError, fingerprint
 
 from dbtune.errors import UsageError
 from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
@@ -22,10 +24,12 @@ from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, anal
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+VERSION_TABLES = frozenset({"alembic_version", "dbtune_ops_version"})
+"""Alembic's bookkeeping (and an ops chain's): a migration's statements, not the service's."""
 TOPLEVEL_VERSION = 140_000  # pg_stat_statements 1.9 (PostgreSQL 14) has the toplevel column
 
 _READ = """
-SELECT s.queryid, s.query, s.calls, s.total_exec_time, s.mean_exec_time, s.rows
+SELECT /* dbtune */ s.queryid, s.query, s.calls, s.total_exec_time, s.mean_exec_time, s.rows
 FROM pg_stat_statements AS s
 WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.calls >= %(min_calls)s {toplevel}
@@ -101,7 +105,23 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
         _READ.format(toplevel=toplevel), {"min_calls": min_calls, "scan": top * 20 + 100}
     ).fetchall()
     found: list[Statement] = []
+    by_print: dict[str, int] = {}
     for queryid, text, calls, total, mean, count in rows:
+        # One statement may have several entries (other roles, a plan cached or not): they
+        # are one query to check, with their counts added up.
+        try:
+            print_ = fingerprint(str(text))
+        except ParseError:  # a utility statement pg_stat_statements normalized beyond SQL
+            continue
+        if print_ in by_print:
+            first = found[by_print[print_]]
+            added = first.calls + int(calls)
+            found[by_print[print_]] = replace(
+                first, calls=added, total_ms=first.total_ms + float(total),
+                mean_ms=(first.total_ms + float(total)) / max(added, 1),
+                rows=first.rows + int(count),
+            )  # fmt: skip
+            continue
         info = _worth_checking(str(text))
         if info is None:
             continue
@@ -109,8 +129,11 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
             _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
         ).fetchall()
         tables = tuple((str(s), str(n)) for s, n in resolved if s not in SYSTEM_SCHEMAS)
+        if any(name in VERSION_TABLES for _, name in tables):
+            continue
         if not tables:
             continue  # its tables are gone, or it names only catalogs (a CTE's name is no table)
+        by_print[print_] = len(found)
         found.append(
             Statement(
                 int(queryid),

@@ -141,8 +141,12 @@ def _captured(statement: Statement) -> dict[str, Any]:
 def captured_queries(statements: Sequence[Statement], *, pickers: bool = True) -> list[HotQuery]:
     """A query per statement (checked as a generic plan), plus custom-plan twins."""
     queries: list[HotQuery] = []
+    names: set[str] = set()
     for statement in statements:
         name = query_name(statement)
+        while name in names:  # two fingerprints that share their first six hex digits
+            name += "_"
+        names.add(name)
         queries.append(
             HotQuery(
                 name=name,
