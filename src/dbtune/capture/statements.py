@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from pglast.parser import ParseError, fingerprint
 
+from dbtune.catalog import psycopg_runner, resolve_relations
 from dbtune.errors import UsageError
 from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
 
@@ -35,14 +36,6 @@ WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND s.calls >= %(min_calls)s {toplevel}
 ORDER BY s.total_exec_time DESC
 LIMIT %(scan)s
-"""
-_RESOLVE = """
-SELECT n.nspname, c.relname
-FROM unnest(%s::text[], %s::text[]) AS r(schema, name)
-JOIN pg_class AS c ON c.oid = to_regclass(
-    CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
-         ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
 """
 
 
@@ -125,10 +118,10 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
         info = _worth_checking(str(text))
         if info is None:
             continue
-        resolved = conn.execute(
-            _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
-        ).fetchall()
-        tables = tuple((str(s), str(n)) for s, n in resolved if s not in SYSTEM_SCHEMAS)
+        resolved = resolve_relations(
+            psycopg_runner(conn), [(r.schema, r.name) for r in info.relations]
+        )
+        tables = tuple((s, n) for s, n, _ in resolved if s not in SYSTEM_SCHEMAS)
         if any(name in VERSION_TABLES for _, name in tables):
             continue
         if not tables:

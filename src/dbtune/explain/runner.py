@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Advise, Setup
-from dbtune.catalog import TableStats, psycopg_runner, read_tables
+from dbtune.catalog import TableStats, psycopg_runner, read_tables, resolve_relations
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
@@ -134,13 +134,6 @@ class _Pickers:
         return self.values[picker.sql]
 
 
-_RESOLVE = """
-SELECT c.relname, c.oid
-FROM unnest(%s::text[], %s::text[]) AS r(schema, name)
-JOIN pg_class AS c ON c.oid = to_regclass(
-    CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
-         ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
-"""
 _BY_NAME = "SELECT relname, oid FROM pg_class WHERE relname = ANY(%s) ORDER BY reltuples DESC"
 
 ROWS_PER_PAGE_GUESS = 10  # a floor for a never-analyzed table the plan did not count
@@ -157,15 +150,17 @@ def _relations(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict
     wanted = {n.relation_name for p in plans for n in p.nodes() if n.relation_name}
     if not wanted:
         return {}
-    names = conn.execute(
-        _RESOLVE, [[r.schema for r in info.relations], [r.name for r in info.relations]]
-    ).fetchall()
+    run = psycopg_runner(conn)
+    names: list[Any] = [
+        (name, oid)
+        for _, name, oid in resolve_relations(run, [(r.schema, r.name) for r in info.relations])
+    ]
     missing = sorted(wanted - {str(r[0]) for r in names})
     if missing:
         names += conn.execute(_BY_NAME, [missing]).fetchall()
     oids = {int(oid): str(name) for name, oid in names}
     found: dict[str, TableStats] = {}
-    for oid, stats in read_tables(psycopg_runner(conn), list(oids)).items():
+    for oid, stats in read_tables(run, list(oids)).items():
         current = found.get(oids[oid])
         if current is None or stats.tuples > current.tuples:
             found[oids[oid]] = stats
