@@ -29,13 +29,15 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from pglast import parse_sql
 from pglast.parser import fingerprint
+from pglast.visitors import Visitor
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
@@ -79,6 +81,25 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _walked_whole(
+    result: QueryResult, allowed: frozenset[str], expect: Expectations
+) -> CheckResult | None:
+    """With sequential scans off, the planner may walk a whole index instead (for its order,
+    or for a DISTINCT) and filter every row: no index serves the conditions then either."""
+    if result.plan is None or expect.no_seq_scan is False:
+        return None
+    filtered = {t.name for t in shape(result.query.sql).tables if t.conditions} - allowed
+    for node in result.plan.nodes():
+        if (node.node_type in ("Index Scan", "Index Only Scan")
+                and node.relation_name in filtered and not node.index_cond):  # fmt: skip
+            return CheckResult(
+                "index_cond", "fail",
+                f"{node.label()} reads the whole index and filters every row "
+                f"({node.filter or 'no Index Cond'}): no index serves the query's conditions",
+            )  # fmt: skip
+    return None
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """The plugin's own statements are not observed."""
@@ -91,9 +112,6 @@ def _quiet() -> Iterator[None]:
 
 def _inline(text: str, args: tuple[Any, ...]) -> str:
     """``$n`` -> literals at the parser's byte locations (asyncpg sends values apart)."""
-    from pglast import parse_sql
-    from pglast.visitors import Visitor
-
     spots: list[tuple[int, int]] = []
 
     class Params(Visitor):
@@ -169,18 +187,29 @@ class Recorder:
 
         try:
             with _quiet():
-                seen.result = explain()
-                if seen.flagged and seen.result.facts and seen.result.plan:
-                    seen.advice = advisor()(
-                        conn,
-                        seen.result.facts,
-                        seen.result.plan,
-                        expect,
-                        seen.result.checks,
-                        replan,
-                    )
+                result = explain()
         except (QueryFailed, psycopg.Error) as exc:
-            seen.error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            seen.error = _first_line(exc)
+            return
+        walked = _walked_whole(result, allowed, expect)
+        if walked is not None:
+            try:
+                with _quiet():  # again, with the catalog's facts the advisor needs
+                    result = explain(with_facts=True)
+            except (QueryFailed, psycopg.Error) as exc:
+                seen.error = _first_line(exc)
+                return
+            result = replace(result, checks=(*result.checks, walked))
+        seen.result = result
+        if not seen.flagged or result.facts is None or result.plan is None:
+            return
+        try:
+            with _quiet():
+                seen.advice = advisor()(
+                    conn, result.facts, result.plan, expect, seen.result.checks, replan
+                )
+        except (QueryFailed, psycopg.Error) as exc:
+            seen.advice = Advice(f"no advice: the advisor could not finish ({_first_line(exc)})")
 
     def repeated(self, template: str) -> bool:
         """A statement text (placeholders and all) seen before: counted, nothing more to do.

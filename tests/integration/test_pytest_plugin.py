@@ -27,6 +27,11 @@ def test_psycopg3():
         conn.execute('SELECT id FROM "Shop"."Customer" WHERE email = %s', ["user7@example.com"])
         conn.execute('SELECT id FROM "Shop"."Orders" WHERE note = %s', ["note 42"])  # bad
         conn.execute('SELECT id FROM "Shop"."Orders" WHERE note = %s', ["note 43"])  # again
+        # bad too: with seq scans off the planner walks the whole primary key for the DISTINCT
+        conn.execute(
+            'SELECT DISTINCT o.id FROM "Shop"."Orders" AS o WHERE o."customerId" = %s '
+            'ORDER BY o.id LIMIT 101', [1]
+        )
         conn.execute(
             'SELECT id FROM "Shop"."Orders" WHERE total = %s /* dbtune: allow-seq-scan */', [7]
         )
@@ -95,8 +100,13 @@ def test_the_plugin_flags_exactly_the_bad_query(
     data = json.loads(report.read_text())
     flagged = [s for s in data["statements"] if s["status"] == "fail"]
     assert [s["sql"] for s in flagged] == [
-        """SELECT id FROM "Shop"."Orders" WHERE note = 'note 42'"""
+        """SELECT id FROM "Shop"."Orders" WHERE note = 'note 42'""",
+        'SELECT DISTINCT o.id FROM "Shop"."Orders" AS o WHERE o."customerId" = 1 '
+        "ORDER BY o.id LIMIT 101",
     ]
+    walked = {c["id"]: c["message"] for c in flagged[1]["checks"] if c["status"] == "fail"}
+    assert "no index serves the query's conditions" in walked["index_cond"], walked
+    assert flagged[1]["advice"]["suggestion"]["columns"] == ["customerId", "id"]
     bad = flagged[0]
     assert bad["calls"] == 2  # the same statement with another value is the same one
     assert bad["tables"] == ["Orders"]
@@ -116,7 +126,7 @@ def test_the_plugin_flags_exactly_the_bad_query(
     assert status("total = 7 /* dbtune: allow-seq-scan */") == "pass"  # the marker
     assert status('WHERE "displayName" = ') == "pass"  # the allow-listed table
     assert status("UPDATE") == "pass"  # planned, not run
-    assert len(data["statements"]) == 8  # 9 sent, 2 of them the same statement
+    assert len(data["statements"]) == 9  # 10 sent, 2 of them the same statement
     assert all(s["status"] != "error" for s in data["statements"]), data
     assert f"FLAGGED {bad['name']}" in output
     assert _state(shop_url) == before  # nothing written, no index left behind

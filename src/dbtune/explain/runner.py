@@ -359,6 +359,7 @@ def _explain_once(
     setup: Setup | None = None,
     seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD,
     allow_seq_scan: frozenset[str] = frozenset(),
+    with_facts: bool = False,
 ) -> QueryResult:
     """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
 
@@ -418,7 +419,7 @@ def _explain_once(
             facts = None
             # The catalog's columns and indexes serve the hints and the advisor: read only
             # when a check failed or an index is named (most plans pass; each read costs).
-            if expect.index or any(c.status == "fail" for c in checks):
+            if with_facts or expect.index or any(c.status == "fail" for c in checks):
                 facts = query_facts(conn, query_shape, relations, expect.index)
                 missing = bool(expect.index) and not facts.has_index(expect.index or "")
                 ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
