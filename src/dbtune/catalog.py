@@ -170,6 +170,11 @@ SELECT c.oid, n.nspname, c.relname,
         WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = ANY(CAST(:oids AS oid[]))
+   -- the relations a query names, resolved as the planner resolves them (search_path)
+   OR c.oid IN (
+       SELECT to_regclass(CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
+                               ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
+       FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])) AS r(schema, name))
    -- with :unanalyzed, also every table never analyzed, indexed or not
    OR (CAST(:unanalyzed AS boolean) AND c.reltuples < 0 AND c.relkind IN ('r', 'm')
        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -335,13 +340,21 @@ class TableStats:
 
 
 def read_tables(
-    run: Runner, oids: Sequence[int], *, unanalyzed: bool = False
+    run: Runner,
+    oids: Sequence[int],
+    *,
+    unanalyzed: bool = False,
+    named: Sequence[tuple[str | None, str]] = (),
 ) -> dict[int, TableStats]:
-    """The relations ``oids`` (and, with ``unanalyzed``, every table never analyzed)."""
+    """The relations ``oids``, and those ``named`` ((schema or None, name) resolved through
+    the search_path, in the same round trip), and, with ``unanalyzed``, every table never
+    analyzed."""
+    params = {"oids": list(oids), "unanalyzed": unanalyzed,
+              "schemas": [n[0] for n in named], "names": [n[1] for n in named]}  # fmt: skip
     return {
         int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
                               float(r[5]), float(r[6]), str(r[7]), r[8])
-        for r in run(_TABLES, {"oids": list(oids), "unanalyzed": unanalyzed})
+        for r in run(_TABLES, params)
     }  # fmt: skip
 
 

@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Advise, Setup
-from dbtune.catalog import TableStats, psycopg_runner, read_tables, resolve_relations
+from dbtune.catalog import TableStats, psycopg_runner, read_tables
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text
 from dbtune.dsn import describe
@@ -151,19 +151,17 @@ def _relations(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict
     if not wanted:
         return {}
     run = psycopg_runner(conn)
-    names: list[Any] = [
-        (name, oid)
-        for _, name, oid in resolve_relations(run, [(r.schema, r.name) for r in info.relations])
-    ]
-    missing = sorted(wanted - {str(r[0]) for r in names})
+    named = read_tables(run, [], named=[(r.schema, r.name) for r in info.relations])
+    missing = sorted(wanted - {t.name for t in named.values()})
+    tables = list(named.values())
     if missing:
-        names += conn.execute(_BY_NAME, [missing]).fetchall()
-    oids = {int(oid): str(name) for name, oid in names}
+        oids = [int(oid) for _, oid in conn.execute(_BY_NAME, [missing]).fetchall()]
+        tables += read_tables(run, oids).values()
     found: dict[str, TableStats] = {}
-    for oid, stats in read_tables(run, list(oids)).items():
-        current = found.get(oids[oid])
+    for stats in tables:
+        current = found.get(stats.name)
         if current is None or stats.tuples > current.tuples:
-            found[oids[oid]] = stats
+            found[stats.name] = stats
     return found
 
 
