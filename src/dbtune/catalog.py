@@ -153,6 +153,18 @@ ORDER BY n.nspname, t.relname, k.conname
 
 _TABLES = sa.text(
     """
+WITH wanted AS (
+    SELECT unnest(CAST(:oids AS oid[])) AS oid
+    UNION  -- the relations a query names, resolved as the planner resolves them
+    SELECT to_regclass(CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
+                            ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
+    FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])) AS r(schema, name)
+    UNION  -- with :unanalyzed, also every table never analyzed, indexed or not
+    SELECT c.oid FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE CAST(:unanalyzed AS boolean) AND c.reltuples < 0 AND c.relkind IN ('r', 'm')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg_toast%'
+)
 SELECT c.oid, n.nspname, c.relname,
        -- never analyzed, relpages may still be 0: ask the file, unless another session
        -- holds an ACCESS EXCLUSIVE lock (pg_relation_size would queue behind it)
@@ -168,17 +180,9 @@ SELECT c.oid, n.nspname, c.relname,
        c.relkind,
        (SELECT p.relname FROM pg_inherits AS h JOIN pg_class AS p ON p.oid = h.inhparent
         WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid = ANY(CAST(:oids AS oid[]))
-   -- the relations a query names, resolved as the planner resolves them (search_path)
-   OR c.oid IN (
-       SELECT to_regclass(CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
-                               ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
-       FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])) AS r(schema, name))
-   -- with :unanalyzed, also every table never analyzed, indexed or not
-   OR (CAST(:unanalyzed AS boolean) AND c.reltuples < 0 AND c.relkind IN ('r', 'm')
-       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-       AND n.nspname NOT LIKE 'pg_toast%')
+FROM wanted AS w
+JOIN pg_class AS c ON c.oid = w.oid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
 """
 )
 
