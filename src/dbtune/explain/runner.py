@@ -197,6 +197,16 @@ def table_facts(
     return rows, not_tables, frozenset(unanalyzed), parents
 
 
+def _plan_of(row: tuple[Any, ...] | None) -> Plan:
+    """The plan in EXPLAIN's one row, or the query's own failure."""
+    if row is None:  # pragma: no cover - EXPLAIN always returns a row
+        raise QueryFailed("EXPLAIN returned nothing")
+    try:
+        return parse_plan(row[0])
+    except PlanParseError as exc:
+        raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
+
+
 def _explain_generic(
     conn: Connection, text: str, values: list[Any] | None, count: int, server_version: int
 ) -> Plan:
@@ -225,12 +235,7 @@ def _explain_generic(
             ).fetchone()
         finally:
             conn.execute(sql.SQL("DEALLOCATE {}").format(sql.Identifier(name)))
-    if row is None:  # pragma: no cover - EXPLAIN always returns a row
-        raise QueryFailed("EXPLAIN returned nothing")
-    try:
-        return parse_plan(row[0])
-    except PlanParseError as exc:
-        raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
+    return _plan_of(row)
 
 
 def _generic_plan(
@@ -334,12 +339,7 @@ def _explain(
             f"{connection_error_text(exc)}{calls}: it writes; pass --allow-writes to run it "
             "in a rolled-back read-write transaction"
         ) from None
-    if row is None:  # pragma: no cover - EXPLAIN always returns a row
-        raise QueryFailed("EXPLAIN returned nothing")
-    try:
-        return parse_plan(row[0])
-    except PlanParseError as exc:
-        raise QueryFailed(f"unexpected EXPLAIN output: {exc}") from None
+    return _plan_of(row)
 
 
 def _explain_once(
