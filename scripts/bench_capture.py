@@ -67,8 +67,8 @@ def _letters(n: int) -> str:
 
 
 def _setup(url: str, count: int) -> list[str]:
-    # Letters, not digits: pglast's fingerprint folds trailing digits of table names (so
-    # that partitions group together), which would make t1 and t2 one statement.
+    # Letters, not digits: pglast's fingerprint folds numbered table names together (for
+    # partitions): bench_t10 and bench_t11 would be one statement.
     names = [f"bench_{_letters(i)}" for i in range(count)]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
