@@ -18,7 +18,8 @@ SRC = Path(__file__).parents[2] / "src" / "dbtune"
 ENTRY, TOOLS, CORE, LEAVES = 4, 3, 2, 1
 TIERS = {
     # entry points: what users call
-    "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY, "pytest_plugin": ENTRY,
+    "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
+    "pytest_plugin": ENTRY, "plan_recorder": ENTRY,
     # tools
     "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS, "capture": TOOLS,
     # shared core
