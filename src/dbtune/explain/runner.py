@@ -23,12 +23,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Advise, Setup
 from dbtune.catalog import TableStats, psycopg_runner, read_tables
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
-from dbtune.db import connect, connection_error_text
+from dbtune.db import connect, connection_error_text, rolled_back
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
@@ -376,55 +375,47 @@ def _explain_once(
     version = server_version or conn.info.server_version
     picked = picked or _Pickers(allow_writes)
     expect = query.expect
-    # A connection already in a transaction (a test's, an ORM session's) gets a savepoint:
-    # read-only is then set inside it (allowed at any time) and undone by its rollback.
-    nested = conn.info.transaction_status != TransactionStatus.IDLE
-    previous = conn.read_only
-    if not nested:
-        conn.read_only = run.read_only and setup is None
-    try:
-        with conn.transaction(force_rollback=True):
-            _transaction_settings(conn, statement_timeout_ms, mode)
-            if setup is not None:
-                made = setup.run(conn)
-                if made and expect.index:
-                    expect = replace(expect, index=made)
-            if run.read_only and (setup is not None or nested):
-                conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
-            params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
-            volatile = _volatile(conn, info)
-            run = _unless_volatile(run, volatile, allow_writes)
-            options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
-            generic, generic_error = (None, None)
-            if info.dollar_parameters:
-                text = positional(query.sql)[0]
-                plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
-                generic = plan if query.expect.generic_plan else None
-            else:
-                plan = _explain(conn, query.sql, options, params, volatile)
-            if query.expect.generic_plan and not info.dollar_parameters:
-                generic, generic_error = _generic_plan(conn, query, params, version)
-            plans = [plan] + ([generic] if generic else [])
-            relations = _relations(conn, info, plans)
-            rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
-            query_shape = shape(query.sql)
-            ctx = CheckContext(
-                plan, expect, rows, generic, generic_error, run.unmeasured,
-                not_tables, unanalyzed, parents, order_by_count=query_shape.order_by_count,
-                seq_scan_rows=seq_scan_rows, allow_seq_scan=allow_seq_scan,
-            )  # fmt: skip
+    # rolled_back: a savepoint on a connection already in a transaction (a test's, an
+    # ORM session's), and the caller's read_only as it was afterwards.
+    with rolled_back(conn, read_only=run.read_only and setup is None):
+        _transaction_settings(conn, statement_timeout_ms, mode)
+        if setup is not None:
+            made = setup.run(conn)
+            if made and expect.index:
+                expect = replace(expect, index=made)
+        if setup is not None and run.read_only:
+            conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
+        params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
+        volatile = _volatile(conn, info)
+        run = _unless_volatile(run, volatile, allow_writes)
+        options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
+        generic, generic_error = (None, None)
+        if info.dollar_parameters:
+            text = positional(query.sql)[0]
+            plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
+            generic = plan if query.expect.generic_plan else None
+        else:
+            plan = _explain(conn, query.sql, options, params, volatile)
+        if query.expect.generic_plan and not info.dollar_parameters:
+            generic, generic_error = _generic_plan(conn, query, params, version)
+        plans = [plan] + ([generic] if generic else [])
+        relations = _relations(conn, info, plans)
+        rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
+        query_shape = shape(query.sql)
+        ctx = CheckContext(
+            plan, expect, rows, generic, generic_error, run.unmeasured,
+            not_tables, unanalyzed, parents, order_by_count=query_shape.order_by_count,
+            seq_scan_rows=seq_scan_rows, allow_seq_scan=allow_seq_scan,
+        )  # fmt: skip
+        checks = run_checks(ctx)
+        facts = None
+        # The catalog's columns and indexes serve the hints and the advisor: read only
+        # when a check failed or an index is named (most plans pass; each read costs).
+        if with_facts or expect.index or any(c.status == "fail" for c in checks):
+            facts = query_facts(conn, query_shape, relations, expect.index)
+            missing = bool(expect.index) and not facts.has_index(expect.index or "")
+            ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
             checks = run_checks(ctx)
-            facts = None
-            # The catalog's columns and indexes serve the hints and the advisor: read only
-            # when a check failed or an index is named (most plans pass; each read costs).
-            if with_facts or expect.index or any(c.status == "fail" for c in checks):
-                facts = query_facts(conn, query_shape, relations, expect.index)
-                missing = bool(expect.index) and not facts.has_index(expect.index or "")
-                ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
-                checks = run_checks(ctx)
-    finally:
-        if not nested and not conn.closed:
-            conn.read_only = previous  # the caller's connection, as it was
     notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     return QueryResult(
         query,
