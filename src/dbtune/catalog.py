@@ -195,28 +195,6 @@ FROM pg_stat_database WHERE datname = current_database()
 )
 
 
-_RESOLVE = sa.text(
-    """
-SELECT n.nspname, c.relname, c.oid
-FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])) AS r(schema, name)
-JOIN pg_class AS c ON c.oid = to_regclass(
-    CASE WHEN r.schema IS NULL THEN quote_ident(r.name)
-         ELSE quote_ident(r.schema) || '.' || quote_ident(r.name) END)
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-"""
-)
-
-
-def resolve_relations(
-    run: Runner, relations: Sequence[tuple[str | None, str]]
-) -> list[tuple[str, str, int]]:
-    """(schema, name, OID) of each ``(schema or None, name)`` a query names, resolved as the
-    planner resolves it (through the session's search_path); a name that resolves to nothing
-    is left out."""
-    params = {"schemas": [r[0] for r in relations], "names": [r[1] for r in relations]}
-    return [(str(n), str(c), int(o)) for n, c, o in run(_RESOLVE, params)]
-
-
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
     """One index as ``pg_index`` describes it: key and INCLUDE columns by attnum (0 for an

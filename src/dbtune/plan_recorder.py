@@ -36,22 +36,24 @@ from typing import Any
 
 import psycopg
 import pytest
-from pglast import parse_sql
 from pglast.parser import fingerprint
-from pglast.visitors import Visitor
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Setup
 from dbtune.advisor import advisor
-from dbtune.capture.workload_file import render, with_baselines
+from dbtune.capture.statements import worth_checking
+from dbtune.capture.workload_file import render, statement_name, with_baselines
 from dbtune.checks import CheckResult
 from dbtune.config import Config
 from dbtune.explain.runner import CAN_USE, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.query_shape import shape
 from dbtune.results import Outcome, Report, Section, render_junit
-from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, analyse, comments
+from dbtune.sqltext import (
+    comments,
+    replace_parameters,
+)
 from dbtune.testing import driver_conninfo
 from dbtune.workload import Expectations, HotQuery
 
@@ -112,22 +114,8 @@ def _quiet() -> Iterator[None]:
 
 
 def _inline(text: str, args: tuple[Any, ...]) -> str:
-    """``$n`` -> literals at the parser's byte locations (asyncpg sends values apart)."""
-    spots: list[tuple[int, int]] = []
-
-    class Params(Visitor):
-        def visit_ParamRef(self, ancestors: object, node: Any) -> None:
-            spots.append((int(node.location or 0), int(node.number or 0)))
-
-    tree = parse_sql(text)
-    Params()(tree)
-    raw, out, last = text.encode(), [], 0
-    for at, number in sorted(spots):
-        out.append(raw[last:at].decode())
-        out.append(sql.Literal(args[number - 1]).as_string())
-        last = at + len(f"${number}".encode())
-    out.append(raw[last:].decode())
-    return "".join(out)
+    """``$n`` -> literals (asyncpg sends the values apart from the text)."""
+    return replace_parameters(text, lambda n: sql.Literal(args[n - 1]).as_string())
 
 
 @dataclass
@@ -147,20 +135,8 @@ class Recorder:
 
     def _name(self, literal: str) -> str | None:
         """The name of a statement worth planning, or None (utility, catalog, our own)."""
-        if OWN_MARKER in comments(literal):
-            return None
-        try:
-            info = analyse(literal.replace("%", "%%"))
-        except SqlTextError:
-            return None
-        if info.access is Access.OTHER or not info.relations:
-            return None
-        if all(r.schema in ("pg_catalog", "information_schema") or r.name.startswith("pg_")
-               for r in info.relations):  # fmt: skip
-            return None
-        verb = info.kind.removesuffix("Stmt").lower()
-        table = "".join(c if c.isalnum() else "_" for c in info.relations[0].name.lower())
-        return f"{table}_{verb}_{fingerprint(literal)[:6]}"
+        info = worth_checking(literal)
+        return None if info is None else statement_name(info.relations[0].name, info.kind, literal)
 
     def _expect(self, literal: str) -> tuple[Expectations, frozenset[str]]:
         """no_seq_scan on the tables the query filters; allowed tables and the marker aside."""

@@ -126,20 +126,7 @@ def _constant(node: object) -> bool:
 
 def _free_of_columns(node: object) -> bool:
     """No column reference inside: a parameter, a literal, ``now() - interval '1 day'``."""
-    found: list[ast.Node] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, ast.ColumnRef):
-            found.append(value)
-        elif isinstance(value, ast.Node):
-            for name in value:
-                walk(getattr(value, name))
-        elif isinstance(value, tuple | list):
-            for item in value:
-                walk(item)
-
-    walk(node)
-    return not found
+    return next(_column_refs(node), None) is None
 
 
 def _inner_column(node: object) -> tuple[str | None, str] | None:

@@ -13,6 +13,7 @@ turned into ``$n`` parameters before parsing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -97,6 +98,36 @@ def squashed_parameters(text: str) -> frozenset[int]:
         and token.name == "C_COMMENT"
         and raw[token.start : token.end + 1].decode() == SQUASHED_LIST
     )
+
+
+def replace_parameters(
+    text: str, render: Callable[[int], str], *, escape_percent: bool = False
+) -> str:
+    """Every ``$n`` of ``text`` replaced by ``render(n)``, found by the parser (so never one
+    inside a literal or a comment); with ``escape_percent`` every other ``%`` doubled, as
+    psycopg's named-parameter text needs. Raises :class:`SqlTextError` on text that does not
+    parse."""
+    spots: list[tuple[int, int]] = []
+
+    class Params(Visitor):
+        def visit_ParamRef(self, ancestors: object, node: ast.ParamRef) -> None:
+            spots.append((int(node.location or 0), int(node.number or 0)))
+
+    try:
+        Params()(parse_sql(text))
+    except ParseError as exc:
+        raise SqlTextError(f"not valid SQL: {exc}") from None
+    raw, out, last = text.encode(), [], 0
+
+    def plain(part: bytes) -> str:
+        return part.decode().replace("%", "%%") if escape_percent else part.decode()
+
+    for at, number in sorted(spots):  # locations are byte offsets, as libpg_query counts
+        out.append(plain(raw[last:at]))
+        out.append(render(number))
+        last = at + len(f"${number}".encode())
+    out.append(plain(raw[last:]))
+    return "".join(out)
 
 
 def positional(statement: str) -> tuple[str, list[str]]:

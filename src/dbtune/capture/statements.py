@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from pglast.parser import ParseError, fingerprint
 
-from dbtune.catalog import psycopg_runner, resolve_relations
+from dbtune.catalog import psycopg_runner, read_tables
 from dbtune.errors import UsageError
 from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
 
@@ -76,14 +76,21 @@ def missing_extension_help(conn: Connection) -> str | None:
     )
 
 
-def _worth_checking(text: str) -> StatementInfo | None:
+def worth_checking(text: str) -> StatementInfo | None:
+    """What a statement the server ran (plain SQL, ``$n`` allowed) reads or writes, or None
+    when it is not a query of the service's: a utility statement, one naming only catalogs
+    (by schema, or an unqualified ``pg_`` name), one that does not parse, or dbtune's own.
+    The capture and the pytest plugin both ask this."""
     if OWN_MARKER in comments(text):
         return None
     try:
-        info = analyse(text)
+        info = analyse(text.replace("%", "%%"))  # plain SQL: no psycopg placeholders in it
     except SqlTextError:
         return None
     if info.access is Access.OTHER or not info.relations:
+        return None
+    if all(r.schema in SYSTEM_SCHEMAS or (r.schema is None and r.name.startswith("pg_"))
+           for r in info.relations):  # fmt: skip
         return None
     return info
 
@@ -115,13 +122,17 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
                 rows=first.rows + int(count),
             )  # fmt: skip
             continue
-        info = _worth_checking(str(text))
+        info = worth_checking(str(text))
         if info is None:
             continue
-        resolved = resolve_relations(
-            psycopg_runner(conn), [(r.schema, r.name) for r in info.relations]
+        named = [(r.schema, r.name) for r in info.relations]
+        resolved = read_tables(psycopg_runner(conn), [], named=named).values()
+        position = {name: i for i, (_, name) in reversed(list(enumerate(named)))}
+        tables = tuple(
+            (t.schema, t.name)
+            for t in sorted(resolved, key=lambda t: position.get(t.name, len(named)))
+            if t.schema not in SYSTEM_SCHEMAS
         )
-        tables = tuple((s, n) for s, n, _ in resolved if s not in SYSTEM_SCHEMAS)
         if any(name in VERSION_TABLES for _, name in tables):
             continue
         if not tables:

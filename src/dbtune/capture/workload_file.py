@@ -25,6 +25,7 @@ from psycopg import sql
 from dbtune.capture.statements import Statement
 from dbtune.identifiers import ident
 from dbtune.plan import Plan
+from dbtune.sqltext import replace_parameters
 from dbtune.workload import DEFAULT_PROFILE, Expectations, HotQuery, ParamPicker, Workload
 
 BASELINE_KEYS = ("index", "index_only", "no_sort")
@@ -49,24 +50,26 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_") or "q"
 
 
+def statement_name(table: str, kind: str, text: str) -> str:
+    """``<table>_<verb>_<first 6 hex of the parse-tree fingerprint>``: the name capture and
+    the pytest plugin give a statement (``kind``: the parse node, e.g. ``SelectStmt``)."""
+    return f"{_slug(table)}_{_VERBS.get(kind, 'query')}_{fingerprint(text)[:6]}"
+
+
 def query_name(statement: Statement) -> str:
-    """``<table>_<verb>_<first 6 hex of the parse-tree fingerprint>``."""
-    verb = _VERBS.get(statement.info.kind, "query")
-    return f"{_slug(statement.tables[0][1])}_{verb}_{fingerprint(statement.sql)[:6]}"
+    return statement_name(statement.tables[0][1], statement.info.kind, statement.sql)
 
 
 class _ParamColumns(Visitor):
-    """Each ``$n`` that is compared with a plain column, and its byte location."""
+    """Each ``$n``, and the plain column it is compared with where there is one."""
 
     def __init__(self) -> None:
         self.columns: dict[int, tuple[str | None, str]] = {}
-        self.locations: dict[int, list[int]] = {}
         self.all: set[int] = set()
 
     def visit_ParamRef(self, ancestors: object, node: ast.ParamRef) -> None:
         number = int(node.number or 0)
         self.all.add(number)
-        self.locations.setdefault(number, []).append(int(node.location or 0))
 
     def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> None:
         names = [str(n.sval) for n in node.name or () if isinstance(n, ast.String)]
@@ -80,19 +83,6 @@ class _ParamColumns(Visitor):
             if isinstance(item, ast.ParamRef):
                 qualifier = fields_[-2] if len(fields_) > 1 else None
                 self.columns[int(item.number or 0)] = (qualifier, fields_[-1])
-
-
-def _named(text: str, names: Mapping[int, str], locations: Mapping[int, list[int]]) -> str:
-    """``$n`` -> ``%(name)s`` at the parser's byte locations; ``%`` elsewhere -> ``%%``."""
-    raw = text.encode()
-    spots = sorted((at, number) for number, ats in locations.items() for at in ats)
-    out, last = [], 0
-    for at, number in spots:
-        out.append(raw[last:at].decode().replace("%", "%%"))
-        out.append(f"%({names[number]})s")
-        last = at + len(f"${number}".encode())
-    out.append(raw[last:].decode().replace("%", "%%"))
-    return "".join(out)
 
 
 def _most_frequent(schema: str, table: str, column: str) -> str:
@@ -123,7 +113,7 @@ def _custom(statement: Statement, name: str) -> HotQuery | None:
                for n, (_, col) in found.columns.items()}  # fmt: skip
     return HotQuery(
         name=f"{name}_custom",
-        sql=_named(statement.sql, names, found.locations),
+        sql=replace_parameters(statement.sql, lambda n: f"%({names[n]})s", escape_percent=True),
         description=f"{name} with each parameter's most frequent value (a custom plan)",
         params=pickers,
     )
