@@ -9,6 +9,7 @@ names the very object the catalog holds: ``"IX_Orders"`` never becomes ``ix_orde
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
@@ -28,3 +29,18 @@ def quote_ident(name: str) -> str:
 def ident(*names: str) -> sql.SQL:
     """A dotted, minimally quoted name as a ``psycopg.sql`` fragment."""
     return sql.SQL(".".join(quote_ident(n) for n in names))
+
+
+MAX_NAME_BYTES = 63
+
+
+def derived_name(*parts: str, suffix: str) -> str:
+    """``parts_suffix``, shortened with a hash when it would pass PostgreSQL's 63 bytes (the
+    server would truncate it silently, and two long names could become one)."""
+    name = "_".join((*parts, suffix))
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    room = MAX_NAME_BYTES - len(suffix) - len(digest) - 2
+    head = "_".join(parts).encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    return f"{head}_{digest}_{suffix}"

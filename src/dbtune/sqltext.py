@@ -284,3 +284,33 @@ def check_expression(expression: str) -> str:
     """Refuse anything but one boolean expression (a CHECK condition, an index predicate)."""
     normal_expression(expression)
     return expression
+
+
+def check_set_clause(clause: str) -> str:
+    """Refuse anything but the assignments of one UPDATE's SET (``a = 1, b = lower(c)``)."""
+    stmt = parse_one(f"UPDATE dbtune_target SET {clause}")  # noqa: S608 (parsed, not run)
+    if (
+        not isinstance(stmt, ast.UpdateStmt)
+        or stmt.whereClause is not None
+        or stmt.fromClause
+        or stmt.returningClause is not None
+        or stmt.withClause is not None
+    ):
+        raise SqlTextError("not a SET list (column = expression, ...)")
+    return clause
+
+
+def check_type_name(type_name: str) -> str:
+    """Refuse anything but one type name (``varchar(40)``, ``numeric(12, 2)``,
+    ``"Shop".money_type[]``): it is pasted into ``ADD COLUMN`` and ``ALTER ... TYPE``."""
+    stmt = parse_one(f"SELECT CAST(NULL AS {type_name})")
+    if (
+        not isinstance(stmt, ast.SelectStmt)
+        or not stmt.targetList
+        or len(stmt.targetList) != 1
+        or not isinstance(stmt.targetList[0].val, ast.TypeCast)
+        or stmt.fromClause
+        or stmt.whereClause is not None
+    ):
+        raise SqlTextError("not a type name")
+    return type_name

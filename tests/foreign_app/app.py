@@ -42,13 +42,13 @@ def alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def install(url: str) -> None:
+def install(url: str, orders: int = ORDERS) -> None:
     """Migrate with the shop's chain, load its data, and VACUUM ANALYZE."""
     done = alembic(url, "upgrade", "head")
     if done.returncode != 0:
         raise RuntimeError(f"the shop's migrations failed: {done.stderr}")
     with psycopg.connect(url, autocommit=True) as conn:
-        sizes = {"orders": ORDERS, "customers": CUSTOMERS}
+        sizes = {"orders": orders, "customers": CUSTOMERS}
         conn.execute(_CUSTOMERS, sizes)
         conn.execute(_ORDERS, sizes)
         conn.execute('VACUUM ANALYZE "Shop"."Customer", "Shop"."Orders"')

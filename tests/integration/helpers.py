@@ -5,8 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from dbtune.dsn import sqlalchemy_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,3 +71,18 @@ def alembic_version(url: str) -> str:
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     assert row is not None
     return str(row[0])
+
+
+@contextmanager
+def revision(url: str, **opts: Any) -> Iterator[sa.Connection]:
+    """Alembic's ``op`` inside a revision's transaction, as ``alembic upgrade`` runs one
+    (``transaction_per_migration``); committed at the end unless the body raised."""
+    engine = sa.create_engine(sqlalchemy_url(url))
+    try:
+        with engine.connect() as conn:
+            options = {"transaction_per_migration": True, **opts}
+            context = MigrationContext.configure(conn, opts=options)
+            with Operations.context(context), context.begin_transaction(_per_migration=True):
+                yield conn
+    finally:
+        engine.dispose()

@@ -19,18 +19,31 @@ keyword arguments, ``alembic -x lock_timeout=2s -x lock_retries=3``, the environ
 (``DBTUNE_LOCK_TIMEOUT``, ``DBTUNE_LOCK_RETRIES``), defaults (5s, 5 retries).
 
 Layout: :mod:`.tunables` (the budget), :mod:`.lock_retry` (one retry loop), :mod:`.catalog`
-(catalog reads by OID/attnum), :mod:`.indexes` and :mod:`.constraints` (the operations),
-:mod:`.offline` (``alembic upgrade --sql``), :mod:`.run_lock` (one Alembic run per database).
+(catalog reads by OID/attnum), the operations (:mod:`.indexes`, :mod:`.constraints`,
+:mod:`.foreign_keys`, :mod:`.not_null`, :mod:`.unique`, :mod:`.columns`, :mod:`.backfill`),
+:mod:`.rewrite_probe` (does an ALTER rewrite? asked of the server), :mod:`.offline`
+(``alembic upgrade --sql``), :mod:`.run_lock` (one Alembic run per database).
 """
 
 from __future__ import annotations
 
+from dbtune.migrations.backfill import backfill
+from dbtune.migrations.columns import add_column_online, change_column_type_online
 from dbtune.migrations.constraints import add_checks_online, drop_checks_online
+from dbtune.migrations.foreign_keys import add_foreign_key_online
 from dbtune.migrations.indexes import create_index_online, drop_index_online
+from dbtune.migrations.not_null import set_not_null_online
+from dbtune.migrations.unique import add_unique_online
 
 __all__ = [
     "add_checks_online",
+    "add_column_online",
+    "add_foreign_key_online",
+    "add_unique_online",
+    "backfill",
+    "change_column_type_online",
     "create_index_online",
     "drop_checks_online",
     "drop_index_online",
+    "set_not_null_online",
 ]

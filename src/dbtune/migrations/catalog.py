@@ -10,7 +10,9 @@ names while ``pg_attribute.attname`` does not, so text never decides whether two
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from psycopg import sql
@@ -87,27 +89,30 @@ def column_types(conn: sa.Connection, table: Table) -> dict[str, ColumnType]:
     return {c.width.name: c.width for c in columns.values()}
 
 
-# Sessions an online operation on :table_oid would wait for. A concurrent index build or drop
-# waits for transactions holding a write or DDL lock on the table and for every transaction
-# holding a snapshot in this database (though those hold no lock on the table). ALTER TABLE
-# (:every_lock) waits for any lock on the table, readers' included, and for no snapshot.
+# Sessions an online operation on :oids would wait for. A concurrent index build or drop waits
+# for transactions holding a write or DDL lock on the table and (:snapshots) for every
+# transaction holding a snapshot in this database, though those hold no lock on the table.
+# ADD FOREIGN KEY waits for writers and DDL on both of its tables, and for no snapshot. Other
+# ALTERs (:every_lock) wait for any lock on the table, readers' included, and for no snapshot.
 _BLOCKERS = sa.text(
     """
     SELECT a.pid, coalesce(a.state, '?'), a.datname,
            extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS xact_age_s,
-           left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160) AS query
+           left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 160) AS query,
+           coalesce((SELECT string_agg(DISTINCT l.relation::regclass::text, ', ')
+                     FROM pg_locks AS l
+                     WHERE l.pid = a.pid AND l.granted AND l.relation = ANY(:oids)), '')
     FROM pg_stat_activity AS a
     WHERE a.pid <> pg_backend_pid()
       AND a.xact_start IS NOT NULL
       AND a.xact_start < clock_timestamp() - make_interval(secs => :min_age_s)
       AND (
         EXISTS (SELECT 1 FROM pg_locks AS l
-                WHERE l.pid = a.pid AND l.granted AND l.relation = :table_oid
+                WHERE l.pid = a.pid AND l.granted AND l.relation = ANY(:oids)
                   AND (:every_lock OR l.mode IN (
-                      'RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareRowExclusiveLock',
-                      'ExclusiveLock', 'AccessExclusiveLock')))
-        OR (NOT :every_lock AND a.backend_xmin IS NOT NULL
-            AND a.datname = current_database())
+                      'RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock',
+                      'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')))
+        OR (:snapshots AND a.backend_xmin IS NOT NULL AND a.datname = current_database())
       )
     ORDER BY a.xact_start
     """
@@ -123,18 +128,142 @@ class Blocker:
     database: str
     xact_age_s: float
     query: str
+    holds: str = ""  # the operation's tables this session holds a lock on
 
     def describe(self) -> str:
+        on = f", holding {self.holds}" if self.holds else ""
         return (
             f"pid {self.pid} ({self.state}, transaction open {self.xact_age_s:.1f} s, "
-            f"database {self.database}): {self.query or '?'}"
+            f"database {self.database}{on}): {self.query or '?'}"
         )
 
 
 def find_blockers(
-    conn: sa.Connection, table_oid: int, min_age_s: float = 0.0, *, every_lock: bool = False
+    conn: sa.Connection,
+    table_oids: Sequence[int],
+    min_age_s: float = 0.0,
+    *,
+    every_lock: bool = False,
+    snapshots: bool = True,
 ) -> list[Blocker]:
-    rows = conn.execute(
-        _BLOCKERS, {"table_oid": table_oid, "min_age_s": min_age_s, "every_lock": every_lock}
+    params = {
+        "oids": list(table_oids),
+        "min_age_s": min_age_s,
+        "every_lock": every_lock,
+        "snapshots": snapshots and not every_lock,
+    }
+    return [
+        Blocker(int(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4]), str(r[5]))
+        for r in conn.execute(_BLOCKERS, params)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnFacts:
+    """One column by attnum: its type as ``format_type`` spells it, NOT NULL, collation."""
+
+    attnum: int
+    name: str
+    type_sql: str
+    not_null: bool
+    collation: str | None  # quoted, schema-qualified, when it is not the type's default
+    has_default: bool
+
+
+_COLUMN = sa.text(
+    """
+    SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
+                THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
+           a.atthasdef
+    FROM pg_attribute AS a
+    JOIN pg_type AS t ON t.oid = a.atttypid
+    LEFT JOIN pg_collation AS co ON co.oid = a.attcollation
+    LEFT JOIN pg_namespace AS cn ON cn.oid = co.collnamespace
+    WHERE a.attrelid = :table_oid AND a.attnum > 0 AND NOT a.attisdropped
+      AND (CAST(:name AS text) IS NULL OR a.attname = :name)
+    ORDER BY a.attnum
+    """
+)
+
+
+def columns(conn: sa.Connection, table: Table) -> dict[str, ColumnFacts]:
+    """Every column of ``table`` by its exact name."""
+    rows = conn.execute(_COLUMN, {"table_oid": table.oid, "name": None})
+    facts = [_column(row) for row in rows]
+    return {c.name: c for c in facts}
+
+
+def _column(row: Any) -> ColumnFacts:
+    return ColumnFacts(int(row[0]), str(row[1]), str(row[2]), bool(row[3]), row[4], bool(row[5]))
+
+
+def column(conn: sa.Connection, table: Table, name: str) -> ColumnFacts | None:
+    row = conn.execute(_COLUMN, {"table_oid": table.oid, "name": name}).first()
+    return None if row is None else _column(row)
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintFacts:
+    """A constraint of a table found by name and table OID: what kind, validated, its columns
+    (``conkey``), and for a foreign key the referenced table and columns."""
+
+    kind: str  # pg_constraint.contype: c, f, u, p, n, x, t
+    validated: bool
+    columns: tuple[int, ...]
+    referent_oid: int
+    referent_columns: tuple[int, ...]
+    index_oid: int
+    on_delete: str
+    on_update: str
+
+
+_CONSTRAINT = sa.text(
+    """
+    SELECT contype, convalidated, coalesce(conkey, '{}'), confrelid, coalesce(confkey, '{}'),
+           conindid, confdeltype, confupdtype
+    FROM pg_constraint WHERE conrelid = :table_oid AND conname = :name
+    """
+)
+
+
+def constraint(conn: sa.Connection, table: Table, name: str) -> ConstraintFacts | None:
+    row = conn.execute(_CONSTRAINT, {"table_oid": table.oid, "name": name}).first()
+    if row is None:
+        return None
+    return ConstraintFacts(
+        kind=str(row[0]),
+        validated=bool(row[1]),
+        columns=tuple(int(x) for x in row[2]),
+        referent_oid=int(row[3]),
+        referent_columns=tuple(int(x) for x in row[4]),
+        index_oid=int(row[5]),
+        on_delete=str(row[6]),
+        on_update=str(row[7]),
     )
-    return [Blocker(int(r[0]), str(r[1]), str(r[2]), float(r[3]), str(r[4])) for r in rows]
+
+
+_PRIMARY_KEY = sa.text(
+    """
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod)
+    FROM pg_index AS i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = :table_oid AND i.indisprimary
+    ORDER BY k.position
+    """
+)
+
+
+def primary_key(conn: sa.Connection, table: Table) -> list[tuple[str, str]]:
+    """The primary key's columns in key order, each with its type (``format_type``)."""
+    rows = conn.execute(_PRIMARY_KEY, {"table_oid": table.oid})
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def estimated_rows(conn: sa.Connection, table: Table) -> int | None:
+    """``reltuples`` (None when the table was never vacuumed or analyzed)."""
+    value = conn.execute(
+        sa.text("SELECT reltuples FROM pg_class WHERE oid = :oid"), {"oid": table.oid}
+    ).scalar()
+    return None if value is None or value < 0 else int(value)

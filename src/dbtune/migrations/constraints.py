@@ -86,7 +86,7 @@ def _retry(
     conn: sa.Connection, table: Table, budget: Tunables, what: str, statement: sql.Composable
 ) -> None:
     # An ALTER cut short by lock_timeout changes nothing, so there is nothing to wait out first.
-    retry = LockRetry(conn, what, table.oid, budget, every_lock=True, prewait=False)
+    retry = LockRetry(conn, what, (table.oid,), budget, every_lock=True, prewait=False)
     retry.run(lambda: execute(statement))
 
 
@@ -110,7 +110,7 @@ def _validate(conn: sa.Connection, table: Table, names: list[str], budget: Tunab
                 execute(statement)
 
         what = f"validate constraint {name} on {table.display}"
-        LockRetry(conn, what, table.oid, budget, every_lock=True, prewait=False).run(attempt)
+        LockRetry(conn, what, (table.oid,), budget, every_lock=True, prewait=False).run(attempt)
 
 
 def drop_checks_online(

@@ -102,7 +102,7 @@ def create_index_online(
     run_outside_transaction(
         tunables(op.get_context(), lock_timeout, lock_retries),
         lambda budget: offline.create_index(spec, schema, budget.lock_timeout),
-        lambda conn, budget: _build(
+        lambda conn, budget: build_index(
             conn, spec, require_table(conn, table_name, schema), budget, allow_wide
         ),
     )
@@ -158,13 +158,13 @@ def _already_there(conn: sa.Connection, spec: IndexSpec, table: Table) -> bool:
     )
 
 
-def _build(
+def build_index(
     conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
 ) -> None:
     _refuse_unknown_or_wide(spec, table, column_types(conn, table), allow_wide)
     if _already_there(conn, spec, table):
         return
-    retry = LockRetry(conn, f"build index {spec.name} on {table.display}", table.oid, budget)
+    retry = LockRetry(conn, f"build index {spec.name} on {table.display}", (table.oid,), budget)
     create = spec.statement(table.schema, concurrently=True, if_not_exists=True)
 
     def drop_leftover() -> None:
@@ -185,6 +185,8 @@ def _build(
     with session_settings(conn, budget.lock_timeout):
         try:
             retry.run(attempt, after_timeout=lambda: _quietly(drop_leftover))
+        except _BuildFailed:
+            raise  # already says what is left
         except MigrationError as exc:
             left = describe_index(conn, spec.name, table)
             state = (
@@ -212,11 +214,18 @@ def _quietly(step: Callable[[], None]) -> None:
             raise
 
 
+class _BuildFailed(MigrationError):
+    """The build itself failed (data, not locks); the message says what was cleaned up."""
+
+
 def _build_failed(
     conn: sa.Connection, spec: IndexSpec, table: Table, exc: sa.exc.DBAPIError
 ) -> MigrationError:
     """The build itself failed (data, not locks): clean up its INVALID leftover and say why."""
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    detail = getattr(getattr(exc.orig, "diag", None), "message_detail", None)
+    if detail:  # a unique build names the duplicated key: "Key (email)=(a@b.c) is duplicated."
+        reason = f"{reason} ({detail.rstrip('.')})"
     drop = drop_statement(spec.name, table.schema)
     try:
         if describe_index(conn, spec.name, table) is not None:
@@ -224,9 +233,7 @@ def _build_failed(
         state = "No INVALID index was left behind."
     except sa.exc.DBAPIError:
         state = f"An INVALID index {spec.name} is left: {drop.as_string()};"
-    return MigrationError(
-        f"building index {spec.name} on {table.display} failed: {reason}. {state}"
-    )
+    return _BuildFailed(f"building index {spec.name} on {table.display} failed: {reason}. {state}")
 
 
 def drop_index_online(
@@ -261,7 +268,7 @@ def _drop(
     if describe_index(conn, index_name, table) is None:
         log.info("index %s does not exist: nothing to drop", index_name)
         return
-    retry = LockRetry(conn, f"drop index {index_name} on {table.display}", table.oid, budget)
+    retry = LockRetry(conn, f"drop index {index_name} on {table.display}", (table.oid,), budget)
     with session_settings(conn, budget.lock_timeout):
         try:
             retry.run(lambda: execute(drop_statement(index_name, table.schema)))

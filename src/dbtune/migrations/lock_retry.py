@@ -17,9 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from psycopg import sql
 
 from dbtune.errors import MigrationError
 from dbtune.migrations.catalog import Blocker, find_blockers
+from dbtune.migrations.statements import execute
 from dbtune.migrations.tunables import Tunables
 
 log = logging.getLogger("dbtune.migrations")
@@ -43,18 +45,20 @@ def is_lock_timeout(exc: BaseException) -> bool:
 class LockRetry:
     """Runs ``attempt`` until it gets its locks or the budget is spent.
 
-    ``what`` names the operation for messages ("build index ix_a on orders"), ``table_oid`` is
-    the table whose lock holders are looked up, ``every_lock`` counts readers as blockers
-    too (for statements that need ACCESS EXCLUSIVE), and ``prewait`` holds an attempt back
-    while a transaction older than the timeout is in the way (for operations that a timeout
-    would cut half-way, such as concurrent index builds and drops).
+    ``what`` names the operation for messages ("build index ix_a on orders"), ``table_oids``
+    are the tables whose lock holders are looked up (a foreign key locks two), ``every_lock``
+    counts readers as blockers too (for statements that need ACCESS EXCLUSIVE), ``snapshots``
+    counts every open snapshot (what a concurrent index build waits for), and ``prewait``
+    holds an attempt back while a transaction older than the timeout is in the way (for
+    operations that a timeout would cut half-way, such as concurrent index builds and drops).
     """
 
     conn: sa.Connection
     what: str
-    table_oid: int
+    table_oids: tuple[int, ...]
     budget: Tunables
     every_lock: bool = False
+    snapshots: bool = True
     prewait: bool = True
     rng: random.Random = field(default_factory=random.Random)
     blockers: list[Blocker] = field(default_factory=list)
@@ -95,7 +99,13 @@ class LockRetry:
         raise MigrationError(self.message(time.monotonic() - started))
 
     def _blockers(self, min_age_s: float = 0.0) -> list[Blocker]:
-        return find_blockers(self.conn, self.table_oid, min_age_s, every_lock=self.every_lock)
+        return find_blockers(
+            self.conn,
+            self.table_oids,
+            min_age_s,
+            every_lock=self.every_lock,
+            snapshots=self.snapshots,
+        )
 
     def message(self, waited_s: float) -> str:
         listed = "; ".join(b.describe() for b in self.blockers[:5]) or "no session found any more"
@@ -112,3 +122,21 @@ class LockRetry:
             "alembic command again, or raise the budget with -x lock_timeout=... "
             "-x lock_retries=..."
         )
+
+
+def retry_alter(
+    conn: sa.Connection,
+    what: str,
+    table_oids: tuple[int, ...],
+    budget: Tunables,
+    statement: sql.Composable,
+    *,
+    every_lock: bool = True,
+) -> None:
+    """One short ALTER (a catalog change, or a lock-then-scan that lets writers through),
+    each attempt bounded by ``lock_timeout``. An ALTER cut short by the timeout changed
+    nothing, so there is nothing to wait out before the next attempt."""
+    retry = LockRetry(
+        conn, what, table_oids, budget, every_lock=every_lock, snapshots=False, prewait=False
+    )
+    retry.run(lambda: execute(statement))

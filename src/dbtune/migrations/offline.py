@@ -9,12 +9,17 @@ INVALID index. Names inside those blocks are string literals built with ``psycop
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from psycopg import sql
 
+from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import IndexSpec
 from dbtune.migrations.statements import execute, set_lock_timeout
+
+if TYPE_CHECKING:
+    from dbtune.migrations.backfill import Backfill
 
 
 def do_block(body: sql.Composable) -> sql.Composed:
@@ -107,4 +112,180 @@ def drop_checks(table: str, schema: str | None, names: Sequence[str], lock_timeo
     execute(set_lock_timeout(lock_timeout))
     for name in names:
         execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(target, ident(name)))
+    execute("RESET lock_timeout")
+
+
+def guarded(condition: sql.Composable, statement: sql.Composable) -> sql.Composed:
+    """``DO``: run ``statement`` only when ``condition`` holds, so the script re-runs cleanly."""
+    return do_block(sql.SQL("BEGIN IF {} THEN {}; END IF; END").format(condition, statement))
+
+
+def _constraint_exists(
+    schema: str | None, table: str, name: str, *, validated: bool | None = None
+) -> sql.Composed:
+    state = {None: "", True: " AND convalidated", False: " AND NOT convalidated"}[validated]
+    return sql.SQL(
+        "EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {}::regclass AND conname = {}{})"
+    ).format(_regclass_text(schema, table), sql.Literal(name), sql.SQL(state))
+
+
+def _not_null(schema: str | None, table: str, column: str) -> sql.Composed:
+    return sql.SQL(
+        "(SELECT attnotnull FROM pg_attribute WHERE attrelid = {}::regclass AND attname = {})"
+    ).format(_regclass_text(schema, table), sql.Literal(column))
+
+
+def set_not_null(table: str, schema: str | None, column: str, name: str, lock_timeout: str) -> None:
+    """The four steps, each guarded by the catalog: re-running the script finishes the job."""
+    target = ident(*([schema] if schema else []), table)
+    check, col = ident(name), ident(column)
+    execute(set_lock_timeout(lock_timeout))
+    execute("SET statement_timeout = 0")
+    missing = sql.SQL("NOT {} AND NOT {}").format(
+        _not_null(schema, table, column), _constraint_exists(schema, table, name)
+    )
+    add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID")
+    execute(guarded(missing, add.format(target, check, col)))
+    execute(
+        guarded(
+            _constraint_exists(schema, table, name, validated=False),
+            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, check),
+        )
+    )
+    execute(
+        guarded(
+            sql.SQL("NOT {}").format(_not_null(schema, table, column)),
+            sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL").format(target, col),
+        )
+    )
+    execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(target, check))
+    execute("RESET lock_timeout")
+    execute("RESET statement_timeout")
+
+
+def add_foreign_key(
+    add: sql.Composable, table: str, schema: str | None, name: str, lock_timeout: str
+) -> None:
+    """ADD ... NOT VALID when missing, then VALIDATE (a no-op once validated)."""
+    target = ident(*([schema] if schema else []), table)
+    execute(set_lock_timeout(lock_timeout))
+    execute("SET statement_timeout = 0")
+    missing = sql.SQL("NOT {}").format(_constraint_exists(schema, table, name))
+    execute(guarded(missing, add))
+    execute(
+        guarded(
+            _constraint_exists(schema, table, name, validated=False),
+            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, ident(name)),
+        )
+    )
+    execute("RESET lock_timeout")
+    execute("RESET statement_timeout")
+
+
+def add_unique(spec: IndexSpec, schema: str | None, lock_timeout: str) -> None:
+    """The concurrent unique build (stopping on an INVALID index), then the constraint."""
+    create_index(spec, schema, lock_timeout)
+    target = ident(*([schema] if schema else []), spec.table)
+    execute(set_lock_timeout(lock_timeout))
+    missing = sql.SQL("NOT {}").format(_constraint_exists(schema, spec.table, spec.name))
+    attach = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+        target, ident(spec.name), ident(spec.name)
+    )
+    execute(guarded(missing, attach))
+    execute("RESET lock_timeout")
+
+
+def backfill(job: Backfill) -> None:
+    """A ``DO`` loop that commits every batch (PostgreSQL 11+, run outside a transaction, as
+    psql does). The key is looked up when the script runs (a one-column primary key or the
+    one column in ``key``); ``where`` is required, because it is what lets a re-run skip the
+    rows an interrupted run already did."""
+    if not job.where:
+        raise MigrationError(
+            f"backfill of {job.table} in offline mode (--sql) needs where=...: the SQL "
+            "script keeps no progress, so only a filter that done rows no longer match makes "
+            "it safe to run again. Add one, or run this revision online"
+        )
+    if len(job.key) > 1:
+        raise MigrationError(
+            f"backfill of {job.table} in offline mode (--sql) walks one key column; "
+            f"key={list(job.key)} has {len(job.key)}. Run this revision online"
+        )
+    target = ident(*([job.schema] if job.schema else []), job.table).as_string()
+
+    def template(shape: str) -> sql.Literal:
+        """A format() template: %1$I is the key column, %2$s its type; the table, SET list
+        and filter are fixed text in which a literal % is doubled."""
+        text = sql.SQL(shape).format(
+            table=sql.SQL(target.replace("%", "%%")),
+            assignments=sql.SQL(job.assignments.replace("%", "%%")),
+            where=sql.SQL(f" AND ({job.where})".replace("%", "%%")),
+            batch=sql.Literal(int(job.batch_size)),
+        )
+        return sql.Literal(text.as_string())
+
+    first = template("SELECT %1$I::text FROM {table} ORDER BY %1$I LIMIT 1")
+    next_ = template(
+        "SELECT %1$I::text FROM {table} WHERE %1$I >= $1::%2$s ORDER BY %1$I OFFSET {batch} LIMIT 1"
+    )
+    last = template("UPDATE {table} SET {assignments} WHERE %1$I >= $1::%2$s{where}")
+    middle = template(
+        "UPDATE {table} SET {assignments} WHERE %1$I >= $1::%2$s AND %1$I < $2::%2$s{where}"
+    )
+    if job.key:
+        find_key = sql.SQL(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO k, t "
+            "FROM pg_attribute a WHERE a.attrelid = {rel}::regclass AND a.attname = {key}"
+        ).format(rel=_regclass_text(job.schema, job.table), key=sql.Literal(job.key[0]))
+    else:
+        find_key = sql.SQL(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO k, t "
+            "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = {rel}::regclass AND i.indisprimary AND i.indnkeyatts = 1"
+        ).format(rel=_regclass_text(job.schema, job.table))
+    missing = sql.Literal(f"backfill of {target}: no one-column primary key to walk")
+    body = sql.SQL(
+        "DECLARE k name; t text; lo text; hi text; "
+        "BEGIN {find_key}; "
+        "IF k IS NULL THEN RAISE EXCEPTION '%', {missing}; END IF; "
+        "EXECUTE format({first}, k, t) INTO lo; "
+        "WHILE lo IS NOT NULL LOOP "
+        "hi := NULL; "
+        "EXECUTE format({next}, k, t) INTO hi USING lo; "
+        "IF hi IS NULL THEN EXECUTE format({last}, k, t) USING lo; "
+        "ELSE EXECUTE format({middle}, k, t) USING lo, hi; END IF; "
+        "COMMIT; lo := hi; PERFORM pg_sleep({pause}); "
+        "END LOOP; END"
+    ).format(
+        find_key=find_key,
+        missing=missing,
+        first=first,
+        next=next_,
+        last=last,
+        middle=middle,
+        pause=sql.Literal(float(job.pause_s)),
+    )
+    execute(sql.SQL("SET statement_timeout = 0"))
+    execute(do_block(body))
+    execute("RESET statement_timeout")
+
+
+def add_column(
+    table: str,
+    schema: str | None,
+    column: str,
+    type_sql: sql.Composable,
+    default_sql: sql.Composable,
+    lock_timeout: str,
+) -> None:
+    """Offline, whether a default is volatile cannot be asked, so every default takes the
+    path that is safe for both: add the column without it, set it, then backfill."""
+    target = ident(*([schema] if schema else []), table)
+    execute(set_lock_timeout(lock_timeout))
+    add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}")
+    execute(add.format(target, ident(column), type_sql))
+    if default_sql.as_string():
+        alter = sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET{}")
+        execute(alter.format(target, ident(column), default_sql))
     execute("RESET lock_timeout")

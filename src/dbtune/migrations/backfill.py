@@ -1,0 +1,279 @@
+"""Backfills in small committed batches, resumable after a crash, that back off under pressure.
+
+One ``UPDATE`` over a big table holds its row locks (and a snapshot that stops VACUUM) until it
+commits, makes replicas fall behind, and if it dies, all of it is lost. :func:`backfill` walks the
+table in key order instead (keyset pagination on the primary key: each batch is found through
+the key's index, however far along it is), one transaction per batch under
+``statement_timeout``. Each batch writes its progress in the same statement as its UPDATE, into
+a small table of its own (``dbtune_backfill_progress``, in the target table's schema), so after
+a crash the next run starts at the first batch that did not commit, and no row is updated twice
+(an ``x = x + 1`` backfill is safe). Before each batch it backs off while a replica's replay lag
+passes ``max_lag_s`` or sessions are waiting for locks. A terminal gets a progress bar.
+
+Rows inserted behind the walk are not its business: give new rows their value another way
+first (a column DEFAULT, a trigger, the application) — :func:`add_column_online` sets the
+default before it backfills.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from alembic import op
+from psycopg import sql
+
+from dbtune.errors import MigrationError
+from dbtune.identifiers import ident
+from dbtune.index_spec import check_identifier
+from dbtune.migrations import offline
+from dbtune.migrations.catalog import Table, columns, estimated_rows, primary_key
+from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
+from dbtune.migrations.statements import text as statement_text
+from dbtune.migrations.tunables import duration_s, tunables
+from dbtune.sqltext import SqlTextError, check_expression, check_set_clause
+
+log = logging.getLogger("dbtune.migrations")
+
+PROGRESS_TABLE = "dbtune_backfill_progress"
+THROTTLE_MAX_S = 60.0  # after this long backing off, a batch goes ahead anyway (and says so)
+
+
+@dataclass(frozen=True, slots=True)
+class Backfill:
+    """What one backfill does: the SET list and the filter as SQL text (checked by pglast)."""
+
+    table: str
+    schema: str | None
+    assignments: str
+    where: str | None
+    key: tuple[str, ...]
+    batch_size: int
+    pause_s: float
+    statement_timeout: str
+    max_lag_s: float
+    name: str
+
+    def where_sql(self) -> sql.Composable:
+        return sql.SQL(" AND ({})").format(sql.SQL(self.where)) if self.where else sql.SQL("")
+
+
+def set_list(values: str | Mapping[str, str]) -> str:
+    """``{"total": "price * qty"}`` -> ``total = (price * qty)``; a string is a SET list."""
+    if isinstance(values, str):
+        clause = values
+    else:
+        parts = []
+        for column, expression in values.items():
+            check_identifier(column)
+            parts.append(f"{ident(column).as_string()} = ({expression})")
+        clause = ", ".join(parts)
+    try:
+        return check_set_clause(clause)
+    except SqlTextError as exc:
+        raise MigrationError(f"backfill: the SET list {clause!r} is refused: {exc}") from None
+
+
+def backfill(
+    table_name: str,
+    set_sql: str | Mapping[str, str],
+    *,
+    where: str | None = None,
+    schema: str | None = None,
+    key: Sequence[str] | None = None,
+    batch_size: int = 1000,
+    pause_s: float = 0.0,
+    statement_timeout: str = "30s",
+    max_lag_s: float = 10.0,
+    name: str | None = None,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """``UPDATE table SET set_sql [WHERE where]`` in batches (see the module docstring).
+
+    ``set_sql`` is a SET list (``"total = price * qty"``) or a mapping of column to expression;
+    ``where`` restricts the rows (and lets a re-run skip rows already done); ``key`` is the
+    walk's key (default: the primary key); ``name`` identifies the job's progress (default:
+    derived from the table, SET list and filter).
+    """
+    for identifier in (table_name, *(key or ()), *([schema] if schema else [])):
+        check_identifier(identifier)
+    if batch_size < 1:
+        raise MigrationError(f"backfill: batch_size {batch_size} must be at least 1")
+    duration_s(statement_timeout, "statement_timeout")
+    if where is not None:
+        try:
+            check_expression(where)
+        except SqlTextError as exc:
+            raise MigrationError(f"backfill: where={where!r} is refused: {exc}") from None
+    assignments = set_list(set_sql)
+    digest = hashlib.sha1(f"{schema}.{table_name}|{assignments}|{where}".encode()).hexdigest()
+    job = Backfill(table_name, schema, assignments, where, tuple(key or ()), batch_size,
+                   pause_s, statement_timeout, max_lag_s,
+                   name or f"{table_name} {digest[:12]}")  # fmt: skip
+    run_outside_transaction(
+        tunables(op.get_context(), lock_timeout, lock_retries),
+        lambda budget: offline.backfill(job),
+        lambda conn, budget: run_backfill(
+            conn, job, require_table(conn, table_name, schema), budget.lock_timeout
+        ),
+    )
+
+
+def _walk_key(conn: sa.Connection, job: Backfill, table: Table) -> list[tuple[str, str]]:
+    if job.key:
+        known = columns(conn, table)
+        missing = [k for k in job.key if k not in known]
+        if missing:
+            raise MigrationError(
+                f"backfill: key column(s) {', '.join(missing)} not in {table.display}"
+            )
+        return [(k, known[k].type_sql) for k in job.key]
+    found = primary_key(conn, table)
+    if not found:
+        raise MigrationError(
+            f"backfill: {table.display} has no primary key to walk; pass key=[...] naming "
+            "unique, indexed columns"
+        )
+    return found
+
+
+def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout: str) -> None:
+    """The batches, in autocommit (each statement its own transaction)."""
+    keys = _walk_key(conn, job, table)
+    progress = ident(table.schema, PROGRESS_TABLE)
+    names = sql.SQL(", ").join(ident(k) for k, _ in keys)
+    as_text = sql.SQL(", ").join(sql.SQL("{}::text").format(ident(k)) for k, _ in keys)
+
+    def bound(values: Sequence[str]) -> sql.Composable:
+        return sql.SQL("({})").format(
+            sql.SQL(", ").join(
+                sql.SQL("CAST({} AS {})").format(sql.Literal(v), sql.SQL(t))
+                for v, (_, t) in zip(values, keys, strict=True)
+            )
+        )
+
+    def one(query: sql.Composable) -> tuple[str, ...] | None:
+        row = conn.execute(statement_text(query)).first()
+        return tuple(str(v) for v in row) if row is not None else None
+
+    with session_settings(conn, lock_timeout):
+        conn.execute(
+            sa.text("SELECT set_config('statement_timeout', :t, false)"),
+            {"t": job.statement_timeout},
+        )
+        conn.execute(statement_text(sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (job text PRIMARY KEY, next_key text[] NOT NULL, "
+            "rows_done bigint NOT NULL, updated_at timestamptz NOT NULL)"
+        ).format(progress)))  # fmt: skip
+        saved = conn.execute(
+            statement_text(
+                sql.SQL("SELECT next_key, rows_done FROM {} WHERE job = {}").format(
+                    progress, sql.Literal(job.name)
+                )
+            )
+        ).first()
+        if saved is not None:
+            low: tuple[str, ...] | None = tuple(saved[0])
+            done = int(saved[1])
+            log.info("backfill %s: resuming at key %s (%d rows done)", job.name, low, done)
+        else:
+            low = one(sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT 1").format(
+                as_text, table.identifier, names))  # fmt: skip
+            done = 0
+        with _progress_bar(job.name, estimated_rows(conn, table)) as advance:
+            while low is not None:
+                _throttle(conn, job)
+                high = one(
+                    sql.SQL("SELECT {} FROM {} WHERE ({}) >= {} ORDER BY {} OFFSET {} LIMIT 1")
+                    .format(as_text, table.identifier, names, bound(low), names,
+                            sql.Literal(job.batch_size))
+                )  # fmt: skip
+                batch = sql.SQL("UPDATE {} SET {} WHERE ({}) >= {}{}{} RETURNING 1").format(
+                    table.identifier,
+                    sql.SQL(job.assignments),
+                    names,
+                    bound(low),
+                    sql.SQL(" AND ({}) < {}").format(names, bound(high)) if high else sql.SQL(""),
+                    job.where_sql(),
+                )
+                if high is None:  # the last batch: its progress row goes with it
+                    record = sql.SQL("DELETE FROM {} WHERE job = {}").format(
+                        progress, sql.Literal(job.name)
+                    )
+                else:
+                    record = sql.SQL(
+                        "INSERT INTO {p} (job, next_key, rows_done, updated_at) "
+                        "VALUES ({job}, {next}, (SELECT count(*) FROM batch), now()) "
+                        "ON CONFLICT (job) DO UPDATE SET next_key = excluded.next_key, "
+                        "rows_done = {p}.rows_done + excluded.rows_done, updated_at = now()"
+                    ).format(
+                        p=progress,
+                        job=sql.Literal(job.name),
+                        next=sql.Literal(list(high)),
+                    )
+                # One statement: the batch and its progress commit together or not at all.
+                step = sql.SQL("WITH batch AS ({}), record AS ({}) SELECT count(*) FROM batch")
+                updated = int(conn.execute(statement_text(step.format(batch, record))).scalar_one())
+                done += updated
+                advance(job.batch_size)
+                low = high
+                if job.pause_s and low is not None:
+                    time.sleep(job.pause_s)
+        _drop_progress_table_when_empty(conn, progress)
+    log.info("backfill %s: %d rows updated on %s", job.name, done, table.display)
+
+
+_PRESSURE = sa.text(
+    """
+    SELECT coalesce((SELECT max(extract(epoch FROM replay_lag)) FROM pg_stat_replication), 0),
+           (SELECT count(*) FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND pid <> pg_backend_pid())
+    """
+)
+
+
+def _throttle(conn: sa.Connection, job: Backfill) -> None:
+    """Wait (doubling, up to a minute in all) while a replica lags or sessions wait for locks."""
+    waited, delay = 0.0, 0.05
+    while waited < THROTTLE_MAX_S:
+        lag, waiting = conn.execute(_PRESSURE).one()
+        if float(lag) <= job.max_lag_s and int(waiting) == 0:
+            return
+        reason = (
+            f"replica replay lag {float(lag):.1f} s" if float(lag) > job.max_lag_s
+            else f"{int(waiting)} session(s) waiting for locks"
+        )  # fmt: skip
+        log.info("backfill %s: backing off %.2f s (%s)", job.name, delay, reason)
+        time.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 5.0)
+    log.warning("backfill %s: still under pressure after %.0f s; going on", job.name, waited)
+
+
+def _drop_progress_table_when_empty(conn: sa.Connection, progress: sql.Composable) -> None:
+    """Leave nothing behind once no job is half-done (another job's row keeps the table)."""
+    left = conn.execute(
+        statement_text(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(progress))
+    ).scalar()
+    if not left:
+        conn.execute(statement_text(sql.SQL("DROP TABLE IF EXISTS {}").format(progress)))
+
+
+@contextmanager
+def _progress_bar(name: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    if not sys.stderr.isatty():
+        yield lambda rows: None
+        return
+    from rich.progress import Progress  # only a terminal pays for the import
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"backfill {name}", total=total)
+        yield lambda rows: bar.advance(task, rows)

@@ -1,0 +1,195 @@
+"""New columns with defaults, and type changes, without rewriting the table under ACCESS
+EXCLUSIVE.
+
+Since PostgreSQL 11, ``ADD COLUMN ... DEFAULT expr`` with a non-volatile ``expr`` is a catalog
+change: the value is stored once and read for the existing rows. A volatile default
+(``clock_timestamp()``, ``gen_random_uuid()``, ``nextval()``) rewrites the table instead, so
+:func:`add_column_online` adds the column without it, sets the default (new rows get it from
+then on), fills the existing rows with :func:`~dbtune.migrations.backfill`, and then, when asked,
+makes the column NOT NULL with :func:`~dbtune.migrations.set_not_null_online`. Which case
+applies is asked of the server (:mod:`.rewrite_probe`), not guessed from the text.
+
+:func:`change_column_type_online` runs only the type changes PostgreSQL makes without a rewrite
+(``varchar(n)`` to a larger ``n`` or to ``text``, a larger ``numeric`` precision at the same
+scale, ...) and refuses the others, pointing to the expand/contract recipe in
+docs/migrations.md.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from psycopg import sql
+
+from dbtune.catalog import read_indexes, sqlalchemy_runner
+from dbtune.errors import MigrationError
+from dbtune.identifiers import ident
+from dbtune.index_spec import check_identifier
+from dbtune.migrations import offline
+from dbtune.migrations.backfill import Backfill, run_backfill
+from dbtune.migrations.catalog import column
+from dbtune.migrations.indexes import require_table, session_settings
+from dbtune.migrations.lock_retry import retry_alter
+from dbtune.migrations.not_null import not_null_check_name, require_column, set_not_null_steps
+from dbtune.migrations.rewrite_probe import column_copy, probe
+from dbtune.migrations.tunables import tunables
+from dbtune.sqltext import SqlTextError, check_expression, check_type_name
+
+EXPAND_CONTRACT = "docs/migrations.md, 'Renames and type changes: expand/contract'"
+
+
+def _checked_type(type_name: str) -> str:
+    try:
+        return check_type_name(type_name)
+    except SqlTextError as exc:
+        raise MigrationError(f"{type_name!r} is not a type name: {exc}") from None
+
+
+def add_column_online(
+    table_name: str,
+    column_name: str,
+    type_: str,
+    *,
+    default: str | None = None,
+    not_null: bool = False,
+    schema: str | None = None,
+    batch_size: int = 1000,
+    pause_s: float = 0.0,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """Add ``column_name type_ [DEFAULT default] [NOT NULL]`` (see the module docstring).
+
+    ``type_`` and ``default`` are SQL (``"timestamptz"``, ``"clock_timestamp()"``), each
+    checked to be one type name and one expression. A NOT NULL column needs a default.
+    """
+    for identifier in (table_name, column_name, *([schema] if schema else [])):
+        check_identifier(identifier)
+    _checked_type(type_)
+    if default is not None:
+        try:
+            check_expression(default)
+        except SqlTextError as exc:
+            raise MigrationError(f"default {default!r} is not one expression: {exc}") from None
+    if not_null and default is None:
+        raise MigrationError(
+            f"add_column_online({column_name!r}, not_null=True) needs a default: the existing "
+            "rows need a value"
+        )
+    context = op.get_context()
+    budget = tunables(context, lock_timeout, lock_retries)
+    col, type_sql = ident(column_name), sql.SQL(type_)
+    default_sql = sql.SQL(" DEFAULT {}").format(sql.SQL(default)) if default else sql.SQL("")
+    job = Backfill(
+        table_name, schema, f"{col.as_string()} = ({default})", f"{col.as_string()} IS NULL",
+        (), batch_size, pause_s, "30s", 10.0, f"{table_name}.{column_name} default",
+    )  # fmt: skip
+    if context.as_sql:
+        with context.autocommit_block():
+            offline.add_column(
+                table_name, schema, column_name, type_sql, default_sql, budget.lock_timeout
+            )
+            if default is not None:
+                offline.backfill(job)
+            if not_null:
+                name = not_null_check_name(table_name, column_name)
+                offline.set_not_null(table_name, schema, column_name, name, budget.lock_timeout)
+        return
+    conn = op.get_bind()
+    table = require_table(conn, table_name, schema)
+    found = probe(conn, None, sql.SQL("ADD COLUMN probe {}{}").format(type_sql, default_sql))
+    existing = column(conn, table, column_name)
+    if existing is not None and existing.type_sql != found.type_sql:
+        raise MigrationError(
+            f"column {col.as_string()} already exists in {table.display} as "
+            f"{existing.type_sql}, not {found.type_sql}; use another name, or "
+            "change_column_type_online"
+        )
+    with context.autocommit_block():
+        conn = op.get_bind()
+        what = f"add column {column_name} to {table.display}"
+        with session_settings(conn, budget.lock_timeout):
+            if not found.rewrites:  # one catalog change, whatever the table's size
+                if existing is None:
+                    add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}{}{}").format(
+                        table.identifier, col, type_sql, default_sql,
+                        sql.SQL(" NOT NULL") if not_null else sql.SQL(""),
+                    )  # fmt: skip
+                    retry_alter(conn, what, (table.oid,), budget, add)
+            else:
+                if existing is None:
+                    add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                        table.identifier, col, type_sql
+                    )
+                    retry_alter(conn, what, (table.oid,), budget, add)
+                # The default before the backfill: rows inserted meanwhile get it themselves.
+                set_default = sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}").format(
+                    table.identifier, col, sql.SQL(default or "NULL")
+                )
+                retry_alter(conn, f"set the default of {column_name}", (table.oid,), budget,
+                            set_default)  # fmt: skip
+        if found.rewrites:
+            run_backfill(conn, job, table, budget.lock_timeout)
+        if not_null and not require_column(conn, table, column_name).not_null:
+            name = not_null_check_name(table_name, column_name)
+            set_not_null_steps(conn, table, column_name, name, budget)
+
+
+def change_column_type_online(
+    table_name: str,
+    column_name: str,
+    type_: str,
+    *,
+    schema: str | None = None,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """``ALTER COLUMN ... TYPE type_`` when PostgreSQL does it without rewriting the table or
+    its indexes (a catalog change under a short lock); refused otherwise."""
+    for identifier in (table_name, column_name, *([schema] if schema else [])):
+        check_identifier(identifier)
+    _checked_type(type_)
+    context = op.get_context()
+    budget = tunables(context, lock_timeout, lock_retries)
+    if context.as_sql:
+        raise MigrationError(
+            f"change_column_type_online({table_name!r}, {column_name!r}) cannot run in "
+            "offline mode (--sql): whether the change rewrites the table is asked of the "
+            "database, and a script has none to ask. Run this revision online"
+        )
+    conn = op.get_bind()
+    table = require_table(conn, table_name, schema)
+    current = require_column(conn, table, column_name)
+    indexed = any(
+        current.attnum in index.key_attnums + index.include_attnums
+        for index in read_indexes(sqlalchemy_runner(conn), tables=[table.oid])
+    )
+    change = sql.SQL("ALTER COLUMN probe TYPE {}").format(sql.SQL(type_))
+    col = ident(column_name).as_string()
+    try:
+        found = probe(conn, column_copy(current), change, indexed=indexed)
+    except sa.exc.DBAPIError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        reason = reason.replace('"probe"', col)
+        raise MigrationError(
+            f"{table.display}.{col} cannot change from {current.type_sql} to {type_} without "
+            f"a USING expression ({reason}), which rewrites the table: use expand/contract "
+            f"({EXPAND_CONTRACT})"
+        ) from None
+    if found.type_sql == current.type_sql:
+        return
+    if found.rewrites:
+        raise MigrationError(
+            f"changing {table.display}.{col} from {current.type_sql} to {found.type_sql} "
+            "rewrites the table (or its indexes) under ACCESS EXCLUSIVE: no reads or writes "
+            f"until it ends. Use expand/contract instead ({EXPAND_CONTRACT}): a new column, "
+            "a dual-write trigger, backfill, switch reads, drop the old column"
+        )
+    alter = sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {}").format(
+        table.identifier, ident(column_name), sql.SQL(type_)
+    )
+    with context.autocommit_block():
+        conn = op.get_bind()
+        with session_settings(conn, budget.lock_timeout):
+            retry_alter(conn, f"change the type of {column_name} on {table.display}",
+                        (table.oid,), budget, alter)  # fmt: skip

@@ -1,0 +1,240 @@
+"""Foreign keys added without blocking writers on either table for a scan.
+
+``ADD FOREIGN KEY`` takes SHARE ROW EXCLUSIVE on *both* tables (writers wait) and holds it while
+it scans the referencing table. Added ``NOT VALID`` it is a catalog change (it checks new rows
+from then on); ``VALIDATE CONSTRAINT`` then scans under SHARE UPDATE EXCLUSIVE on the
+referencing table and ROW SHARE on the referenced one, which lets reads and writes go on. Each
+ALTER waits at most ``lock_timeout`` and is retried; the sessions in the way are named on
+either table. A foreign key whose columns lead no index makes every DELETE on the referenced
+table (and every UPDATE of its key) scan the referencing table, so that is refused unless asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from alembic import op
+from psycopg import sql
+
+from dbtune.catalog import read_indexes, sqlalchemy_runner
+from dbtune.errors import MigrationError
+from dbtune.identifiers import ident
+from dbtune.index_spec import check_identifier
+from dbtune.migrations import offline
+from dbtune.migrations.catalog import Table, columns, constraint, estimated_rows
+from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
+from dbtune.migrations.lock_retry import retry_alter, sqlstate
+from dbtune.migrations.statements import execute
+from dbtune.migrations.tunables import Tunables, tunables
+
+FOREIGN_KEY_VIOLATION = "23503"
+ACTIONS = {"NO ACTION": "a", "RESTRICT": "r", "CASCADE": "c", "SET NULL": "n", "SET DEFAULT": "d"}
+
+
+def _action(value: str | None, which: str) -> str | None:
+    if value is None:
+        return None
+    action = " ".join(value.upper().split())
+    if action not in ACTIONS:
+        raise MigrationError(f"{which}={value!r}: use one of {', '.join(ACTIONS)}")
+    return action
+
+
+def add_foreign_key_online(
+    name: str,
+    source: str,
+    cols: Sequence[str],
+    referent: str,
+    ref_cols: Sequence[str],
+    *,
+    schema: str | None = None,
+    referent_schema: str | None = None,
+    ondelete: str | None = None,
+    onupdate: str | None = None,
+    allow_unindexed: bool = False,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """``FOREIGN KEY (cols) REFERENCES referent (ref_cols)`` added NOT VALID, then validated.
+
+    ``schema`` is the referencing table's, ``referent_schema`` the referenced one's (default:
+    the same as ``schema``). ``ondelete``/``onupdate`` take the SQL actions (``"CASCADE"``...).
+    """
+    if not cols or len(cols) != len(ref_cols):
+        raise MigrationError(
+            f"foreign key {name}: give as many referenced columns as referencing ones "
+            f"({len(cols)} and {len(ref_cols)})"
+        )
+    names = (name, source, referent, *cols, *ref_cols)
+    for identifier in (*names, *(s for s in (schema, referent_schema) if s)):
+        check_identifier(identifier)
+    referent_schema = referent_schema or schema
+    fk = _Definition(name, tuple(cols), tuple(ref_cols),
+                     _action(ondelete, "ondelete"), _action(onupdate, "onupdate"))  # fmt: skip
+    run_outside_transaction(
+        tunables(op.get_context(), lock_timeout, lock_retries),
+        lambda budget: offline.add_foreign_key(
+            fk.statement(
+                ident(*([schema] if schema else []), source),
+                ident(*([referent_schema] if referent_schema else []), referent),
+            ),
+            source,
+            schema,
+            name,
+            budget.lock_timeout,
+        ),
+        lambda conn, budget: _add(
+            conn,
+            fk,
+            require_table(conn, source, schema),
+            require_table(conn, referent, referent_schema),
+            budget,
+            allow_unindexed,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Definition:
+    name: str
+    cols: tuple[str, ...]
+    ref_cols: tuple[str, ...]
+    ondelete: str | None
+    onupdate: str | None
+
+    def statement(self, source: sql.Composable, referent: sql.Composable) -> sql.Composed:
+        actions = [
+            sql.SQL(f"ON {verb} {action}")
+            for verb, action in (("DELETE", self.ondelete), ("UPDATE", self.onupdate))
+            if action is not None
+        ]
+        return sql.SQL(
+            "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){} NOT VALID"
+        ).format(
+            source,
+            ident(self.name),
+            sql.SQL(", ").join(ident(c) for c in self.cols),
+            referent,
+            sql.SQL(", ").join(ident(c) for c in self.ref_cols),
+            sql.SQL("").join(sql.SQL(" ") + a for a in actions),
+        )
+
+
+def _attnums(conn: sa.Connection, table: Table, wanted: Sequence[str]) -> tuple[int, ...]:
+    found = columns(conn, table)
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise MigrationError(
+            f"column(s) {', '.join(missing)} not in {table.display}; columns are matched "
+            "exactly (case-sensitive)"
+        )
+    return tuple(found[c].attnum for c in wanted)
+
+
+def has_leading_index(conn: sa.Connection, table: Table, attnums: Sequence[int]) -> bool:
+    """A valid, non-partial index whose leading key columns are exactly these (any order):
+    what a DELETE on the referenced table needs to find the referencing rows."""
+    width = len(attnums)
+    return any(
+        index.valid and not index.predicate and set(index.key_attnums[:width]) == set(attnums)
+        for index in read_indexes(sqlalchemy_runner(conn), tables=[table.oid])
+    )
+
+
+def _add(
+    conn: sa.Connection,
+    fk: _Definition,
+    source: Table,
+    referent: Table,
+    budget: Tunables,
+    allow_unindexed: bool,
+) -> None:
+    local = _attnums(conn, source, fk.cols)
+    remote = _attnums(conn, referent, fk.ref_cols)
+    existing = constraint(conn, source, fk.name)
+    if existing is not None and (
+        existing.kind != "f"
+        or existing.referent_oid != referent.oid
+        or existing.columns != local
+        or existing.referent_columns != remote
+    ):
+        raise MigrationError(
+            f"{source.display} already has a constraint {fk.name} with another definition; "
+            "drop it or give the foreign key another name"
+        )
+    if existing is not None and existing.validated:
+        return
+    if not allow_unindexed and not has_leading_index(conn, source, local):
+        raise MigrationError(_unindexed(conn, fk, source, referent))
+    tables = (source.oid, referent.oid)
+    with session_settings(conn, budget.lock_timeout):
+        if existing is None:
+            retry_alter(
+                conn,
+                f"add foreign key {fk.name} from {source.display} to {referent.display}",
+                tables,
+                budget,
+                fk.statement(source.identifier, referent.identifier),
+                every_lock=False,
+            )
+        validate = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+            source.identifier, ident(fk.name)
+        )
+        try:
+            retry_alter(conn, f"validate foreign key {fk.name} on {source.display}", tables,
+                        budget, validate)  # fmt: skip
+        except sa.exc.DBAPIError as exc:
+            if sqlstate(exc) != FOREIGN_KEY_VIOLATION:
+                raise
+            raise MigrationError(_violated(conn, fk, source, exc)) from None
+        except MigrationError as exc:
+            raise MigrationError(exc.message + " " + _drop_quietly(conn, fk, source)) from None
+
+
+def _unindexed(conn: sa.Connection, fk: _Definition, source: Table, referent: Table) -> str:
+    rows = estimated_rows(conn, source)
+    size = f"all {rows:,} rows of" if rows is not None else "all of"
+    cols = ", ".join(repr(c) for c in fk.cols)
+    keys = ", ".join(ident(c).as_string() for c in fk.cols)
+    fix = (
+        f"create_index_online({'_'.join(('ix', source.name, *fk.cols))!r}, "
+        f"{source.name!r}, [{cols}], schema={source.schema!r})"
+    )
+    cost = (
+        f"each row deleted from {referent.display} (or each change of its key) would "
+        f"make PostgreSQL read {size} {source.display} looking for referencing rows"
+    )
+    return (
+        f"foreign key {fk.name}: no index on {source.display} leads with ({keys}), so {cost}, "
+        f"holding its locks meanwhile. Build one first in the same revision: {fix}; or pass "
+        "allow_unindexed=True if rows of the referenced table are never deleted"
+    )
+
+
+def _violated(conn: sa.Connection, fk: _Definition, source: Table, exc: sa.exc.DBAPIError) -> str:
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    detail = getattr(diag, "message_detail", None) or "a row references a missing key"
+    return (
+        f"foreign key {fk.name} on {source.display} does not hold for the existing rows: "
+        f"{detail} Fix or delete those rows, then run again. {_drop_quietly(conn, fk, source)}"
+    )
+
+
+def _drop_quietly(conn: sa.Connection, fk: _Definition, source: Table) -> str:
+    """A failed run takes its NOT VALID constraint away again, so the tables are as before."""
+    if constraint(conn, source, fk.name) is None:
+        return "Nothing was added."
+    drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
+        source.identifier, ident(fk.name)
+    )
+    try:
+        execute(drop)
+    except sa.exc.DBAPIError:
+        return (
+            f"The NOT VALID foreign key {fk.name} is left (it checks new rows); the next run "
+            f"validates it, or drop it: {drop.as_string()};"
+        )
+    return f"The NOT VALID foreign key {fk.name} was dropped again; nothing is left."

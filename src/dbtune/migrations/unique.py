@@ -1,0 +1,80 @@
+"""UNIQUE constraints added without a table scan under ACCESS EXCLUSIVE.
+
+``ADD CONSTRAINT ... UNIQUE (cols)`` builds its index while holding ACCESS EXCLUSIVE: nothing
+reads or writes the table until the build ends. Built first with ``CREATE UNIQUE INDEX
+CONCURRENTLY`` (by :func:`~dbtune.migrations.create_index_online`, with its INVALID repair), the
+index then becomes the constraint with ``ADD CONSTRAINT ... UNIQUE USING INDEX``, a catalog
+change. A duplicate in the data fails the build: the error shows the duplicated key, and the
+failed build's INVALID index is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from psycopg import sql
+
+from dbtune.errors import MigrationError
+from dbtune.identifiers import ident
+from dbtune.index_spec import IndexSpec, check_identifier
+from dbtune.migrations import offline
+from dbtune.migrations.catalog import Table, columns, constraint
+from dbtune.migrations.indexes import (
+    build_index,
+    require_table,
+    run_outside_transaction,
+    session_settings,
+)
+from dbtune.migrations.lock_retry import retry_alter
+from dbtune.migrations.tunables import Tunables, tunables
+
+
+def add_unique_online(
+    name: str,
+    table_name: str,
+    cols: Sequence[str],
+    *,
+    schema: str | None = None,
+    allow_wide: bool = False,
+    lock_timeout: str | None = None,
+    lock_retries: int | None = None,
+) -> None:
+    """``UNIQUE (cols)`` as a constraint named ``name``, backed by an index of the same name."""
+    for identifier in (name, table_name, *cols, *([schema] if schema else [])):
+        check_identifier(identifier)
+    spec = IndexSpec.build(name, table_name, list(cols), unique=True)
+    run_outside_transaction(
+        tunables(op.get_context(), lock_timeout, lock_retries),
+        lambda budget: offline.add_unique(spec, schema, budget.lock_timeout),
+        lambda conn, budget: _add(
+            conn, spec, require_table(conn, table_name, schema), budget, allow_wide
+        ),
+    )
+
+
+def _add(
+    conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
+) -> None:
+    existing = constraint(conn, table, spec.name)
+    if existing is not None:
+        known = columns(conn, table)
+        wanted = tuple(known[c].attnum for c, _ in spec.columns if c in known)
+        if existing.kind in "up" and existing.columns == wanted:
+            return
+        raise MigrationError(
+            f"{table.display} already has a constraint {spec.name} with another definition; "
+            "drop it or give the unique constraint another name"
+        )
+    build_index(conn, spec, table, budget, allow_wide)
+    with session_settings(conn, budget.lock_timeout):
+        retry_alter(
+            conn,
+            f"add unique constraint {spec.name} to {table.display}",
+            (table.oid,),
+            budget,
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE USING INDEX {}").format(
+                table.identifier, ident(spec.name), ident(spec.name)
+            ),
+        )
