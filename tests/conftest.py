@@ -24,6 +24,7 @@ from tests.foreign_app import app as shop
 from tests.servers import (
     BIG_MESSAGES,
     BIG_USERS,
+    BUSY_SHOP_ORDERS,
     SEEDED_MESSAGES,
     SEEDED_USERS,
     TEST_DSN_ENV,
@@ -77,8 +78,15 @@ def _load_shop(
     shop.install(Server(host, int(port), user, password).url(dbname))
 
 
+def _load_busy_shop(
+    host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
+    shop.install(Server(host, int(port), user, password).url(dbname), orders=BUSY_SHOP_ORDERS)
+
+
 empty_template = factories.postgresql_noproc(dbname="dbtune_empty")
 shop_template = factories.postgresql_noproc(dbname="dbtune_shop", load=[_load_shop])
+busy_shop_template = factories.postgresql_noproc(dbname="dbtune_busy_shop", load=[_load_busy_shop])
 big_baseline_template = factories.postgresql_noproc(
     dbname="dbtune_big_baseline", load=[_load_big_baseline]
 )
@@ -105,7 +113,13 @@ def shop_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("shop_template")
 
 
+@pytest.fixture(scope="session")
+def busy_shop_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("busy_shop_template")
+
+
 empty_db = factories.postgresql("empty_proc")
+busy_shop_db = factories.postgresql("busy_shop_proc")
 shop_db = factories.postgresql("shop_proc")
 big_baseline_db = factories.postgresql("big_baseline_proc")
 seeded_db = factories.postgresql("seeded_proc")
@@ -138,3 +152,11 @@ def shop_url(shop_db: psycopg.Connection[Any], pg_server: Server) -> str:
     its own Alembic chain, with 100k orders and no index on its hot path."""
     shop_db.commit()
     return url_of(shop_db, pg_server)
+
+
+@pytest.fixture
+def busy_shop_url(busy_shop_db: psycopg.Connection[Any], pg_server: Server) -> str:
+    """URL of a fresh copy of the shop with 300k orders: the table the online operations are
+    tried on while the shop's own writers run."""
+    busy_shop_db.commit()
+    return url_of(busy_shop_db, pg_server)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -32,12 +36,12 @@ FROM generate_series(1, %(orders)s) g
 """
 
 
-def alembic(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def alembic(url: str, *args: str, ini: Path = INI) -> subprocess.CompletedProcess[str]:
     """The shop's own ``alembic`` command, as its team runs it."""
     env = {**os.environ, "SHOP_DATABASE_URL": url}
     env.pop("DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(INI), *args],
+        [sys.executable, "-m", "alembic", "-c", str(ini), *args],
         capture_output=True, text=True, env=env, check=False, timeout=300,
     )  # fmt: skip
 
@@ -52,3 +56,45 @@ def install(url: str, orders: int = ORDERS) -> None:
         conn.execute(_CUSTOMERS, sizes)
         conn.execute(_ORDERS, sizes)
         conn.execute('VACUUM ANALYZE "Shop"."Customer", "Shop"."Orders"')
+
+
+def order_id(number: int) -> uuid.UUID:
+    """The id ``install`` gave order ``number`` (1-based)."""
+    return uuid.UUID(hashlib.md5(str(number).encode()).hexdigest())
+
+
+def traffic(conn: psycopg.Connection[Any], number: int) -> None:
+    """One write of the shop's own, as its service sends them: a new order, an order paid, a
+    customer renamed (both tables of the foreign key are written)."""
+    if number % 3 == 0:
+        conn.execute(
+            'INSERT INTO "Shop"."Orders" (id, "customerId", status, "createdAt", total, note) '
+            "VALUES (gen_random_uuid(), %s, 'open', clock_timestamp(), 1, 'placed meanwhile')",
+            [1 + number % (CUSTOMERS - 1)],
+        )
+    elif number % 3 == 1:
+        conn.execute(
+            """UPDATE "Shop"."Orders" SET status = 'paid' WHERE id = %s""",
+            [order_id(1 + number % ORDERS)],
+        )
+    else:
+        conn.execute(
+            """UPDATE "Shop"."Customer" SET "displayName" = %s WHERE id = %s""",
+            [f"Customer {number}", 1 + number % CUSTOMERS],
+        )
+
+
+def chain_with(directory: Path, revisions: dict[str, str]) -> Path:
+    """A copy of the shop's chain in ``directory`` with more revisions (file name -> source),
+    and the alembic.ini that runs it. Returns the ini's path."""
+    shutil.copytree(HERE / "migrations", directory / "migrations",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name, source in revisions.items():
+        (directory / "migrations" / "versions" / name).write_text(source)
+    ini = directory / "alembic.ini"
+    ini.write_text(
+        INI.read_text()
+        .replace("%(here)s/migrations", str(directory / "migrations"))
+        .replace("%(here)s/../..", str(HERE.parents[1]))
+    )
+    return ini

@@ -169,27 +169,22 @@ def _add(
     if not allow_unindexed and not has_leading_index(conn, source, local):
         raise MigrationError(_unindexed(conn, fk, source, referent))
     tables = (source.oid, referent.oid)
+    validate = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
+        source.identifier, ident(fk.name)
+    )
     with session_settings(conn, budget.lock_timeout):
-        if existing is None:
-            retry_alter(
-                conn,
-                f"add foreign key {fk.name} from {source.display} to {referent.display}",
-                tables,
-                budget,
-                fk.statement(source.identifier, referent.identifier),
-                every_lock=False,
-            )
-        validate = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-            source.identifier, ident(fk.name)
-        )
         try:
-            retry_alter(conn, f"validate foreign key {fk.name} on {source.display}", tables,
-                        budget, validate)  # fmt: skip
+            if existing is None:
+                what = f"add foreign key {fk.name} from {source.display} to {referent.display}"
+                add = fk.statement(source.identifier, referent.identifier)
+                retry_alter(conn, what, tables, budget, add, every_lock=False)
+            what = f"validate foreign key {fk.name} on {source.display}"
+            retry_alter(conn, what, tables, budget, validate)
         except sa.exc.DBAPIError as exc:
             if sqlstate(exc) != FOREIGN_KEY_VIOLATION:
                 raise
             raise MigrationError(_violated(conn, fk, source, exc)) from None
-        except MigrationError as exc:
+        except MigrationError as exc:  # the budget is spent: say what is left
             raise MigrationError(exc.message + " " + _drop_quietly(conn, fk, source)) from None
 
 
