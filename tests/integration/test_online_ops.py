@@ -336,3 +336,30 @@ def test_a_wider_varchar_on_an_indexed_column_keeps_table_and_index_files(
     with revision(busy_shop_url):
         change_column_type_online("Customer", "email", "varchar(255)", schema="Shop")
     assert _one(busy_shop_url, f"SELECT array_agg(relfilenode) FROM ({files}) f") == before
+
+
+def test_the_expand_contract_recipe_of_the_docs_works_while_the_shop_writes(
+    busy_shop_url: str,
+) -> None:
+    """docs/migrations.md, 'Renames and type changes': total numeric -> totalCents bigint."""
+    from alembic import op
+
+    with writing(busy_shop_url, step=shop.traffic) as writer, revision(busy_shop_url):
+        add_column_online("Orders", "totalCents", "bigint", schema="Shop")
+        op.execute("""
+            CREATE FUNCTION "Shop".orders_total_cents() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN NEW."totalCents" := round(NEW.total * 100); RETURN NEW; END $$;
+            CREATE TRIGGER orders_total_cents BEFORE INSERT OR UPDATE OF total
+                ON "Shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "Shop".orders_total_cents();
+        """)
+        backfill("Orders", {"totalCents": "round(total * 100)"}, schema="Shop",
+                 where='"totalCents" IS NULL')  # fmt: skip
+        set_not_null_online("Orders", "totalCents", schema="Shop")
+    assert writer.stats().failures == 0, writer.failures[:3]
+    wrong = 'SELECT count(*) FROM "Shop"."Orders" WHERE "totalCents" <> round(total * 100)'
+    assert _one(busy_shop_url, wrong) == 0
+    assert _not_null(busy_shop_url, "totalCents")
+    with psycopg.connect(busy_shop_url, autocommit=True) as conn:  # a write after the switch
+        conn.execute(f"UPDATE {ORDERS} SET total = 12.34 WHERE id = %s", [shop.order_id(5)])
+    moved = f'SELECT "totalCents" FROM {ORDERS} WHERE id = %s'
+    assert _one(busy_shop_url, moved, [shop.order_id(5)]) == 1234
