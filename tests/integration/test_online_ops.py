@@ -200,6 +200,8 @@ def test_a_foreign_key_names_a_blocker_on_either_table_and_leaves_nothing(
                                    schema="Shop", lock_timeout="200ms", lock_retries=1)  # fmt: skip
     message = str(info.value)
     assert f"pid {pid}" in message
+    held = 'Shop"."Orders' if "Orders" in blocker else 'Shop"."Customer'
+    assert f'holding "{held}"' in message
     assert "Nothing was added" in message
     assert FK not in _constraints(busy_shop_url)
 

@@ -222,3 +222,29 @@ def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
 @pytest.fixture(autouse=True)
 def _no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("call", "refusal"),
+    [
+        ('backfill("Orders", {"total": "total + 1"}, schema="Shop")', "needs where="),
+        ('change_column_type_online("Orders", "status", "text", schema="Shop")',
+         "cannot run in offline mode"),
+    ],
+)  # fmt: skip
+def test_what_offline_cannot_do_safely_it_refuses_clearly(
+    busy_shop_url: str, tmp_path: Path, call: str, refusal: str
+) -> None:
+    source = BACKFILL_REVISION.replace(
+        "from dbtune.migrations import backfill",
+        "from dbtune.migrations import backfill, change_column_type_online",
+    ).replace(
+        'backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=0.02)',
+        call,
+    )
+    assert call in source
+    ini = shop.chain_with(tmp_path, {"shop_0003_offline.py": source})
+    offline = shop.alembic(busy_shop_url, "upgrade", "shop_0002:head", "--sql", ini=ini)
+    assert offline.returncode != 0
+    assert refusal in offline.stderr
+    assert "Traceback" not in offline.stderr or "MigrationError" in offline.stderr
