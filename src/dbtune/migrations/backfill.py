@@ -34,6 +34,7 @@ from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, estimated_rows, primary_key
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.statements import text as statement_text
 from dbtune.migrations.tunables import duration_s, tunables
@@ -80,6 +81,7 @@ def set_list(values: str | Mapping[str, str]) -> str:
         raise MigrationError(f"backfill: the SET list {clause!r} is refused: {exc}") from None
 
 
+@shown_by_alembic
 def backfill(
     table_name: str,
     set_sql: str | Mapping[str, str],

@@ -28,6 +28,7 @@ from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.backfill import Backfill, run_backfill
 from dbtune.migrations.catalog import column
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, session_settings
 from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.not_null import not_null_check_name, require_column, set_not_null_steps
@@ -45,6 +46,7 @@ def _checked_type(type_name: str) -> str:
         raise MigrationError(f"{type_name!r} is not a type name: {exc}") from None
 
 
+@shown_by_alembic
 def add_column_online(
     table_name: str,
     column_name: str,
@@ -135,6 +137,7 @@ def add_column_online(
             set_not_null_steps(conn, table, column_name, name, budget)
 
 
+@shown_by_alembic
 def change_column_type_online(
     table_name: str,
     column_name: str,

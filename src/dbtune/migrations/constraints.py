@@ -23,6 +23,7 @@ from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import LockRetry
 from dbtune.migrations.statements import execute
@@ -45,6 +46,7 @@ def _checked(table_name: str, schema: str | None, names: Sequence[str]) -> None:
         check_identifier(identifier)
 
 
+@shown_by_alembic
 def add_checks_online(
     table_name: str,
     checks: Mapping[str, str],
@@ -113,6 +115,7 @@ def _validate(conn: sa.Connection, table: Table, names: list[str], budget: Tunab
         LockRetry(conn, what, (table.oid,), budget, every_lock=True, prewait=False).run(attempt)
 
 
+@shown_by_alembic
 def drop_checks_online(
     table_name: str,
     names: Sequence[str],

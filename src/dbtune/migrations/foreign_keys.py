@@ -24,6 +24,7 @@ from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint, estimated_rows
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
 from dbtune.migrations.statements import execute
@@ -42,6 +43,7 @@ def _action(value: str | None, which: str) -> str | None:
     return action
 
 
+@shown_by_alembic
 def add_foreign_key_online(
     name: str,
     source: str,

@@ -39,6 +39,7 @@ from dbtune.index_spec import (
 )
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, column_types, describe_index, resolve_table
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
 from dbtune.migrations.statements import execute
 from dbtune.migrations.tunables import Tunables, tunables
@@ -78,6 +79,7 @@ def drop_statement(name: str, schema: str) -> sql.Composed:
     return sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(ident(schema, name))
 
 
+@shown_by_alembic
 def create_index_online(
     index_name: str,
     table_name: str,
@@ -236,6 +238,7 @@ def _build_failed(
     return _BuildFailed(f"building index {spec.name} on {table.display} failed: {reason}. {state}")
 
 
+@shown_by_alembic
 def drop_index_online(
     index_name: str,
     table_name: str,

@@ -20,6 +20,7 @@ from dbtune.identifiers import derived_name, ident
 from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ColumnFacts, Table, column, constraint, primary_key
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
 from dbtune.migrations.statements import execute
@@ -35,6 +36,7 @@ def not_null_check_name(table_name: str, column_name: str) -> str:
     return derived_name("ck", table_name, column_name, suffix="not_null")
 
 
+@shown_by_alembic
 def set_not_null_online(
     table_name: str,
     column_name: str,

@@ -21,6 +21,7 @@ from dbtune.identifiers import ident
 from dbtune.index_spec import IndexSpec, check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint
+from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import (
     build_index,
     require_table,
@@ -31,6 +32,7 @@ from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.tunables import Tunables, tunables
 
 
+@shown_by_alembic
 def add_unique_online(
     name: str,
     table_name: str,
