@@ -4,6 +4,8 @@ shop's own writers insert and update both tables of its foreign key."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -365,3 +367,32 @@ def test_the_expand_contract_recipe_of_the_docs_works_while_the_shop_writes(
         conn.execute(f"UPDATE {ORDERS} SET total = 12.34 WHERE id = %s", [shop.order_id(5)])
     moved = f'SELECT "totalCents" FROM {ORDERS} WHERE id = %s'
     assert _one(busy_shop_url, moved, [shop.order_id(5)]) == 1234
+
+
+def test_a_backfill_backs_off_while_sessions_wait_for_locks(
+    busy_shop_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another session queued for a lock: the next batch waits until the queue is gone."""
+    with (
+        psycopg.connect(busy_shop_url) as holder,
+        psycopg.connect(busy_shop_url, autocommit=True) as waiter,
+    ):
+        holder.execute('LOCK TABLE "Shop"."Customer" IN ACCESS EXCLUSIVE MODE')
+        queued = threading.Thread(
+            target=lambda: waiter.execute('SELECT count(*) FROM "Shop"."Customer"')
+        )
+        queued.start()
+        released = threading.Timer(1.0, holder.rollback)
+        released.start()
+        try:
+            with (
+                caplog.at_level(logging.INFO, logger="dbtune.migrations"),
+                revision(busy_shop_url),
+            ):
+                backfill("Orders", {"note": "upper(note)"}, schema="Shop", batch_size=100_000)
+        finally:
+            released.join()
+            queued.join()
+    assert "backing off" in caplog.text
+    assert "1 session(s) waiting for locks" in caplog.text
+    assert _one(busy_shop_url, f"SELECT count(*) FROM {ORDERS} WHERE note <> upper(note)") == 0

@@ -175,11 +175,10 @@ def test_the_offline_sql_passes_squawk_and_psql_applies_it_twice(
     _at_shop_0003(busy_shop_url)
 
 
-def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
-    busy_shop_url: str, tmp_path: Path
-) -> None:
-    ini = shop.chain_with(tmp_path, {"shop_0003_totals.py": BACKFILL_REVISION})
-    env = {**os.environ, "SHOP_DATABASE_URL": busy_shop_url}
+def _killed_mid_backfill(url: str, ini: Path) -> None:
+    """Run ``alembic upgrade head``, SIGKILL it once 20,000 rows are backfilled, and end the
+    sessions it left (the server has not noticed yet that its client died)."""
+    env = {**os.environ, "SHOP_DATABASE_URL": url}
     env.pop("DATABASE_URL", None)
     run = subprocess.Popen(
         [sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"],
@@ -189,7 +188,7 @@ def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
     progress = 'SELECT coalesce(max(rows_done), 0) FROM "Shop".dbtune_backfill_progress'
 
     def rows_done() -> int:
-        return int(_one(busy_shop_url, progress)) if _one(busy_shop_url, table) else 0
+        return int(_one(url, progress)) if _one(url, table) else 0
 
     deadline = time.monotonic() + 120
     while rows_done() < 20_000:
@@ -198,12 +197,18 @@ def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
         time.sleep(0.05)
     run.send_signal(signal.SIGKILL)
     run.wait()
-    # The server has not noticed yet that its client died; a crashed deploy's sessions end.
-    with psycopg.connect(busy_shop_url, autocommit=True) as conn:
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
+    busy_shop_url: str, tmp_path: Path
+) -> None:
+    ini = shop.chain_with(tmp_path, {"shop_0003_totals.py": BACKFILL_REVISION})
+    _killed_mid_backfill(busy_shop_url, ini)
     done_before = _one(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders" WHERE total >= 1000')
     assert 20_000 <= done_before < BUSY_SHOP_ORDERS  # killed mid-way
 
@@ -217,6 +222,32 @@ def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
     assert rows == BUSY_SHOP_ORDERS
     assert _one(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
     assert _one(busy_shop_url, "SELECT version_num FROM alembic_version") == "shop_0003"
+
+
+def test_a_volatile_column_killed_mid_backfill_is_finished_by_the_next_run(
+    busy_shop_url: str, tmp_path: Path
+) -> None:
+    source = BACKFILL_REVISION.replace(
+        "from dbtune.migrations import backfill", "from dbtune.migrations import add_column_online"
+    ).replace(
+        'backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=0.02)',
+        'add_column_online("Orders", "trackingId", "uuid", default="gen_random_uuid()", '
+        'not_null=True, schema="Shop", batch_size=2000, pause_s=0.02)',
+    )
+    ini = shop.chain_with(tmp_path, {"shop_0003_tracking.py": source})
+    _killed_mid_backfill(busy_shop_url, ini)
+    nulls = 'SELECT count(*) - count("trackingId") FROM "Shop"."Orders"'
+    assert 0 < _one(busy_shop_url, nulls) < BUSY_SHOP_ORDERS - 20_000 + 1  # half-way
+
+    again = shop.alembic(busy_shop_url, "upgrade", "head", ini=ini)
+    assert again.returncode == 0, again.stderr
+    assert _one(busy_shop_url, nulls) == 0
+    distinct = 'SELECT count(DISTINCT "trackingId") FROM "Shop"."Orders"'
+    assert _one(busy_shop_url, distinct) == BUSY_SHOP_ORDERS
+    notnull = """SELECT attnotnull FROM pg_attribute
+                 WHERE attrelid = '"Shop"."Orders"'::regclass AND attname = 'trackingId'"""
+    assert _one(busy_shop_url, notnull) is True
+    assert _one(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
 
 
 @pytest.fixture(autouse=True)
