@@ -396,3 +396,12 @@ def test_a_backfill_backs_off_while_sessions_wait_for_locks(
     assert "backing off" in caplog.text
     assert "1 session(s) waiting for locks" in caplog.text
     assert _one(busy_shop_url, f"SELECT count(*) FROM {ORDERS} WHERE note <> upper(note)") == 0
+
+
+def test_a_foreign_key_of_the_same_name_and_another_action_is_refused(busy_shop_url: str) -> None:
+    _without_the_shops_foreign_key(busy_shop_url, indexed=True)
+    with revision(busy_shop_url):
+        _add_fk()  # ON DELETE CASCADE
+    with revision(busy_shop_url), pytest.raises(MigrationError, match="another definition"):
+        add_foreign_key_online(FK, "Orders", ["customerId"], "Customer", ["id"], schema="Shop")
+    _fk_state(busy_shop_url)

@@ -161,6 +161,8 @@ def _add(
         or existing.referent_oid != referent.oid
         or existing.columns != local
         or existing.referent_columns != remote
+        or existing.on_delete != ACTIONS[fk.ondelete or "NO ACTION"]
+        or existing.on_update != ACTIONS[fk.onupdate or "NO ACTION"]
     ):
         raise MigrationError(
             f"{source.display} already has a constraint {fk.name} with another definition; "
