@@ -357,7 +357,7 @@ def test_the_expand_contract_recipe_of_the_docs_works_while_the_shop_writes(
                 ON "Shop"."Orders" FOR EACH ROW EXECUTE FUNCTION "Shop".orders_total_cents();
         """)
         backfill("Orders", {"totalCents": "round(total * 100)"}, schema="Shop",
-                 where='"totalCents" IS NULL')  # fmt: skip
+                 where='"totalCents" IS NULL', batch_size=10_000)  # fmt: skip
         set_not_null_online("Orders", "totalCents", schema="Shop")
     assert writer.stats().failures == 0, writer.failures[:3]
     wrong = 'SELECT count(*) FROM "Shop"."Orders" WHERE "totalCents" <> round(total * 100)'

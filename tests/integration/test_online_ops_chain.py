@@ -76,6 +76,8 @@ Revision ID: shop_0003
 Revises: shop_0002
 """
 
+import os
+
 from dbtune.migrations import backfill
 
 revision = "shop_0003"
@@ -85,7 +87,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=0.02)
+    pause = float(os.environ.get("SHOP_BACKFILL_PAUSE", "0"))  # slow, for the run to be killed
+    backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=pause)
 
 
 def downgrade() -> None:
@@ -178,7 +181,7 @@ def test_the_offline_sql_passes_squawk_and_psql_applies_it_twice(
 def _killed_mid_backfill(url: str, ini: Path) -> None:
     """Run ``alembic upgrade head``, SIGKILL it once 20,000 rows are backfilled, and end the
     sessions it left (the server has not noticed yet that its client died)."""
-    env = {**os.environ, "SHOP_DATABASE_URL": url}
+    env = {**os.environ, "SHOP_DATABASE_URL": url, "SHOP_BACKFILL_PAUSE": "0.02"}
     env.pop("DATABASE_URL", None)
     run = subprocess.Popen(
         [sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"],
@@ -230,9 +233,9 @@ def test_a_volatile_column_killed_mid_backfill_is_finished_by_the_next_run(
     source = BACKFILL_REVISION.replace(
         "from dbtune.migrations import backfill", "from dbtune.migrations import add_column_online"
     ).replace(
-        'backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=0.02)',
+        'backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=pause)',
         'add_column_online("Orders", "trackingId", "uuid", default="gen_random_uuid()", '
-        'not_null=True, schema="Shop", batch_size=2000, pause_s=0.02)',
+        'not_null=True, schema="Shop", batch_size=2000, pause_s=pause)',
     )
     ini = shop.chain_with(tmp_path, {"shop_0003_tracking.py": source})
     _killed_mid_backfill(busy_shop_url, ini)
@@ -270,7 +273,7 @@ def test_what_offline_cannot_do_safely_it_refuses_clearly(
         "from dbtune.migrations import backfill",
         "from dbtune.migrations import backfill, change_column_type_online",
     ).replace(
-        'backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=0.02)',
+        'backfill("Orders", "total = total + 1000", schema="Shop", batch_size=2000, pause_s=pause)',
         call,
     )
     assert call in source
