@@ -38,10 +38,22 @@ SQLAlchemy connection (Alembic's, on psycopg or asyncpg)."""
 _PYFORMAT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
 
 
+_COMPILED: dict[int, tuple[sa.TextClause, str, dict[str, Any]]] = {}
+
+
+def psycopg_query(query: sa.TextClause, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``query`` as psycopg's text and binds. Compiled once per query (the catalog's queries
+    are module constants; compiling costs as much as a round trip)."""
+    cached = _COMPILED.get(id(query))
+    if cached is None or cached[0] is not query:
+        compiled = query.compile(dialect=_PYFORMAT)
+        cached = _COMPILED[id(query)] = (query, str(compiled), dict(compiled.params))
+    return cached[1], {**cached[2], **params}
+
+
 def psycopg_runner(conn: Connection) -> Runner:
     def run(query: sa.TextClause, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        compiled = query.compile(dialect=_PYFORMAT)
-        return conn.execute(str(compiled), {**compiled.params, **params}).fetchall()
+        return conn.execute(*psycopg_query(query, params)).fetchall()
 
     return run
 
@@ -331,12 +343,26 @@ def read_tables(
     """The relations ``oids``, and those ``named`` ((schema or None, name) resolved through
     the search_path, in the same round trip), and, with ``unanalyzed``, every table never
     analyzed."""
+    return tables_from(run(*tables_query(oids, unanalyzed=unanalyzed, named=named)))
+
+
+def tables_query(
+    oids: Sequence[int],
+    *,
+    unanalyzed: bool = False,
+    named: Sequence[tuple[str | None, str]] = (),
+) -> tuple[sa.TextClause, dict[str, Any]]:
+    """:func:`read_tables`' query and binds, for a caller that sends it in a pipeline."""
     params = {"oids": list(oids), "unanalyzed": unanalyzed,
               "schemas": [n[0] for n in named], "names": [n[1] for n in named]}  # fmt: skip
+    return _TABLES, params
+
+
+def tables_from(rows: Sequence[Sequence[Any]]) -> dict[int, TableStats]:
     return {
         int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
                               float(r[5]), float(r[6]), str(r[7]), r[8])
-        for r in run(_TABLES, params)
+        for r in rows
     }  # fmt: skip
 
 

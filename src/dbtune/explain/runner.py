@@ -15,7 +15,8 @@ at all. The generic plan, which prepared statements switch to after five executi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import count
@@ -25,7 +26,14 @@ import psycopg
 from psycopg import sql
 
 from dbtune.advice import Advice, Advise, Setup
-from dbtune.catalog import TableStats, psycopg_runner, read_tables
+from dbtune.catalog import (
+    TableStats,
+    psycopg_query,
+    psycopg_runner,
+    read_tables,
+    tables_from,
+    tables_query,
+)
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, rolled_back
 from dbtune.dsn import describe
@@ -138,7 +146,12 @@ _BY_NAME = "SELECT relname, oid FROM pg_class WHERE relname = ANY(%s) ORDER BY r
 ROWS_PER_PAGE_GUESS = 10  # a floor for a never-analyzed table the plan did not count
 
 
-def _relations(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict[str, TableStats]:
+def _relations(
+    conn: Connection,
+    info: StatementInfo,
+    plans: list[Plan],
+    named_rows: Sequence[Sequence[Any]] | None = None,
+) -> dict[str, TableStats]:
     """What the catalog says of each relation the plans scan, keyed by the plan's name.
 
     The query's own relations are resolved by OID through the session's search_path (as the
@@ -150,7 +163,9 @@ def _relations(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict
     if not wanted:
         return {}
     run = psycopg_runner(conn)
-    named = read_tables(run, [], named=[(r.schema, r.name) for r in info.relations])
+    if named_rows is None:
+        named_rows = run(*_named_tables(info))
+    named = tables_from(named_rows)
     missing = sorted(wanted - {t.name for t in named.values()})
     tables = list(named.values())
     if missing:
@@ -162,6 +177,11 @@ def _relations(conn: Connection, info: StatementInfo, plans: list[Plan]) -> dict
         if current is None or stats.tuples > current.tuples:
             found[stats.name] = stats
     return found
+
+
+def _named_tables(info: StatementInfo) -> tuple[Any, dict[str, Any]]:
+    """The catalog read of the query's own relations (by OID, through the search_path)."""
+    return tables_query([], named=[(r.schema, r.name) for r in info.relations])
 
 
 def _scanned_rows(plans: list[Plan], name: str) -> float:
@@ -326,12 +346,18 @@ def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str
 
 
 def _explain(
-    conn: Connection, text: str, options: str, params: Mapping[str, Any], volatile: list[str]
+    conn: Connection,
+    text: str,
+    options: str,
+    params: Mapping[str, Any],
+    volatile: list[str],
+    pipelined: bool = False,
 ) -> Plan:
     explain = sql.SQL("EXPLAIN ({}) {}").format(sql.SQL(options), sql.SQL(text))
     try:
-        # prepare=True: the extended protocol, so the server, too, refuses a second statement.
-        row = conn.execute(explain, params, prepare=True).fetchone()
+        # The extended protocol, so the server, too, refuses a second statement: a pipeline
+        # always uses it; outside one, prepare=True does.
+        row = conn.execute(explain, params, prepare=None if pipelined else True).fetchone()
     except psycopg.errors.ReadOnlySqlTransaction as exc:
         calls = f" (it calls {', '.join(volatile)})" if volatile else ""
         raise QueryFailed(
@@ -376,8 +402,13 @@ def _explain_once(
     picked = picked or _Pickers(allow_writes)
     expect = query.expect
     # rolled_back: a savepoint on a connection already in a transaction (a test's, an
-    # ORM session's), and the caller's read_only as it was afterwards.
-    with rolled_back(conn, read_only=run.read_only and setup is None):
+    # ORM session's), and the caller's read_only as it was afterwards. In a pipeline, the
+    # BEGIN, the settings and the EXPLAIN go to the server in one round trip, not four.
+    pipelined = setup is None and not pickers and psycopg.Pipeline.is_supported()
+    with (
+        conn.pipeline() if pipelined else nullcontext(),
+        rolled_back(conn, read_only=run.read_only and setup is None),
+    ):
         _transaction_settings(conn, statement_timeout_ms, mode)
         if setup is not None:
             made = setup.run(conn)
@@ -390,16 +421,20 @@ def _explain_once(
         run = _unless_volatile(run, volatile, allow_writes)
         options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
         generic, generic_error = (None, None)
+        named_rows: list[Any] | None = None
         if info.dollar_parameters:
             text = positional(query.sql)[0]
             plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
             generic = plan if query.expect.generic_plan else None
         else:
-            plan = _explain(conn, query.sql, options, params, volatile)
+            # In a pipeline the catalog read travels with the EXPLAIN: no round trip of its own.
+            pending = conn.execute(*psycopg_query(*_named_tables(info))) if pipelined else None
+            plan = _explain(conn, query.sql, options, params, volatile, pipelined)
+            named_rows = pending.fetchall() if pending is not None else None
         if query.expect.generic_plan and not info.dollar_parameters:
             generic, generic_error = _generic_plan(conn, query, params, version)
         plans = [plan] + ([generic] if generic else [])
-        relations = _relations(conn, info, plans)
+        relations = _relations(conn, info, plans, named_rows)
         rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
         query_shape = shape(query.sql)
         ctx = CheckContext(
