@@ -17,55 +17,71 @@ server's ``quote_ident`` would quote them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import sqlalchemy as sa
 from psycopg import sql
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from dbtune.identifiers import ident
 from dbtune.index_spec import ColumnType, length_limit, max_width, typmod_bounds
 from dbtune.pool.budget import ServerBudget, read_budget
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-Runner = Callable[[sa.TextClause, Mapping[str, Any]], Sequence[Sequence[Any]]]
-"""Runs one catalog query with its binds: the same SQL serves psycopg (the doctor) and a
-SQLAlchemy connection (Alembic's, on psycopg or asyncpg)."""
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
-_PYFORMAT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
-
-
-_COMPILED: dict[int, tuple[sa.TextClause, str, dict[str, Any]]] = {}
+# SQLAlchemy's own rule for a bind in text(): ``:name``, not ``::type`` nor ``\:``.
+_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 
 
-def psycopg_query(query: sa.TextClause, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """``query`` as psycopg's text and binds. Compiled once per query (the catalog's queries
-    are module constants; compiling costs as much as a round trip)."""
-    cached = _COMPILED.get(id(query))
-    if cached is None or cached[0] is not query:
-        compiled = query.compile(dialect=_PYFORMAT)
-        cached = _COMPILED[id(query)] = (query, str(compiled), dict(compiled.params))
-    return cached[1], {**cached[2], **params}
+class CatalogQuery:
+    """One catalog query with ``:name`` binds. The same SQL serves psycopg (the doctor, explain)
+    and a SQLAlchemy connection (Alembic's, on psycopg or asyncpg). SQLAlchemy is imported only
+    for the latter: the pytest plugin reads the catalog through psycopg and should not pay
+    for it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # psycopg's format: literal % doubled, binds as %(name)s (a unit test compares it
+        # with what SQLAlchemy's psycopg dialect compiles the same text to).
+        self.pyformat = _BIND.sub(r"%(\1)s", text.replace("%", "%%"))
+        self._clause: sa.TextClause | None = None
+
+    def clause(self) -> sa.TextClause:
+        if self._clause is None:
+            import sqlalchemy as sa
+
+            self._clause = sa.text(self.text)
+        return self._clause
+
+
+Runner = Callable[[CatalogQuery, Mapping[str, Any]], Sequence[Sequence[Any]]]
+"""Runs one catalog query with its binds, through psycopg or SQLAlchemy."""
+
+
+def psycopg_query(query: CatalogQuery, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``query`` as psycopg's text and binds."""
+    return query.pyformat, dict(params)
 
 
 def psycopg_runner(conn: Connection) -> Runner:
-    def run(query: sa.TextClause, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        return conn.execute(*psycopg_query(query, params)).fetchall()
+    def run(query: CatalogQuery, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        return conn.execute(query.pyformat, dict(params)).fetchall()
 
     return run
 
 
 def sqlalchemy_runner(conn: sa.Connection) -> Runner:
-    def run(query: sa.TextClause, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        return conn.execute(query, dict(params)).all()
+    def run(query: CatalogQuery, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        return conn.execute(query.clause(), dict(params)).all()
 
     return run
 
 
-_INDEXES = sa.text(
+_INDEXES = CatalogQuery(
     """
 SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprimary,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) AS backs_constraint,
@@ -122,7 +138,7 @@ ORDER BY n.nspname, t.relname, c.relname
 
 
 # A domain's width is its base type's with the domain's typmod, narrowed by its CHECKs.
-_COLUMNS = sa.text(
+_COLUMNS = CatalogQuery(
     """
 SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty.typlen,
        CASE WHEN dt.typtype = 'd' THEN dt.typtypmod ELSE a.atttypmod END AS typmod,
@@ -136,7 +152,7 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attrelid = ANY(CAST(:oids AS oid
 """
 )
 
-_LENGTH_CHECKS = sa.text(
+_LENGTH_CHECKS = CatalogQuery(
     """
 SELECT conrelid, conkey[1], pg_get_constraintdef(oid) FROM pg_constraint AS k
 WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1
@@ -146,7 +162,7 @@ WHERE contype = 'c' AND convalidated AND cardinality(conkey) = 1
 """
 )
 
-_FOREIGN_KEYS = sa.text(
+_FOREIGN_KEYS = CatalogQuery(
     """
 SELECT k.conname, k.conrelid, n.nspname, t.relname, k.conkey::int2[],
        array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
@@ -163,7 +179,7 @@ ORDER BY n.nspname, t.relname, k.conname
 """
 )
 
-_TABLES = sa.text(
+_TABLES = CatalogQuery(
     """
 WITH wanted AS (
     SELECT unnest(CAST(:oids AS oid[])) AS oid
@@ -198,7 +214,7 @@ JOIN pg_namespace AS n ON n.oid = c.relnamespace
 """
 )
 
-_STATS_SINCE = sa.text(
+_STATS_SINCE = CatalogQuery(
     """
 SELECT coalesce(to_char(stats_reset, 'YYYY-MM-DD HH24:MI TZ'),
                 'the server started collecting them')
@@ -351,7 +367,7 @@ def tables_query(
     *,
     unanalyzed: bool = False,
     named: Sequence[tuple[str | None, str]] = (),
-) -> tuple[sa.TextClause, dict[str, Any]]:
+) -> tuple[CatalogQuery, dict[str, Any]]:
     """:func:`read_tables`' query and binds, for a caller that sends it in a pipeline."""
     params = {"oids": list(oids), "unanalyzed": unanalyzed,
               "schemas": [n[0] for n in named], "names": [n[1] for n in named]}  # fmt: skip

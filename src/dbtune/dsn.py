@@ -18,12 +18,14 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy.engine import URL, make_url
 
 from dbtune.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 APPLICATION_NAME = "dbtune"
 MASK = "***"
@@ -80,6 +82,8 @@ class Target:
         if port and (query or "," in port):
             query["port"] = port
             port = None
+        from sqlalchemy.engine import URL  # SQLAlchemy only for its callers (see _from_url)
+
         return URL.create(
             f"postgresql+{driver}",
             username=kw.pop("user", None),
@@ -129,6 +133,10 @@ def _check_port(port: str) -> None:
 
 
 def _from_url(text: str) -> Target:
+    # Imported here: the pytest plugin's own imports reach this module, and a psycopg-only
+    # test suite should not pay for SQLAlchemy (~0.1 s).
+    from sqlalchemy.engine import make_url
+
     try:
         url = make_url(text)
     except (ValueError, TypeError, Exception):

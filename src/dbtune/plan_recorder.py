@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -130,6 +131,7 @@ class Recorder:
     current_test: str = "(collection)"
     own: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
     undo: list[Callable[[], None]] = field(default_factory=list)
+    drivers: set[str] = field(default_factory=set)  # optional drivers watched so far
 
     # --- what a statement is, and planning it --------------------------------------------
 
@@ -285,9 +287,21 @@ class Recorder:
             return execute
 
         self._patch(psycopg.AsyncCursor, "execute", psycopg_async_execute)
-        self._install_psycopg2()
-        self._install_asyncpg()
-        self._install_sqlalchemy()
+        self.install_imported()
+
+    def install_imported(self) -> None:
+        """Watch each optional driver the tests have imported by now. Importing one ourselves
+        would make a suite that never uses it pay its import (SQLAlchemy, asyncpg and
+        psycopg2 together: about 0.2 s); this runs again before every test's setup, so a
+        driver first imported inside a test is watched from the next test on."""
+        for module, install in (
+            ("psycopg2", self._install_psycopg2),
+            ("asyncpg", self._install_asyncpg),
+            ("sqlalchemy", self._install_sqlalchemy),
+        ):
+            if module not in self.drivers and module in sys.modules:
+                self.drivers.add(module)
+                install()
 
     def _install_psycopg2(self) -> None:
         try:
@@ -374,6 +388,10 @@ class Recorder:
             conn.close()
 
     # --- pytest hooks --------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.install_imported()  # before the fixtures, which may open the connections
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
