@@ -47,11 +47,11 @@ def conn():
 
 @pytest.mark.parametrize("table", TABLES)
 def test_lookup(conn, table):
+    # One SQL text per call site, as an application's code (or its ORM) sends it.
+    query = psycopg.sql.SQL("SELECT id, v FROM {{}} WHERE k = %s").format(
+        psycopg.sql.Identifier(table)).as_string(conn)
     for i in range(CALLS):
-        row = conn.execute(
-            psycopg.sql.SQL("SELECT id, v FROM {{}} WHERE k = %s").format(
-                psycopg.sql.Identifier(table)), [i]
-        ).fetchone()
+        row = conn.execute(query, [i]).fetchone()
         assert row is None or row[0] >= 0
 """
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -42,20 +42,21 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from dbtune.advice import Advice, Setup
-from dbtune.advisor import advisor
 from dbtune.capture.statements import worth_checking
-from dbtune.capture.workload_file import render, statement_name, with_baselines
+from dbtune.capture.workload_file import statement_name
 from dbtune.checks import CheckResult
 from dbtune.config import Config
 from dbtune.explain.runner import CAN_USE, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.query_shape import shape
-from dbtune.results import Outcome, Report, Section, render_junit
 from dbtune.sqltext import (
     comments,
     replace_parameters,
 )
 from dbtune.testing import driver_conninfo
+
+if TYPE_CHECKING:
+    from dbtune.results import Report
 from dbtune.workload import Expectations, HotQuery
 
 ALLOW_MARKER = "/* dbtune: allow-seq-scan */"
@@ -182,6 +183,8 @@ class Recorder:
         seen.result = result
         if not seen.flagged or result.facts is None or result.plan is None:
             return
+        from dbtune.advisor import advisor  # only for a flagged statement
+
         try:
             with _quiet():
                 seen.advice = advisor()(
@@ -428,6 +431,8 @@ class Recorder:
             tr.write_line(f"not planned: {s.name} ({s.test}): {s.error}")
 
     def report(self) -> Report:
+        from dbtune.results import Outcome, Report, Section  # the end of the session only
+
         sections = []
         for s in self.seen.values():
             outcomes = [Outcome(c.id, c.status, s.name, c.message)
@@ -470,7 +475,12 @@ class Recorder:
         options = session.config.option
         if options.dbtune_plans_report:
             path = Path(options.dbtune_plans_report)
-            text = render_junit(self.report()) if path.suffix == ".xml" else self.as_json()
+            if path.suffix == ".xml":
+                from dbtune.results import render_junit
+
+                text = render_junit(self.report())
+            else:
+                text = self.as_json()
             path.write_text(text)
         if options.dbtune_write_workload:
             self.write_workload(Path(options.dbtune_write_workload))
@@ -489,6 +499,8 @@ class Recorder:
         ]  # fmt: skip
         plans = {s.name: s.result.plan if s.result else None for s in self.seen.values()}
         header = "Written by pytest --dbtune-write-workload: the statements the tests sent."
+        from dbtune.capture.workload_file import render, with_baselines
+
         path.write_text(render(with_baselines(queries, plans), header))
 
 

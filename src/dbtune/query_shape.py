@@ -21,7 +21,7 @@ from pglast.enums.parsenodes import A_Expr_Kind, SortByDir
 from pglast.enums.primnodes import BoolExprType, NullTestType
 from pglast.stream import RawStream
 
-from dbtune.sqltext import parse_one, positional, squashed_parameters
+from dbtune.sqltext import positional, shared_tree, squashed_parameters
 
 Kind = Literal["eq", "in", "range", "null", "bool", "prefix"]
 ObstacleKind = Literal["function", "operator", "cast", "leading wildcard"]
@@ -305,7 +305,7 @@ def shape(statement: str) -> QueryShape:
     Raises :class:`~dbtune.sqltext.SqlTextError` unless it is one statement.
     """
     text = positional(statement)[0]
-    stmt = parse_one(text)
+    stmt = shared_tree(text)
     if isinstance(stmt, ast.SelectStmt):
         from_clause, where, targets = stmt.fromClause, stmt.whereClause, stmt.targetList
     elif isinstance(stmt, ast.UpdateStmt | ast.DeleteStmt):

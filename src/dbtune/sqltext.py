@@ -161,6 +161,14 @@ def parse_one(text: str) -> ast.Node:
     return stmt
 
 
+@lru_cache(maxsize=256)
+def shared_tree(text: str) -> ast.Node:
+    """:func:`parse_one`, cached for the readers that never change the tree (:func:`analyse`
+    and :func:`dbtune.query_shape.shape`): the pytest plugin asks both about every new
+    statement, and building pglast's Python tree is most of a parse's cost."""
+    return parse_one(text)
+
+
 class _Walker(Visitor):
     def __init__(self) -> None:
         self.writes = False
@@ -191,7 +199,7 @@ def analyse(statement: str) -> StatementInfo:
     Raises :class:`SqlTextError` unless it is exactly one statement.
     """
     text, named = positional(statement)
-    stmt = parse_one(text)
+    stmt = shared_tree(text)
     walker = _Walker()
     walker(stmt)
     if named and walker.parameters > len(named):
