@@ -404,7 +404,15 @@ def _explain_once(
     # rolled_back: a savepoint on a connection already in a transaction (a test's, an
     # ORM session's), and the caller's read_only as it was afterwards. In a pipeline, the
     # BEGIN, the settings and the EXPLAIN go to the server in one round trip, not four.
-    pipelined = setup is None and not pickers and psycopg.Pipeline.is_supported()
+    # Not for $n text (a generic plan): EXPLAIN (GENERIC_PLAN) must go over the simple
+    # protocol, which a pipeline never uses.
+    pipelined = (
+        setup is None
+        and not pickers
+        and not info.dollar_parameters
+        and not query.expect.generic_plan
+        and psycopg.Pipeline.is_supported()
+    )
     with (
         conn.pipeline() if pipelined else nullcontext(),
         rolled_back(conn, read_only=run.read_only and setup is None),
