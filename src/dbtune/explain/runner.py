@@ -338,10 +338,12 @@ def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str
     }
     if mode == CAN_USE:
         settings.update(dict.fromkeys(CAN_USE_SETTINGS, "off"))
+    # prepare=True: the same text for every query, planned once per connection.
     conn.execute(
         "SELECT set_config(name, value, true) "
         "FROM unnest(%s::text[], %s::text[]) AS s(name, value)",
         [list(settings), list(settings.values())],
+        prepare=True,
     )
 
 
@@ -436,7 +438,11 @@ def _explain_once(
             generic = plan if query.expect.generic_plan else None
         else:
             # In a pipeline the catalog read travels with the EXPLAIN: no round trip of its own.
-            pending = conn.execute(*psycopg_query(*_named_tables(info))) if pipelined else None
+            pending = (
+                conn.execute(*psycopg_query(*_named_tables(info)), prepare=True)
+                if pipelined
+                else None
+            )
             plan = _explain(conn, query.sql, options, params, volatile, pipelined)
             named_rows = pending.fetchall() if pending is not None else None
         if query.expect.generic_plan and not info.dollar_parameters:
