@@ -111,6 +111,13 @@ class ExistingIndex:
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names silently
 
 
+def check_identifiers(*names: str | None) -> None:
+    """:func:`check_identifier` for each name given (``None``, an absent schema, is skipped)."""
+    for name in names:
+        if name is not None:
+            check_identifier(name)
+
+
 def check_identifier(name: str) -> str:
     """Refuse a name PostgreSQL would not keep as given: empty, NUL, or over 63 bytes.
 

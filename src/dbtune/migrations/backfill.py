@@ -31,7 +31,7 @@ from psycopg import sql
 
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifier
+from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, estimated_rows, primary_key
 from dbtune.migrations.failure import shown_by_alembic
@@ -104,8 +104,7 @@ def backfill(
     walk's key (default: the primary key); ``name`` identifies the job's progress (default:
     derived from the table, SET list and filter).
     """
-    for identifier in (table_name, *(key or ()), *([schema] if schema else [])):
-        check_identifier(identifier)
+    check_identifiers(table_name, *(key or ()), schema)
     if batch_size < 1:
         raise MigrationError(f"backfill: batch_size {batch_size} must be at least 1")
     duration_s(statement_timeout, "statement_timeout")

@@ -24,7 +24,7 @@ from psycopg import sql
 from dbtune.catalog import read_indexes, sqlalchemy_runner
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifier
+from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.backfill import Backfill, run_backfill
 from dbtune.migrations.catalog import column
@@ -65,8 +65,7 @@ def add_column_online(
     ``type_`` and ``default`` are SQL (``"timestamptz"``, ``"clock_timestamp()"``), each
     checked to be one type name and one expression. A NOT NULL column needs a default.
     """
-    for identifier in (table_name, column_name, *([schema] if schema else [])):
-        check_identifier(identifier)
+    check_identifiers(table_name, column_name, schema)
     _checked_type(type_)
     if default is not None:
         try:
@@ -149,8 +148,7 @@ def change_column_type_online(
 ) -> None:
     """``ALTER COLUMN ... TYPE type_`` when PostgreSQL does it without rewriting the table or
     its indexes (a catalog change under a short lock); refused otherwise."""
-    for identifier in (table_name, column_name, *([schema] if schema else [])):
-        check_identifier(identifier)
+    check_identifiers(table_name, column_name, schema)
     _checked_type(type_)
     context = op.get_context()
     budget = tunables(context, lock_timeout, lock_retries)

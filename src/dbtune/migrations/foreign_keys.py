@@ -21,7 +21,7 @@ from psycopg import sql
 from dbtune.catalog import read_indexes, sqlalchemy_runner
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifier
+from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint, estimated_rows
 from dbtune.migrations.failure import shown_by_alembic
@@ -69,9 +69,7 @@ def add_foreign_key_online(
             f"foreign key {name}: give as many referenced columns as referencing ones "
             f"({len(cols)} and {len(ref_cols)})"
         )
-    names = (name, source, referent, *cols, *ref_cols)
-    for identifier in (*names, *(s for s in (schema, referent_schema) if s)):
-        check_identifier(identifier)
+    check_identifiers(name, source, referent, *cols, *ref_cols, schema, referent_schema)
     referent_schema = referent_schema or schema
     fk = _Definition(name, tuple(cols), tuple(ref_cols),
                      _action(ondelete, "ondelete"), _action(onupdate, "onupdate"))  # fmt: skip

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from dbtune.errors import MigrationError
 from dbtune.identifiers import derived_name, ident
-from dbtune.index_spec import check_identifier
+from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ColumnFacts, Table, column, constraint, primary_key
 from dbtune.migrations.failure import shown_by_alembic
@@ -47,8 +47,7 @@ def set_not_null_online(
     lock_retries: int | None = None,
 ) -> None:
     """Make ``column_name`` NOT NULL through a validated CHECK (see the module docstring)."""
-    for name in (table_name, column_name, *([schema] if schema else [])):
-        check_identifier(name)
+    check_identifiers(table_name, column_name, schema)
     name = check_identifier(check_name or not_null_check_name(table_name, column_name))
     run_outside_transaction(
         tunables(op.get_context(), lock_timeout, lock_retries),

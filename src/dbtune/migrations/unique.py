@@ -18,7 +18,7 @@ from psycopg import sql
 
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
-from dbtune.index_spec import IndexSpec, check_identifier
+from dbtune.index_spec import IndexSpec, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint
 from dbtune.migrations.failure import shown_by_alembic
@@ -44,8 +44,7 @@ def add_unique_online(
     lock_retries: int | None = None,
 ) -> None:
     """``UNIQUE (cols)`` as a constraint named ``name``, backed by an index of the same name."""
-    for identifier in (name, table_name, *cols, *([schema] if schema else [])):
-        check_identifier(identifier)
+    check_identifiers(name, table_name, *cols, schema)
     spec = IndexSpec.build(name, table_name, list(cols), unique=True)
     run_outside_transaction(
         tunables(op.get_context(), lock_timeout, lock_retries),
