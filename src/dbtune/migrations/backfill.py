@@ -135,6 +135,12 @@ def _walk_key(conn: sa.Connection, job: Backfill, table: Table) -> list[tuple[st
             raise MigrationError(
                 f"backfill: key column(s) {', '.join(missing)} not in {table.display}"
             )
+        nullable = [k for k in job.key if not known[k].not_null]
+        if nullable:
+            raise MigrationError(
+                f"backfill: key column(s) {', '.join(nullable)} of {table.display} allow NULL, "
+                "which a keyset walk would skip; name NOT NULL, unique, indexed columns"
+            )
         return [(k, known[k].type_sql) for k in job.key]
     found = primary_key(conn, table)
     if not found:
