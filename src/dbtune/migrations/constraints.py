@@ -26,7 +26,7 @@ from dbtune.migrations.catalog import Table
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import LockRetry
-from dbtune.migrations.statements import execute
+from dbtune.migrations.statements import drop_constraint, execute, validate_constraint
 from dbtune.migrations.tunables import Tunables, tunables
 from dbtune.sqltext import SqlTextError, check_expression
 
@@ -103,9 +103,7 @@ def _validate(conn: sa.Connection, table: Table, names: list[str], budget: Tunab
     for name in names:
         if _state(conn, table, name):
             continue
-        statement = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-            table.identifier, ident(name)
-        )
+        statement = validate_constraint(table.identifier, name)
 
         def attempt(statement: sql.Composable = statement) -> None:
             with conn.begin_nested():
@@ -138,7 +136,5 @@ def _drop(conn: sa.Connection, table: Table, names: Sequence[str], budget: Tunab
         for name in names:
             if _state(conn, table, name) is None:
                 continue
-            drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-                table.identifier, ident(name)
-            )
+            drop = drop_constraint(table.identifier, name)
             _retry(conn, table, budget, f"drop constraint {name} on {table.display}", drop)

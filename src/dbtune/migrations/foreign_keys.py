@@ -27,7 +27,7 @@ from dbtune.migrations.catalog import Table, columns, constraint, estimated_rows
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
-from dbtune.migrations.statements import execute
+from dbtune.migrations.statements import drop_constraint, undone, validate_constraint
 from dbtune.migrations.tunables import Tunables, tunables
 
 FOREIGN_KEY_VIOLATION = "23503"
@@ -171,9 +171,7 @@ def _add(
     if not allow_unindexed and not has_leading_index(conn, source, local):
         raise MigrationError(_unindexed(conn, fk, source, referent))
     tables = (source.oid, referent.oid)
-    validate = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-        source.identifier, ident(fk.name)
-    )
+    validate = validate_constraint(source.identifier, fk.name)
     with session_settings(conn, budget.lock_timeout):
         try:
             if existing is None:
@@ -224,12 +222,8 @@ def _drop_quietly(conn: sa.Connection, fk: _Definition, source: Table) -> str:
     """A failed run takes its NOT VALID constraint away again, so the tables are as before."""
     if constraint(conn, source, fk.name) is None:
         return "Nothing was added."
-    drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-        source.identifier, ident(fk.name)
-    )
-    try:
-        execute(drop)
-    except sa.exc.DBAPIError:
+    drop = drop_constraint(source.identifier, fk.name)
+    if not undone(drop):
         return (
             f"The NOT VALID foreign key {fk.name} is left (it checks new rows); the next run "
             f"validates it, or drop it: {drop.as_string()};"

@@ -23,7 +23,7 @@ from dbtune.migrations.catalog import ColumnFacts, Table, column, constraint, pr
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
-from dbtune.migrations.statements import execute
+from dbtune.migrations.statements import drop_constraint, undone, validate_constraint
 from dbtune.migrations.statements import text as statement_text
 from dbtune.migrations.tunables import Tunables, tunables
 
@@ -110,18 +110,14 @@ def set_not_null_steps(
                 f"drop constraint {name} on {table.display}",
                 (table.oid,),
                 budget,
-                sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-                    table.identifier, ident(name)
-                ),
+                drop_constraint(table.identifier, name),
             )
 
 
 def _validate(
     conn: sa.Connection, table: Table, column_name: str, name: str, budget: Tunables
 ) -> None:
-    validate = sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(
-        table.identifier, ident(name)
-    )
+    validate = validate_constraint(table.identifier, name)
     try:
         retry_alter(conn, f"validate constraint {name} on {table.display}", (table.oid,),
                     budget, validate)  # fmt: skip
@@ -151,12 +147,8 @@ def _null_row(conn: sa.Connection, table: Table, column_name: str) -> str:
 
 def _drop_quietly(conn: sa.Connection, table: Table, name: str) -> str:
     """Take the temporary check away again, so a failed run leaves the table as it was."""
-    drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(
-        table.identifier, ident(name)
-    )
-    try:
-        execute(drop)
-    except sa.exc.DBAPIError:
+    drop = drop_constraint(table.identifier, name)
+    if not undone(drop):
         return (
             f"The NOT VALID check {name} is left (it refuses new NULLs); the next run "
             f"validates it, or drop it: {drop.as_string()};"

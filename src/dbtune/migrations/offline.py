@@ -17,7 +17,12 @@ from psycopg import sql
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import IndexSpec
-from dbtune.migrations.statements import execute, set_lock_timeout
+from dbtune.migrations.statements import (
+    drop_constraint,
+    execute,
+    set_lock_timeout,
+    validate_constraint,
+)
 
 if TYPE_CHECKING:
     from dbtune.migrations.backfill import Backfill
@@ -105,14 +110,14 @@ def validate_checks(
     execute(set_lock_timeout(lock_timeout, local=True))
     execute("SET LOCAL statement_timeout = 0")
     for name in names:
-        execute(sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, ident(name)))
+        execute(validate_constraint(target, name))
 
 
 def drop_checks(table: str, schema: str | None, names: Sequence[str], lock_timeout: str) -> None:
     target = ident(*([schema] if schema else []), table)
     execute(set_lock_timeout(lock_timeout))
     for name in names:
-        execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT IF EXISTS {}").format(target, ident(name)))
+        execute(drop_constraint(target, name))
     execute("RESET lock_timeout")
 
 
@@ -150,7 +155,7 @@ def set_not_null(table: str, schema: str | None, column: str, name: str, lock_ti
     execute(
         guarded(
             _constraint_exists(schema, table, name, validated=False),
-            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, check),
+            validate_constraint(target, name),
         )
     )
     execute(
@@ -165,7 +170,7 @@ def set_not_null(table: str, schema: str | None, column: str, name: str, lock_ti
             sql.SQL("{} AND {}").format(
                 _not_null(schema, table, column), _constraint_exists(schema, table, name)
             ),
-            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(target, check),
+            drop_constraint(target, name, if_exists=False),
         )
     )
     execute("RESET lock_timeout")
@@ -184,7 +189,7 @@ def add_foreign_key(
     execute(
         guarded(
             _constraint_exists(schema, table, name, validated=False),
-            sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {}").format(target, ident(name)),
+            validate_constraint(target, name),
         )
     )
     execute("RESET lock_timeout")
