@@ -44,6 +44,8 @@ log = logging.getLogger("dbtune.migrations")
 
 PROGRESS_TABLE = "dbtune_backfill_progress"
 THROTTLE_MAX_S = 60.0  # after this long backing off, a batch goes ahead anyway (and says so)
+STATEMENT_TIMEOUT = "30s"  # per batch
+MAX_LAG_S = 10.0  # a replica's replay lag that makes the next batch wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +93,8 @@ def backfill(
     key: Sequence[str] | None = None,
     batch_size: int = 1000,
     pause_s: float = 0.0,
-    statement_timeout: str = "30s",
-    max_lag_s: float = 10.0,
+    statement_timeout: str = STATEMENT_TIMEOUT,
+    max_lag_s: float = MAX_LAG_S,
     name: str | None = None,
     lock_timeout: str | None = None,
     lock_retries: int | None = None,

@@ -26,7 +26,7 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
-from dbtune.migrations.backfill import Backfill, run_backfill
+from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, Backfill, run_backfill
 from dbtune.migrations.catalog import column
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, session_settings
@@ -83,7 +83,8 @@ def add_column_online(
     default_sql = sql.SQL(" DEFAULT {}").format(sql.SQL(default)) if default else sql.SQL("")
     job = Backfill(
         table_name, schema, f"{col.as_string()} = ({default})", f"{col.as_string()} IS NULL",
-        (), batch_size, pause_s, "30s", 10.0, f"{table_name}.{column_name} default",
+        (), batch_size, pause_s, STATEMENT_TIMEOUT, MAX_LAG_S,
+        f"{table_name}.{column_name} default",
     )  # fmt: skip
     if context.as_sql:
         with context.autocommit_block():
