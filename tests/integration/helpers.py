@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
@@ -86,3 +87,11 @@ def revision(url: str, **opts: Any) -> Iterator[sa.Connection]:
                 yield conn
     finally:
         engine.dispose()
+
+
+def one_row(url: str, query: str, params: Any = None) -> Any:
+    """The one row ``query`` returns (its value when it has one column)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0] if len(row) == 1 else row

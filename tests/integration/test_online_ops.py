@@ -8,7 +8,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import psycopg
 import pytest
@@ -25,17 +24,10 @@ from dbtune.migrations import (
     set_not_null_online,
 )
 from tests.foreign_app import app as shop
-from tests.integration.helpers import revision
+from tests.integration.helpers import one_row, revision
 
 ORDERS = '"Shop"."Orders"'
 FK = "fk_Orders_customerId"
-
-
-def _one(url: str, query: str, params: Any = None) -> Any:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(query, params).fetchone()
-    assert row is not None
-    return row[0] if len(row) == 1 else row
 
 
 def _constraints(url: str, table: str = ORDERS) -> dict[str, tuple[str, bool]]:
@@ -50,7 +42,7 @@ def _constraints(url: str, table: str = ORDERS) -> dict[str, tuple[str, bool]]:
 
 def _not_null(url: str, column: str) -> bool:
     return bool(
-        _one(
+        one_row(
             url,
             "SELECT attnotnull FROM pg_attribute WHERE attrelid = %s::regclass AND attname = %s",
             [ORDERS, column],
@@ -75,7 +67,7 @@ def _add_fk() -> None:
 
 def _fk_state(url: str) -> None:
     assert _constraints(url)[FK] == ("f", True)
-    assert _one(url, "SELECT confdeltype FROM pg_constraint WHERE conname = %s", [FK]) == "c"
+    assert one_row(url, "SELECT confdeltype FROM pg_constraint WHERE conname = %s", [FK]) == "c"
 
 
 def _not_null_state(url: str) -> None:
@@ -88,7 +80,7 @@ def _unique_state(url: str) -> None:
 
 
 def _volatile_column_state(url: str) -> None:
-    count, distinct, nulls = _one(
+    count, distinct, nulls = one_row(
         url, 'SELECT count(*), count(DISTINCT "trackingId"), count(*) - count("trackingId") '
         'FROM "Shop"."Orders"',
     )  # fmt: skip
@@ -99,12 +91,12 @@ def _volatile_column_state(url: str) -> None:
 
 def _fast_column_state(url: str) -> None:
     assert _not_null(url, "channel")
-    assert _one(url, """SELECT count(*) FROM "Shop"."Orders" WHERE channel <> 'web'""") == 0
+    assert one_row(url, """SELECT count(*) FROM "Shop"."Orders" WHERE channel <> 'web'""") == 0
 
 
 def _type_state(url: str) -> None:
     assert (
-        _one(
+        one_row(
             url,
             "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
             "WHERE attrelid = '\"Shop\".\"Orders\"'::regclass AND attname = 'status'",
@@ -115,8 +107,8 @@ def _type_state(url: str) -> None:
 
 def _backfill_state(url: str) -> None:
     old = """FROM "Shop"."Orders" WHERE note <> 'placed meanwhile'"""
-    assert _one(url, f"SELECT min(total) >= 1000 AND max(total) < 2000 {old}")  # each row once
-    assert _one(url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
+    assert one_row(url, f"SELECT min(total) >= 1000 AND max(total) < 2000 {old}")  # each row once
+    assert one_row(url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
 
 
 HELPERS: dict[str, tuple[Callable[[], None], Callable[[str], None]]] = {
@@ -157,7 +149,7 @@ def test_each_helper_completes_while_the_shop_writes(busy_shop_url: str, helper:
     run, check = HELPERS[helper]
     if helper == "add_foreign_key_online":
         _without_the_shops_foreign_key(busy_shop_url, indexed=True)
-    orders = _one(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders"')
+    orders = one_row(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders"')
     with writing(busy_shop_url, step=shop.traffic) as writer, revision(busy_shop_url):
         run()
     stats = writer.stats()
@@ -165,7 +157,7 @@ def test_each_helper_completes_while_the_shop_writes(busy_shop_url: str, helper:
     assert stats.failures == 0, writer.failures[:3]
     assert stats.inserts > 10
     inserted = (stats.inserts + 2) // 3
-    assert _one(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders"') == orders + inserted
+    assert one_row(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders"') == orders + inserted
     check(busy_shop_url)
     with revision(busy_shop_url):  # a second run finds everything done
         run()
@@ -306,7 +298,7 @@ def test_a_duplicate_fails_the_unique_build_with_its_key_and_leaves_no_index(
     assert 'Key ("customerId")=(' in message
     assert "is duplicated" in message
     assert message.count("No INVALID index was left behind") == 1
-    assert _one(busy_shop_url, 'SELECT to_regclass(\'"Shop"."uq_Orders_customerId"\')') is None
+    assert one_row(busy_shop_url, 'SELECT to_regclass(\'"Shop"."uq_Orders_customerId"\')') is None
 
 
 @pytest.mark.parametrize(
@@ -320,12 +312,12 @@ def test_a_duplicate_fails_the_unique_build_with_its_key_and_leaves_no_index(
 def test_a_type_change_that_rewrites_is_refused(
     busy_shop_url: str, column: str, type_: str, why: str
 ) -> None:
-    before = _one(busy_shop_url, "SELECT relfilenode FROM pg_class WHERE oid = %s::regclass",
+    before = one_row(busy_shop_url, "SELECT relfilenode FROM pg_class WHERE oid = %s::regclass",
                   [ORDERS])  # fmt: skip
     with revision(busy_shop_url), pytest.raises(MigrationError, match=why) as info:
         change_column_type_online("Orders", column, type_, schema="Shop")
     assert "expand/contract" in str(info.value)
-    after = _one(busy_shop_url, "SELECT relfilenode FROM pg_class WHERE oid = %s::regclass",
+    after = one_row(busy_shop_url, "SELECT relfilenode FROM pg_class WHERE oid = %s::regclass",
                  [ORDERS])  # fmt: skip
     assert after == before
 
@@ -336,10 +328,10 @@ def test_a_wider_varchar_on_an_indexed_column_keeps_table_and_index_files(
     files = """SELECT relfilenode FROM pg_class WHERE oid IN
                ('"Shop"."Customer"'::regclass, '"Shop"."ix_Customer_email"'::regclass)
                ORDER BY oid"""
-    before = _one(busy_shop_url, f"SELECT array_agg(relfilenode) FROM ({files}) f")
+    before = one_row(busy_shop_url, f"SELECT array_agg(relfilenode) FROM ({files}) f")
     with revision(busy_shop_url):
         change_column_type_online("Customer", "email", "varchar(255)", schema="Shop")
-    assert _one(busy_shop_url, f"SELECT array_agg(relfilenode) FROM ({files}) f") == before
+    assert one_row(busy_shop_url, f"SELECT array_agg(relfilenode) FROM ({files}) f") == before
 
 
 def test_the_expand_contract_recipe_of_the_docs_works_while_the_shop_writes(
@@ -361,12 +353,12 @@ def test_the_expand_contract_recipe_of_the_docs_works_while_the_shop_writes(
         set_not_null_online("Orders", "totalCents", schema="Shop")
     assert writer.stats().failures == 0, writer.failures[:3]
     wrong = 'SELECT count(*) FROM "Shop"."Orders" WHERE "totalCents" <> round(total * 100)'
-    assert _one(busy_shop_url, wrong) == 0
+    assert one_row(busy_shop_url, wrong) == 0
     assert _not_null(busy_shop_url, "totalCents")
     with psycopg.connect(busy_shop_url, autocommit=True) as conn:  # a write after the switch
         conn.execute(f"UPDATE {ORDERS} SET total = 12.34 WHERE id = %s", [shop.order_id(5)])
     moved = f'SELECT "totalCents" FROM {ORDERS} WHERE id = %s'
-    assert _one(busy_shop_url, moved, [shop.order_id(5)]) == 1234
+    assert one_row(busy_shop_url, moved, [shop.order_id(5)]) == 1234
 
 
 def test_a_backfill_backs_off_while_sessions_wait_for_locks(
@@ -395,7 +387,7 @@ def test_a_backfill_backs_off_while_sessions_wait_for_locks(
             queued.join()
     assert "backing off" in caplog.text
     assert "1 session(s) waiting for locks" in caplog.text
-    assert _one(busy_shop_url, f"SELECT count(*) FROM {ORDERS} WHERE note <> upper(note)") == 0
+    assert one_row(busy_shop_url, f"SELECT count(*) FROM {ORDERS} WHERE note <> upper(note)") == 0
 
 
 def test_a_foreign_key_of_the_same_name_and_another_action_is_refused(busy_shop_url: str) -> None:

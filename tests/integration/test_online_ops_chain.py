@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 
 from dbtune.bench.writer import writing
 from tests.foreign_app import app as shop
+from tests.integration.helpers import one_row
 from tests.servers import BUSY_SHOP_ORDERS
 
 SNAPSHOT = Path(__file__).parents[1] / "unit" / "snapshots" / "online-ops-offline.sql"
@@ -96,17 +96,10 @@ def downgrade() -> None:
 '''
 
 
-def _one(url: str, query: str) -> Any:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(query).fetchone()
-    assert row is not None
-    return row[0] if len(row) == 1 else row
-
-
 def _at_shop_0003(url: str) -> None:
     """What the ops revision leaves, whichever way it was applied."""
-    assert _one(url, "SELECT version_num FROM alembic_version") == "shop_0003"
-    constraints = _one(
+    assert one_row(url, "SELECT version_num FROM alembic_version") == "shop_0003"
+    constraints = one_row(
         url,
         "SELECT array_agg(format('%s:%s:%s', conname, contype, convalidated) ORDER BY conname) "
         "FROM pg_constraint WHERE conrelid = '\"Shop\".\"Orders\"'::regclass AND contype <> 'n'",
@@ -114,9 +107,9 @@ def _at_shop_0003(url: str) -> None:
     assert "fk_Orders_referrerId:f:t" in constraints
     assert "uq_Orders_trackingId:u:t" in constraints
     assert not [c for c in constraints if "not_null" in c]
-    nulls = _one(url, 'SELECT count(*) - count("trackingId") FROM "Shop"."Orders"')
+    nulls = one_row(url, 'SELECT count(*) - count("trackingId") FROM "Shop"."Orders"')
     assert nulls == 0
-    notnull = _one(
+    notnull = one_row(
         url,
         "SELECT array_agg(attname::text ORDER BY attname) FROM pg_attribute "
         'WHERE attrelid = \'"Shop"."Orders"\'::regclass AND attnotnull AND attnum > 0',
@@ -124,9 +117,9 @@ def _at_shop_0003(url: str) -> None:
     assert {"note", "trackingId"} <= set(notnull)
     archived = """SELECT count(*) FROM "Shop"."Orders" WHERE status = 'cancelled'
                   AND "createdAt" < '2026-10-01'"""
-    assert _one(url, archived) == 0
-    assert _one(url, """SELECT count(*) FROM "Shop"."Orders" WHERE status = 'archived'""") > 0
-    invalid = _one(url, "SELECT count(*) FROM pg_index WHERE NOT indisvalid")
+    assert one_row(url, archived) == 0
+    assert one_row(url, """SELECT count(*) FROM "Shop"."Orders" WHERE status = 'archived'""") > 0
+    invalid = one_row(url, "SELECT count(*) FROM pg_index WHERE NOT indisvalid")
     assert invalid == 0
 
 
@@ -191,7 +184,7 @@ def _killed_mid_backfill(url: str, ini: Path) -> None:
     progress = 'SELECT coalesce(max(rows_done), 0) FROM "Shop".dbtune_backfill_progress'
 
     def rows_done() -> int:
-        return int(_one(url, progress)) if _one(url, table) else 0
+        return int(one_row(url, progress)) if one_row(url, table) else 0
 
     deadline = time.monotonic() + 120
     while rows_done() < 20_000:
@@ -212,19 +205,19 @@ def test_a_backfill_killed_mid_way_is_finished_by_the_next_run_each_row_once(
 ) -> None:
     ini = shop.chain_with(tmp_path, {"shop_0003_totals.py": BACKFILL_REVISION})
     _killed_mid_backfill(busy_shop_url, ini)
-    done_before = _one(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders" WHERE total >= 1000')
+    done_before = one_row(busy_shop_url, 'SELECT count(*) FROM "Shop"."Orders" WHERE total >= 1000')
     assert 20_000 <= done_before < BUSY_SHOP_ORDERS  # killed mid-way
 
     again = shop.alembic(busy_shop_url, "upgrade", "head", ini=ini)
     assert again.returncode == 0, again.stderr
-    low, high, rows = _one(
+    low, high, rows = one_row(
         busy_shop_url, 'SELECT min(total), max(total), count(*) FROM "Shop"."Orders"'
     )
     assert low >= 1000  # every row was done ...
     assert high < 2000  # ... and none twice
     assert rows == BUSY_SHOP_ORDERS
-    assert _one(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
-    assert _one(busy_shop_url, "SELECT version_num FROM alembic_version") == "shop_0003"
+    assert one_row(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
+    assert one_row(busy_shop_url, "SELECT version_num FROM alembic_version") == "shop_0003"
 
 
 def test_a_volatile_column_killed_mid_backfill_is_finished_by_the_next_run(
@@ -240,17 +233,17 @@ def test_a_volatile_column_killed_mid_backfill_is_finished_by_the_next_run(
     ini = shop.chain_with(tmp_path, {"shop_0003_tracking.py": source})
     _killed_mid_backfill(busy_shop_url, ini)
     nulls = 'SELECT count(*) - count("trackingId") FROM "Shop"."Orders"'
-    assert 0 < _one(busy_shop_url, nulls) < BUSY_SHOP_ORDERS - 20_000 + 1  # half-way
+    assert 0 < one_row(busy_shop_url, nulls) < BUSY_SHOP_ORDERS - 20_000 + 1  # half-way
 
     again = shop.alembic(busy_shop_url, "upgrade", "head", ini=ini)
     assert again.returncode == 0, again.stderr
-    assert _one(busy_shop_url, nulls) == 0
+    assert one_row(busy_shop_url, nulls) == 0
     distinct = 'SELECT count(DISTINCT "trackingId") FROM "Shop"."Orders"'
-    assert _one(busy_shop_url, distinct) == BUSY_SHOP_ORDERS
+    assert one_row(busy_shop_url, distinct) == BUSY_SHOP_ORDERS
     notnull = """SELECT attnotnull FROM pg_attribute
                  WHERE attrelid = '"Shop"."Orders"'::regclass AND attname = 'trackingId'"""
-    assert _one(busy_shop_url, notnull) is True
-    assert _one(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
+    assert one_row(busy_shop_url, notnull) is True
+    assert one_row(busy_shop_url, "SELECT to_regclass('\"Shop\".dbtune_backfill_progress')") is None
 
 
 @pytest.fixture(autouse=True)
