@@ -1,0 +1,242 @@
+"""Run an Alembic chain one revision at a time and record what each statement did.
+
+The revisions run through Alembic's own machinery (``EnvironmentContext`` with
+``transaction_per_migration``, the script directory of the user's ``alembic.ini``), but not
+through their ``env.py``: an ``env.py`` decides its own database URL (often from the
+application's settings), and a trace must never run anywhere but the database it was given.
+The engine is the trace's own, so every statement passes its event listeners
+(:mod:`dbtune.trace.recorder`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import Script, ScriptDirectory
+from alembic.util import CommandError
+from psycopg import sql
+from sqlalchemy.pool import NullPool
+
+from dbtune.catalog import psycopg_runner, read_columns, read_indexes
+from dbtune.db import connect, connection_error_text
+from dbtune.dsn import describe, sqlalchemy_url
+from dbtune.errors import UsageError
+from dbtune.index_spec import ALIGNMENT_SLACK_BYTES, INDEX_TUPLE_HEADER_BYTES, max_width
+from dbtune.trace.allows import read_allows
+from dbtune.trace.record import RevisionTrace
+from dbtune.trace.recorder import Recorder
+from dbtune.trace.rules import Settings, registry
+from dbtune.trace.scratch import fill_empty_tables
+
+DEFAULT_ROWS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class TraceOptions:
+    ini: Path | None = None
+    script_location: Path | None = None
+    from_revision: str | None = None
+    to_revision: str = "heads"
+    version_table: str = "alembic_version"
+    version_table_schema: str | None = None
+    rows: int = 0  # rows given to each empty table before each revision (0: none)
+    only: frozenset[Path] | None = None  # trace only the revisions in these files
+    settings: Settings = field(default_factory=Settings)
+
+
+@dataclass(slots=True)
+class ChainTrace:
+    target: str
+    revisions: list[RevisionTrace]
+    applied: list[str]  # revisions run without tracing (before --from, or not selected)
+    notes: list[str]
+
+
+def load_script(options: TraceOptions) -> tuple[Config, ScriptDirectory]:
+    """The user's Alembic configuration and script directory, or a usage error saying which
+    file or option is missing."""
+    if options.script_location is not None:
+        if not options.script_location.is_dir():
+            raise UsageError(f"--script-location {options.script_location} is not a directory")
+        config = Config(str(options.ini)) if options.ini else Config()
+        config.set_main_option("script_location", str(options.script_location))
+    else:
+        ini = options.ini or Path("alembic.ini")
+        if not ini.is_file():
+            raise UsageError(
+                f"no Alembic configuration at {ini}: pass -c path/to/alembic.ini or "
+                "--script-location path/to/migrations"
+            )
+        config = Config(str(ini))
+        if not config.get_main_option("script_location"):
+            raise UsageError(f"{ini} has no script_location in its [alembic] section")
+    try:
+        return config, ScriptDirectory.from_config(config)
+    except CommandError as exc:
+        raise UsageError(f"cannot read the Alembic chain: {exc}") from None
+
+
+def _pending(script: ScriptDirectory, current: str | None, to: str) -> list[Script]:
+    try:
+        steps = list(script.iterate_revisions(to, current or "base", implicit_base=True))
+    except CommandError as exc:
+        raise UsageError(f"cannot find the revisions to trace: {exc}") from None
+    return [s for s in reversed(steps) if isinstance(s, Script)]
+
+
+def _entry_bounds(url: str) -> dict[tuple[int, str], tuple[str, int | None]]:
+    """The widest possible entry of every btree index (None: a held column is unbounded)."""
+    with connect(url, autocommit=True) as conn:
+        run = psycopg_runner(conn)
+        indexes = [i for i in read_indexes(run) if i.method == "btree"]
+        columns = read_columns(run, sorted({i.table_oid for i in indexes}))
+    bounds: dict[tuple[int, str], tuple[str, int | None]] = {}
+    for index in indexes:
+        attnums = index.key_attnums + index.include_attnums
+        if 0 in attnums:
+            continue  # an expression: its width is not known from the catalog
+        widths = [max_width(columns[(index.table_oid, n)].width) for n in attnums]
+        total = (
+            None
+            if any(w is None for w in widths)
+            else INDEX_TUPLE_HEADER_BYTES + sum((w or 0) + ALIGNMENT_SLACK_BYTES for w in widths)
+        )
+        bounds[(index.table_oid, index.name)] = (index.qualified, total)
+    return bounds
+
+
+def _existing(url: str) -> frozenset[int]:
+    with connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT c.oid FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+            "AND n.nspname !~ '^pg_(toast|temp)'"
+        ).fetchall()
+    return frozenset(int(r[0]) for r in rows)
+
+
+def _version_oid(url: str, options: TraceOptions) -> list[int]:
+    names = [n for n in (options.version_table_schema, options.version_table) if n]
+    with connect(url, autocommit=True) as conn:
+        name = sql.Identifier(*names).as_string(conn)
+        row = conn.execute("SELECT to_regclass(%s)::oid", [name]).fetchone()
+    return [int(row[0])] if row and row[0] is not None else []
+
+
+class _Chain:
+    def __init__(self, url: str, options: TraceOptions) -> None:
+        self.url = url
+        self.options = options
+        self.config, self.script = load_script(options)
+        self.engine = sa.create_engine(sqlalchemy_url(url), poolclass=NullPool)
+        self.recorder = Recorder(self.engine, options.version_table, options.version_table_schema)
+        self.version_opts: dict[str, str] = {"version_table": options.version_table}
+        if options.version_table_schema:
+            self.version_opts["version_table_schema"] = options.version_table_schema
+
+    def current(self, conn: sa.Connection) -> str | None:
+        context = MigrationContext.configure(conn, opts=dict(self.version_opts))
+        heads = context.get_current_heads()
+        if conn.in_transaction():
+            conn.commit()
+        if len(heads) > 1:
+            raise UsageError(
+                f"the database is at {len(heads)} heads ({', '.join(heads)}): trace one branch "
+                "at a time with --from and --to"
+            )
+        return heads[0] if heads else None
+
+    def upgrade(self, conn: sa.Connection, target: str) -> None:
+        """``alembic upgrade target`` on ``conn``, each revision its own transaction."""
+
+        def steps(revision: object, context: object) -> list[object]:
+            return list(self.script._upgrade_revs(target, revision))  # type: ignore[arg-type]
+
+        with EnvironmentContext(
+            self.config, self.script, fn=steps, destination_rev=target
+        ) as environment:
+            environment.configure(
+                connection=conn,
+                transaction_per_migration=True,
+                **self.version_opts,  # type: ignore[arg-type]
+            )
+            with environment.begin_transaction():
+                environment.run_migrations()
+        if conn.in_transaction():
+            conn.commit()
+
+
+def trace_chain(
+    url: str, options: TraceOptions, progress: Callable[[str], None] = lambda _: None
+) -> ChainTrace:
+    """Upgrade the database at ``url`` to ``options.from_revision`` untraced, then trace each
+    pending revision up to ``options.to_revision``. A revision that fails stops the trace (its
+    trace keeps the error); the database is left where the chain stopped."""
+    chain = _Chain(url, options)
+    rules = set(registry())
+    result = ChainTrace(describe(url), [], [], [])
+    filled: set[int] = set()
+    try:
+        conn = chain.engine.connect()
+    except sa.exc.DBAPIError as exc:
+        raise UsageError(
+            f"cannot connect to {describe(url)}: {connection_error_text(exc.orig or exc)}"
+        ) from None
+    with conn:
+        current = chain.current(conn)
+        if options.from_revision and options.from_revision != current:
+            for script in _pending(chain.script, current, options.from_revision):
+                progress(f"applying {script.revision} (before --from)")
+                chain.upgrade(conn, script.revision)
+                result.applied.append(script.revision)
+            current = chain.current(conn)
+        for script in _pending(chain.script, current, options.to_revision):
+            path = Path(script.path).resolve()
+            if options.only is not None and path not in options.only:
+                progress(f"applying {script.revision} (not selected)")
+                chain.upgrade(conn, script.revision)
+                result.applied.append(script.revision)
+                continue
+            if options.rows:
+                skip = _version_oid(url, options)
+                result.notes += [
+                    f"left empty: {why}"
+                    for why in fill_empty_tables(url, options.rows, skip, filled)
+                ]
+            progress(f"tracing {script.revision}")
+            revision = RevisionTrace(
+                str(script.revision),
+                path,
+                (script.doc or "").strip().splitlines()[0] if script.doc else "",
+            )
+            revision.allows, revision.allow_problems = read_allows(path, rules)
+            revision.existing = _existing(url)
+            revision.entry_bounds_before = _entry_bounds(url)
+            result.revisions.append(revision)
+            chain.recorder.current = revision
+            started = time.perf_counter()
+            try:
+                chain.upgrade(conn, script.revision)
+            except Exception as exc:  # the revision's own error, whatever raised it
+                first = str(exc).strip().splitlines()
+                revision.error = f"{type(exc).__name__}: {first[0] if first else ''}"
+                if conn.in_transaction():
+                    conn.rollback()
+                break
+            finally:
+                chain.recorder.current = None
+                revision.duration_ms = (time.perf_counter() - started) * 1000
+            revision.entry_bounds_after = _entry_bounds(url)
+    chain.engine.dispose()
+    return result
+
+
+def selected_files(paths: Sequence[str]) -> frozenset[Path]:
+    return frozenset(Path(p).resolve() for p in paths)

@@ -1,0 +1,203 @@
+"""The scratch database a trace runs on by default, and rows for its tables.
+
+A rewrite or a validating scan shows in the catalog even on an empty table, but how long it
+takes, and how many rows a data change touches, only show with rows. Before each traced
+revision every table that is still empty gets ``rows`` synthetic rows: one
+``INSERT ... SELECT ... FROM generate_series`` per table, built with ``psycopg.sql`` from the
+catalog (column types by OID, foreign keys by attnum, parents first), each in a savepoint so
+a table whose CHECKs or triggers refuse the rows is left empty and reported, never fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbtune import embedded
+from dbtune.db import connect
+
+SCRATCH_DATABASE = "dbtune_trace"
+
+_TABLES = """
+SELECT c.oid, n.nspname, c.relname
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+  AND NOT (c.oid = ANY(%(skip)s::oid[]))
+ORDER BY c.oid
+"""
+
+_COLUMNS = """
+SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typtype,
+       t.typcategory, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid
+WHERE a.attrelid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+
+_FOREIGN_KEYS = """
+SELECT k.conkey, k.confrelid, k.confkey, n.nspname, c.relname,
+       (SELECT array_agg(a.attname ORDER BY x.i) FROM unnest(k.confkey) WITH ORDINALITY x(n, i)
+        JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.n)
+FROM pg_constraint AS k
+JOIN pg_class AS c ON c.oid = k.confrelid JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE k.conrelid = %(oid)s AND k.contype = 'f'
+"""
+
+
+def scratch_url() -> str:
+    """A fresh database on the embedded server (dropped and created again each run)."""
+    server = embedded.start()
+    return embedded.ensure_database(server, SCRATCH_DATABASE, fresh=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    attnum: int
+    name: str
+    type_sql: str
+    typname: str
+    typtype: str
+    category: str
+    not_null: bool
+    has_default: bool
+
+
+def _value(column: _Column) -> sql.Composable | None:
+    """An expression of ``g`` (1..rows) for the column's type; None when none is known."""
+    cast = sql.SQL(column.type_sql)
+    by_category = {
+        "N": sql.SQL("g"),
+        "S": sql.SQL("'v' || g"),
+        "B": sql.SQL("g % 2 = 0"),
+        "D": sql.SQL("timestamptz '2026-01-01' + g * interval '1 minute'"),
+        "T": sql.SQL("g * interval '1 second'"),
+        "A": sql.SQL("'{}'"),
+    }
+    if column.typname in ("numeric", "float4", "float8", "money"):
+        expression: sql.Composable = sql.SQL("g % 100")
+    elif column.typname == "uuid":
+        expression = sql.SQL("md5(g::text)::uuid")
+    elif column.typname in ("json", "jsonb"):
+        expression = sql.SQL("'{}'")
+    elif column.typname == "bytea":
+        expression = sql.SQL("'\\x00'")
+    elif column.typtype == "e":
+        expression = sql.SQL("(enum_range(NULL::{}))[1]").format(cast)
+    elif column.category in by_category:
+        expression = by_category[column.category]
+    else:
+        return None
+    return sql.SQL("({})::{}").format(expression, cast)
+
+
+def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows: int) -> str:
+    """Insert ``rows`` rows into one empty table; '' or why it stayed empty."""
+    columns = [_Column(*r) for r in conn.execute(_COLUMNS, {"oid": oid}).fetchall()]
+    names: list[sql.Composable] = []
+    values: list[sql.Composable] = []
+    joins: list[sql.Composable] = []
+    covered: set[int] = set()
+    for number, (conkey, parent_oid, _, pschema, pname, pcols) in enumerate(
+        conn.execute(_FOREIGN_KEYS, {"oid": oid}).fetchall()
+    ):
+        if parent_oid == oid or set(conkey) & covered:
+            continue
+        count = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(pschema, pname))
+        ).fetchone()
+        parents = int(count[0]) if count else 0
+        alias = sql.Identifier(f"p{number}")
+        if parents == 0:
+            continue  # nullable columns stay NULL; a NOT NULL one makes the INSERT fail below
+        joins.append(
+            sql.SQL(
+                " JOIN (SELECT {}, row_number() OVER () - 1 AS rn FROM {}) AS {} "
+                "ON {}.rn = (g - 1) % {}"
+            ).format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in pcols),
+                sql.Identifier(pschema, pname),
+                alias,
+                alias,
+                sql.Literal(parents),
+            )
+        )
+        by_attnum = {c.attnum: c for c in columns}
+        for attnum, pcol in zip(conkey, pcols, strict=True):
+            names.append(sql.Identifier(by_attnum[attnum].name))
+            values.append(sql.SQL("{}.{}").format(alias, sql.Identifier(pcol)))
+            covered.add(attnum)
+    for column in columns:
+        if column.attnum in covered or column.has_default:
+            continue
+        value = _value(column)
+        if value is None:
+            if column.not_null:
+                return f"no value for column {column.name} of type {column.type_sql}"
+            continue
+        names.append(sql.Identifier(column.name))
+        values.append(value)
+    statement: sql.Composable
+    if not names:
+        statement = sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, {}) AS g").format(
+            sql.Identifier(schema, table), sql.Literal(rows)
+        )
+    else:
+        statement = sql.SQL(
+            "INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {}) AS g{}"
+        ).format(
+            sql.Identifier(schema, table),
+            sql.SQL(", ").join(names),
+            sql.SQL(", ").join(values),
+            sql.Literal(rows),
+            sql.SQL("").join(joins),
+        )
+    try:
+        with conn.transaction():
+            conn.execute(statement)
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ""
+
+
+def fill_empty_tables(url: str, rows: int, skip: Sequence[int], done: set[int]) -> list[str]:
+    """Give every empty table not in ``done`` ``rows`` rows, parents before children (passes
+    until nothing more can be filled); returns why each table that stayed empty did."""
+    left: list[str] = []
+    with connect(url, autocommit=True) as conn:
+        tables = [
+            (int(o), str(s), str(t))
+            for o, s, t in conn.execute(_TABLES, {"skip": list(skip)}).fetchall()
+            if int(o) not in done
+        ]
+        failures: dict[int, str] = {}
+        progress = True
+        while progress:
+            progress = False
+            for oid, schema, table in tables:
+                if oid in done:
+                    continue
+                has_rows = conn.execute(
+                    sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, table))
+                ).fetchone()
+                if has_rows and has_rows[0]:
+                    done.add(oid)
+                    continue
+                with conn.transaction():
+                    why = _fill(conn, oid, schema, table, rows)
+                if why:
+                    failures[oid] = f"{sql.Identifier(schema, table).as_string(conn)}: {why}"
+                else:
+                    done.add(oid)
+                    failures.pop(oid, None)
+                    progress = True
+        for oid, why in failures.items():
+            done.add(oid)
+            left.append(why)
+        if tables:
+            conn.execute("ANALYZE")
+    return left
