@@ -1,4 +1,5 @@
-"""Write docs/checks/<id>.md (plan checks) and docs/doctor/<id>.md (doctor findings).
+"""Write docs/checks/<id>.md (plan checks), docs/doctor/<id>.md (doctor findings) and
+docs/trace/<id>.md (trace rules).
 
     python scripts/gen_check_docs.py
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from dbtune import checks, doctor
 from dbtune.checks._docs import render_page
+from dbtune.trace import rules
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -20,6 +22,7 @@ def main() -> None:
     for folder, package, ids in (
         ("checks", "dbtune.checks", set(checks.registry())),
         ("doctor", "dbtune.doctor.findings", set(doctor.registry())),
+        ("trace", "dbtune.trace.rules", set(rules.registry())),
     ):
         target = DOCS / folder
         target.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,239 @@
+"""``dbtune trace`` on real servers: a chain with one revision per rule that breaks it and one
+that does the same job safely (mixed-case names, a schema of its own, varchar columns, its own
+version table), dbtune's own chain, the CLI's gates, and a revision that fails.
+
+To accept a change of the report snapshot:
+``DBTUNE_UPDATE_SNAPSHOTS=1 python -m pytest tests/integration/test_trace.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from psycopg import sql
+
+from dbtune.results import render_markdown
+from dbtune.trace import TraceReport, judge
+from dbtune.trace.report import as_results
+from dbtune.trace.rules import Settings, registry
+from dbtune.trace.runner import TraceOptions, trace_chain
+from tests.integration.helpers import REPO, run_cli
+from tests.servers import Server
+
+CHAIN = REPO / "tests" / "trace_chain"
+INI = CHAIN / "alembic.ini"
+SNAPSHOT = REPO / "tests" / "unit" / "snapshots" / "trace-report.md"
+VERSION_TABLE = "app_version"
+
+
+def _database(server: Server, name: str) -> str:
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.url(name)
+
+
+@pytest.fixture(scope="module")
+def fixture_trace(pg_server: Server) -> tuple[TraceReport, str]:
+    url = _database(pg_server, "trace_fixture_chain")
+    chain = trace_chain(url, TraceOptions(ini=INI, rows=2000, version_table=VERSION_TABLE))
+    return judge(chain, Settings()), url
+
+
+def _expected() -> dict[str, str | None]:
+    script = ScriptDirectory.from_config(Config(str(INI)))
+    return {s.revision: s.module.EXPECTED for s in script.walk_revisions()}
+
+
+def test_each_rule_flags_exactly_its_revision_and_no_safe_one(
+    fixture_trace: tuple[TraceReport, str],
+) -> None:
+    report, _ = fixture_trace
+    expected = _expected()
+    assert [r.revision for r in report.chain.revisions] == sorted(expected)
+    assert not [r.error for r in report.chain.revisions if r.error]
+    flagged = {rev: sorted({f.rule for f in found}) for rev, found in report.findings.items()}
+    assert flagged == {rev: [rule] if rule else [] for rev, rule in expected.items()}
+    # every rule has its bad revision in the chain
+    assert {rule for rule in expected.values() if rule} == set(registry())
+
+
+def test_an_allow_comment_keeps_the_finding_visible_with_its_reason(
+    fixture_trace: tuple[TraceReport, str],
+) -> None:
+    report, _ = fixture_trace
+    allowed = report.findings["t13_allowed"]
+    assert [(f.rule, f.allowed) for f in allowed] == [
+        ("table_rewrite", "the table is tiny in production")
+    ]
+    unallowed = [f for rev, found in report.findings.items() if rev != "t13_allowed" for f in found]
+    assert all(f.allowed is None for f in unallowed)
+    results = as_results(report)
+    section = next(s for s in results.sections if s.name.startswith("t13_allowed"))
+    assert section.status == "skip"
+    assert "allowed: the table is tiny in production" in section.outcomes[0].message
+
+
+def _statement(report: TraceReport, revision: str, kind: str):  # type: ignore[no-untyped-def]
+    trace = next(r for r in report.chain.revisions if r.revision == revision)
+    return next(s for s in trace.work() if kind in s.kinds)
+
+
+def test_the_trace_records_what_the_server_did(fixture_trace: tuple[TraceReport, str]) -> None:
+    report, url = fixture_trace
+    rewrite = _statement(report, "t01_rewrite", "AlterTableStmt")
+    assert '"App"."Invoice"' in [r.name for r in rewrite.rewritten]
+    assert ("AccessExclusiveLock", '"App"."Invoice"') in {
+        (k.mode, k.relation.name) for k in rewrite.locks
+    }
+    assert rewrite.lock_timeout == "2s"
+
+    no_rewrite = next(r for r in report.chain.revisions if r.revision == "t01_rewrite_safe")
+    assert not [r for s in no_rewrite.statements for r in s.rewritten if r.kind == "r"]
+
+    fk = _statement(report, "t04_foreign_key", "AlterTableStmt")
+    assert {(s.relation.name, s.rows) for s in fk.scanned} == {
+        ('"App"."Invoice"', 2000),
+        ('"App"."Account"', 2000),
+    }
+    assert {k.relation.name for k in fk.locks if k.mode == "ShareRowExclusiveLock"} == {
+        '"App"."Invoice"',
+        '"App"."Account"',
+    }
+
+    # SET NOT NULL after a validated CHECK: the server skips the scan (PostgreSQL 12+)
+    safe = next(r for r in report.chain.revisions if r.revision == "t06_not_null_safe")
+    set_not_null = [s for s in safe.work() if "SET NOT NULL" in s.sql]
+    assert set_not_null
+    assert not set_not_null[0].scanned
+    bad = _statement(report, "t06_not_null", "AlterTableStmt")
+    assert [(s.relation.name, s.rows) for s in bad.scanned] == [('"App"."Invoice"', 2000)]
+
+    held = _statement(report, "t09_held", "AlterTableStmt")
+    assert held.held_ms > 0
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT version_num FROM {}").format(sql.Identifier(VERSION_TABLE))
+        ).fetchone()
+    assert row == ("t13_allowed",)
+
+
+def _normalised(text: str) -> str:
+    """The report without what changes from run to run: timings and the server's path."""
+    text = re.sub(r"\d[\d,.]* ms", "N ms", text)
+    return re.sub(r"Target `[^`]*`", "Target `SERVER`", text)
+
+
+def test_report_snapshot(fixture_trace: tuple[TraceReport, str]) -> None:
+    report, url = fixture_trace
+    with psycopg.connect(url) as conn:
+        if conn.info.server_version // 10_000 != 18:
+            pytest.skip("the snapshot is PostgreSQL 18's (the embedded server)")
+    text = _normalised(render_markdown(as_results(report)))
+    if os.environ.get("DBTUNE_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(text)
+    assert text == SNAPSHOT.read_text()
+
+
+def test_dbtune_own_chain_traces_clean(pg_server: Server) -> None:
+    url = _database(pg_server, "trace_own_chain")
+    chain = trace_chain(url, TraceOptions(ini=REPO / "alembic.ini", rows=500))
+    report = judge(chain, Settings())
+    assert len(chain.revisions) == 7
+    assert not [r.error for r in chain.revisions if r.error]
+    assert {rev: found for rev, found in report.findings.items() if found} == {}
+    assert chain.notes == []  # every reference table got its rows
+
+
+def _copy_chain(tmp_path: Path) -> Path:
+    shutil.copytree(CHAIN, tmp_path / "chain", ignore=shutil.ignore_patterns("__pycache__"))
+    ini = tmp_path / "chain" / "alembic.ini"
+    ini.write_text(INI.read_text().replace("%(here)s/../..", str(REPO)))
+    return ini
+
+
+def test_cli_gates_ci_and_traces_only_what_a_branch_changed(
+    pg_server: Server, tmp_path: Path
+) -> None:
+    ini = _copy_chain(tmp_path)
+    versions = ini.parent / "versions"
+    for late in sorted(versions.glob("*.py"))[3:]:
+        late.unlink()  # the branch's base: the tables, one bad and one safe revision
+    git = ["git", "-C", str(ini.parent), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    base = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    for name in ("03_t02_create_index.py", "04_t02_create_index_safe.py"):
+        shutil.copy(CHAIN / "versions" / name, versions / name)
+
+    url = _database(pg_server, "trace_cli")
+    done = run_cli(
+        "trace", "--dsn", url, "-c", str(ini), "--changed-since", base, "--rows", "100",
+        "--version-table", VERSION_TABLE, "--format", "json",
+    )  # fmt: skip
+    assert done.code == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert [r["revision"] for r in report["revisions"]] == [
+        "t02_create_index",
+        "t02_create_index_safe",
+    ]
+    assert report["applied_untraced"] == ["t00_base", "t01_rewrite", "t01_rewrite_safe"]
+    assert [f["rule"] for f in report["revisions"][0]["findings"]] == ["create_index_blocking"]
+    assert report["revisions"][0]["findings"][0]["safer"] == (
+        "create_index_online('ix_Invoice_accountId', 'Invoice', ['accountId'], schema='App')"
+    )
+    password = pg_server.password
+    if password:
+        assert password not in done.stdout + done.stderr
+
+    again = run_cli("trace", "--dsn", url, "-c", str(ini), "--version-table", VERSION_TABLE)
+    assert again.code == 0, again.stderr  # nothing pending: nothing to flag
+
+
+def test_a_failing_revision_exits_2_and_keeps_what_was_traced(
+    pg_server: Server, tmp_path: Path
+) -> None:
+    ini = _copy_chain(tmp_path)
+    versions = ini.parent / "versions"
+    for late in sorted(versions.glob("*.py"))[4:]:
+        late.unlink()
+    broken = (CHAIN / "versions" / "03_t02_create_index.py").read_text()
+    broken = broken.replace('["accountId"]', '["noSuchColumn"]')
+    (versions / "03_t02_create_index.py").write_text(broken)
+    url = _database(pg_server, "trace_failing")
+    done = run_cli("trace", "--dsn", url, "-c", str(ini), "--format", "json")
+    assert done.code == 2
+    assert "revision t02_create_index failed" in done.stderr
+    assert "noSuchColumn" in done.stderr
+    report = json.loads(done.stdout)
+    assert [(r["revision"], r["status"]) for r in report["revisions"]] == [
+        ("t00_base", "pass"), ("t01_rewrite", "fail"), ("t01_rewrite_safe", "pass"),
+        ("t02_create_index", "error"),
+    ]  # fmt: skip
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = run_cli("trace", "-c", str(tmp_path / "nope.ini"))
+    assert missing.code == 2
+    assert "no Alembic configuration at" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    unreachable = run_cli("trace", "--dsn", "postgresql://u:s3cret@127.0.0.1:9/x", "-c", str(INI))
+    assert unreachable.code == 2
+    assert "s3cret" not in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
