@@ -27,6 +27,7 @@ Layout: :mod:`.tunables` (the budget), :mod:`.lock_retry` (one retry loop), :mod
 
 from __future__ import annotations
 
+from dbtune.migrations.autogenerate import rewrite_directives
 from dbtune.migrations.backfill import backfill
 from dbtune.migrations.columns import add_column_online, change_column_type_online
 from dbtune.migrations.constraints import add_checks_online, drop_checks_online
@@ -45,5 +46,6 @@ __all__ = [
     "create_index_online",
     "drop_checks_online",
     "drop_index_online",
+    "rewrite_directives",
     "set_not_null_online",
 ]

@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
 from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
 from dbtune.errors import DbtuneError
+from dbtune.migrations.autogenerate import rewrite_directives
 from dbtune.migrations.run_lock import DEFAULT_WAIT, migration_lock, validated_wait
 
 target_metadata = None
@@ -76,6 +77,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         transaction_per_migration=True,
+        process_revision_directives=rewrite_directives,
         **_version_options(),  # type: ignore[arg-type]
     )
     wait = context.get_x_argument(as_dictionary=True).get("migration_lock_wait") or (
