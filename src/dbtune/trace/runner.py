@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -36,6 +38,7 @@ from dbtune.trace.rules import Settings, registry
 from dbtune.trace.scratch import fill_empty_tables
 
 DEFAULT_ROWS = 2000
+Side = psycopg.Connection[tuple[Any, ...]]  # the trace's own autocommit connection for reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +94,11 @@ def _pending(script: ScriptDirectory, current: str | None, to: str) -> list[Scri
     return [s for s in reversed(steps) if isinstance(s, Script)]
 
 
-def _entry_bounds(url: str) -> dict[tuple[int, str], tuple[str, int | None]]:
+def _entry_bounds(conn: Side) -> dict[tuple[int, str], tuple[str, int | None]]:
     """The widest possible entry of every btree index (None: a held column is unbounded)."""
-    with connect(url, autocommit=True) as conn:
-        run = psycopg_runner(conn)
-        indexes = [i for i in read_indexes(run) if i.method == "btree"]
-        columns = read_columns(run, sorted({i.table_oid for i in indexes}))
+    run = psycopg_runner(conn)
+    indexes = [i for i in read_indexes(run) if i.method == "btree"]
+    columns = read_columns(run, sorted({i.table_oid for i in indexes}))
     bounds: dict[tuple[int, str], tuple[str, int | None]] = {}
     for index in indexes:
         attnums = index.key_attnums + index.include_attnums
@@ -112,21 +114,19 @@ def _entry_bounds(url: str) -> dict[tuple[int, str], tuple[str, int | None]]:
     return bounds
 
 
-def _existing(url: str) -> frozenset[int]:
-    with connect(url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT c.oid FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
-            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
-            "AND n.nspname !~ '^pg_(toast|temp)'"
-        ).fetchall()
+def _existing(conn: Side) -> frozenset[int]:
+    rows = conn.execute(
+        "SELECT c.oid FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname !~ '^pg_(toast|temp)'"
+    ).fetchall()
     return frozenset(int(r[0]) for r in rows)
 
 
-def _version_oid(url: str, options: TraceOptions) -> list[int]:
+def _version_oid(conn: Side, options: TraceOptions) -> list[int]:
     names = [n for n in (options.version_table_schema, options.version_table) if n]
-    with connect(url, autocommit=True) as conn:
-        name = sql.Identifier(*names).as_string(conn)
-        row = conn.execute("SELECT to_regclass(%s)::oid", [name]).fetchone()
+    name = sql.Identifier(*names).as_string(conn)
+    row = conn.execute("SELECT to_regclass(%s)::oid", [name]).fetchone()
     return [int(row[0])] if row and row[0] is not None else []
 
 
@@ -189,7 +189,7 @@ def trace_chain(
         raise UsageError(
             f"cannot connect to {describe(url)}: {connection_error_text(exc.orig or exc)}"
         ) from None
-    with conn:
+    with conn, connect(url, autocommit=True) as side:
         current = chain.current(conn)
         if options.from_revision and options.from_revision != current:
             for script in _pending(chain.script, current, options.from_revision):
@@ -205,10 +205,10 @@ def trace_chain(
                 result.applied.append(script.revision)
                 continue
             if options.rows:
-                skip = _version_oid(url, options)
+                skip = _version_oid(side, options)
                 result.notes += [
                     f"left empty: {why}"
-                    for why in fill_empty_tables(url, options.rows, skip, filled)
+                    for why in fill_empty_tables(side, options.rows, skip, filled)
                 ]
             progress(f"tracing {script.revision}")
             revision = RevisionTrace(
@@ -217,8 +217,8 @@ def trace_chain(
                 (script.doc or "").strip().splitlines()[0] if script.doc else "",
             )
             revision.allows, revision.allow_problems = read_allows(path, rules)
-            revision.existing = _existing(url)
-            revision.entry_bounds_before = _entry_bounds(url)
+            revision.existing = _existing(side)
+            revision.entry_bounds_before = _entry_bounds(side)
             result.revisions.append(revision)
             chain.recorder.current = revision
             started = time.perf_counter()
@@ -233,7 +233,7 @@ def trace_chain(
             finally:
                 chain.recorder.current = None
                 revision.duration_ms = (time.perf_counter() - started) * 1000
-            revision.entry_bounds_after = _entry_bounds(url)
+            revision.entry_bounds_after = _entry_bounds(side)
     chain.engine.dispose()
     return result
 

@@ -18,7 +18,6 @@ import psycopg
 from psycopg import sql
 
 from dbtune import embedded
-from dbtune.db import connect
 
 SCRATCH_DATABASE = "dbtune_trace"
 
@@ -164,40 +163,42 @@ def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows
     return ""
 
 
-def fill_empty_tables(url: str, rows: int, skip: Sequence[int], done: set[int]) -> list[str]:
+def fill_empty_tables(
+    conn: psycopg.Connection[Any], rows: int, skip: Sequence[int], done: set[int]
+) -> list[str]:
     """Give every empty table not in ``done`` ``rows`` rows, parents before children (passes
-    until nothing more can be filled); returns why each table that stayed empty did."""
+    until nothing more can be filled); returns why each table that stayed empty did.
+    ``conn`` is in autocommit: each table is its own transaction."""
     left: list[str] = []
-    with connect(url, autocommit=True) as conn:
-        tables = [
-            (int(o), str(s), str(t))
-            for o, s, t in conn.execute(_TABLES, {"skip": list(skip)}).fetchall()
-            if int(o) not in done
-        ]
-        failures: dict[int, str] = {}
-        progress = True
-        while progress:
-            progress = False
-            for oid, schema, table in tables:
-                if oid in done:
-                    continue
-                has_rows = conn.execute(
-                    sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, table))
-                ).fetchone()
-                if has_rows and has_rows[0]:
-                    done.add(oid)
-                    continue
-                with conn.transaction():
-                    why = _fill(conn, oid, schema, table, rows)
-                if why:
-                    failures[oid] = f"{sql.Identifier(schema, table).as_string(conn)}: {why}"
-                else:
-                    done.add(oid)
-                    failures.pop(oid, None)
-                    progress = True
-        for oid, why in failures.items():
-            done.add(oid)
-            left.append(why)
-        if tables:
-            conn.execute("ANALYZE")
+    tables = [
+        (int(o), str(s), str(t))
+        for o, s, t in conn.execute(_TABLES, {"skip": list(skip)}).fetchall()
+        if int(o) not in done
+    ]
+    failures: dict[int, str] = {}
+    progress = True
+    while progress:
+        progress = False
+        for oid, schema, table in tables:
+            if oid in done:
+                continue
+            has_rows = conn.execute(
+                sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(schema, table))
+            ).fetchone()
+            if has_rows and has_rows[0]:
+                done.add(oid)
+                continue
+            with conn.transaction():
+                why = _fill(conn, oid, schema, table, rows)
+            if why:
+                failures[oid] = f"{sql.Identifier(schema, table).as_string(conn)}: {why}"
+            else:
+                done.add(oid)
+                failures.pop(oid, None)
+                progress = True
+    for oid, why in failures.items():
+        done.add(oid)
+        left.append(why)
+    if tables:
+        conn.execute("ANALYZE")
     return left
