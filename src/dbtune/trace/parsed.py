@@ -89,12 +89,9 @@ def is_rename(node: ast.Node) -> bool:
 
 
 def is_data_change(node: ast.Node) -> bool:
-    """UPDATE, DELETE, MERGE, or INSERT from a query (not a VALUES list of a few rows)."""
-    if isinstance(node, ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt):
-        return True
-    if isinstance(node, ast.InsertStmt) and isinstance(node.selectStmt, ast.SelectStmt):
-        return node.selectStmt.valuesLists is None
-    return False
+    """INSERT, UPDATE, DELETE or MERGE (how many rows it changed is the driver's row count:
+    an ``executemany`` of a VALUES insert counts all its rows)."""
+    return isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt)
 
 
 def is_catalog_read(node: ast.Node) -> bool:

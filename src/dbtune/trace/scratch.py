@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from pglast import ast, parse_sql
+from pglast.enums import A_Expr_Kind
+from pglast.parser import ParseError
+from pglast.visitors import Visitor
 from psycopg import sql
 
 from dbtune import embedded
@@ -48,6 +52,48 @@ WHERE k.conrelid = %(oid)s AND k.contype = 'f'
 """
 
 
+_CHECKS = """
+SELECT k.conkey[1], pg_get_constraintdef(k.oid)
+FROM pg_constraint AS k
+WHERE k.conrelid = %(oid)s AND k.contype = 'c' AND cardinality(k.conkey) = 1
+"""
+
+
+class _Constants(Visitor):
+    """The string constants of an ``IN (...)`` list or an ``= ANY (ARRAY[...])``."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def visit(self, ancestors: object, node: ast.Node) -> None:
+        if isinstance(node, ast.A_ArrayExpr):
+            elements = node.elements or ()
+        elif isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_IN:
+            elements = node.rexpr if isinstance(node.rexpr, tuple) else ()
+        else:
+            return
+        for element in elements:
+            while isinstance(element, ast.TypeCast):
+                element = element.arg
+            if isinstance(element, ast.A_Const) and isinstance(element.val, ast.String):
+                self.found.append(str(element.val.sval))
+
+
+def allowed_value(check_definition: str) -> str | None:
+    """A value a one-column CHECK of the ``col IN ('a', 'b')`` kind accepts (how enums are
+    often spelled), read from the parse tree of ``pg_get_constraintdef``; else None."""
+    condition = check_definition.strip()
+    if not condition.upper().startswith("CHECK"):
+        return None
+    try:
+        tree = parse_sql(f"SELECT 1 WHERE {condition[5:]}")
+    except ParseError:
+        return None
+    constants = _Constants()
+    constants(tree[0].stmt)
+    return constants.found[0] if constants.found else None
+
+
 def scratch_url() -> str:
     """A fresh database on the embedded server (dropped and created again each run)."""
     server = embedded.start()
@@ -66,9 +112,12 @@ class _Column:
     has_default: bool
 
 
-def _value(column: _Column) -> sql.Composable | None:
-    """An expression of ``g`` (1..rows) for the column's type; None when none is known."""
+def _value(column: _Column, allowed: str | None = None) -> sql.Composable | None:
+    """An expression of ``g`` (1..rows) for the column's type (``allowed``, when a CHECK names
+    the values it accepts); None when none is known."""
     cast = sql.SQL(column.type_sql)
+    if allowed is not None:
+        return sql.SQL("({})::{}").format(sql.Literal(allowed), cast)
     by_category = {
         "N": sql.SQL("g"),
         "S": sql.SQL("'v' || g"),
@@ -97,6 +146,11 @@ def _value(column: _Column) -> sql.Composable | None:
 def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows: int) -> str:
     """Insert ``rows`` rows into one empty table; '' or why it stayed empty."""
     columns = [_Column(*r) for r in conn.execute(_COLUMNS, {"oid": oid}).fetchall()]
+    allowed = {
+        int(attnum): value
+        for attnum, definition in conn.execute(_CHECKS, {"oid": oid}).fetchall()
+        if (value := allowed_value(str(definition))) is not None
+    }
     names: list[sql.Composable] = []
     values: list[sql.Composable] = []
     joins: list[sql.Composable] = []
@@ -133,7 +187,7 @@ def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows
     for column in columns:
         if column.attnum in covered or column.has_default:
             continue
-        value = _value(column)
+        value = _value(column, allowed.get(column.attnum))
         if value is None:
             if column.not_null:
                 return f"no value for column {column.name} of type {column.type_sql}"

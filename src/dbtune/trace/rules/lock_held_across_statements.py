@@ -5,11 +5,11 @@ lock that blocks writers) on a table and then goes on — a second table's ``ALT
 data change, anything slow — the first table stays closed for all of it, and two tables locked
 in one transaction is how migrations deadlock with the application. Evidence: per transaction,
 the write-blocking locks each statement newly took on existing relations (``pg_locks``), and
-the later statements of the same transaction that scanned, rewrote, changed rows, locked
-another existing table or ran longer than ``slow_ms`` (100 ms); how long the lock stayed held
-until commit is measured. Fix: one locking step per transaction — split the revision, or run
-each step in its own ``op.get_context().autocommit_block()``; dbtune's helpers commit each step
-on its own.
+the later statements of the same transaction that scanned or rewrote an existing table,
+changed ``large_rows`` (1,000) rows or more, locked another existing table or ran longer than
+``slow_ms`` (100 ms); how long the lock stayed held until commit is measured. Fix: one locking
+step per transaction — split the revision, or run each step in its own
+``op.get_context().autocommit_block()``; dbtune's helpers commit each step on its own.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ def _works(
     revision: RevisionTrace, later: StatementTrace, locked: set[int], settings: Settings
 ) -> str | None:
     """Why ``later`` keeps the earlier lock waiting, or None."""
-    if later.rewritten:
-        return "rewrote " + ", ".join(r.name for r in later.rewritten)
-    if later.scanned:
-        return "scanned " + ", ".join(s.relation.name for s in later.scanned)
-    if any(is_data_change(n) for n in later.nodes) and later.rowcount > 0:
+    rewritten = [r.name for r in later.rewritten if revision.existed(r)]
+    if rewritten:
+        return "rewrote " + ", ".join(rewritten)
+    scanned = [s.relation.name for s in later.scanned if revision.existed(s.relation)]
+    if scanned:
+        return "scanned " + ", ".join(scanned)
+    if any(is_data_change(n) for n in later.nodes) and later.rowcount >= settings.large_rows:
         return f"changed {later.rowcount:,} rows"
     others = {
         lock.relation.name
