@@ -1,14 +1,14 @@
 """ddl_with_data_update: a large data change in the same transaction as DDL on existing tables.
 
-Problem: an ``UPDATE``, ``DELETE`` or ``INSERT`` (a query, or many VALUES) over many rows
-holds those rows' locks until commit, and in the transaction of an ``ALTER TABLE`` it also
-keeps that statement's lock for as long as the data change takes; it cannot be resumed when it fails halfway, and it makes
-one huge WAL burst for the replicas. Evidence: in one transaction, a statement whose parse tree
-is a data change with at least ``large_rows`` (1,000) rows affected (the driver's row count),
-and a statement that newly took a write-blocking lock on a relation that existed when the
-revision began (``pg_locks``). Fix: the schema change in its own revision, and the data in
-another with ``backfill(table, set_sql, where=...)``: batches on the primary key, each its own
-transaction, resumable after a crash, throttled on replica lag.
+Problem: an ``UPDATE``, ``DELETE`` or ``INSERT`` (a query, or many VALUES) over many rows holds
+those rows' locks until commit, and in the transaction of an ``ALTER TABLE`` it also keeps that
+statement's lock for as long as the data change takes; it cannot be resumed when it fails
+halfway, and it makes one huge WAL burst for the replicas. Evidence: in one transaction, a
+statement whose parse tree is a data change with at least ``large_rows`` (1,000) rows affected
+(the driver's row count), and a statement that newly took a write-blocking lock on a relation
+that existed when the revision began (``pg_locks``). Fix: the schema change in its own
+revision, and the data in another with ``backfill(table, set_sql, where=...)``: batches on the
+primary key, each its own transaction, resumable after a crash, throttled on replica lag.
 """
 
 from __future__ import annotations
