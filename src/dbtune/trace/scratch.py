@@ -90,7 +90,8 @@ def allowed_value(check_definition: str) -> str | None:
     except ParseError:
         return None
     constants = _Constants()
-    constants(tree[0].stmt)
+    if tree and tree[0].stmt is not None:
+        constants(tree[0].stmt)
     return constants.found[0] if constants.found else None
 
 
@@ -147,9 +148,9 @@ def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows
     """Insert ``rows`` rows into one empty table; '' or why it stayed empty."""
     columns = [_Column(*r) for r in conn.execute(_COLUMNS, {"oid": oid}).fetchall()]
     allowed = {
-        int(attnum): value
+        int(attnum): accepted
         for attnum, definition in conn.execute(_CHECKS, {"oid": oid}).fetchall()
-        if (value := allowed_value(str(definition))) is not None
+        if (accepted := allowed_value(str(definition))) is not None
     }
     names: list[sql.Composable] = []
     values: list[sql.Composable] = []
