@@ -21,6 +21,8 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.sql.elements import TextClause
 
+from dbtune.migrations.calls import create_index_call, drop_index_call
+
 
 class CreateIndexOnlineOp(ops.MigrateOperation):
     """``create_index_online(...)`` in a generated revision."""
@@ -97,31 +99,18 @@ def rewrite_directives(context: Any, revision: Any, directives: list[Any]) -> No
             _rewrite(container, created | dropped)
 
 
-def _call(name: str, args: list[str]) -> str:
-    return f"{name}({', '.join(args)})"
-
-
 @renderers.dispatch_for(CreateIndexOnlineOp)
 def _render_create(context: AutogenContext, op: CreateIndexOnlineOp) -> str:
     context.imports.add("from dbtune.migrations import create_index_online")
     source = op.source
-    args = [repr(source.index_name), repr(source.table_name), repr(list(source.columns))]
-    if op.include:
-        args.append(f"include={op.include!r}")
-    if op.where is not None:
-        args.append(f"where={op.where!r}")
-    if source.unique:
-        args.append("unique=True")
-    if source.schema:
-        args.append(f"schema={source.schema!r}")
-    return _call("create_index_online", args)
+    return create_index_call(
+        source.index_name or "", source.table_name, [str(c) for c in source.columns],
+        include=op.include, where=op.where, unique=bool(source.unique), schema=source.schema,
+    )  # fmt: skip
 
 
 @renderers.dispatch_for(DropIndexOnlineOp)
 def _render_drop(context: AutogenContext, op: DropIndexOnlineOp) -> str:
     context.imports.add("from dbtune.migrations import drop_index_online")
     source = op.source
-    args = [repr(source.index_name), repr(source.table_name)]
-    if source.schema:
-        args.append(f"schema={source.schema!r}")
-    return _call("drop_index_online", args)
+    return drop_index_call(source.index_name, source.table_name or "", schema=source.schema)

@@ -13,6 +13,8 @@ from pglast.parser import ParseError
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
+from dbtune.migrations import calls
+
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
 
@@ -129,13 +131,9 @@ def create_index_call(node: ast.IndexStmt) -> str:
     relation = node.relation
     if relation is None:
         return "create_index_online(name, table, columns)"
-    args = [repr(str(node.idxname or "name")), repr(str(relation.relname)), repr(columns)]
-    if include:
-        args.append(f"include={include!r}")
-    if node.whereClause is not None:
-        args.append(f"where={_deparse(node.whereClause)!r}")
-    if node.unique:
-        args.append("unique=True")
-    if relation.schemaname:
-        args.append(f"schema={str(relation.schemaname)!r}")
-    return f"create_index_online({', '.join(args)})"
+    return calls.create_index_call(
+        str(node.idxname or "name"), str(relation.relname), columns, include=include,
+        where=_deparse(node.whereClause) if node.whereClause is not None else None,
+        unique=bool(node.unique),
+        schema=str(relation.schemaname) if relation.schemaname else None,
+    )  # fmt: skip
