@@ -33,6 +33,8 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
+    from dbtune.health import Health
+
 # SQLAlchemy's own rule for a bind in text(): ``:name``, not ``::type`` nor ``\:``.
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 
@@ -207,7 +209,11 @@ SELECT c.oid, n.nspname, c.relname,
        pg_stat_get_dead_tuples(c.oid) + pg_stat_get_ins_since_vacuum(c.oid),
        c.relkind,
        (SELECT p.relname FROM pg_inherits AS h JOIN pg_class AS p ON p.oid = h.inhparent
-        WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent
+        WHERE h.inhrelid = c.oid AND c.relispartition LIMIT 1) AS parent,
+       pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
+         + pg_stat_get_tuples_deleted(c.oid) AS writes,
+       pg_stat_get_numscans(c.oid) AS seq_scans,
+       pg_stat_get_tuples_returned(c.oid) AS seq_rows_read
 FROM wanted AS w
 JOIN pg_class AS c ON c.oid = w.oid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -217,7 +223,8 @@ JOIN pg_namespace AS n ON n.oid = c.relnamespace
 _STATS_SINCE = CatalogQuery(
     """
 SELECT coalesce(to_char(stats_reset, 'YYYY-MM-DD HH24:MI TZ'),
-                'the server started collecting them')
+                'the server started collecting them'),
+       extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))
 FROM pg_stat_database WHERE datname = current_database()
 """
 )
@@ -338,6 +345,9 @@ class TableStats:
     written: float  # dead rows plus rows inserted since the last vacuum
     kind: str = "r"  # pg_class.relkind: r table, p partitioned, m materialized view, S sequence
     parent: str | None = None  # a partition's partitioned table
+    writes: int = 0  # rows inserted, updated and deleted since the statistics were reset
+    seq_scans: int = 0  # sequential scans since then, and the rows they read
+    seq_rows_read: int = 0
 
     @property
     def analyzed(self) -> bool:
@@ -377,7 +387,8 @@ def tables_query(
 def tables_from(rows: Sequence[Sequence[Any]]) -> dict[int, TableStats]:
     return {
         int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
-                              float(r[5]), float(r[6]), str(r[7]), r[8])
+                              float(r[5]), float(r[6]), str(r[7]), r[8],
+                              *(int(v or 0) for v in r[9:12]))
         for r in rows
     }  # fmt: skip
 
@@ -391,9 +402,12 @@ class Catalog:
     foreign_keys: tuple[ForeignKey, ...] = ()
     tables: Mapping[int, TableStats] = field(default_factory=dict)
     stats_since: str = "?"
+    stats_age_s: float = 0.0  # how long the statistics have been collected
     budget: ServerBudget = field(default_factory=lambda: ServerBudget(100, 3, 0))
     widest: Mapping[int, int | str] = field(default_factory=dict)
     """Per index OID: the widest current entry of its unbounded columns, or why not measured."""
+    health: Health = field(default_factory=lambda: _no_health())
+    """Tables, columns, sequences and loose constraints for doctor's health checks."""
 
     def inspectable(self) -> list[IndexInfo]:
         """The indexes to judge: readable (no ACCESS EXCLUSIVE lock in the way), and not a
@@ -411,6 +425,12 @@ class Catalog:
             for n in wanted
             if (index.table_oid, n) in self.columns
         ]
+
+
+def _no_health() -> Health:
+    from dbtune.health import Health
+
+    return Health()
 
 
 def _index(row: Sequence[Any]) -> IndexInfo:
@@ -505,7 +525,7 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
     since = run(_STATS_SINCE, {})
     catalog = Catalog(
         indexes, columns, foreign_keys, tables, str(since[0][0]) if since else "?",
-        read_budget(conn),
+        float(since[0][1] or 0) if since else 0.0, read_budget(conn),
     )  # fmt: skip
     widest: dict[int, int | str] = {}
     for index in catalog.inspectable():
@@ -513,7 +533,9 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
         stats = tables.get(index.table_oid)
         if wide and index.method == "btree" and stats and 0 <= stats.tuples <= measure_rows_max:
             widest[index.oid] = _measure(conn, index, wide)
-    return replace(catalog, widest=widest)
+    from dbtune.health import read_health  # its queries live beside the checks' needs
+
+    return replace(catalog, widest=widest, health=read_health(run))
 
 
 def rebuild_sql(index: IndexInfo) -> str:

@@ -336,14 +336,20 @@ def cmd_pool(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     from dbtune.doctor import DoctorOptions, run_doctor
     from dbtune.doctor import report as doctor_report
+    from dbtune.doctor.selection import Selection
 
-    url = resolve_url(args.dsn, load_config().dsn_env)
+    config = load_config()
+    selection = Selection.build(args.schema or (), args.table or (), config.ignore)
+    url = resolve_url(args.dsn, config.dsn_env)
     if url is None:
         raise UsageError("doctor needs a database: pass --dsn postgresql://... or set DATABASE_URL")
     if args.instances < 1:
         raise UsageError(f"--instances must be at least 1, got {args.instances}")
     options = DoctorOptions(
-        instances=args.instances, unused_min_bytes=int(args.unused_min_mb * 2**20)
+        instances=args.instances,
+        unused_min_bytes=int(args.unused_min_mb * 2**20),
+        show_all=args.all,
+        selection=selection,
     )
     report = run_doctor(url, options)
     _emit(args.format, lambda: doctor_report.render_json(report), doctor_report.as_results(report))
@@ -589,6 +595,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="report unused indexes from this size up (default 10 MB)",
     )
+    doctor.add_argument(
+        "--all", action="store_true",
+        help="list findings on small objects too (default: under 10,000 rows and 8 MB they "
+        "are counted in one line)",
+    )  # fmt: skip
+    doctor.add_argument(
+        "--schema", action="append", metavar="NAME", help="only this schema (repeatable)"
+    )
+    doctor.add_argument(
+        "--table", action="append", metavar="PATTERN",
+        help="only tables matching NAME or SCHEMA.NAME, * and ? allowed (repeatable)",
+    )  # fmt: skip
     doctor.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
     doctor.set_defaults(func=cmd_doctor)
 

@@ -32,6 +32,7 @@ class Config:
     dsn_env: str = DEFAULT_DSN_ENV
     seq_scan_rows: int = SEQ_SCAN_ROW_THRESHOLD
     allow_seq_scan: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()  # doctor findings to leave out (see dbtune.doctor.selection)
     source: str = "defaults"  # the file it came from, for messages
 
     def workload_path(self) -> str | None:
@@ -43,6 +44,7 @@ class Config:
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "workload": str, "dsn_env": str, "seq_scan_rows": int, "allow_seq_scan": list,
+    "ignore": list,
 }  # fmt: skip
 
 
@@ -70,10 +72,11 @@ def parse_config(data: Any, source: str) -> Config:
         wanted = _TYPES[key]
         if isinstance(value, bool) or not isinstance(value, wanted):
             raise UsageError(f"{source}: [tool.dbtune] {key}: wrong type ({value!r})")
-        if key == "allow_seq_scan":
+        if key in ("allow_seq_scan", "ignore"):
             names = list(raw)
             if not all(isinstance(v, str) and v for v in names):
-                raise UsageError(f"{source}: [tool.dbtune] {key}: a list of table names")
+                what = "table names" if key == "allow_seq_scan" else "ignore entries"
+                raise UsageError(f"{source}: [tool.dbtune] {key}: a list of {what}")
             value = tuple(names)
         if key == "seq_scan_rows" and value < 0:
             raise UsageError(f"{source}: [tool.dbtune] {key}: must not be negative")

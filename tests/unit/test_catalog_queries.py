@@ -8,10 +8,15 @@ import sys
 import pytest
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-from dbtune import catalog
+from dbtune import catalog, health
 from dbtune.catalog import CatalogQuery
 
-QUERIES = {name: q for name, q in vars(catalog).items() if isinstance(q, CatalogQuery)}
+QUERIES = {
+    f"{module.__name__}.{name}": q
+    for module in (catalog, health)
+    for name, q in vars(module).items()
+    if isinstance(q, CatalogQuery)
+}
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))

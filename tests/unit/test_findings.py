@@ -59,14 +59,15 @@ TABLES = {ORDERS: TableStats(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.
 
 
 def _catalog(*indexes: IndexInfo, **changes: object) -> Catalog:
-    base = Catalog(indexes, COLUMNS, (), TABLES, "2026-11-01", ServerBudget(100, 3, 0))
+    base = Catalog(indexes, COLUMNS, (), TABLES, "2026-11-01", budget=ServerBudget(100, 3, 0))
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def _found(catalog: Catalog, kind: str, **options: object) -> list[tuple[str, str]]:
+    options.setdefault("show_all", True)
     outcomes = diagnose(catalog, DoctorOptions(**options))  # type: ignore[arg-type]
     outcome = next(o for o in outcomes if o.id == kind)
-    return [(f.subject, f.fix) for f in outcome.findings]
+    return [(s.finding.subject, s.finding.fix) for s in outcome.findings]
 
 
 def test_a_clean_catalog_has_no_findings() -> None:
@@ -133,7 +134,7 @@ def test_a_wide_text_column_gets_a_check_that_fits_the_btree_limit() -> None:
     assert 'CHECK (char_length("Body") <= 667) NOT VALID' in fix
     assert 'VALIDATE CONSTRAINT "ck_Orders_Body_length"' in fix
     message = next(
-        f.message for o in diagnose(catalog) if o.id == "wide_indexes" for f in o.findings
+        s.finding.message for o in diagnose(catalog) if o.id == "wide_indexes" for s in o.findings
     )
     assert "6,400 bytes" in message
 

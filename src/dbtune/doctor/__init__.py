@@ -11,14 +11,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
 from dbtune.catalog import Catalog, read_catalog
 from dbtune.db import connect, connection_error_text, local_timeouts
+from dbtune.doctor.selection import Selection
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 
@@ -28,6 +29,10 @@ STATEMENT_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_MS = 2_000
 
 
+SMALL_BYTES = 8 * 2**20
+SMALL_ROWS = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class DoctorOptions:
     instances: int = 1
@@ -35,29 +40,72 @@ class DoctorOptions:
     all_visible_min: float = 0.8
     visibility_min_pages: int = 128
     widest_entry_max_rows: int = 200_000
+    # Signal first: a finding whose table (or index) is below both is summarised, not listed.
+    small_bytes: int = SMALL_BYTES
+    small_rows: int = SMALL_ROWS
+    show_all: bool = False
+    selection: Selection = field(default_factory=Selection)
+
+
+Severity = Literal["high", "medium", "low"]
+SEVERITY_WEIGHT = {"high": 4.0, "medium": 2.0, "low": 1.0}
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One problem: what it concerns, what is wrong, and the statement or step that fixes it."""
+    """One problem: what it concerns, what is wrong, the statement or step that fixes it, and
+    (for a fix that drops something) the statement that puts it back exactly as it was."""
 
     kind: str  # the finding module's id
     subject: str
     message: str
     fix: str
+    severity: Severity = "medium"
+    table_oid: int | None = None
+    index_oid: int | None = None
+    columns: tuple[str, ...] = ()
+    undo: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A finding with what it weighs: the size and traffic of the object it concerns, read
+    from the same catalog, so findings of all modules can be ordered by one measure."""
+
+    finding: Finding
+    schema: str | None = None
+    table: str | None = None
+    index: str | None = None
+    size_bytes: int | None = None
+    rows: float | None = None
+    scans: int | None = None
+    writes_per_day: float | None = None
+    small: bool = False
+
+    @property
+    def impact(self) -> float:
+        """Bytes at stake (a row counts 100 bytes), times the severity's weight; a finding of
+        no object (the connection budget) counts as 1 GB."""
+        if self.size_bytes is None and self.rows is None:
+            weight = float(2**30)
+        else:
+            weight = max(float(self.size_bytes or 0), (self.rows or 0) * 100.0, 1.0)
+        return weight * SEVERITY_WEIGHT[self.finding.severity]
 
 
 @dataclass(frozen=True, slots=True)
 class FindingsOutcome:
     id: str
-    findings: tuple[Finding, ...]
+    findings: tuple[Scored, ...]
     skipped: str | None = None  # why the module could not run (permission, lock, timeout)
+    small: int = 0  # findings on small objects, counted and not listed (without --all)
+    ignored: int = 0  # findings the filters or the ignore list left out
 
     @property
     def status(self) -> str:
         if self.skipped is not None:
             return "skipped"
-        return "fail" if self.findings else "pass"
+        return "fail" if self.findings or self.small else "pass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +113,17 @@ class DoctorReport:
     target: str
     outcomes: tuple[FindingsOutcome, ...]
     notes: tuple[str, ...] = ()
+    small_bytes: int = SMALL_BYTES
+    small_rows: int = SMALL_ROWS
 
     @property
     def passed(self) -> bool:
-        return all(not o.findings for o in self.outcomes)
+        return all(not o.findings and not o.small for o in self.outcomes)
+
+    def ranked(self) -> list[tuple[str, Scored]]:
+        """Every listed finding of every module, the weightiest first."""
+        found = [(o.id, s) for o in self.outcomes for s in o.findings]
+        return sorted(found, key=lambda pair: -pair[1].impact)
 
 
 InspectFn = Callable[[Catalog, DoctorOptions], list[Finding]]
@@ -116,13 +171,48 @@ def _read(conn: Connection, url: str, options: DoctorOptions) -> Catalog | str:
         return _skip_reason(exc)
 
 
+def score(finding: Finding, catalog: Catalog, options: DoctorOptions) -> Scored:
+    """What ``finding`` weighs, from the catalog it was found in."""
+    index = next((i for i in catalog.indexes if i.oid == finding.index_oid), None)
+    table_oid = finding.table_oid if finding.table_oid is not None else (
+        index.table_oid if index else None
+    )  # fmt: skip
+    table = catalog.tables.get(table_oid) if table_oid is not None else None
+    if index is None and table is None:
+        return Scored(finding)
+    size = index.bytes if index else (table.pages * 8192 if table else None)
+    rows = table.tuples if table and table.analyzed else None
+    days = max(catalog.stats_age_s / 86_400, 1 / 24)
+    return Scored(
+        finding,
+        schema=index.schema if index else (table.schema if table else None),
+        table=index.table if index else (table.name if table else None),
+        index=index.name if index else None,
+        size_bytes=size,
+        rows=rows,
+        scans=index.scans if index else None,
+        writes_per_day=table.writes / days if table else None,
+        small=(size or 0) < options.small_bytes and (rows or 0) < options.small_rows,
+    )
+
+
 def diagnose(catalog: Catalog, options: DoctorOptions | None = None) -> list[FindingsOutcome]:
-    """Every finding module over one catalog: pure, so testable on a catalog built in Python."""
+    """Every finding module over one catalog: pure, so testable on a catalog built in Python.
+    Findings are scored, filtered (``--schema``, ``--table``, the ignore list), ordered by
+    impact, and those on small objects are counted instead of listed unless ``show_all``."""
     options = options or DoctorOptions()
-    return [
-        FindingsOutcome(kind, tuple(inspect(catalog, options)))
-        for kind, inspect in registry().items()
-    ]
+    outcomes = []
+    for kind, inspect in registry().items():
+        scored = [score(f, catalog, options) for f in inspect(catalog, options)]
+        kept = [s for s in scored if options.selection.keeps(kind, s)]
+        listed = [s for s in kept if options.show_all or not s.small]
+        listed.sort(key=lambda s: -s.impact)
+        outcomes.append(
+            FindingsOutcome(
+                kind, tuple(listed), small=len(kept) - len(listed), ignored=len(scored) - len(kept)
+            )
+        )
+    return outcomes
 
 
 def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
@@ -148,4 +238,7 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
         if locked
         else ()
     )
-    return DoctorReport(describe(url), tuple(diagnose(catalog, options)), notes)
+    return DoctorReport(
+        describe(url), tuple(diagnose(catalog, options)), notes,
+        options.small_bytes, options.small_rows,
+    )  # fmt: skip

@@ -32,5 +32,6 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
             f"connections, over max_connections {max_connections} - {reserved} reserved = {budget}",
             f"set DBTUNE_POOL_MAX to at most {max(1, budget // options.instances)}, raise "
             "max_connections, or put PgBouncer (transaction mode) in front",
+            severity="high",
         )
     ]

@@ -30,6 +30,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 else ""
             ),
             f"{drop_index_sql(index)} {rebuild_sql(index)};",
+            severity="high",
+            index_oid=index.oid,
+            columns=index.key_columns,
         )
         for index in catalog.inspectable()
         if not index.valid

@@ -13,7 +13,7 @@ on its table, not again on each partition.
 
 from __future__ import annotations
 
-from dbtune.catalog import Catalog, IndexInfo, drop_index_sql
+from dbtune.catalog import Catalog, IndexInfo, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "redundant_indexes"
@@ -70,6 +70,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                     f"index {drop.qualified} {what} {keep.qualified} on {drop.table_qualified} "
                     f"({drop.bytes / 2**20:.1f} MB that every write maintains)",
                     drop_index_sql(drop),
+                    index_oid=drop.oid,
+                    columns=drop.key_columns,
+                    undo=f"{rebuild_sql(drop)};",
                 )
             )
     return found

@@ -27,6 +27,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
             f"{quoted(table.schema, table.name)} ({table.pages:,} pages) has never been "
             "analyzed: the planner guesses its size, and may scan it as if it were small",
             sql.SQL("ANALYZE {};").format(ident(table.schema, table.name)).as_string(),
+            table_oid=table.oid,
         )
         for table in sorted(catalog.tables.values(), key=lambda t: (t.schema, t.name))
         if not table.analyzed and table.pages >= options.visibility_min_pages

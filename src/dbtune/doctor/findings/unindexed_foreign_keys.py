@@ -27,6 +27,19 @@ def index_name(table: str, columns: tuple[str, ...]) -> str:
     return name
 
 
+def _reads(catalog: Catalog, table_oid: int, columns: tuple[str, ...]) -> str:
+    """What the missing index may cost reads: the table's sequential scans since the reset."""
+    stats = catalog.tables.get(table_oid)
+    if stats is None or stats.seq_scans == 0 or stats.tuples < 1:
+        return ""
+    return (
+        f"; and {quoted(stats.schema, stats.name)} was read whole {stats.seq_scans:,} times "
+        f"({stats.seq_rows_read:,} rows) since the statistics reset: a query that filters on "
+        f"{', '.join(quoted(c) for c in columns)} (the parent's children) reads every row "
+        "without this index"
+    )
+
+
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     valid = [i for i in catalog.inspectable() if i.valid and not i.predicate]
     findings = []
@@ -56,6 +69,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 f"foreign key {quoted(key.name)} ({table} "
                 f"({', '.join(quoted(c) for c in key.columns)}) -> {parent}) has no index led "
                 f"by its column(s): deleting from {parent} scans {table}"
+                + _reads(catalog, key.table_oid, key.columns)
                 + (
                     " (a partitioned table: the fix is a plain build, which blocks writes to "
                     "each partition while it runs; online instead: CREATE INDEX ON ONLY the "
@@ -65,6 +79,11 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                     else ""
                 ),
                 fix.as_string(),
+                table_oid=key.table_oid,
+                columns=key.columns,
+                undo=sql.SQL("DROP INDEX CONCURRENTLY {};")
+                .format(ident(key.schema, index_name(key.table, key.columns)))
+                .as_string(),
             )
         )
     return findings

@@ -11,7 +11,7 @@ needs it — statistics are per server, so look at every replica — then drop i
 
 from __future__ import annotations
 
-from dbtune.catalog import Catalog, drop_index_sql
+from dbtune.catalog import Catalog, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "unused_indexes"
@@ -27,6 +27,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
             f"has not been scanned since {catalog.stats_since}; statistics are per server, so "
             "drop it only if no replica uses it either",
             drop_index_sql(index),
+            index_oid=index.oid,
+            columns=index.key_columns,
+            undo=f"{rebuild_sql(index)};",
         )
         for index in catalog.inspectable()
         if index.valid

@@ -49,6 +49,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 )
                 .format(ident(table.schema, table.name), ident(table.schema, table.name))
                 .as_string(),
+                table_oid=table.oid,
             )
         )
     return findings

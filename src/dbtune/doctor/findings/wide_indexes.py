@@ -92,6 +92,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 f"fail{_widest(catalog.widest.get(index.oid))}. Bound the column(s) (the fix) "
                 "or rebuild the index without them",
                 _fix(index, wide, fixed),
+                severity="high",
+                index_oid=index.oid,
+                columns=tuple(c.width.name for c in wide),
             )
         )
     return findings

@@ -1,0 +1,227 @@
+"""The catalog facts doctor's health checks read beyond the indexes: every table, every
+column, sequences, constraints left NOT VALID, foreign keys with both sides' attnums, the
+database's transaction-ID age and who is connected. Read once per run with the rest of the
+catalog (:func:`dbtune.catalog.read_catalog`), in the same transaction; the checks are pure
+functions of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbtune.catalog import CatalogQuery, Runner
+
+_TABLES = CatalogQuery(
+    """
+SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition,
+       EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conrelid = c.oid AND k.contype = 'p'),
+       pg_stat_get_mod_since_analyze(c.oid), c.reltuples, c.relpages,
+       CASE WHEN c.relkind IN ('r', 'm', 't') THEN age(c.relfrozenxid) ELSE 0 END,
+       coalesce((SELECT CAST(split_part(o, '=', 2) AS int) FROM unnest(c.reloptions) AS o
+                 WHERE o LIKE 'fillfactor=%'), 100)
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+"""
+)
+
+_COLUMNS = CatalogQuery(
+    """
+SELECT a.attrelid, a.attnum, a.attname, t.typname, format_type(a.atttypid, a.atttypmod),
+       t.typcategory, a.attnotnull, a.attidentity,
+       coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false),
+       s.null_frac, s.avg_width
+FROM pg_attribute AS a
+JOIN pg_class AS c ON c.oid = a.attrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+JOIN pg_type AS t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+LEFT JOIN pg_stats AS s ON s.schemaname = n.nspname AND s.tablename = c.relname
+     AND s.attname = a.attname AND NOT s.inherited
+WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+"""
+)
+
+_SEQUENCES = CatalogQuery(
+    """
+SELECT c.oid, n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqmax,
+       CASE WHEN c.relkind = 'S' AND has_sequence_privilege(c.oid, 'SELECT')
+            THEN pg_sequence_last_value(c.oid) END,
+       dep.refobjid, dep.refobjsubid
+FROM pg_sequence AS s
+JOIN pg_class AS c ON c.oid = s.seqrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+LEFT JOIN pg_depend AS dep ON dep.objid = c.oid AND dep.classid = 'pg_class'::regclass
+     AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+  AND c.relkind = 'S'
+"""
+)
+
+_CONSTRAINTS = CatalogQuery(
+    """
+SELECT k.oid, k.conname, k.conrelid, k.contype, k.convalidated, pg_get_constraintdef(k.oid)
+FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
+WHERE k.conrelid <> 0 AND k.contype IN ('c', 'f') AND NOT k.convalidated
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+"""
+)
+
+_KEYS = CatalogQuery(
+    """
+SELECT k.conname, k.conrelid, k.conkey, k.confrelid, k.confkey
+FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
+WHERE k.contype = 'f' AND k.conparentid = 0
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
+"""
+)
+
+_DATABASE = CatalogQuery(
+    "SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()"
+)
+
+_CONNECTIONS = CatalogQuery(
+    """
+SELECT coalesce(nullif(application_name, ''), '(no application_name)'),
+       coalesce(host(client_addr), 'local socket'), count(*),
+       count(*) FILTER (WHERE state = 'idle')
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+GROUP BY 1, 2 ORDER BY 3 DESC
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TableFacts:
+    oid: int
+    schema: str
+    name: str
+    kind: str  # r table, p partitioned, m materialized view
+    persistence: str  # p permanent, u unlogged
+    partition: bool
+    has_primary_key: bool
+    modified_since_analyze: int
+    tuples: float  # -1 never analyzed
+    pages: int
+    xid_age: int
+    fillfactor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnFacts:
+    table_oid: int
+    attnum: int
+    name: str
+    typname: str
+    type_sql: str  # format_type(), e.g. "character(2)", "integer[]"
+    category: str  # pg_type.typcategory: A array, B boolean, D date/time, S string, ...
+    not_null: bool
+    identity: str  # '' none, a always, d by default
+    serial: bool  # its default is nextval(...)
+    null_frac: float | None  # pg_stats, when analyzed
+    avg_width: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceFacts:
+    oid: int
+    schema: str
+    name: str
+    data_type: str
+    max_value: int
+    last_value: int | None  # None: never used
+    table_oid: int | None  # the column it feeds (serial or identity)
+    attnum: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LooseConstraint:
+    """A CHECK or foreign key left NOT VALID: new rows are checked, old ones never were."""
+
+    oid: int
+    name: str
+    table_oid: int
+    contype: str
+    definition: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLink:
+    """A foreign key by attnums on both sides."""
+
+    name: str
+    table_oid: int
+    attnums: tuple[int, ...]
+    parent_oid: int
+    parent_attnums: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientGroup:
+    application: str
+    client: str
+    connections: int
+    idle: int
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    tables: Mapping[int, TableFacts] = field(default_factory=dict)
+    columns: Mapping[tuple[int, int], ColumnFacts] = field(default_factory=dict)
+    sequences: tuple[SequenceFacts, ...] = ()
+    loose_constraints: tuple[LooseConstraint, ...] = ()
+    keys: tuple[KeyLink, ...] = ()
+    database_xid_age: int = 0
+    clients: tuple[ClientGroup, ...] = ()
+
+    def column(self, table_oid: int, attnum: int) -> ColumnFacts | None:
+        return self.columns.get((table_oid, attnum))
+
+    def table_name(self, oid: int) -> tuple[str, str] | None:
+        table = self.tables.get(oid)
+        return (table.schema, table.name) if table else None
+
+
+def _opt_int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def read_health(run: Runner) -> Health:
+    """Every table, column, sequence, loose constraint and foreign key of the user schemas."""
+    tables = {
+        int(r[0]): TableFacts(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), bool(r[5]),
+                              bool(r[6]), int(r[7] or 0), float(r[8]), int(r[9]), int(r[10]),
+                              int(r[11]))
+        for r in run(_TABLES, {})
+    }  # fmt: skip
+    columns = {
+        (int(r[0]), int(r[1])): ColumnFacts(
+            int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), bool(r[6]),
+            str(r[7] or ""), bool(r[8]), float(r[9]) if r[9] is not None else None,
+            _opt_int(r[10]),
+        )
+        for r in run(_COLUMNS, {})
+    }  # fmt: skip
+    sequences = tuple(
+        SequenceFacts(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), _opt_int(r[5]),
+                      _opt_int(r[6]), _opt_int(r[7]))
+        for r in run(_SEQUENCES, {})
+    )  # fmt: skip
+    loose = tuple(
+        LooseConstraint(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[5]))
+        for r in run(_CONSTRAINTS, {})
+    )
+    keys = tuple(
+        KeyLink(str(r[0]), int(r[1]), tuple(int(a) for a in r[2]), int(r[3]),
+                tuple(int(a) for a in r[4]))
+        for r in run(_KEYS, {})
+    )  # fmt: skip
+    age = run(_DATABASE, {})
+    clients = tuple(
+        ClientGroup(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in run(_CONNECTIONS, {})
+    )
+    return Health(tables, columns, sequences, loose, keys, int(age[0][0]) if age else 0, clients)
