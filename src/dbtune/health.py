@@ -72,7 +72,7 @@ WHERE k.conrelid <> 0 AND k.contype IN ('c', 'f') AND NOT k.convalidated
 
 _KEYS = CatalogQuery(
     """
-SELECT k.conname, k.conrelid, k.conkey, k.confrelid, k.confkey
+SELECT k.conname, k.conrelid, k.conkey, k.confrelid, k.confkey, pg_get_constraintdef(k.oid), k.oid
 FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
 WHERE k.contype = 'f' AND k.conparentid = 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
@@ -158,6 +158,8 @@ class KeyLink:
     attnums: tuple[int, ...]
     parent_oid: int
     parent_attnums: tuple[int, ...]
+    definition: str = ""  # pg_get_constraintdef: what re-creates it
+    oid: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +219,7 @@ def read_health(run: Runner) -> Health:
     )
     keys = tuple(
         KeyLink(str(r[0]), int(r[1]), tuple(int(a) for a in r[2]), int(r[3]),
-                tuple(int(a) for a in r[4]))
+                tuple(int(a) for a in r[4]), str(r[5]), int(r[6]))
         for r in run(_KEYS, {})
     )  # fmt: skip
     age = run(_DATABASE, {})

@@ -4,6 +4,7 @@ filters and the ignore list of ``[tool.dbtune]``."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,14 @@ def fleet_url(empty_url: str) -> str:
         )
         conn.execute("ANALYZE")
         conn.execute('SELECT count(*) FROM "BigChild" WHERE "parentId" = 3')  # a read, counted
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for _ in range(100):  # the counters reach the shared statistics when a backend flushes
+            row = conn.execute(
+                "SELECT seq_scan, n_tup_ins FROM pg_stat_user_tables WHERE relname = 'BigChild'"
+            ).fetchone()
+            if row and row[0] >= 1 and row[1] >= BIG_ROWS:
+                break
+            time.sleep(0.1)
     return empty_url
 
 

@@ -15,14 +15,36 @@ DOCS = Path(__file__).parents[2] / "docs" / "doctor"
 
 def test_registry_is_built_from_the_modules() -> None:
     assert set(registry()) == {
+        "array_btree_indexes",
+        "boolean_indexes",
+        "char_columns",
         "connections",
+        "duplicated_foreign_keys",
+        "foreign_key_type_mismatch",
+        "index_bloat",
+        "int4_key_overflow",
+        "intersected_foreign_keys",
+        "intersected_indexes",
         "invalid_indexes",
+        "json_columns",
+        "name_overflow",
+        "not_valid_constraints",
+        "null_heavy_indexes",
         "redundant_indexes",
-        "unindexed_foreign_keys",
+        "sequence_overflow",
+        "stale_statistics",
+        "table_bloat",
+        "tables_with_missing_indexes",
+        "tables_without_primary_key",
+        "timestamp_in_index_middle",
+        "timestamp_without_time_zone",
         "unanalyzed_tables",
+        "unindexed_foreign_keys",
+        "unlogged_tables",
         "unused_indexes",
         "visibility",
         "wide_indexes",
+        "xid_wraparound",
     }
     assert {p.stem for p in DOCS.glob("*.md")} == set(registry())
 

@@ -45,6 +45,15 @@ class DoctorOptions:
     small_rows: int = SMALL_ROWS
     show_all: bool = False
     selection: Selection = field(default_factory=Selection)
+    # health checks' thresholds (docs/doctor.md says why each)
+    sequence_used_max: float = 0.75
+    int_key_used_max: float = 0.5
+    xid_age_max: int = 1_200_000_000
+    stale_fraction: float = 0.2
+    stale_min_rows: int = 1000
+    bloat_fraction: float = 0.5
+    bloat_min_bytes: int = 2**20
+    missing_index_min_scans: int = 50
 
 
 Severity = Literal["high", "medium", "low"]
@@ -65,6 +74,7 @@ class Finding:
     index_oid: int | None = None
     columns: tuple[str, ...] = ()
     undo: str = ""
+    schema: str | None = None  # for an object that is neither a table nor an index (a sequence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,15 +188,22 @@ def score(finding: Finding, catalog: Catalog, options: DoctorOptions) -> Scored:
         index.table_oid if index else None
     )  # fmt: skip
     table = catalog.tables.get(table_oid) if table_oid is not None else None
-    if index is None and table is None:
-        return Scored(finding)
-    size = index.bytes if index else (table.pages * 8192 if table else None)
-    rows = table.tuples if table and table.analyzed else None
+    facts = catalog.health.tables.get(table_oid) if table_oid is not None else None
+    if index is None and table is None and facts is None:
+        return Scored(finding, schema=finding.schema)
+    if index is not None:
+        size: int | None = index.bytes
+    elif table is not None:
+        size = table.pages * 8192
+    else:
+        size = facts.pages * 8192 if facts else None
+    tuples = table.tuples if table else (facts.tuples if facts else -1.0)
+    rows = tuples if tuples >= 0 else None
     days = max(catalog.stats_age_s / 86_400, 1 / 24)
     return Scored(
         finding,
-        schema=index.schema if index else (table.schema if table else None),
-        table=index.table if index else (table.name if table else None),
+        schema=index.schema if index else (table or facts).schema,  # type: ignore[union-attr]
+        table=index.table if index else (table or facts).name,  # type: ignore[union-attr]
         index=index.name if index else None,
         size_bytes=size,
         rows=rows,
