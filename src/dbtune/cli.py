@@ -345,8 +345,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         raise UsageError("doctor needs a database: pass --dsn postgresql://... or set DATABASE_URL")
     if args.instances < 1:
         raise UsageError(f"--instances must be at least 1, got {args.instances}")
+    if args.pool_max is not None and (args.pool_size is not None or args.max_overflow is not None):
+        raise UsageError("give --pool-max, or SQLAlchemy's --pool-size/--max-overflow, not both")
     options = DoctorOptions(
         instances=args.instances,
+        pool_max=args.pool_max,
+        pool_size=args.pool_size,
+        max_overflow=args.max_overflow,
+        replicas=tuple(args.replica or ()),
         unused_min_bytes=int(args.unused_min_mb * 2**20),
         show_all=args.all,
         selection=selection,
@@ -595,6 +601,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="report unused indexes from this size up (default 10 MB)",
     )
+    doctor.add_argument(
+        "--pool-max", type=_positive_int, metavar="N",
+        help="the application's pool maximum per instance (psycopg_pool/asyncpg max_size)",
+    )  # fmt: skip
+    doctor.add_argument(
+        "--pool-size", type=_positive_int, metavar="N",
+        help="SQLAlchemy's pool_size per instance (default 5 when --max-overflow is given)",
+    )  # fmt: skip
+    doctor.add_argument(
+        "--max-overflow", type=int, metavar="N",
+        help="SQLAlchemy's max_overflow per instance (default 10 when --pool-size is given)",
+    )  # fmt: skip
+    doctor.add_argument(
+        "--replica", action="append", metavar="DSN",
+        help="a streaming replica of the database (repeatable): an index it scans is not "
+        "unused",
+    )  # fmt: skip
     doctor.add_argument(
         "--all", action="store_true",
         help="list findings on small objects too (default: under 10,000 rows and 8 MB they "

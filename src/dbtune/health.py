@@ -79,6 +79,18 @@ WHERE k.contype = 'f' AND k.conparentid = 0
 """
 )
 
+REPLICA_SCANS = CatalogQuery("SELECT indexrelid, idx_scan FROM pg_stat_user_indexes")
+
+NODE = CatalogQuery(
+    """
+SELECT pg_is_in_recovery(), (SELECT system_identifier FROM pg_control_system()),
+       coalesce(to_char(stats_reset, 'YYYY-MM-DD HH24:MI TZ'),
+                'the server started collecting them'),
+       extract(epoch FROM now() - coalesce(stats_reset, pg_postmaster_start_time()))
+FROM pg_stat_database WHERE datname = current_database()
+"""
+)
+
 _DATABASE = CatalogQuery(
     "SELECT age(datfrozenxid) FROM pg_database WHERE datname = current_database()"
 )
@@ -171,6 +183,16 @@ class ClientGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeScans:
+    """A streaming replica's own index statistics (its scans are not on the primary)."""
+
+    target: str
+    scans: Mapping[int, int]  # index OID (the same on a physical replica) -> idx_scan
+    stats_since: str
+    stats_age_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Health:
     tables: Mapping[int, TableFacts] = field(default_factory=dict)
     columns: Mapping[tuple[int, int], ColumnFacts] = field(default_factory=dict)
@@ -179,6 +201,10 @@ class Health:
     keys: tuple[KeyLink, ...] = ()
     database_xid_age: int = 0
     clients: tuple[ClientGroup, ...] = ()
+    replicas: tuple[NodeScans, ...] = ()
+
+    def replica_scans(self, index_oid: int) -> int:
+        return sum(node.scans.get(index_oid, 0) for node in self.replicas)
 
     def column(self, table_oid: int, attnum: int) -> ColumnFacts | None:
         return self.columns.get((table_oid, attnum))

@@ -129,7 +129,7 @@ WAITS: dict[str, Callable[[Conn, str], None]] = {
     "tables_with_missing_indexes": lambda c, s: _wait_for_stats(c, f"{s}.t", "seq_scan", 60),
 }
 XID_AGE_MAX = 100  # the fixture burns more than this after creating its table
-OPTIONS = {"xid_wraparound": {"xid_age_max": XID_AGE_MAX}}
+OPTIONS: dict[str, dict[str, Any]] = {"xid_wraparound": {"xid_age_max": XID_AGE_MAX}}
 
 
 @pytest.fixture(scope="module")

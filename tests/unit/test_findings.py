@@ -244,3 +244,32 @@ def test_a_big_table_never_analyzed_is_a_finding_a_small_one_is_not() -> None:
     assert _found(catalog, "unanalyzed_tables") == [
         ('public."Big Load"', 'ANALYZE public."Big Load";')
     ]
+
+
+def test_connections_judge_the_declared_pool_and_name_its_setting() -> None:
+    from dbtune.health import ClientGroup, Health
+
+    budget = _catalog(budget=ServerBudget(100, 3, 0))  # 97 connections for the fleet
+    # SQLAlchemy's 5 + 10 per instance: 7 instances (105) do not fit, and the fix names them
+    [(_, fix)] = _found(budget, "connections", instances=7, pool_size=5, max_overflow=10)
+    assert fix.startswith("create_engine(..., pool_size=5, max_overflow=8)")
+    assert _found(budget, "connections", instances=6, pool_size=5, max_overflow=10) == []
+    [(_, fix)] = _found(budget, "connections", instances=4, pool_max=30)
+    assert fix.startswith("the pool's max_size=24")
+    # what is connected now: 90 of 97 taken leaves no room for a deploy's second set of pools
+    busy = replace(
+        budget,
+        health=Health(
+            clients=(ClientGroup("api", "10.0.0.7", 80, 70), ClientGroup("w", "x", 10, 0))
+        ),
+    )
+    [(_, fix)] = _found(busy, "connections", instances=1, pool_max=5)
+    assert fix.startswith("the pool's max_size=")
+    message = next(
+        s.finding.message
+        for o in diagnose(busy, DoctorOptions(pool_max=5))
+        if o.id == "connections"
+        for s in o.findings
+    )
+    assert "90 of the 97 connections" in message
+    assert "api from 10.0.0.7: 80 (70 idle)" in message

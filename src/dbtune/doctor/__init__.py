@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal
 
@@ -36,6 +36,10 @@ SMALL_ROWS = 10_000
 @dataclass(frozen=True, slots=True)
 class DoctorOptions:
     instances: int = 1
+    pool_max: int | None = None  # the application's declared pool: --pool-max
+    pool_size: int | None = None  # or SQLAlchemy's pool_size + max_overflow
+    max_overflow: int | None = None
+    replicas: tuple[str, ...] = ()  # --replica URLs: their index scans count too
     unused_min_bytes: int = 10 * 2**20
     all_visible_min: float = 0.8
     visibility_min_pages: int = 128
@@ -246,6 +250,11 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
     if isinstance(catalog, str):
         skipped = tuple(FindingsOutcome(kind, (), skipped=catalog) for kind in registry())
         return DoctorReport(describe(url), skipped)
+    if options.replicas:
+        from dbtune.doctor.replicas import read_replicas
+
+        nodes = read_replicas(url, options.replicas)
+        catalog = replace(catalog, health=replace(catalog.health, replicas=nodes))
     locked = catalog.locked_tables()
     notes = (
         (
