@@ -333,6 +333,20 @@ def cmd_pool(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _without_dsns(argv: Sequence[str]) -> list[str]:
+    """The arguments without database URLs (they may hold a password), for a docstring."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--dsn", "--replica"):
+            skip = True
+        elif not arg.startswith(("--dsn=", "--replica=")):
+            kept.append(arg)
+    return kept
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from dbtune.doctor import DoctorOptions, run_doctor
     from dbtune.doctor import report as doctor_report
@@ -357,8 +371,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         show_all=args.all,
         selection=selection,
     )
+    if args.write_revision:
+        from dbtune.migrations.chain import current_head
+
+        current_head(Path(args.write_revision))  # a wrong folder fails before the server is read
     report = run_doctor(url, options)
     _emit(args.format, lambda: doctor_report.render_json(report), doctor_report.as_results(report))
+    if args.write_revision:
+        from dbtune.doctor.revision import write_fix_revision
+
+        command = "dbtune doctor " + " ".join(_without_dsns(args.argv))
+        path = write_fix_revision(report, Path(args.write_revision), command.strip())
+        _stderr().print(
+            f"dbtune: wrote {path}" if path else "dbtune: no schema fix to write as a revision",
+            soft_wrap=True,
+        )
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
@@ -617,6 +644,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--replica", action="append", metavar="DSN",
         help="a streaming replica of the database (repeatable): an index it scans is not "
         "unused",
+    )  # fmt: skip
+    doctor.add_argument(
+        "--write-revision", metavar="DIR",
+        help="write the listed schema fixes as one Alembic revision (with an undo) on top of "
+        "the chain whose revisions are in DIR",
     )  # fmt: skip
     doctor.add_argument(
         "--all", action="store_true",

@@ -20,11 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-
 from dbtune.advice import Suggestion
 from dbtune.errors import UsageError
+from dbtune.migrations.chain import current_head
 
 LINE = 96
 
@@ -129,20 +127,6 @@ def load_report(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("queries"), list):
         raise UsageError(f"{path} is not a dbtune explain JSON report (no 'queries' list)")
     return data
-
-
-def current_head(versions: Path) -> str | None:
-    """The single head of the chain whose revisions are in ``versions``."""
-    if not versions.is_dir():
-        raise UsageError(
-            f"{versions} is not a directory; point --dir at the chain's versions directory "
-            "(dbtune init-ops DIR makes an ops chain)"
-        )
-    try:
-        script = ScriptDirectory(str(versions.parent), version_locations=[str(versions)])
-        return script.get_current_head()
-    except CommandError as exc:
-        raise UsageError(f"cannot find the head of {versions}: {exc}") from None
 
 
 def _docstring(item: Accepted, command: str) -> str:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pglast import ast
+from pglast.enums import SortByDir
+from pglast.stream import RawStream
+
 
 def create_index_call(
     name: str,
@@ -32,3 +36,31 @@ def create_index_call(
 def drop_index_call(name: str, table: str, *, schema: str | None = None) -> str:
     args = [repr(name), repr(table)] + ([f"schema={schema!r}"] if schema else [])
     return f"drop_index_online({', '.join(args)})"
+
+
+def index_stmt_call(node: ast.IndexStmt) -> str | None:
+    """The ``create_index_online(...)`` call for a parsed ``CREATE INDEX``, or None when the
+    helper cannot say the same thing (an expression, an operator class, a collation, NULLS
+    order, a method other than btree)."""
+    columns = []
+    for elem in node.indexParams or ():
+        if (
+            not isinstance(elem, ast.IndexElem)
+            or elem.name is None
+            or elem.opclass
+            or elem.collation
+            or elem.nulls_ordering
+        ):
+            return None
+        desc = " DESC" if elem.ordering == SortByDir.SORTBY_DESC else ""
+        columns.append(f"{elem.name}{desc}")
+    relation = node.relation
+    if relation is None or (node.accessMethod or "btree") != "btree":
+        return None
+    include = [str(e.name) for e in node.indexIncludingParams or () if isinstance(e, ast.IndexElem)]
+    where = str(RawStream()(node.whereClause)) if node.whereClause is not None else None
+    return create_index_call(
+        str(node.idxname or "name"), str(relation.relname), columns, include=include,
+        where=where, unique=bool(node.unique),
+        schema=str(relation.schemaname) if relation.schemaname else None,
+    )  # fmt: skip

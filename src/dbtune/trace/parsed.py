@@ -8,9 +8,8 @@ afterwards: which relations the statement names, whether an index build or drop 
 from __future__ import annotations
 
 from pglast import ast, parse_sql
-from pglast.enums import AlterTableType, ObjectType, SortByDir
+from pglast.enums import AlterTableType, ObjectType
 from pglast.parser import ParseError
-from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
 from dbtune.migrations import calls
@@ -114,26 +113,6 @@ def touches(node: ast.Node, table: str, schema: str | None) -> bool:
     )
 
 
-def _deparse(node: ast.Node) -> str:
-    stream = RawStream()
-    return str(stream(node))
-
-
 def create_index_call(node: ast.IndexStmt) -> str:
     """The ``create_index_online(...)`` call that builds the same index online."""
-    columns = []
-    for elem in node.indexParams or ():
-        if not isinstance(elem, ast.IndexElem) or elem.name is None:
-            return "create_index_online(name, table, columns)  # an expression index"
-        desc = " DESC" if elem.ordering == SortByDir.SORTBY_DESC else ""
-        columns.append(f"{elem.name}{desc}")
-    include = [str(e.name) for e in node.indexIncludingParams or () if isinstance(e, ast.IndexElem)]
-    relation = node.relation
-    if relation is None:
-        return "create_index_online(name, table, columns)"
-    return calls.create_index_call(
-        str(node.idxname or "name"), str(relation.relname), columns, include=include,
-        where=_deparse(node.whereClause) if node.whereClause is not None else None,
-        unique=bool(node.unique),
-        schema=str(relation.schemaname) if relation.schemaname else None,
-    )  # fmt: skip
+    return calls.index_stmt_call(node) or "create_index_online(name, table, columns)"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from dbtune.catalog import Catalog, Column, IndexInfo, drop_index_sql
+from dbtune.catalog import Catalog, Column, IndexInfo, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import ident
 from dbtune.index_spec import (
@@ -64,6 +64,19 @@ def _fix(index: IndexInfo, wide: list[Column], fixed: list[int]) -> str:
     return sql.SQL(" ").join(statements).as_string()
 
 
+def _undo(index: IndexInfo, wide: list[Column]) -> str:
+    """What puts the table back as it was: the length CHECKs dropped, or the index rebuilt."""
+    if any(c.typname not in TEXT_TYPES for c in wide):
+        return f"{rebuild_sql(index)};"
+    table = ident(index.schema, index.table)
+    return " ".join(
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {};")
+        .format(table, ident(_constraint_name(index.table, c.width.name)))
+        .as_string()
+        for c in wide
+    )
+
+
 def _widest(measured: int | str | None) -> str:
     if measured is None:
         return ""
@@ -93,6 +106,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 "or rebuild the index without them",
                 _fix(index, wide, fixed),
                 severity="high",
+                undo=_undo(index, wide),
                 index_oid=index.oid,
                 columns=tuple(c.width.name for c in wide),
             )
