@@ -185,3 +185,25 @@ def test_the_reference_database_is_clean_of_every_health_check(seeded_url: str) 
     found = {o.id: [s.finding.message for s in o.findings] for o in report.outcomes if o.findings}
     assert found == {}
     assert all(o.skipped is None for o in report.outcomes)
+
+
+def test_partitioned_tables_are_judged_once_on_the_parent(health_url: str) -> None:
+    with psycopg.connect(health_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS fx_partitions")
+        conn.execute(
+            'CREATE TABLE IF NOT EXISTS fx_partitions."Events" (id bigint, flag boolean) '
+            "PARTITION BY RANGE (id)"
+        )
+        for n in range(3):
+            conn.execute(
+                f'CREATE TABLE IF NOT EXISTS fx_partitions."Events_{n}" PARTITION OF '
+                f'fx_partitions."Events" FOR VALUES FROM ({n * 1000}) TO ({(n + 1) * 1000})'
+            )
+        conn.execute('CREATE INDEX IF NOT EXISTS "ix_Events_flag" ON fx_partitions."Events" (flag)')
+    options = DoctorOptions(show_all=True, selection=Selection(schemas=("fx_partitions",)))
+    found = {
+        o.id: [s.finding.subject for s in o.findings]
+        for o in run_doctor(health_url, options).outcomes
+    }
+    assert found["boolean_indexes"] == ['fx_partitions."ix_Events_flag"']
+    assert found["tables_without_primary_key"] == ['fx_partitions."Events"']
