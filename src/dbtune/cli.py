@@ -361,8 +361,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         raise UsageError(f"--instances must be at least 1, got {args.instances}")
     if args.pool_max is not None and (args.pool_size is not None or args.max_overflow is not None):
         raise UsageError("give --pool-max, or SQLAlchemy's --pool-size/--max-overflow, not both")
+    workload = args.workload or config.workload_path()
+    hot = tuple((q.name, q.sql) for q in load_workload(workload).queries) if workload else ()
     options = DoctorOptions(
         instances=args.instances,
+        hot_queries=hot,
         pool_max=args.pool_max,
         pool_size=args.pool_size,
         max_overflow=args.max_overflow,
@@ -644,6 +647,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--replica", action="append", metavar="DSN",
         help="a streaming replica of the database (repeatable): an index it scans is not "
         "unused",
+    )  # fmt: skip
+    doctor.add_argument(
+        "--workload", metavar="FILE",
+        help="the hot queries (default: [tool.dbtune] workload): an unindexed foreign key they "
+        "filter on gets the index they need",
     )  # fmt: skip
     doctor.add_argument(
         "--write-revision", metavar="DIR",

@@ -31,13 +31,15 @@ _COLUMNS = CatalogQuery(
     """
 SELECT a.attrelid, a.attnum, a.attname, t.typname, format_type(a.atttypid, a.atttypmod),
        t.typcategory, a.attnotnull, a.attidentity,
-       coalesce(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false),
+       a.attidentity = '' AND EXISTS (
+           SELECT 1 FROM pg_depend AS dep WHERE dep.refobjid = a.attrelid
+           AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass
+           AND dep.deptype = 'a'),  -- owns a sequence: serial (no pg_get_expr: it locks)
        s.null_frac, s.avg_width
 FROM pg_attribute AS a
 JOIN pg_class AS c ON c.oid = a.attrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 JOIN pg_type AS t ON t.oid = a.atttypid
-LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_stats AS s ON s.schemaname = n.nspname AND s.tablename = c.relname
      AND s.attname = a.attname AND NOT s.inherited
 WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
@@ -49,6 +51,8 @@ _SEQUENCES = CatalogQuery(
     """
 SELECT c.oid, n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqmax,
        CASE WHEN c.relkind = 'S' AND has_sequence_privilege(c.oid, 'SELECT')
+            AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = c.oid
+                            AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
             THEN pg_sequence_last_value(c.oid) END,
        dep.refobjid, dep.refobjsubid
 FROM pg_sequence AS s
@@ -63,7 +67,10 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^p
 
 _CONSTRAINTS = CatalogQuery(
     """
-SELECT k.oid, k.conname, k.conrelid, k.contype, k.convalidated, pg_get_constraintdef(k.oid)
+SELECT k.oid, k.conname, k.conrelid, k.contype, k.convalidated,
+       CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
+                             AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
+            THEN pg_get_constraintdef(k.oid) ELSE '(not read: the table is locked)' END
 FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
 WHERE k.conrelid <> 0 AND k.contype IN ('c', 'f') AND NOT k.convalidated
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
@@ -72,7 +79,11 @@ WHERE k.conrelid <> 0 AND k.contype IN ('c', 'f') AND NOT k.convalidated
 
 _KEYS = CatalogQuery(
     """
-SELECT k.conname, k.conrelid, k.conkey, k.confrelid, k.confkey, pg_get_constraintdef(k.oid), k.oid
+SELECT k.conname, k.conrelid, k.conkey, k.confrelid, k.confkey,
+       CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
+                             AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
+            THEN pg_get_constraintdef(k.oid) ELSE '' END,
+       k.oid
 FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
 WHERE k.contype = 'f' AND k.conparentid = 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'

@@ -103,3 +103,24 @@ def test_filters_and_the_ignore_list(fleet_url: str, tmp_path: Path) -> None:
     bad = run_cli("doctor", "--dsn", fleet_url, cwd=tmp_path)
     assert bad.code == 2
     assert "ignore entry 'tabel:x'" in bad.stderr
+
+
+def test_the_workload_shapes_the_foreign_key_index(fleet_url: str, tmp_path: Path) -> None:
+    workload = tmp_path / "workload.toml"
+    workload.write_text(
+        '[[query]]\nname = "latest_children"\n'
+        'sql = \'SELECT id, note FROM "BigChild" WHERE "parentId" = %(p)s '
+        "ORDER BY id DESC LIMIT 10'\nparams.p = 3\n"
+    )
+    report = _json(fleet_url, "--workload", str(workload))
+    first = report["findings"][0]
+    assert first["table"] == "BigChild"
+    assert "the workload's query latest_children filters on it" in first["message"]
+    assert first["fix"] == (
+        'CREATE INDEX CONCURRENTLY "ix_BigChild_parentId_id" ON public."BigChild" '
+        '("parentId", id DESC);'
+    )
+    with psycopg.connect(fleet_url, autocommit=True) as conn:
+        conn.execute(first["fix"])
+    after = _json(fleet_url, "--workload", str(workload))
+    assert not [f for f in after["findings"] if f["table"] == "BigChild"]

@@ -68,7 +68,7 @@ def test_doctor_does_not_wait_behind_an_exclusive_lock(seeded_url: str) -> None:
         conn.execute("CREATE INDEX ix_food_text ON food_entries (user_id) INCLUDE (description)")
     with psycopg.connect(seeded_url) as holder:
         holder.execute("LOCK TABLE conversation_history IN ACCESS EXCLUSIVE MODE")
-        run = run_cli("doctor", "--dsn", seeded_url, "--format", "json")
+        run = run_cli("doctor", "--dsn", seeded_url, "--format", "json", "--all")
         holder.rollback()
     assert run.code == 1, run.stderr
     report = json.loads(run.stdout)

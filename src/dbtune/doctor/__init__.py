@@ -40,6 +40,7 @@ class DoctorOptions:
     pool_size: int | None = None  # or SQLAlchemy's pool_size + max_overflow
     max_overflow: int | None = None
     replicas: tuple[str, ...] = ()  # --replica URLs: their index scans count too
+    hot_queries: tuple[tuple[str, str], ...] = ()  # (name, SQL) of the workload's queries
     unused_min_bytes: int = 10 * 2**20
     all_visible_min: float = 0.8
     visibility_min_pages: int = 128

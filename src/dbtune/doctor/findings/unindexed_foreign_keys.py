@@ -3,18 +3,23 @@
 Problem: deleting (or re-keying) a referenced row makes PostgreSQL look up the referencing rows;
 without an index led by the foreign-key columns that is a sequential scan of the child table,
 per deleted parent row, under a lock. Evidence: a foreign-key constraint whose columns are not
-the leading key columns (in any order) of a valid index on the referencing table. Fix:
-``CREATE INDEX CONCURRENTLY`` on those columns.
+the leading key columns (in any order) of a valid index on the referencing table; the table's
+sequential scans since the statistics reset say what it costs reads. Fix: ``CREATE INDEX
+CONCURRENTLY`` on those columns — or, when a query of the workload (``--workload``, or
+``[tool.dbtune] workload``) filters on them, on the columns that query needs: the key's
+columns, its other equalities on the table, then its ORDER BY.
 """
 
 from __future__ import annotations
 
 from psycopg import sql
 
-from dbtune.catalog import Catalog, quoted
+from dbtune.catalog import Catalog, ForeignKey, quoted
 from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import ident
 from dbtune.index_spec import MAX_IDENTIFIER_BYTES
+from dbtune.query_shape import shape
+from dbtune.sqltext import SqlTextError
 
 ID = "unindexed_foreign_keys"
 
@@ -40,6 +45,35 @@ def _reads(catalog: Catalog, table_oid: int, columns: tuple[str, ...]) -> str:
     )
 
 
+def _hot_key(
+    catalog: Catalog, key: ForeignKey, queries: tuple[tuple[str, str], ...]
+) -> tuple[str, list[tuple[str, bool]]] | None:
+    """A workload query that filters on the key's columns, and the index columns that serve
+    it: the key's columns, its other equalities on the table, then its ORDER BY."""
+    names = {
+        c.name for (t, _), c in catalog.health.columns.items() if t == key.table_oid
+    }  # the table's columns, as the catalog spells them
+    for name, text in queries:
+        try:
+            used = shape(text).tables
+        except SqlTextError:
+            continue
+        for table in used:
+            if table.name != key.table or table.schema not in (None, key.schema):
+                continue
+            matched = {c.column for c in table.conditions if c.kind in ("eq", "in")}
+            if not set(key.columns) <= matched:
+                continue
+            # single-value equalities join the key; a multi-valued IN would break the order
+            equal = [c.column for c in table.conditions if c.kind == "eq"]
+            columns = [(c, False) for c in key.columns]
+            columns += [(c, False) for c in dict.fromkeys(equal) if c not in key.columns]
+            columns += [(c, d) for c, d in table.order_by if c not in {x for x, _ in columns}]
+            if all(c in names for c, _ in columns):
+                return name, columns
+    return None
+
+
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     valid = [i for i in catalog.inspectable() if i.valid and not i.predicate]
     findings = []
@@ -57,10 +91,20 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
             if key.partitioned
             else ("CREATE INDEX CONCURRENTLY {} ON {} ({});")
         )
+        hot = _hot_key(catalog, key, options.hot_queries)
+        columns = hot[1] if hot else [(c, False) for c in key.columns]
         fix = sql.SQL(build).format(
-            ident(index_name(key.table, key.columns)),
+            ident(index_name(key.table, tuple(c for c, _ in columns))),
             ident(key.schema, key.table),
-            sql.SQL(", ").join(ident(c) for c in key.columns),
+            sql.SQL(", ").join(
+                sql.SQL("{}{}").format(ident(c), sql.SQL(" DESC" if d else "")) for c, d in columns
+            ),
+        )
+        serves = (
+            f"; the workload's query {hot[0]} filters on it: the index below serves that "
+            f"query too ({', '.join(c + (' DESC' if d else '') for c, d in columns)})"
+            if hot
+            else ""
         )
         findings.append(
             Finding(
@@ -70,6 +114,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 f"({', '.join(quoted(c) for c in key.columns)}) -> {parent}) has no index led "
                 f"by its column(s): deleting from {parent} scans {table}"
                 + _reads(catalog, key.table_oid, key.columns)
+                + serves
                 + (
                     " (a partitioned table: the fix is a plain build, which blocks writes to "
                     "each partition while it runs; online instead: CREATE INDEX ON ONLY the "
@@ -82,7 +127,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 table_oid=key.table_oid,
                 columns=key.columns,
                 undo=sql.SQL("DROP INDEX CONCURRENTLY {};")
-                .format(ident(key.schema, index_name(key.table, key.columns)))
+                .format(ident(key.schema, index_name(key.table, tuple(c for c, _ in columns))))
                 .as_string(),
             )
         )
