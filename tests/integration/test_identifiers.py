@@ -79,7 +79,7 @@ def _indexes(url: str) -> set[tuple[str, str]]:
 
 
 def _doctor(url: str) -> dict[str, Any]:
-    run = run_cli("doctor", "--dsn", url, "--format", "json", "--unused-min-mb", "0")
+    run = run_cli("doctor", "--dsn", url, "--format", "json", "--all", "--unused-min-mb", "0")
     assert run.code in (0, 1), run.stderr
     return dict(json.loads(run.stdout))
 
