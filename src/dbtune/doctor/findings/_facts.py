@@ -3,7 +3,10 @@ out of the registry)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dbtune.catalog import Catalog, IndexInfo, quoted
+from dbtune.doctor import Finding
 from dbtune.health import ColumnFacts
 
 
@@ -20,3 +23,26 @@ def key_columns(catalog: Catalog, index: IndexInfo) -> list[ColumnFacts | None]:
 def plain_btrees(catalog: Catalog) -> list[IndexInfo]:
     """Valid, non-partial btree indexes the checks may judge."""
     return [i for i in catalog.inspectable() if i.valid and i.method == "btree" and not i.predicate]
+
+
+def column_findings(
+    catalog: Catalog, check: str, wanted: Callable[[ColumnFacts], bool], why: str
+) -> list[Finding]:
+    """One low-severity finding per column ``wanted`` picks: ``table.column is TYPE: why``."""
+    found = []
+    for column in sorted(catalog.health.columns.values(), key=lambda c: (c.table_oid, c.attnum)):
+        if not wanted(column):
+            continue
+        table = table_name(catalog, column.table_oid)
+        found.append(
+            Finding(
+                check,
+                f"{table}.{column.name}",
+                f"{table}.{column.name} is {column.type_sql}: {why}",
+                "",
+                severity="low",
+                table_oid=column.table_oid,
+                columns=(column.name,),
+            )
+        )
+    return found

@@ -18,23 +18,13 @@ ID = "char_columns"
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
-    from dbtune.doctor.findings._facts import table_name
+    from dbtune.doctor.findings._facts import column_findings
 
-    found = []
-    for column in sorted(catalog.health.columns.values(), key=lambda c: (c.table_oid, c.attnum)):
-        if column.typname != "bpchar" or column.type_sql in ("character(1)", "character"):
-            continue
-        table = table_name(catalog, column.table_oid)
-        found.append(
-            Finding(
-                ID,
-                f"{table}.{column.name}",
-                f"{table}.{column.name} is {column.type_sql}: values are padded with spaces "
-                "that compare as nothing and come back to the application",
-                "",
-                severity="low",
-                table_oid=column.table_oid,
-                columns=(column.name,),
-            )
-        )
-    return found
+    return column_findings(
+        catalog,
+        ID,
+        lambda column: (
+            column.typname == "bpchar" and column.type_sql not in ("character(1)", "character")
+        ),
+        "values are padded with spaces that compare as nothing and come back to the application",
+    )

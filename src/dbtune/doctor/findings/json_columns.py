@@ -16,23 +16,11 @@ ID = "json_columns"
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
-    from dbtune.doctor.findings._facts import table_name
+    from dbtune.doctor.findings._facts import column_findings
 
-    found = []
-    for column in sorted(catalog.health.columns.values(), key=lambda c: (c.table_oid, c.attnum)):
-        if column.typname != "json":
-            continue
-        table = table_name(catalog, column.table_oid)
-        found.append(
-            Finding(
-                ID,
-                f"{table}.{column.name}",
-                f"{table}.{column.name} is json: parsed on every access, no equality, no "
-                "index for @> or ?; jsonb is what queries want",
-                "",
-                severity="low",
-                table_oid=column.table_oid,
-                columns=(column.name,),
-            )
-        )
-    return found
+    return column_findings(
+        catalog,
+        ID,
+        lambda column: column.typname == "json",
+        "parsed on every access, no equality, no index for @> or ?; jsonb is what queries want",
+    )

@@ -18,23 +18,11 @@ ID = "timestamp_without_time_zone"
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
-    from dbtune.doctor.findings._facts import table_name
+    from dbtune.doctor.findings._facts import column_findings
 
-    found = []
-    for column in sorted(catalog.health.columns.values(), key=lambda c: (c.table_oid, c.attnum)):
-        if column.typname != "timestamp":
-            continue
-        table = table_name(catalog, column.table_oid)
-        found.append(
-            Finding(
-                ID,
-                f"{table}.{column.name}",
-                f"{table}.{column.name} is {column.type_sql}: its values mean nothing "
-                "without the writer's time zone, which is not stored",
-                "",
-                severity="low",
-                table_oid=column.table_oid,
-                columns=(column.name,),
-            )
-        )
-    return found
+    return column_findings(
+        catalog,
+        ID,
+        lambda column: column.typname == "timestamp",
+        "its values mean nothing without the writer's time zone, which is not stored",
+    )
