@@ -135,7 +135,7 @@ def changes(before: Snapshot, after: Snapshot, *, same_transaction: bool) -> Cha
 
     locks = []
     if same_transaction:
-        for oid, mode in sorted(after.locks - before.locks):
+        for oid, mode in sorted(after.locks - before.locks):  # by OID: creation order
             relation = known(oid)
             if relation is not None:
                 locks.append(Lock(relation, mode))
@@ -173,7 +173,7 @@ def changes(before: Snapshot, after: Snapshot, *, same_transaction: bool) -> Cha
     return Changes(
         tuple(locks),
         tuple(rewritten),
-        tuple(scanned),
+        tuple(sorted(scanned, key=lambda c: c.relation.name)),
         tuple(rel for _, rel in created if (rel.table_oid, rel.relname) not in again),
         tuple(rel for _, rel in dropped if (rel.table_oid, rel.relname) not in again),
         tuple(constraints),
