@@ -81,3 +81,31 @@ def test_cli_without_a_schema_says_to_migrate(empty_url: str) -> None:
     run = run_cli("seed", "--dsn", empty_url, "--messages", "10")
     assert run.code == 2
     assert "alembic upgrade head" in run.stderr
+
+
+_SCHEMA = """
+SELECT 'index', c.relname, pg_get_indexdef(c.oid) FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND i.indisvalid
+UNION ALL
+SELECT 'key', conname, pg_get_constraintdef(oid) || ' valid=' || convalidated
+FROM pg_constraint WHERE contype IN ('f', 'p', 'c') AND connamespace = 'public'::regnamespace
+ORDER BY 1, 2
+"""
+
+
+def test_the_load_puts_every_index_and_key_back_as_it_was(empty_url: str) -> None:
+    """The seed drops secondary indexes and foreign keys for the load: after it, each is back
+    by name with its exact definition, every key validated; a failed seed leaves them too."""
+    reference_schema.upgrade(empty_url)
+    with psycopg.connect(empty_url) as conn:
+        before = conn.execute(_SCHEMA).fetchall()
+    assert any(kind == "index" and "conversation_history" in d for kind, _, d in before)
+    seed(empty_url, messages=2_000, users=50)
+    with psycopg.connect(empty_url) as conn:
+        after = conn.execute(_SCHEMA).fetchall()
+    assert after == before
+    with pytest.raises(UsageError):  # refused before anything is dropped
+        seed(empty_url, messages=2_000, users=50)
+    with psycopg.connect(empty_url) as conn:
+        assert conn.execute(_SCHEMA).fetchall() == before
