@@ -42,6 +42,7 @@ from dbtune.workload import Workload, load_workload
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 BENCH_DATABASE = "dbtune_bench"
+REPORT_FILES = ("benchmarks.md", "bench-latency.png", "bench-pool.png")
 
 
 def _stderr() -> Console:
@@ -397,6 +398,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from dbtune.bench.run import BenchConfig, run_bench, write_report
 
     require_matplotlib()
+    out = Path(args.out)
+    existing = [out / name for name in REPORT_FILES if (out / name).exists()]
+    if existing and not args.force:  # checked before minutes of measuring, not after
+        raise UsageError(
+            f"{', '.join(str(p) for p in existing)} already exist(s): pass --force to replace "
+            "them, or --out another folder"
+        )
 
     messages = args.messages or (100_000 if args.quick else 1_000_000)
     config = BenchConfig.for_scale(messages, args.quick)
@@ -418,7 +426,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     with console.status("benchmarking") as status:
         results = run_bench(url, config, lambda text: status.update(text))
     command = "python -m dbtune bench " + " ".join(args.argv)
-    path = write_report(results, config, Path(args.out), command.strip())
+    path = write_report(results, config, out, command.strip())
     console.print(
         f"dbtune: wrote {path}: covering index {results.speedup():,.0f}x faster than "
         f"no index; p95 {results.floor_ratio():.1f}x the SELECT 1 floor",
@@ -675,7 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="measure before/after evidence side by side and write docs/benchmarks.md",
+        help="measure before/after evidence side by side and write benchmarks.md and plots",
         description="Measures hot-query latency without an index, with a plain btree and with "
         "the covering index; the naive INCLUDE (content, metadata) index; writers during an "
         "online and a plain build; insert cost per index; a pool size sweep. Without --dsn it "
@@ -690,7 +698,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="messages to seed (default 1,000,000; 100,000 with --quick)",
     )
     bench.add_argument("--quick", action="store_true", help="about 100k rows, under 2 minutes")
-    bench.add_argument("--out", default="docs", help="folder for benchmarks.md and the plots")
+    bench.add_argument(
+        "--out", default="dbtune-bench",
+        help="folder for benchmarks.md and the plots (default ./dbtune-bench; dbtune's own "
+        "docs: --out docs --force)",
+    )  # fmt: skip
+    bench.add_argument("--force", action="store_true", help="replace a report already in --out")
     bench.set_defaults(func=cmd_bench)
 
     trace = sub.add_parser(

@@ -39,3 +39,11 @@ def test_quick_bench_writes_the_report(empty_url: str, tmp_path: Path) -> None:
     assert int(speedup.group(1).replace(",", "")) >= 20
     assert "Index Only Scan using ix_bench_covering" in report
     assert "| `CREATE INDEX CONCURRENTLY` | 1 |" in report
+
+
+def test_bench_never_overwrites_a_report_without_force(tmp_path: Path) -> None:
+    (tmp_path / "benchmarks.md").write_text("the user's own file\n")
+    run = run_cli("bench", "--quick", "--out", str(tmp_path))
+    assert run.code == 2
+    assert "already exist(s): pass --force" in run.stderr
+    assert (tmp_path / "benchmarks.md").read_text() == "the user's own file\n"
