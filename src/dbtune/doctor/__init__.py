@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal
 
 import psycopg
 
-from dbtune.catalog import Catalog, read_catalog
+from dbtune.catalog import Catalog, IndexInfo, read_catalog
 from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.doctor.selection import Selection
 from dbtune.dsn import describe
@@ -186,9 +186,17 @@ def _read(conn: Connection, url: str, options: DoctorOptions) -> Catalog | str:
         return _skip_reason(exc)
 
 
-def score(finding: Finding, catalog: Catalog, options: DoctorOptions) -> Scored:
-    """What ``finding`` weighs, from the catalog it was found in."""
-    index = next((i for i in catalog.indexes if i.oid == finding.index_oid), None)
+def score(
+    finding: Finding,
+    catalog: Catalog,
+    options: DoctorOptions,
+    by_oid: Mapping[int, IndexInfo] | None = None,
+) -> Scored:
+    """What ``finding`` weighs, from the catalog it was found in (``by_oid``: its indexes by
+    OID, built once per run by the caller)."""
+    if by_oid is None:
+        by_oid = {i.oid: i for i in catalog.indexes}
+    index = by_oid.get(finding.index_oid) if finding.index_oid is not None else None
     table_oid = finding.table_oid if finding.table_oid is not None else (
         index.table_oid if index else None
     )  # fmt: skip
@@ -224,8 +232,9 @@ def diagnose(catalog: Catalog, options: DoctorOptions | None = None) -> list[Fin
     impact, and those on small objects are counted instead of listed unless ``show_all``."""
     options = options or DoctorOptions()
     outcomes = []
+    by_oid = {i.oid: i for i in catalog.indexes}
     for kind, inspect in registry().items():
-        scored = [score(f, catalog, options) for f in inspect(catalog, options)]
+        scored = [score(f, catalog, options, by_oid) for f in inspect(catalog, options)]
         kept = [s for s in scored if options.selection.keeps(kind, s)]
         listed = [s for s in kept if options.show_all or not s.small]
         listed.sort(key=lambda s: -s.impact)

@@ -26,12 +26,12 @@ ROW_HEADER = 24  # 23 bytes, aligned
 LINE_POINTER = 4
 
 
-def expected_pages(catalog: Catalog, oid: int) -> int | None:
-    """How many pages the table's live rows need, or None when a column has no statistics."""
+def expected_pages(catalog: Catalog, oid: int, widths: list[int | None]) -> int | None:
+    """How many pages the table's live rows need (``widths``: its columns' average widths),
+    or None when a column has no statistics."""
     table = catalog.health.tables.get(oid)
     if table is None or table.tuples < 0:
         return None
-    widths = [c.avg_width for (t, _), c in catalog.health.columns.items() if t == oid]
     if not widths or any(w is None for w in widths):
         return None
     row = ROW_HEADER + math.ceil(len(widths) / 8) + sum(w or 0 for w in widths) + LINE_POINTER
@@ -40,12 +40,15 @@ def expected_pages(catalog: Catalog, oid: int) -> int | None:
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    widths: dict[int, list[int | None]] = {}
+    for (table_oid, _), column in catalog.health.columns.items():
+        widths.setdefault(table_oid, []).append(column.avg_width)
     found = []
     for table in sorted(catalog.health.tables.values(), key=lambda t: (t.schema, t.name)):
         size = table.pages * PAGE
         if table.kind != "r" or size < options.bloat_min_bytes:
             continue
-        needed = expected_pages(catalog, table.oid)
+        needed = expected_pages(catalog, table.oid, widths.get(table.oid, []))
         if needed is None:
             continue
         free = 1 - needed / table.pages
