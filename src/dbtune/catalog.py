@@ -170,7 +170,12 @@ SELECT k.conname, k.conrelid, n.nspname, t.relname, k.conkey::int2[],
        array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
              ORDER BY u.ord),
-       pn.nspname, p.relname, t.relkind = 'p' AS partitioned
+       pn.nspname, p.relname, t.relkind = 'p' AS partitioned,
+       k.confrelid, k.confkey::int2[], k.oid,
+       -- what re-creates it; not read under another session's ACCESS EXCLUSIVE lock
+       CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
+                             AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
+            THEN pg_get_constraintdef(k.oid) ELSE '' END
 FROM pg_constraint k
 JOIN pg_class t ON t.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -330,6 +335,10 @@ class ForeignKey:
     parent_schema: str
     parent: str
     partitioned: bool = False  # declared on a partitioned table
+    parent_oid: int = 0
+    parent_attnums: tuple[int, ...] = ()  # ``confkey``, in the key's order
+    oid: int = 0
+    definition: str = ""  # pg_get_constraintdef: what re-creates it
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,7 +528,8 @@ def read_catalog(conn: Connection, *, measure_rows_max: int = 200_000) -> Catalo
     tables = read_tables(run, table_oids, unanalyzed=True)
     foreign_keys = tuple(
         ForeignKey(str(r[0]), int(r[1]), str(r[2]), str(r[3]), tuple(int(a) for a in r[4]),
-                   tuple(str(c) for c in r[5]), str(r[6]), str(r[7]), bool(r[8]))
+                   tuple(str(c) for c in r[5]), str(r[6]), str(r[7]), bool(r[8]), int(r[9]),
+                   tuple(int(a) for a in r[10]), int(r[11]), str(r[12]))
         for r in run(_FOREIGN_KEYS, {})
     )  # fmt: skip
     since = run(_STATS_SINCE, {})

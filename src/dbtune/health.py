@@ -1,8 +1,8 @@
-"""The catalog facts doctor's health checks read beyond the indexes: every table, every
-column, sequences, constraints left NOT VALID, foreign keys with both sides' attnums, the
-database's transaction-ID age and who is connected. Read once per run with the rest of the
-catalog (:func:`dbtune.catalog.read_catalog`), in the same transaction; the checks are pure
-functions of it.
+"""The catalog facts doctor's health checks read beyond the indexes and foreign keys: every table,
+every column, sequences, constraints left NOT VALID, the database's transaction-ID age and who
+is connected. Read once per run with the rest of the catalog
+(:func:`dbtune.catalog.read_catalog`), in the same transaction; the checks are pure functions
+of it.
 """
 
 from __future__ import annotations
@@ -73,19 +73,6 @@ SELECT k.oid, k.conname, k.conrelid, k.contype, k.convalidated,
             THEN pg_get_constraintdef(k.oid) ELSE '(not read: the table is locked)' END
 FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
 WHERE k.conrelid <> 0 AND k.contype IN ('c', 'f') AND NOT k.convalidated
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
-"""
-)
-
-_KEYS = CatalogQuery(
-    """
-SELECT k.conname, k.conrelid, k.conkey, k.confrelid, k.confkey,
-       CASE WHEN NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.relation = k.conrelid
-                             AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_backend_pid())
-            THEN pg_get_constraintdef(k.oid) ELSE '' END,
-       k.oid
-FROM pg_constraint AS k JOIN pg_namespace AS n ON n.oid = k.connamespace
-WHERE k.contype = 'f' AND k.conparentid = 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
 """
 )
@@ -173,19 +160,6 @@ class LooseConstraint:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyLink:
-    """A foreign key by attnums on both sides."""
-
-    name: str
-    table_oid: int
-    attnums: tuple[int, ...]
-    parent_oid: int
-    parent_attnums: tuple[int, ...]
-    definition: str = ""  # pg_get_constraintdef: what re-creates it
-    oid: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class ClientGroup:
     application: str
     client: str
@@ -209,7 +183,6 @@ class Health:
     columns: Mapping[tuple[int, int], ColumnFacts] = field(default_factory=dict)
     sequences: tuple[SequenceFacts, ...] = ()
     loose_constraints: tuple[LooseConstraint, ...] = ()
-    keys: tuple[KeyLink, ...] = ()
     database_xid_age: int = 0
     clients: tuple[ClientGroup, ...] = ()
     replicas: tuple[NodeScans, ...] = ()
@@ -254,13 +227,8 @@ def read_health(run: Runner) -> Health:
         LooseConstraint(int(r[0]), str(r[1]), int(r[2]), str(r[3]), str(r[5]))
         for r in run(_CONSTRAINTS, {})
     )
-    keys = tuple(
-        KeyLink(str(r[0]), int(r[1]), tuple(int(a) for a in r[2]), int(r[3]),
-                tuple(int(a) for a in r[4]), str(r[5]), int(r[6]))
-        for r in run(_KEYS, {})
-    )  # fmt: skip
     age = run(_DATABASE, {})
     clients = tuple(
         ClientGroup(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in run(_CONNECTIONS, {})
     )
-    return Health(tables, columns, sequences, loose, keys, int(age[0][0]) if age else 0, clients)
+    return Health(tables, columns, sequences, loose, int(age[0][0]) if age else 0, clients)

@@ -23,7 +23,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     from dbtune.doctor.findings._facts import table_name
 
     health = catalog.health
-    keys = sorted(health.keys, key=lambda k: k.oid)
+    keys = sorted(catalog.foreign_keys, key=lambda k: k.oid)
     found = []
     for n, older in enumerate(keys):
         for newer in keys[n + 1 :]:

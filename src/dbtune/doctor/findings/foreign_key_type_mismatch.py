@@ -22,7 +22,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
 
     health = catalog.health
     found = []
-    for key in health.keys:
+    for key in catalog.foreign_keys:
+        if len(key.parent_attnums) != len(key.attnums):
+            continue  # a key described without its referenced columns
         for attnum, parent_attnum in zip(key.attnums, key.parent_attnums, strict=True):
             child = health.column(key.table_oid, attnum)
             parent = health.column(key.parent_oid, parent_attnum)

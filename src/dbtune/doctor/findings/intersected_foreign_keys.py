@@ -20,7 +20,7 @@ ID = "intersected_foreign_keys"
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     from dbtune.doctor.findings._facts import table_name
 
-    keys = sorted(catalog.health.keys, key=lambda k: k.oid)
+    keys = sorted(catalog.foreign_keys, key=lambda k: k.oid)
     found = []
     for n, first in enumerate(keys):
         for second in keys[n + 1 :]:
