@@ -7,15 +7,17 @@ editable install uses the folder itself.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
-
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
+from typing import TYPE_CHECKING, Protocol
 
 from dbtune.db import connect
 from dbtune.errors import DbtuneError, MigrationError
 from dbtune.seed import existing_rows, seed
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and SQLAlchemy under it) is imported where a migration runs, not with this module:
+# every CLI command imports it, and most never migrate.
 
 BASELINE = "0001_baseline"
 
@@ -34,6 +36,8 @@ def script_location() -> Path:
 
 def alembic_config(url: str) -> Config:
     """An Alembic config for ``url`` that does not reconfigure the caller's logging."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     config.attributes["url"] = url
@@ -43,6 +47,9 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """``alembic upgrade <revision>`` on ``url``."""
+    from alembic import command
+    from alembic.util import CommandError
+
     try:
         command.upgrade(alembic_config(url), revision)
     except CommandError as exc:
@@ -51,6 +58,9 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str) -> None:
     """``alembic downgrade <revision>`` on ``url``."""
+    from alembic import command
+    from alembic.util import CommandError
+
     try:
         command.downgrade(alembic_config(url), revision)
     except CommandError as exc:
