@@ -7,15 +7,18 @@ passed, 1 a check failed, 2 a usage or connection error.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
+import psutil
 import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,7 +28,6 @@ from dbtune import embedded, reference_schema
 from dbtune import seed as seeding
 from dbtune.advisor import advisor
 from dbtune.advisor.ops_chain import DEFAULT_VERSION_TABLE, init_ops
-from dbtune.advisor.revision import load_report, write_revisions
 from dbtune.advisor.what_if import ENGINES
 from dbtune.capture.statements import read_statements
 from dbtune.capture.workload_file import captured_queries, merged, render, with_baselines
@@ -42,7 +44,7 @@ from dbtune.workload import Workload, load_workload
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 BENCH_DATABASE = "dbtune_bench"
-REPORT_FILES = ("benchmarks.md", "bench-latency.png", "bench-pool.png")
+REPORT_FILES = ("benchmarks.md", "bench-scaling.png", "bench-latency.png", "bench-pool.png")
 
 
 def _stderr() -> Console:
@@ -115,6 +117,26 @@ def embedded_demo_url(*, stat_statements: bool = False) -> str:
 
 
 PIPED_WIDTH = 160
+
+
+def pool_tune_drivers() -> tuple[str, ...]:
+    from dbtune.bench.pool_tune import DRIVERS
+
+    return DRIVERS
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    return [_positive_int(part.strip()) for part in text.split(",") if part.strip()]
 
 
 def _positive_int(text: str) -> int:
@@ -256,6 +278,8 @@ def cmd_init_ops(args: argparse.Namespace) -> int:
 
 
 def cmd_revision(args: argparse.Namespace) -> int:
+    from dbtune.advisor.revision import load_report, write_revisions
+
     report_path = Path(args.report)
     report = load_report(report_path)
     versions = Path(args.dir)
@@ -289,6 +313,69 @@ def cmd_seed(args: argparse.Namespace) -> int:
         f"(seed {plan.seed}) and ran VACUUM (ANALYZE)",
         soft_wrap=True,
     )
+    return EXIT_OK
+
+
+TUNE_FILES = ("pool-tune.md", "pool-tune.png")
+
+
+def cmd_pool_tune(args: argparse.Namespace) -> int:
+    from dbtune.bench import machine, pool_tune
+    from dbtune.bench.plots import pool_tune_plot, require_matplotlib
+
+    require_matplotlib()
+    out = Path(args.out)
+    existing = [out / name for name in TUNE_FILES if (out / name).exists()]
+    if existing and not args.force:
+        raise UsageError(
+            f"{', '.join(str(p) for p in existing)} already exist(s): pass --force to replace "
+            "them, or --out another folder"
+        )
+    config = load_config()
+    workload = load_workload(args.workload or config.workload_path())
+    url = resolve_url(args.dsn, config.dsn_env) or embedded_demo_url()
+    mix = pool_tune.build_mix(url, workload)
+    if not mix.calls:
+        raise UsageError(
+            f"no query of {workload.source} can run: "
+            + "; ".join(mix.skipped or ["the workload is empty"])
+        )
+    budget = server_budget(url)
+    recommended = pool_size().max_size
+    sizes = (
+        sorted(set(args.sizes))
+        if args.sizes
+        else pool_tune.sizes_to_try(recommended, args.clients, budget.available)
+    )
+    console = _stderr()
+    with console.status("pool tune") as status:
+        result = asyncio.run(
+            pool_tune.sweep(
+                url,
+                mix.calls,
+                driver=args.driver,
+                sizes=sizes,
+                clients=args.clients,
+                seconds=args.duration,
+                passes=args.passes,
+                recommended=recommended,
+                progress=lambda text: status.update(f"pool tune: {text}"),
+            )
+        )
+    with connect(url) as conn:
+        version = conn.info.server_version
+    command = "dbtune pool " + " ".join(_without_dsns(args.argv))
+    text = pool_tune.render_markdown(
+        result, mix, command=command.strip(), machine=machine.describe(version)
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pool-tune.md").write_text(text)
+    pool_tune_plot(result, out / "pool-tune.png")
+    if args.format == "json":
+        print(json.dumps(pool_tune.as_json(result, mix), indent=2))
+    else:
+        print(text)
+    console.print(f"dbtune: wrote {out / 'pool-tune.md'} and pool-tune.png", soft_wrap=True)
     return EXIT_OK
 
 
@@ -393,9 +480,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return EXIT_OK if report.passed else EXIT_CHECK_FAILED
 
 
+def _bench_series(args: argparse.Namespace) -> tuple[int, ...]:
+    """The sizes to measure: --scale, or --messages alone, or what this machine can hold."""
+    from dbtune.bench.scaling import default_series, parse_series
+
+    if args.scale is not None:
+        try:
+            return parse_series(args.scale)
+        except ValueError as exc:
+            raise UsageError(f"--scale: {exc}") from None
+    if args.messages is not None:
+        if args.messages < 1000:
+            raise UsageError("--messages: at least 1000 messages")
+        return (args.messages,)
+    free_disk = shutil.disk_usage(Path.cwd()).free
+    return default_series(psutil.virtual_memory().total, free_disk, quick=args.quick)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from dbtune.bench.plots import require_matplotlib
     from dbtune.bench.run import BenchConfig, run_bench, write_report
+    from dbtune.bench.scaling import within
 
     require_matplotlib()
     out = Path(args.out)
@@ -406,8 +511,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             "them, or --out another folder"
         )
 
-    messages = args.messages or (100_000 if args.quick else 1_000_000)
-    config = BenchConfig.for_scale(messages, args.quick)
+    config = BenchConfig.for_scales(_bench_series(args), args.quick)
     url = resolve_url(args.dsn, load_config().dsn_env)
     console = _stderr()
     if url is None:
@@ -422,10 +526,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         url, messages=config.messages, users=config.users, seeder=_seed_with_progress
     )
     if present != config.messages:
-        config = BenchConfig.for_scale(present, args.quick)
+        config = BenchConfig.for_scales(within(config.scales, present), args.quick)
     with console.status("benchmarking") as status:
         results = run_bench(url, config, lambda text: status.update(text))
-    command = "python -m dbtune bench " + " ".join(args.argv)
+    command = redact("python -m dbtune bench " + " ".join(args.argv))
     path = write_report(results, config, out, command.strip())
     console.print(
         f"dbtune: wrote {path}: covering index {results.speedup():,.0f}x faster than "
@@ -620,6 +724,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pool.add_argument("--format", choices=("table", "json"), default="table")
     pool.set_defaults(func=cmd_pool)
+    pool_sub = pool.add_subparsers(dest="pool_command", metavar="{tune}")
+    tune = pool_sub.add_parser(
+        "tune",
+        help="measure throughput and p95 per max_size on your own workload's reads",
+        description="Sweeps the pool's max_size with the workload's reads (their pickers give "
+        "the parameters) through the driver you use, in repeated passes, and reports "
+        "throughput and p95 per size, the knee and where 2 x CPU + 5 lands, with a plot. Runs "
+        "reads only, on read-only connections: the database is not changed.",
+    )
+    tune.add_argument("--dsn", help=dsn_help + "; none: the embedded demo database")
+    tune.add_argument(
+        "--workload", help="workload TOML (default: [tool.dbtune] workload, else the reference)"
+    )
+    tune.add_argument("--driver", choices=pool_tune_drivers(), default="psycopg")
+    tune.add_argument(
+        "--clients", type=_positive_int, default=64, help="concurrent clients (default 64)"
+    )
+    tune.add_argument(
+        "--duration", type=_positive_float, default=3.0,
+        help="seconds per size and pass (default 3)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--passes", type=_positive_int, default=2,
+        help="passes over the sizes, ascending and descending in turn (default 2)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--sizes", type=_sizes, default=None,
+        help="max_size values to try, e.g. 2,4,9,16 (default: powers of two up to --clients, "
+        "2 x CPU + 5, within the server's connection budget)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--out", default="dbtune-bench",
+        help="folder for pool-tune.md and pool-tune.png (default ./dbtune-bench)",
+    )  # fmt: skip
+    tune.add_argument("--force", action="store_true", help="replace a report already in --out")
+    tune.add_argument("--format", choices=("table", "json"), default="table")
+    tune.set_defaults(func=cmd_pool_tune)
 
     doctor = sub.add_parser(
         "doctor",
@@ -691,13 +832,20 @@ def build_parser() -> argparse.ArgumentParser:
         "database: bench migrates it, seeds it when empty, and creates bench_* tables.",
     )
     bench.add_argument("--dsn", help=dsn_help + "; none: the embedded server")
-    bench.add_argument(
-        "--messages",
-        type=int,
-        default=None,
-        help="messages to seed (default 1,000,000; 100,000 with --quick)",
+    sizes = bench.add_mutually_exclusive_group()
+    sizes.add_argument(
+        "--scale",
+        metavar="N,N,...",
+        help="table sizes of the scaling series, e.g. 100000,1000000,3000000 (default: "
+        "100k, 300k, 1M and 3M rows, as many as half this machine's memory holds; the largest "
+        "is seeded)",
     )
-    bench.add_argument("--quick", action="store_true", help="about 100k rows, under 2 minutes")
+    sizes.add_argument(
+        "--messages", type=int, default=None, help="one size only: messages to seed and measure"
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="100k rows, one size, short rounds: about a minute"
+    )
     bench.add_argument(
         "--out", default="dbtune-bench",
         help="folder for benchmarks.md and the plots (default ./dbtune-bench; dbtune's own "

@@ -79,18 +79,20 @@ class VariantResult:
     plan: str
 
 
-def prepare_variants(url: str, progress: Callable[[str], None] = lambda _: None) -> None:
-    """(Re)create the three copies of conversation_history, each with its indexes."""
+def prepare_variants(
+    url: str, progress: Callable[[str], None] = lambda _: None, *, rows: int | None = None
+) -> None:
+    """(Re)create the three copies of conversation_history (its first ``rows`` messages by
+    id, or all of them), each with its indexes."""
+    limit = sql.SQL("") if rows is None else sql.SQL(" LIMIT {}").format(sql.Literal(rows))
     with connect(url, autocommit=True) as conn:
         for variant, name in TABLES.items():
             table = sql.Identifier(name)
             progress(f"copying conversation_history to {name}")
-            for statement in (
-                "DROP TABLE IF EXISTS {}",
-                "CREATE TABLE {} AS TABLE conversation_history ORDER BY id",
-                "ALTER TABLE {} ADD PRIMARY KEY (id)",
-            ):
-                conn.execute(sql.SQL(statement).format(table))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
+            copy = sql.SQL("CREATE TABLE {} AS SELECT * FROM conversation_history ORDER BY id{}")
+            conn.execute(copy.format(table, limit))
+            conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(table))
             row = conn.execute(
                 sql.SQL("SELECT coalesce(max(id), 0) + 1 FROM {}").format(table)
             ).fetchone()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from dbtune.bench.latency import NO_INDEX
 from dbtune.errors import MissingExtra
+
+if TYPE_CHECKING:
+    from dbtune.bench.pool_tune import Sweep
+    from dbtune.bench.scaling import ScalePoint
 
 
 def require_matplotlib() -> None:
@@ -68,6 +74,63 @@ def latency_plot(rows: dict[str, tuple[float, float, float]], floor_p50: float, 
     ax.set_title("heaviest user's latest 20 messages, prepared, one client")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def scaling_plot(points: Sequence[ScalePoint], path: Path) -> None:
+    """p50 against rows on log-log axes, one line per variant and the floor, ratios labelled."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    rows = [p.rows for p in points]
+    for variant in points[0].variants:
+        ax.plot(rows, [p.variants[variant].heavy.p50_ms for p in points], marker="o", label=variant)
+    ax.plot(rows, [p.floor.p50_ms for p in points], "--", color="grey", label="SELECT 1 (floor)")
+    for p in points:
+        ax.annotate(
+            f"{p.speedup():,.0f}x",
+            (p.rows, p.variants[NO_INDEX].heavy.p50_ms),
+            textcoords="offset points",
+            xytext=(0, 8),
+            ha="center",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows in the table")
+    ax.set_ylabel("p50 latency, ms")
+    ax.set_title("heaviest user's latest 20 messages: no index over covering index, per size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def pool_tune_plot(result: Sweep, path: Path) -> None:
+    """Throughput (median and the passes' range) and p95 against max_size."""
+    plt = _pyplot()
+    fig, (ax_qps, ax_p95) = plt.subplots(1, 2, figsize=(11, 4))
+    sizes = sorted(result.cells)
+    medians = [result.median_qps(s) for s in sizes]
+    low = [m - min(c.qps for c in result.cells[s]) for s, m in zip(sizes, medians, strict=True)]
+    high = [max(c.qps for c in result.cells[s]) - m for s, m in zip(sizes, medians, strict=True)]
+    ax_qps.errorbar(sizes, medians, yerr=[low, high], marker="o", capsize=3, label=result.driver)
+    ax_p95.plot(sizes, [result.median_p95(s) for s in sizes], marker="o", label=result.driver)
+    for ax, label in ((ax_qps, "queries/s"), (ax_p95, "p95 latency, ms")):
+        ax.set_xscale("log", base=2)
+        ax.axvline(
+            result.recommended,
+            color="grey",
+            linestyle="--",
+            label=f"2 x CPU + 5 = {result.recommended}",
+        )
+        ax.axvline(result.knee(), color="green", linestyle=":", label=f"knee = {result.knee()}")
+        ax.set_xlabel("pool max_size")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{result.clients} concurrent clients, the workload's reads; range of passes")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -21,8 +21,9 @@ from dbtune.bench import latency, machine
 from dbtune.bench.build import COVERING, COVERING_DEFINITION, build_beside_writer
 from dbtune.bench.inserts import insert_rates
 from dbtune.bench.naive import NaiveResult, naive_include
-from dbtune.bench.plots import latency_plot, pool_plot
+from dbtune.bench.plots import latency_plot, pool_plot, scaling_plot
 from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, Cells, sweep, verdicts
+from dbtune.bench.scaling import ScalePoint, measure_series
 from dbtune.bench.writer import WriterStats
 from dbtune.db import connect
 from dbtune.index_spec import BTREE_MAX_ENTRY_BYTES
@@ -34,8 +35,8 @@ FLOOR_TARGET = 3.0
 
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
-    messages: int
-    users: int
+    scales: tuple[int, ...]
+    """Table sizes of the scaling series, ascending; the largest is what gets seeded."""
     latency_rounds: int
     per_round: int
     slow_per_round: int
@@ -43,19 +44,29 @@ class BenchConfig:
     insert_rounds: int
     insert_seconds: float
     pool_seconds: float
+    pool_sizes: tuple[int, ...]
+
+    @property
+    def messages(self) -> int:
+        return self.scales[-1]
+
+    @property
+    def users(self) -> int:
+        return max(100, self.messages // 100)
 
     @classmethod
-    def for_scale(cls, messages: int, quick: bool) -> BenchConfig:
-        if quick:
-            return cls(messages, max(100, messages // 100), 3, 30, 3, 1, 2, 0.5, 1.0)
-        return cls(messages, max(100, messages // 100), 5, 100, 5, 3, 3, 2.0, 3.0)
+    def for_scales(cls, scales: tuple[int, ...], quick: bool) -> BenchConfig:
+        recommended = pool_size().max_size
+        if quick:  # a smoke run: each section once, the sweep's ends and the formula
+            return cls(scales, 3, 30, 3, 1, 2, 0.5, 0.5, tuple(sorted({1, recommended, 32})))
+        sizes = tuple(sorted({1, 2, 4, recommended, 16, 32, 64}))
+        return cls(scales, 5, 100, 5, 3, 3, 2.0, 3.0, sizes)
 
 
 @dataclass
 class BenchResults:
     server_version: int = 0
-    floor: latency.Latency | None = None
-    variants: dict[str, latency.VariantResult] = field(default_factory=dict)
+    scaling: list[ScalePoint] = field(default_factory=list)
     listing: dict[str, object] = field(default_factory=dict)
     naive: NaiveResult | None = None
     builds: dict[str, list[tuple[float, WriterStats]]] = field(default_factory=dict)
@@ -63,13 +74,16 @@ class BenchResults:
     pool: Cells = field(default_factory=dict)
     recommended: int = 0
 
+    @property
+    def largest(self) -> ScalePoint:
+        return self.scaling[-1]
+
     def speedup(self) -> float:
-        no = self.variants[latency.NO_INDEX].heavy.p50_ms
-        return no / self.variants[latency.COVERING].heavy.p50_ms
+        return self.largest.speedup()
 
     def floor_ratio(self) -> float:
-        assert self.floor is not None
-        return self.variants[latency.COVERING].heavy.p95_ms / self.floor.p95_ms
+        """The worst of the series: the target holds at every size or not at all."""
+        return max(point.floor_ratio() for point in self.scaling)
 
 
 def run_bench(url: str, config: BenchConfig, progress: Callable[[str], None]) -> BenchResults:
@@ -77,30 +91,32 @@ def run_bench(url: str, config: BenchConfig, progress: Callable[[str], None]) ->
     results = BenchResults()
     with connect(url) as conn:
         results.server_version = conn.info.server_version
-    latency.prepare_variants(url, progress)
-    try:
-        results.floor, results.variants, results.listing = latency.measure(
-            url,
-            rounds=config.latency_rounds,
-            per_round=config.per_round,
-            slow_per_round=config.slow_per_round,
-            progress=progress,
-        )
+
+    def at_largest() -> None:
         progress("the naive INCLUDE (content, metadata) index")
         results.naive = naive_include(url)
         progress("single-row insert throughput per index variant")
         results.inserts = insert_rates(
             url, rounds=config.insert_rounds, seconds=config.insert_seconds
         )
-    finally:
-        latency.drop_variants(url)
+
+    results.scaling, results.listing = measure_series(
+        url,
+        config.scales,
+        rounds=config.latency_rounds,
+        per_round=config.per_round,
+        slow_per_round=config.slow_per_round,
+        progress=progress,
+        at_largest=at_largest,
+    )
 
     results.recommended = pool_size().max_size
-    sizes = sorted({1, 2, 4, results.recommended, 16, 32, 64})
     with connect(url) as conn:
         _, users = latency.traffic_users(conn, 2000)
     progress("pool sweep")
-    results.pool = asyncio.run(sweep(url, users, sizes, config.pool_seconds, progress))
+    results.pool = asyncio.run(
+        sweep(url, users, list(config.pool_sizes), config.pool_seconds, progress)
+    )
 
     results.builds = {"online": [], "plain": []}
     try:
@@ -127,13 +143,13 @@ def _ms(value: float) -> str:
 def write_report(results: BenchResults, config: BenchConfig, out: Path, command: str) -> Path:
     """Write ``benchmarks.md`` and its plots into ``out``; returns the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
-    floor = results.floor
-    assert floor is not None
+    largest = results.largest
     latency_plot(
-        {v: (r.heavy.p50_ms, r.heavy.p95_ms, r.heavy.p99_ms) for v, r in results.variants.items()},
-        floor.p50_ms,
+        {v: (r.heavy.p50_ms, r.heavy.p95_ms, r.heavy.p99_ms) for v, r in largest.variants.items()},
+        largest.floor.p50_ms,
         out / "bench-latency.png",
     )
+    scaling_plot(results.scaling, out / "bench-scaling.png")
     pool_plot(results.pool, results.recommended, CLIENTS, out / "bench-pool.png")
     lines = [
         "<!-- generated by `python -m dbtune bench`: do not edit -->",
@@ -142,11 +158,13 @@ def write_report(results: BenchResults, config: BenchConfig, out: Path, command:
         f"Command: `{command}`",
         "",
         f"Machine: {machine.describe(results.server_version)} on the same machine; "
-        f"{config.messages:,} seeded messages, {config.users:,} users. Variants are interleaved "
+        f"{config.messages:,} seeded messages, {config.users:,} users; the hot query measured "
+        f"at {', '.join(f'{n:,}' for n in config.scales)} rows. Variants are interleaved "
         "in every comparison; figures are medians or percentiles of samples taken side by "
         "side, so read the ratios rather than any single absolute time.",
         "",
-        *_latency_section(results, floor),
+        *_scaling_section(results),
+        *_latency_section(results),
         *_naive_section(results),
         *_builds_section(results),
         *_inserts_section(results),
@@ -157,10 +175,55 @@ def write_report(results: BenchResults, config: BenchConfig, out: Path, command:
     return path
 
 
-def _latency_section(results: BenchResults, floor: latency.Latency) -> list[str]:
-    no_index = results.variants[latency.NO_INDEX]
+def _scaling_section(results: BenchResults) -> list[str]:
     lines = [
-        "## Hot query: a user's latest 20 messages, with content",
+        "## How the hot query's cost grows with the table",
+        "",
+        "The heaviest user's latest 20 messages, with content, at each size (the first N "
+        "messages of one seed); p50 in ms, every variant and the `SELECT 1` floor measured in "
+        "the same interleaved rounds.",
+        "",
+        "| rows | no index | plain btree | covering index | covering p95 | floor p95 "
+        "| no index / covering (p50) | covering p95 / floor p95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for point in results.scaling:
+        v = point.variants
+        lines.append(
+            f"| {point.rows:,} | {_ms(v[latency.NO_INDEX].heavy.p50_ms)} "
+            f"| {_ms(v[latency.PLAIN].heavy.p50_ms)} | {_ms(v[latency.COVERING].heavy.p50_ms)} "
+            f"| {_ms(v[latency.COVERING].heavy.p95_ms)} | {_ms(point.floor.p95_ms)} "
+            f"| {point.speedup():,.0f}x | {point.floor_ratio():.1f}x |"
+        )
+    first, last = results.scaling[0], results.largest
+    growth = ""
+    if last.rows > first.rows:
+        growth = (
+            f" From {first.rows:,} to {last.rows:,} rows ({last.rows / first.rows:.0f}x), the "
+            f"sequential scan's p50 grew "
+            f"{last.variants[latency.NO_INDEX].heavy.p50_ms / first.variants[latency.NO_INDEX].heavy.p50_ms:.1f}x"  # noqa: E501
+            f" and the covering index's "
+            f"{last.variants[latency.COVERING].heavy.p50_ms / first.variants[latency.COVERING].heavy.p50_ms:.1f}x."  # noqa: E501
+        )
+    return [
+        *lines,
+        "",
+        f"At {last.rows:,} rows the covering index is **{results.speedup():,.0f}x** faster than "
+        f"no index (target: at least {SPEEDUP_TARGET:,.0f}x at the largest size), and its p95 "
+        f"stays within **{results.floor_ratio():.1f}x** of the `SELECT 1` round trip at every "
+        f"size (target: within {FLOOR_TARGET:.0f}x).{growth}",
+        "",
+        "![latency against rows](bench-scaling.png)",
+        "",
+    ]
+
+
+def _latency_section(results: BenchResults) -> list[str]:
+    largest = results.largest
+    floor = largest.floor
+    no_index = largest.variants[latency.NO_INDEX]
+    lines = [
+        f"## Hot query at {largest.rows:,} rows: a user's latest 20 messages, with content",
         "",
         "One client, prepared statements, the same connection for the `SELECT 1` floor; the "  # noqa: S608 - prose
         f"heaviest user (user {results.listing.get('heavy_user')}) and users drawn in "
@@ -171,7 +234,7 @@ def _latency_section(results: BenchResults, floor: latency.Latency) -> list[str]
         "| p95 ms | vs no index (p50) | p95 vs floor p95 | buffers | plan |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, r in results.variants.items():
+    for name, r in largest.variants.items():
         lines.append(
             f"| {name} | {_ms(r.heavy.p50_ms)} | {_ms(r.heavy.p95_ms)} | {_ms(r.heavy.p99_ms)} "
             f"| {_ms(r.weighted.p50_ms)} | {_ms(r.weighted.p95_ms)} "
@@ -183,10 +246,9 @@ def _latency_section(results: BenchResults, floor: latency.Latency) -> list[str]
         f"| `SELECT 1` (floor) | {_ms(floor.p50_ms)} | {_ms(floor.p95_ms)} "
         f"| {_ms(floor.p99_ms)} | | | | 1.0x | | |",
         "",
-        f"The covering index makes the heaviest user's query **{results.speedup():,.0f}x** "
-        f"faster than no index (target: at least {SPEEDUP_TARGET:,.0f}x), and its p95 is "
-        f"**{results.floor_ratio():.1f}x** the `SELECT 1` round trip (target: within "
-        f"{FLOOR_TARGET:.0f}x). The message listing without content: "
+        f"The covering index makes the heaviest user's query **{largest.speedup():,.0f}x** "
+        f"faster than no index, and its p95 is **{largest.floor_ratio():.1f}x** the `SELECT 1` "
+        "round trip. The message listing without content: "
         f"`{results.listing.get('listing_plan')}`, heap fetches "
         f"{results.listing.get('listing_heap_fetches')}.",
         "",
