@@ -80,18 +80,34 @@ class VariantResult:
 
 
 def prepare_variants(
-    url: str, progress: Callable[[str], None] = lambda _: None, *, rows: int | None = None
+    url: str,
+    progress: Callable[[str], None] = lambda _: None,
+    *,
+    rows: int | None = None,
+    users: int | None = None,
 ) -> None:
-    """(Re)create the three copies of conversation_history (its first ``rows`` messages by
-    id, or all of them), each with its indexes."""
+    """(Re)create the three copies of conversation_history, each with its indexes.
+
+    ``rows``: only the first messages by id. ``users``: their senders folded onto that many
+    users (``(user_id - 1) % users + 1``), so that a smaller copy keeps the seed's messages per
+    user; the heaviest user stays user 1.
+    """
     limit = sql.SQL("") if rows is None else sql.SQL(" LIMIT {}").format(sql.Literal(rows))
+    sender = (
+        sql.SQL("user_id")
+        if users is None
+        else sql.SQL("(user_id - 1) % {} + 1").format(sql.Literal(users))
+    )
+    copy = sql.SQL(
+        "CREATE TABLE {} AS SELECT id, {} AS user_id, role, content, message_type, metadata, "
+        "created_at FROM conversation_history ORDER BY id{}"
+    )
     with connect(url, autocommit=True) as conn:
         for variant, name in TABLES.items():
             table = sql.Identifier(name)
             progress(f"copying conversation_history to {name}")
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
-            copy = sql.SQL("CREATE TABLE {} AS SELECT * FROM conversation_history ORDER BY id{}")
-            conn.execute(copy.format(table, limit))
+            conn.execute(copy.format(table, sender, limit))
             conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(table))
             row = conn.execute(
                 sql.SQL("SELECT coalesce(max(id), 0) + 1 FROM {}").format(table)

@@ -371,7 +371,8 @@ def render_markdown(result: Sweep, mix: Mix, *, command: str, machine: str) -> s
         marks = [m for m, on in (("knee", row["knee"]), ("2 x CPU + 5", row["formula"])) if on]
         label = f"**{row['max_size']}** ({', '.join(marks)})" if marks else str(row["max_size"])
         lines.append(
-            f"| {label} | {row['qps']:,.0f} | {_spread([c.qps for c in cells])} "
+            f"| {label} | {result.median_qps(row['max_size']):,.0f} "
+            f"| {_spread([c.qps for c in cells])} "
             f"| {row['p95_ms']:.2f} | {row['share_of_best']:.0%} | {row['client_cpu']:.0%} "
             f"| {row['machine_cpu']:.0%} |"
         )
