@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from itertools import count
 from typing import Any
 
@@ -179,6 +179,10 @@ def _relations(
     return found
 
 
+def _scans_a_table(plans: list[Plan]) -> bool:
+    return any(n.node_type == "Seq Scan" for p in plans for n in p.nodes())
+
+
 def _named_tables(info: StatementInfo) -> tuple[Any, dict[str, Any]]:
     """The catalog read of the query's own relations (by OID, through the search_path)."""
     return tables_query([], named=[(r.schema, r.name) for r in info.relations])
@@ -329,22 +333,27 @@ def _volatile(conn: Connection, info: StatementInfo) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str) -> None:
-    """Timeouts (a lock wait shows as one, not as a slow plan) and the can-use switches, for
-    this transaction only, in one round trip."""
+@lru_cache(maxsize=16)
+def _settings_statement(statement_timeout_ms: int, mode: str) -> sql.Composed:
+    """One statement setting every value for the transaction: literal, so the same text each
+    time (prepared once per connection) and nothing to bind."""
     settings = {
         "statement_timeout": str(statement_timeout_ms),
         "lock_timeout": str(min(LOCK_TIMEOUT_MS, statement_timeout_ms)),
     }
     if mode == CAN_USE:
         settings.update(dict.fromkeys(CAN_USE_SETTINGS, "off"))
-    # prepare=True: the same text for every query, planned once per connection.
-    conn.execute(
-        "SELECT set_config(name, value, true) "
-        "FROM unnest(%s::text[], %s::text[]) AS s(name, value)",
-        [list(settings), list(settings.values())],
-        prepare=True,
+    calls = sql.SQL(", ").join(
+        sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value))
+        for name, value in settings.items()
     )
+    return sql.SQL("SELECT {}").format(calls)
+
+
+def _transaction_settings(conn: Connection, statement_timeout_ms: int, mode: str) -> None:
+    """Timeouts (a lock wait shows as one, not as a slow plan) and the can-use switches, for
+    this transaction only, in one round trip."""
+    conn.execute(_settings_statement(statement_timeout_ms, mode), prepare=True)
 
 
 def _explain(
@@ -437,10 +446,11 @@ def _explain_once(
             plan = _explain_generic(conn, text, None, info.dollar_parameters, version)
             generic = plan if query.expect.generic_plan else None
         else:
-            # In a pipeline the catalog read travels with the EXPLAIN: no round trip of its own.
+            # In a pipeline the catalog read travels with the EXPLAIN: no round trip of its own;
+            # sent only when it is sure to be needed (facts for the advisor, an index named).
             pending = (
                 conn.execute(*psycopg_query(*_named_tables(info)), prepare=True)
-                if pipelined
+                if pipelined and (with_facts or expect.index)
                 else None
             )
             plan = _explain(conn, query.sql, options, params, volatile, pipelined)
@@ -448,8 +458,14 @@ def _explain_once(
         if query.expect.generic_plan and not info.dollar_parameters:
             generic, generic_error = _generic_plan(conn, query, params, version)
         plans = [plan] + ([generic] if generic else [])
-        relations = _relations(conn, info, plans, named_rows)
-        rows, not_tables, unanalyzed, parents = table_facts(relations, plans)
+        # The catalog's sizes serve the Seq Scan check only: a plan without one (most plans)
+        # needs no catalog read unless a check fails and the hints want it.
+        relations = (
+            _relations(conn, info, plans, named_rows)
+            if named_rows is not None or _scans_a_table(plans)
+            else None
+        )
+        rows, not_tables, unanalyzed, parents = table_facts(relations or {}, plans)
         query_shape = shape(query.sql)
         ctx = CheckContext(
             plan, expect, rows, generic, generic_error, run.unmeasured,
@@ -461,6 +477,8 @@ def _explain_once(
         # The catalog's columns and indexes serve the hints and the advisor: read only
         # when a check failed or an index is named (most plans pass; each read costs).
         if with_facts or expect.index or any(c.status == "fail" for c in checks):
+            if relations is None:
+                relations = _relations(conn, info, plans, named_rows)
             facts = query_facts(conn, query_shape, relations, expect.index)
             missing = bool(expect.index) and not facts.has_index(expect.index or "")
             ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
