@@ -100,6 +100,33 @@ def _pytest(directory: Path, url: str, *extra: str) -> float:
     return elapsed
 
 
+def _per_statement(url: str, tables: list[str], rounds: int) -> float:
+    """The recorder's own cost per distinct statement (ms, median of rounds): each round on a
+    new connection (a cold backend, as a test's is) with a new recorder, in this process, so
+    neither pytest's start nor the suite's own queries blur it."""
+    from dbtune.config import load_config
+    from dbtune.plan_recorder import Recorder
+
+    timings = []
+    for _ in range(rounds):
+        with psycopg.connect(url, autocommit=True) as conn:
+            recorder = Recorder(load_config(), strict=False)
+            queries = [
+                sql.SQL("SELECT id, v FROM {} WHERE k = %s")
+                .format(sql.Identifier(table))
+                .as_string(conn)
+                for table in tables
+            ]
+            started = time.perf_counter()
+            for query in queries:
+                literal = psycopg.ClientCursor(conn).mogrify(query, [5])
+                recorder.observe(literal, "psycopg", conn, template=query)
+            timings.append((time.perf_counter() - started) / len(tables) * 1000)
+            if any(seen.error for seen in recorder.seen.values()):
+                raise SystemExit("the recorder failed to plan a statement")
+    return statistics.median(timings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--statements", type=int, default=200)
@@ -113,9 +140,13 @@ def main() -> None:
         directory = Path(tmp)
         (directory / "test_suite.py").write_text(SUITE.format(tables=tables, calls=args.calls))
         plain, planned = [], []
-        for _ in range(args.rounds):
-            plain.append(_pytest(directory, url))
-            planned.append(_pytest(directory, url, "--dbtune-plans"))
+        for r in range(args.rounds):  # alternate which goes first: drift hits both alike
+            if r % 2:
+                planned.append(_pytest(directory, url, "--dbtune-plans"))
+                plain.append(_pytest(directory, url))
+            else:
+                plain.append(_pytest(directory, url))
+                planned.append(_pytest(directory, url, "--dbtune-plans"))
         out = directory / "w.toml"
         captures = []
         for _ in range(args.rounds):
@@ -127,6 +158,7 @@ def main() -> None:
             )  # fmt: skip
             captures.append(time.perf_counter() - started)
         captured = out.read_text().count("[[query]]")
+    per_statement = _per_statement(url, tables, args.rounds)
     p50, q50 = statistics.median(plain), statistics.median(planned)
     print(
         f"{args.statements} tests, one distinct statement each, {args.calls} calls per test, "
@@ -137,6 +169,11 @@ def main() -> None:
     print(f"| pytest | {p50:.2f} |")
     print(f"| pytest --dbtune-plans | {q50:.2f} |")
     print(f"\noverhead: {q50 / p50 - 1:+.0%} ({q50 - p50:.2f} s for {args.statements} plans)")
+    # Each round's two runs side by side: less exposed to the machine's drift than the
+    # difference of two medians.
+    paired = statistics.median(q / p - 1 for p, q in zip(plain, planned, strict=True))
+    print(f"overhead, median of the {args.rounds} rounds' own ratios: {paired:+.0%}")
+    print(f"the recorder alone: {per_statement:.2f} ms per distinct statement (median of rounds)")
     print(
         f"capture: {statistics.median(captures):.2f} s for the top {args.statements} "
         f"statements ({captured} queries written)"
