@@ -177,7 +177,7 @@ async def test_busy_pool_recovers_after_a_restart(driver: Driver, own_server: Ow
     try:
         await asyncio.sleep(0.5)
         back = await asyncio.to_thread(own_server.restart)
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(1.5)  # hundreds of queries: every pooled connection is tried
     finally:
         stop.set()
         await asyncio.gather(*workers)
