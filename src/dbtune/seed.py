@@ -205,7 +205,7 @@ def tables_with_rows(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
         table
         for table in TABLES
         if conn.execute(
-            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
+            sql.SQL("SELECT /* dbtune */ EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
         ).fetchone()
         == (True,)
     ]

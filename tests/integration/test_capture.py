@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from dbtune import reference_schema
+from dbtune.seed import seed
 from tests.integration.helpers import run_cli
 
 RECENT = (
@@ -124,6 +126,18 @@ def test_update_refreshes_the_baseline_and_keeps_hand_written_keys(
     assert expect["index"] == "ix_Customer_email_name"  # baseline: refreshed
     assert expect.get("index_only") is True
     assert set(updated) == set(queries)
+
+
+def test_dbtune_seed_leaves_nothing_to_capture(empty_url: str) -> None:
+    """The seed's own statements (its emptiness checks included) carry the marker."""
+    reference_schema.upgrade(empty_url)
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+    seed(empty_url, messages=2_000, users=20)
+    done = run_cli("workload", "capture", "--dsn", empty_url)
+    assert done.code == 2, done.stdout
+    assert "nothing to capture" in done.stderr
 
 
 def test_without_pg_stat_statements_it_says_how_to_enable_it(empty_url: str) -> None:

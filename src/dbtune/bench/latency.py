@@ -110,7 +110,7 @@ def prepare_variants(
             conn.execute(copy.format(table, sender, limit))
             conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(table))
             row = conn.execute(
-                sql.SQL("SELECT coalesce(max(id), 0) + 1 FROM {}").format(table)
+                sql.SQL("SELECT /* dbtune */ coalesce(max(id), 0) + 1 FROM {}").format(table)
             ).fetchone()
             start = int(row[0]) if row else 1
             conn.execute(

@@ -36,7 +36,7 @@ def _fresh_messages(
     with conn.transaction(force_rollback=True):
         conn.execute("SELECT setseed(0.5)")
         row = conn.execute(
-            "SELECT max(id), count(DISTINCT user_id) FROM conversation_history"
+            "SELECT /* dbtune */ max(id), count(DISTINCT user_id) FROM conversation_history"
         ).fetchone()
         last = int(str(row[0])) if row and row[0] is not None else 0
         users = int(str(row[1])) if row and row[1] else 1
@@ -44,7 +44,8 @@ def _fresh_messages(
             MESSAGES_INSERT, {"users": users, "days": HISTORY_DAYS, "total": n, "lo": 1, "hi": n}
         )
         return conn.execute(
-            "SELECT user_id, role, content, message_type, metadata FROM conversation_history "
+            "SELECT /* dbtune */ user_id, role, content, message_type, metadata "
+            "FROM conversation_history "
             "WHERE id > %s ORDER BY id",
             [last],
         ).fetchall()
