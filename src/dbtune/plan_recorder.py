@@ -282,9 +282,11 @@ class Recorder:
                 if not _inside.get():
                     with suppress(psycopg.Error, ValueError, TypeError):
                         conn = cur.connection
-                        literal = psycopg.AsyncClientCursor(conn).mogrify(query, params)
-                        recorder.observe(literal, "psycopg async", None,
-                                         lambda: driver_conninfo(conn))  # fmt: skip
+                        text = query if isinstance(query, str) else query.as_string(conn)
+                        if not recorder.repeated(text):
+                            literal = psycopg.AsyncClientCursor(conn).mogrify(query, params)
+                            recorder.observe(literal, "psycopg async", None,
+                                             lambda: driver_conninfo(conn), text)  # fmt: skip
                 return result
 
             return execute
@@ -373,12 +375,15 @@ class Recorder:
             if isinstance(driver, psycopg.Connection) or type(driver).__module__.startswith(
                 ("psycopg2", "asyncpg")
             ):
+                return  # counted by the driver's own wrapper
+            if recorder.repeated(statement):
                 return
             with suppress(Exception):
                 url = conn.engine.url.set(drivername="postgresql")
                 literal = _inline(statement, tuple(parameters or ()))
                 recorder.observe(literal, "sqlalchemy", None,
-                                 lambda: url.render_as_string(hide_password=False))  # fmt: skip
+                                 lambda: url.render_as_string(hide_password=False),
+                                 statement)  # fmt: skip
 
         sa.event.listen(sa.Engine, "after_cursor_execute", after)
         self.undo.append(lambda: sa.event.remove(sa.Engine, "after_cursor_execute", after))

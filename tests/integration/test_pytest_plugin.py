@@ -65,6 +65,15 @@ def test_asyncpg():
                             "c4ca4238-a0b9-3382-8dcc-509a6f75849b")
         await conn.close()
     asyncio.run(go())
+
+
+def test_psycopg_async():
+    async def go():
+        async with await psycopg.AsyncConnection.connect(URL) as conn:
+            for key in ("c4ca4238-a0b9-3382-8dcc-509a6f75849b",
+                        "c81e728d-9d4c-3f63-af06-7f89cc14862c"):
+                await conn.execute('SELECT total FROM "Shop"."Orders" WHERE id = %s::uuid', [key])
+    asyncio.run(go())
 """
 
 
@@ -94,7 +103,7 @@ def test_the_plugin_flags_exactly_the_bad_query(
         "--dbtune-plans", f"--dbtune-plans-report={report}",
         f"--dbtune-write-workload={workload}", "-p", "no:cacheprovider",
     )  # fmt: skip
-    result.assert_outcomes(passed=4)  # report mode: findings do not fail the tests
+    result.assert_outcomes(passed=5)  # report mode: findings do not fail the tests
     output = result.stdout.str()
     assert "dbtune plans" in output
     data = json.loads(report.read_text())
@@ -116,7 +125,9 @@ def test_the_plugin_flags_exactly_the_bad_query(
         'CREATE INDEX CONCURRENTLY "ix_Orders_note" ON "Shop"."Orders" (note) INCLUDE (id);'
     )
     drivers = {s["driver"] for s in data["statements"]}
-    assert {"psycopg", "psycopg2", "asyncpg"} <= drivers
+    assert {"psycopg", "psycopg2", "asyncpg", "psycopg async"} <= drivers
+    (on_async,) = [s for s in data["statements"] if s["driver"] == "psycopg async"]
+    assert on_async["calls"] == 2  # the repeat is counted, not planned again
 
     def status(fragment: str) -> str:
         (found,) = [s["status"] for s in data["statements"] if fragment in s["sql"]]
@@ -126,7 +137,7 @@ def test_the_plugin_flags_exactly_the_bad_query(
     assert status("total = 7 /* dbtune: allow-seq-scan */") == "pass"  # the marker
     assert status('WHERE "displayName" = ') == "pass"  # the allow-listed table
     assert status("UPDATE") == "pass"  # planned, not run
-    assert len(data["statements"]) == 9  # 10 sent, 2 of them the same statement
+    assert len(data["statements"]) == 10  # 12 sent, two pairs of them the same statement
     assert all(s["status"] != "error" for s in data["statements"]), data
     assert f"FLAGGED {bad['name']}" in output
     assert _state(shop_url) == before  # nothing written, no index left behind
@@ -143,7 +154,7 @@ def test_strict_fails_the_session_and_junit(
         "--dbtune-plans=strict", f"--dbtune-plans-report={junit}", "-p", "no:cacheprovider"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     text = junit.read_text()
     assert "<failure" in text
     assert "no_seq_scan" in text
@@ -154,5 +165,5 @@ def test_off_unless_asked(
 ) -> None:
     _suite(pytester, shop_url, monkeypatch)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     assert "dbtune plans" not in result.stdout.str()
