@@ -12,10 +12,13 @@ with the values it was sent with:
   expect, would find most test databases gone);
 - on a psycopg 3 connection of the plugin's own for the other drivers (committed data only).
 
-Plans are made, never executed (writes included), in *can-use* mode: test databases are small,
-so the planner's settings are forced at once, and a Seq Scan that survives ``enable_seqscan =
-off`` on a table the query filters means no index can serve it. A table the query reads whole
-(no WHERE on it) is not held against it. Allowed: the tables
+Plans are made, never executed (writes included): the natural plan first, and only when it
+fails (test tables are small, so it often is a Seq Scan) again with ``enable_seqscan = off`` and
+nothing else forced — a forced sort or bitmap setting made the forced plan's quirks into false
+and flaky findings. A Seq Scan that survives ``enable_seqscan = off`` on a table the query
+filters (any condition on that table alone: a function, a leading-wildcard LIKE, an OR) means
+no index can serve it, whatever the table's size. A table the query reads whole (no condition
+on it but joins) is not held against it. Allowed: the tables
 of ``[tool.dbtune] allow_seq_scan``, and any query with the comment ``/* dbtune:
 allow-seq-scan */``. The terminal summary lists each flagged statement with its tables, plan,
 failed checks and the advisor's suggested index; ``--dbtune-plans-report PATH`` writes JSON
@@ -27,12 +30,16 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import importlib.abc
+import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -46,7 +53,7 @@ from dbtune.capture.statements import worth_checking
 from dbtune.capture.workload_file import statement_name
 from dbtune.checks import CheckResult
 from dbtune.config import Config
-from dbtune.explain.runner import CAN_USE, QueryFailed, QueryResult, explain_query
+from dbtune.explain.runner import CAN_REACH, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.query_shape import shape
 from dbtune.sqltext import (
@@ -93,7 +100,7 @@ def _walked_whole(
     or for a DISTINCT) and filter every row: no index serves the conditions then either."""
     if result.plan is None or expect.no_seq_scan is False:
         return None
-    filtered = {t.name for t in shape(result.query.sql).tables if t.conditions} - allowed
+    filtered = {t.name for t in shape(result.query.sql).tables if t.filtered} - allowed
     for node in result.plan.nodes():
         if (node.node_type in ("Index Scan", "Index Only Scan")
                 and node.relation_name in filtered and not node.index_cond):  # fmt: skip
@@ -120,6 +127,49 @@ def _inline(text: str, args: tuple[Any, ...]) -> str:
     return replace_parameters(text, lambda n: sql.Literal(args[n - 1]).as_string())
 
 
+class _ThenWatch(importlib.abc.Loader):
+    """The driver's own loader, and the recorder's watch once the module has run."""
+
+    def __init__(self, loader: importlib.abc.Loader, then: Callable[[], None]) -> None:
+        self.loader, self.then = loader, then
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self.loader.exec_module(module)
+        module.__loader__ = self.loader  # as if we had never been there
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.then()
+
+    def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ...
+        return getattr(self.loader, name)
+
+
+class DriverImportHook(importlib.abc.MetaPathFinder):
+    """A finder that finds nothing itself: when one of ``modules`` is imported, it asks the
+    other finders for it and wraps the loader, so that ``watch(name)`` runs right after the
+    module's own code, before anything else can call it."""
+
+    def __init__(self, modules: frozenset[str], watch: Callable[[str], None]) -> None:
+        self.modules, self.watch = modules, watch
+        self.busy: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if fullname not in self.modules or fullname in self.busy:
+            return None
+        self.busy.add(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.busy.discard(fullname)
+        if spec is None or spec.loader is None:
+            return None
+        spec.loader = _ThenWatch(spec.loader, functools.partial(self.watch, fullname))
+        return spec
+
+
 @dataclass
 class Recorder:
     """Watches the drivers, plans each new statement, reports at the end."""
@@ -133,6 +183,7 @@ class Recorder:
     own: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
     undo: list[Callable[[], None]] = field(default_factory=list)
     drivers: set[str] = field(default_factory=set)  # optional drivers watched so far
+    hook: DriverImportHook | None = None
 
     # --- what a statement is, and planning it --------------------------------------------
 
@@ -147,7 +198,7 @@ class Recorder:
             return Expectations(no_seq_scan=False), frozenset()
         read_whole = frozenset(
             t.name for t in shape(literal.replace("%", "%%")).tables
-            if not t.conditions and not t.order_by
+            if not t.filtered and not t.order_by
         )  # fmt: skip
         return Expectations(no_seq_scan=True), frozenset(self.config.allow_seq_scan) | read_whole
 
@@ -156,7 +207,7 @@ class Recorder:
         query = HotQuery(name=seen.name, sql=seen.sql.replace("%", "%%"), expect=expect)
         explain = functools.partial(
             explain_query, conn, query, profile="default", pickers={}, analyze=False,
-            mode=CAN_USE, natural_first=False, allow_seq_scan=allowed,
+            mode=CAN_REACH, allow_seq_scan=allowed,
         )  # fmt: skip
 
         def replan(setup: Setup) -> tuple[Plan, tuple[CheckResult, ...]]:
@@ -294,19 +345,38 @@ class Recorder:
         self._patch(psycopg.AsyncCursor, "execute", psycopg_async_execute)
         self.install_imported()
 
+    def _optional_drivers(self) -> dict[str, Callable[[], None]]:
+        return {
+            "psycopg2": self._install_psycopg2,
+            "asyncpg": self._install_asyncpg,
+            "sqlalchemy": self._install_sqlalchemy,
+        }
+
     def install_imported(self) -> None:
-        """Watch each optional driver the tests have imported by now. Importing one ourselves
-        would make a suite that never uses it pay its import (SQLAlchemy, asyncpg and
-        psycopg2 together: about 0.2 s); this runs again before every test's setup, so a
-        driver first imported inside a test is watched from the next test on."""
-        for module, install in (
-            ("psycopg2", self._install_psycopg2),
-            ("asyncpg", self._install_asyncpg),
-            ("sqlalchemy", self._install_sqlalchemy),
-        ):
-            if module not in self.drivers and module in sys.modules:
-                self.drivers.add(module)
-                install()
+        """Watch each optional driver imported by now, and every other one the moment it is
+        imported. Importing one ourselves would make a suite that never uses it pay its import
+        (SQLAlchemy, asyncpg and psycopg2 together: about 0.2 s); waiting for the next test
+        would miss a library that imports its driver inside its first call, and that whole
+        test's statements with it."""
+        drivers = self._optional_drivers()
+        for module in drivers:
+            if module in sys.modules:
+                self._watch(module)
+        if self.hook is None and any(m not in self.drivers for m in drivers):
+            self.hook = DriverImportHook(frozenset(drivers), self._watch)
+            sys.meta_path.insert(0, self.hook)
+            self.undo.append(self._remove_hook)
+
+    def _watch(self, module: str) -> None:
+        if module not in self.drivers:
+            self.drivers.add(module)
+            self._optional_drivers()[module]()
+
+    def _remove_hook(self) -> None:
+        if self.hook is not None:
+            with suppress(ValueError):
+                sys.meta_path.remove(self.hook)
+        self.hook = None
 
     def _install_psycopg2(self) -> None:
         try:
@@ -362,7 +432,7 @@ class Recorder:
 
     def _install_sqlalchemy(self) -> None:
         """SQLAlchemy's engine events, for the statements its drivers do not show us
-        themselves (psycopg 3 and psycopg2 are watched directly)."""
+        themselves (psycopg 3, sync and async, and psycopg2 are watched directly)."""
         import sqlalchemy as sa
 
         recorder = self
@@ -372,10 +442,12 @@ class Recorder:
             if executemany or _inside.get():
                 return
             driver = conn.connection.driver_connection
-            if isinstance(driver, psycopg.Connection) or type(driver).__module__.startswith(
-                ("psycopg2", "asyncpg")
-            ):
+            if isinstance(driver, psycopg.Connection | psycopg.AsyncConnection) or type(
+                driver
+            ).__module__.startswith("psycopg2"):
                 return  # counted by the driver's own wrapper
+            # asyncpg under SQLAlchemy runs prepared statements (PreparedStatement.fetch), which
+            # the wrapper of asyncpg's Connection methods never sees: counted here.
             if recorder.repeated(statement):
                 return
             with suppress(Exception):
@@ -397,10 +469,6 @@ class Recorder:
 
     # --- pytest hooks --------------------------------------------------------------------
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.install_imported()  # before the fixtures, which may open the connections
-
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
         self.current_test = item.nodeid
@@ -418,7 +486,8 @@ class Recorder:
         tr = terminalreporter
         tr.section("dbtune plans")
         tr.write_line(
-            f"{len(self.seen)} distinct statements planned (can-use mode), {len(flagged)} "
+            f"{len(self.seen)} distinct statements planned (natural plan, then seqscan off), "
+            f"{len(flagged)} "
             f"flagged, {len(errors)} could not be planned"
         )
         for s in flagged:
@@ -450,7 +519,7 @@ class Recorder:
             plan = s.result.plan.summary() if s.result and s.result.plan else ""
             sections.append(Section(s.name, tuple(outcomes), plan))
         return Report("pytest --dbtune-plans", "the tests' databases", tuple(sections),
-                      caption="can-use mode, plans only")  # fmt: skip
+                      caption="natural plan, then enable_seqscan = off; plans only")  # fmt: skip
 
     def as_json(self) -> str:
         return json.dumps(

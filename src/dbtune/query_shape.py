@@ -63,6 +63,10 @@ class TableUse:
     obstacles: tuple[Obstacle, ...] = ()
     order_by: tuple[tuple[str, bool], ...] = ()  # (column, descending): all of this table's
     selected: tuple[str, ...] | None = ()  # None: every column (``*``) or not known
+    filtered: bool = False
+    """A condition of the WHERE reads this table's columns and no other table's (an OR, a
+    function, a leading wildcard included): the query does not want every row of it, whether
+    or not an index could serve the condition. A join condition alone leaves it False."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +261,29 @@ def _conditions(node: object, found: _Found) -> None:
             found.conditions.append((column[0], Condition(column[1], "bool", True, _sql(node))))
 
 
+def _conjuncts(node: object) -> Iterator[object]:
+    """The AND-ed parts of a WHERE clause."""
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+        for arg in node.args or ():
+            yield from _conjuncts(arg)
+    elif node is not None:
+        yield node
+
+
+def _filtered(where: object, tables: list[ast.RangeVar]) -> set[int]:
+    """``id()`` of each table some AND-ed condition reads alone (see ``TableUse.filtered``)."""
+    found: set[int] = set()
+    for part in _conjuncts(where):
+        owners = set()
+        for ref in _column_refs(part):
+            column = _column(ref)
+            owner = _owner(column[0], tables) if column is not None else None
+            owners.add(id(owner) if owner is not None else None)
+        if len(owners) == 1 and None not in owners:
+            found |= owners  # type: ignore[arg-type]
+    return found
+
+
 def _from_tables(items: object) -> Iterator[ast.RangeVar]:
     if isinstance(items, ast.RangeVar):
         yield items
@@ -315,6 +342,7 @@ def shape(statement: str) -> QueryShape:
     tables = list(_from_tables(from_clause))
     found = _Found(squashed=squashed_parameters(text))
     _conditions(where, found)
+    filtered = _filtered(where, tables)
     order: list[tuple[str | None, str, bool]] = []
     sort_clause = getattr(stmt, "sortClause", None) or ()
     for item in sort_clause:
@@ -339,6 +367,7 @@ def shape(statement: str) -> QueryShape:
                 tuple(o for q, o in found.obstacles if mine(q)),
                 owned_order if len(owned_order) == len(order) else (),
                 _selected(targets, table, tables) if targets else (),
+                id(table) in filtered,
             )
         )
     return QueryShape(

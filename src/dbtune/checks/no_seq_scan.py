@@ -38,7 +38,7 @@ def check(ctx: CheckContext) -> Verdict | None:
             return None
         seq = [n for n in seq if n.relation_name in big]
     if not seq:
-        return ("pass", "no Seq Scan")
+        return ("pass", _why_no_finding(ctx))
     table = seq[0].relation_name or "?"
     parent = ctx.parents.get(table)
     named = f"{table} (a partition of {parent})" if parent else table
@@ -54,3 +54,25 @@ def check(ctx: CheckContext) -> Verdict | None:
         "fail",
         f"expected no Seq Scan; the plan scans all of {named}{size}. Likely fix: {likely_fix(ctx)}",
     )
+
+
+def _why_no_finding(ctx: CheckContext) -> str:
+    """The pass message, true to the plan: a Seq Scan the check let through is named, with why."""
+    scanned = sorted({
+        n.relation_name for n in ctx.plan.nodes() if n.node_type == "Seq Scan" and n.relation_name
+    })  # fmt: skip
+    if not scanned:
+        return "no Seq Scan"
+    reasons = []
+    for table in scanned:
+        rows = ctx.table_rows.get(table)
+        if table in ctx.not_tables:
+            why = "not a table"
+        elif table in ctx.allow_seq_scan or ctx.parents.get(table) in ctx.allow_seq_scan:
+            why = "allowed to be read whole"
+        elif rows is not None:
+            why = f"about {rows:,.0f} rows, under the {ctx.seq_scan_rows:,.0f}-row threshold"
+        else:
+            why = "under the row threshold"
+        reasons.append(f"{table} ({why})")
+    return "Seq Scan only where it is accepted: " + ", ".join(reasons)
