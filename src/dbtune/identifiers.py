@@ -34,6 +34,16 @@ def ident(*names: str) -> sql.SQL:
 MAX_NAME_BYTES = 63
 
 
+def fit_name(name: str) -> str:
+    """``name``, or when it passes 63 bytes its head and a stable hash of the whole: cutting it
+    would leave a name that stops mid-word, and two long names could become one."""
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    head = name.encode("utf-8")[: MAX_NAME_BYTES - len(digest) - 1].decode("utf-8", "ignore")
+    return f"{head.rstrip('_')}_{digest}"
+
+
 def derived_name(*parts: str, suffix: str) -> str:
     """``parts_suffix``, shortened with a hash when it would pass PostgreSQL's 63 bytes (the
     server would truncate it silently, and two long names could become one)."""

@@ -357,3 +357,42 @@ def test_tool_dbtune_config_is_read_from_the_project(shop_url: str, tmp_path: Pa
     # The IN-list query reads Orders whole, which the project allows; the others still fail.
     assert queries["orders_of_customers"]["status"] == "pass"
     assert queries["recent_orders"]["status"] == "fail"
+
+
+def test_suggestions_sharing_a_key_prefix_become_one_revision(
+    seeded_url: str, tmp_path: Path
+) -> None:
+    """The reference schema without its covering index: five queries of three shapes ask for
+    ``conversation_history (user_id, created_at DESC ...)``; one revision builds one index, ruff
+    clean with the project's configuration and with none, and the workload then passes."""
+    with psycopg.connect(seeded_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX ix_conversation_history_user_id_created_at")
+    done = run_cli("explain", "--dsn", seeded_url, "--what-if=build", "--format", "json")
+    assert done.code == 1, done.stderr
+    report_path = tmp_path / "report.json"
+    report_path.write_text(done.stdout)
+    ops = tmp_path / "ops"
+    assert run_cli("init-ops", str(ops)).code == 0
+    done = run_cli("revision", "--from", str(report_path), "--dir", str(ops / "versions"))
+    assert done.code == 0, done.stderr
+    written = sorted((ops / "versions").glob("*.py"))
+    assert len(written) == 1, [p.name for p in written]
+    assert written[0].name.endswith("_ix_conversation_history_user_id_created_at.py")
+    text = written[0].read_text()
+    assert '["user_id", "created_at DESC"]' in text
+    for query in ("recent_messages[heavy]", "message_listing[default]", "messages_since"):
+        assert query in " ".join(text.split())
+    ruff = [sys.executable, "-m", "ruff"]
+    project = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    for config in (["--isolated"], ["--config", str(project)]):
+        for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+            lint = subprocess.run([*ruff, *args, *config, str(written[0])],
+                                  capture_output=True, text=True)  # fmt: skip
+            assert lint.returncode == 0, (config, lint.stdout + lint.stderr)
+
+    env = {"DATABASE_URL": seeded_url}
+    ini = str(ops / "alembic.ini")
+    applied = run_cli("-c", ini, "upgrade", "head", module="alembic", env=env)
+    assert applied.code == 0, applied.stderr
+    after = run_cli("explain", "--dsn", seeded_url, "--can-use", "--format", "json")
+    assert after.code == 0, after.stdout

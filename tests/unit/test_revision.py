@@ -37,12 +37,40 @@ def test_only_verified_suggestions_unless_asked() -> None:
     assert _names(report, unverified=True) == ["ix_ok", "ix_unknown"]  # never ix_bad
 
 
-def test_a_key_that_leads_another_is_served_by_it() -> None:
+def test_keys_that_share_a_prefix_become_one_index() -> None:
     report = {"queries": [_query("short", ["a"], True), _query("long", ["a", "b DESC"], True),
-                          _query("again", ["a", "b DESC"], True),
-                          _query("covering", ["a"], True, include=["c"])]}  # fmt: skip
-    # "again" repeats "long"; "covering" has an INCLUDE the longer index lacks.
-    assert _names(report) == ["ix_long", "ix_covering"]
+                          _query("again", ["a", "b DESC"], True, include=["d"]),
+                          _query("covering", ["a"], True, include=["c", "b"])]}  # fmt: skip
+    (one,) = accepted(report)
+    # The longest key; the union of the INCLUDE lists, less what the key already holds.
+    assert one.suggestion.name == "ix_long"
+    assert one.suggestion.columns == ("a", "b DESC")
+    assert one.suggestion.include == ("d", "c")
+    assert [q.query for q in one.served] == [
+        "long[default]",
+        "again[default]",
+        "short[default]",
+        "covering[default]",
+    ]
+
+
+def test_other_tables_and_predicates_stay_apart() -> None:
+    report = {"queries": [_query("a", ["a"], True), _query("b", ["b"], True),
+                          _query("partial", ["a", "c"], True, where="c IS NULL"),
+                          _query("other", ["a", "c"], True, table="Customer")]}  # fmt: skip
+    assert _names(report) == ["ix_partial", "ix_other", "ix_a", "ix_b"]
+
+
+def test_a_long_name_is_shortened_with_a_stable_hash() -> None:
+    from dbtune.identifiers import fit_name
+
+    long = "ix_" + "conversation_history_" * 3 + "user_id_created_at"
+    short = fit_name(long)
+    assert len(short.encode()) == 63
+    assert short == fit_name(long)  # stable
+    assert short != fit_name(long + "_x")  # two long names stay two
+    assert short.startswith("ix_conversation_history_conversation_history_")
+    assert fit_name("ix_orders_code") == "ix_orders_code"
 
 
 def test_the_revision_is_python_that_calls_the_online_helpers() -> None:

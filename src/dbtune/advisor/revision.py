@@ -2,11 +2,12 @@
 
 Accepted means a what-if showed the query passing every expectation with the index
 (``--unverified`` also takes suggestions no what-if ran for; one a what-if showed failing is
-never written). A suggestion whose key starts another accepted suggestion's on the same table
-is dropped: the longer index serves both queries. Each revision uses ``create_index_online``
-and ``drop_index_online``, names the query, the before/after figures and the commands that
-produced it in its docstring, and revises the current head of the target chain, so the
-revisions line up one after another.
+never written). Suggestions on one table whose keys share a prefix become one index: the
+longest key, the union of their INCLUDE lists, one revision naming every query it serves. Each
+revision uses ``create_index_online`` and ``drop_index_online``, names the queries, the
+before/after figures and the commands that produced it in its docstring, and revises the
+current head of the target chain, so the revisions line up one after another. It is ruff
+clean under the project's configuration and under none (code lines fit 88 columns).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import textwrap
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,17 +26,28 @@ from dbtune.errors import UsageError
 from dbtune.migrations.chain import current_head
 
 LINE = 96
+"""Docstring lines: under the project's 100 and most projects' limits."""
+CODE_LINE = 88
+"""Code lines: ruff format's and black's default, so a project with no configuration of its
+own finds the revision formatted too."""
 
 
 @dataclass(frozen=True, slots=True)
-class Accepted:
-    """A suggestion from the report, with what the docstring tells a reviewer."""
+class Served:
+    """One query a suggestion serves, with what the docstring tells a reviewer."""
 
-    suggestion: Suggestion
     query: str
     sql: str
     before: str
     after: str
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """One index to write: a suggestion from the report, or several merged into one."""
+
+    suggestion: Suggestion
+    served: tuple[Served, ...]
 
 
 def _figures(measure: Mapping[str, Any] | None) -> str:
@@ -75,42 +87,51 @@ def accepted(report: Mapping[str, Any], *, unverified: bool = False) -> list[Acc
         if what_if is not None and not what_if.get("passes"):
             continue
         measured = what_if or {}
-        found.append(
-            Accepted(
-                _suggestion(data),
-                f"{query.get('name')}[{query.get('profile')}]",
-                str(query.get("sql", "")),
-                _figures(measured.get("before")),
-                (f"({measured.get('engine')}) " if measured else "")
-                + _figures(measured.get("after")),
-            )
+        served = Served(
+            f"{query.get('name')}[{query.get('profile')}]",
+            str(query.get("sql", "")),
+            _figures(measured.get("before")),
+            (f"({measured.get('engine')}) " if measured else "") + _figures(measured.get("after")),
         )
-    return _without_served(found)
+        found.append(Accepted(_suggestion(data), (served,)))
+    return merged(found)
 
 
-def _serves(big: Suggestion, small: Suggestion) -> bool:
-    """``big`` answers every lookup ``small`` would: same table, ``small``'s key leading it."""
-    return (
-        (big.schema, big.table) == (small.schema, small.table)
-        and len(big.columns) > len(small.columns)
-        and big.columns[: len(small.columns)] == small.columns
-        and not small.include
-        and not small.where
-    )
+def _bare(column: str) -> str:
+    """The column of a key item (``created_at DESC`` -> ``created_at``)."""
+    for suffix in (" DESC", " ASC"):
+        if column.endswith(suffix):
+            return column[: -len(suffix)]
+    return column
 
 
-def _without_served(found: Sequence[Accepted]) -> list[Accepted]:
-    """Drop repeats (the same index for several queries) and a plain index whose key leads
-    another accepted one on the same table."""
+def _merge(big: Suggestion, small: Suggestion) -> Suggestion | None:
+    """One index for both, when ``small``'s key leads ``big``'s on the same table with the
+    same predicate: ``big``'s key and the union of their INCLUDE lists (each bounded by the
+    advisor), less what the key holds."""
+    if (big.schema, big.table, big.where) != (small.schema, small.table, small.where):
+        return None
+    if big.columns[: len(small.columns)] != small.columns:
+        return None
+    keyed = {_bare(c) for c in big.columns}
+    include = tuple(dict.fromkeys(c for c in (*big.include, *small.include) if c not in keyed))
+    return replace(big, include=include)
+
+
+def merged(found: Sequence[Accepted]) -> list[Accepted]:
+    """One index per table and shared key prefix: the longest key serves every lookup of the
+    shorter ones, and its INCLUDE list is the union of theirs, so two queries never get two
+    revisions (nor two indexes) for one index."""
     kept: list[Accepted] = []
-    seen: set[tuple[Any, ...]] = set()
-    for item in found:
-        s = item.suggestion
-        key = (s.schema, s.table, s.columns, s.include, s.where)
-        if key in seen or any(_serves(o.suggestion, s) for o in found):
-            continue
-        seen.add(key)
-        kept.append(item)
+    for item in sorted(found, key=lambda a: -len(a.suggestion.columns)):  # stable: report order
+        for i, other in enumerate(kept):
+            both = _merge(other.suggestion, item.suggestion)
+            if both is not None:
+                served = (*other.served, *(q for q in item.served if q not in other.served))
+                kept[i] = Accepted(both, served)
+                break
+        else:
+            kept.append(item)
     return kept
 
 
@@ -129,35 +150,45 @@ def load_report(path: Path) -> dict[str, Any]:
     return data
 
 
+def _wrapped(lines: Sequence[str], width: int) -> list[str]:
+    """Each line wrapped at ``width``, its indentation kept on the lines it wraps onto."""
+    out: list[str] = []
+    for line in "\n".join(lines).splitlines():
+        indent = line[: len(line) - len(line.lstrip())]
+        out += textwrap.wrap(
+            line, width, subsequent_indent=indent + ("  " if line.strip() else ""),
+            break_on_hyphens=False, break_long_words=False,
+        ) or [""]  # fmt: skip
+    return out
+
+
 def _docstring(item: Accepted, command: str) -> str:
     s = item.suggestion
-    sql_lines = [
-        line for raw in item.sql.strip().splitlines()
-        for line in textwrap.wrap(raw, LINE - 4) or [""]
-    ]  # fmt: skip
+    queries = ", ".join(q.query for q in item.served)
     parts = [
-        f"Index {s.name} on {s.schema}.{s.table}, for {item.query}.",
+        f"Index {s.name} on {s.schema}.{s.table}, for {queries}.",
         "",
         "Suggested by dbtune's advisor from a failing plan:",
-        *textwrap.wrap(s.reason, LINE, break_on_hyphens=False),
-        "",
-        "Query:",
-        *(f"    {line}" for line in sql_lines),
-        "",
-        f"Before: {item.before}",
-        f"After: {item.after}",
-        "",
-        "Produced by:",
-        *textwrap.wrap(
-            command,
-            LINE,
-            initial_indent="    ",
-            subsequent_indent="    ",
-            break_on_hyphens=False,
-            break_long_words=False,
-        ),
+        s.reason,
     ]
-    return "\n".join(parts).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if len(item.served) > 1:
+        parts += [
+            "",
+            "One index for these queries: the suggestions' keys share a prefix, so the longest "
+            "key serves each of them, with the union of their INCLUDE lists.",
+        ]
+    for served in item.served:
+        parts += [
+            "",
+            f"Query {served.query}:",
+            *(f"    {line}" for line in served.sql.strip().splitlines()),
+            f"Before: {served.before}",
+            f"After: {served.after}",
+        ]
+    parts += ["", "Produced by:", f"    {command}"]
+    # The opening quotes share the first line; ruff's E501 counts them.
+    text = "\n".join(_wrapped(parts, LINE - 3))
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 def _py(value: object) -> str:
@@ -169,7 +200,7 @@ def _py(value: object) -> str:
 
 def _call(name: str, args: Sequence[str]) -> str:
     one_line = f"    {name}({', '.join(args)})"
-    if len(one_line) <= LINE:
+    if len(one_line) <= CODE_LINE:
         return one_line
     inner = "".join(f"        {a},\n" for a in args)
     return f"    {name}(\n{inner}    )"
@@ -223,7 +254,8 @@ def write_revisions(
     for item in items:
         revision = uuid.uuid4().hex[:12]
         stamp = datetime.now(UTC).strftime("%Y_%m_%d")
-        slug = "".join(c if c.isalnum() else "_" for c in item.suggestion.name.lower())[:40]
+        # The whole index name (63 bytes at most): a file name cut mid-word names nothing.
+        slug = "".join(c if c.isalnum() else "_" for c in item.suggestion.name.lower())
         path = versions / f"{stamp}_{revision}_{slug}.py"
         path.write_text(revision_text(item, revision, down, command))
         written.append(path)

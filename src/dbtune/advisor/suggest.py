@@ -32,8 +32,7 @@ from psycopg import sql
 
 from dbtune.advice import Advice, Suggestion
 from dbtune.catalog import Column, IndexInfo, TableStats
-from dbtune.identifiers import ident
-from dbtune.index_spec import MAX_IDENTIFIER_BYTES
+from dbtune.identifiers import fit_name, ident
 from dbtune.plan import Plan
 from dbtune.query_facts import QueryFacts
 from dbtune.query_shape import Condition, TableUse
@@ -225,10 +224,7 @@ def _name(table: _Table, key: Sequence[tuple[str, bool]], expect: Expectations,
     """The workload's expected index name when it does not exist yet, else ix_<table>_<cols>."""
     if expect.index and not facts.has_index(expect.index):
         return expect.index
-    name = "_".join(["ix", table.stats.name, *(n for n, _ in key)])
-    while len(name.encode()) > MAX_IDENTIFIER_BYTES:
-        name = name[:-1]
-    return name
+    return fit_name("_".join(["ix", table.stats.name, *(n for n, _ in key)]))
 
 
 def suggest(
