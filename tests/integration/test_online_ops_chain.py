@@ -277,3 +277,110 @@ def test_what_offline_cannot_do_safely_it_refuses_clearly(
     assert "FAILED: " in offline.stdout
     assert refusal in offline.stdout
     assert "Traceback" not in offline.stderr
+
+
+CODE_COLUMN_REVISION = '''"""Orders get a public code, stored as text.
+
+Revision ID: shop_0003
+Revises: shop_0002
+"""
+
+from dbtune.migrations import add_column_online
+
+revision = "shop_0003"
+down_revision = "shop_0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_column_online("Orders", "code", "text", schema="Shop")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+CODE_BACKFILL_REVISION = '''"""Every order's code, from its id.
+
+Revision ID: shop_0004
+Revises: shop_0003
+"""
+
+from dbtune.migrations import backfill
+
+revision = "shop_0004"
+down_revision = "shop_0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    backfill("Orders", {"code": "'ord-' || id::text"}, schema="Shop", batch_size=20000,
+             where="code IS NULL")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+UNIQUE_CODE_REVISION = '''"""An order's code is unique.
+
+Revision ID: shop_0005
+Revises: shop_0004
+"""
+
+from dbtune.migrations import add_unique_online
+
+revision = "shop_0005"
+down_revision = "shop_0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_unique_online("uq_Orders_code", "Orders", ["code"], schema="Shop")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_unique_text_column_is_built_with_a_warning_and_the_chain_goes_on(
+    shop_url: str, tmp_path: Path
+) -> None:
+    """``add_unique_online`` on ``code text``: built (PostgreSQL builds it), with the widest
+    value and the CHECK that would bound it, after a backfill revision; and the whole chain's
+    offline SQL through squawk."""
+    revisions = {"shop_0003_code.py": CODE_COLUMN_REVISION,
+                 "shop_0004_codes.py": CODE_BACKFILL_REVISION,
+                 "shop_0005_unique.py": UNIQUE_CODE_REVISION}  # fmt: skip
+    ini = shop.chain_with(tmp_path, revisions)
+    done = shop.alembic(shop_url, "upgrade", "head", ini=ini)
+    assert done.returncode == 0, done.stderr
+    warning = " ".join(done.stderr.split())
+    assert "unique index uq_Orders_code: key column code (text) has no width bound" in warning
+    assert "its widest value today is 40 bytes" in warning  # 'ord-' and a uuid
+    check = ('ALTER TABLE "Shop"."Orders" ADD CONSTRAINT "ck_Orders_code_length" '
+             "CHECK (octet_length(code) <= 2684)")  # fmt: skip
+    assert check in warning
+    assert one_row(shop_url, 'SELECT count(*) FROM "Shop"."Orders" WHERE code IS NULL') == 0
+    constraints = one_row(
+        shop_url,
+        "SELECT array_agg(conname::text) FROM pg_constraint "
+        "WHERE conrelid = '\"Shop\".\"Orders\"'::regclass AND contype = 'u'",
+    )
+    assert constraints == ["uq_Orders_code"]
+    with psycopg.connect(shop_url, autocommit=True) as conn:  # the printed CHECK runs
+        conn.execute(check + " NOT VALID")
+        conn.execute('ALTER TABLE "Shop"."Orders" VALIDATE CONSTRAINT "ck_Orders_code_length"')
+
+    offline = shop.alembic(shop_url, "upgrade", "shop_0002:head", "--sql", ini=ini)
+    assert offline.returncode == 0, offline.stderr
+    assert 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "uq_Orders_code"' in offline.stdout
+    sql_file = tmp_path / "chain.sql"
+    sql_file.write_text(offline.stdout)
+    squawk = shutil.which("squawk") or str(Path(sys.executable).with_name("squawk"))
+    linted = subprocess.run([squawk, str(sql_file)], capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr

@@ -13,7 +13,9 @@ index is looked for where it will be built, whatever the search_path), rebuilds 
 leftovers, compares an existing index structurally (attnums, directions, INCLUDE, operator
 classes, predicate) and refuses a different one, retries short lock waits through
 :class:`~dbtune.migrations.lock_retry.LockRetry`, lifts ``statement_timeout`` for the build
-only, checks ``indisvalid`` afterwards, and refuses unbounded columns unless ``allow_wide``.
+only, checks ``indisvalid`` afterwards, and refuses unbounded columns unless ``allow_wide`` —
+except the keys of a unique index, which it builds and warns about (the widest value today
+and the ``CHECK`` that would bound it).
 :func:`drop_index_online` goes through the same retry; a drop cut short leaves at worst an
 INVALID index that the next run of the same command drops.
 """
@@ -23,25 +25,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import sqlalchemy as sa
 from alembic import op
 from psycopg import sql
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
+from dbtune.identifiers import fit_name, ident
 from dbtune.index_spec import (
+    ALIGNMENT_SLACK_BYTES,
+    BTREE_MAX_ENTRY_BYTES,
+    INDEX_TUPLE_HEADER_BYTES,
+    VARLENA_HEADER_BYTES,
     ColumnType,
     IndexSpec,
     check_identifier,
     differences,
+    max_width,
     width_problem,
 )
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, column_types, describe_index, resolve_table
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
-from dbtune.migrations.statements import execute
+from dbtune.migrations.statements import execute, text
 from dbtune.migrations.tunables import Tunables, tunables
 
 log = logging.getLogger("dbtune.migrations")
@@ -125,9 +133,54 @@ def run_outside_transaction(
             online(op.get_bind(), budget)
 
 
+def _unbounded_unique_keys(spec: IndexSpec, columns: Mapping[str, ColumnType]) -> list[str]:
+    """Key columns of a unique index with no width bound: a unique email or code stored as
+    ``text`` is what most applications have, and PostgreSQL builds it."""
+    if not spec.unique:
+        return []
+    return [c for c, _ in spec.columns if c in columns and max_width(columns[c]) is None]
+
+
+def _warn_unbounded_unique(
+    conn: sa.Connection, spec: IndexSpec, table: Table, columns: Mapping[str, ColumnType],
+    unbounded: Sequence[str],
+) -> None:  # fmt: skip
+    """Say how wide each unbounded key is today and the CHECK that would bound it."""
+    bounded = [max_width(columns[c]) or 0 for c, _ in spec.columns if c not in unbounded]
+    room = BTREE_MAX_ENTRY_BYTES - INDEX_TUPLE_HEADER_BYTES
+    room -= sum(w + ALIGNMENT_SLACK_BYTES for w in bounded)
+    limit = max(1, room // len(unbounded) - ALIGNMENT_SLACK_BYTES - VARLENA_HEADER_BYTES)
+    widest = conn.execute(
+        text(
+            sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("max(octet_length({}))").format(sql.Identifier(c)) for c in unbounded
+                ),
+                table.identifier,
+            )
+        )
+    ).one()
+    for column, bytes_ in zip(unbounded, widest, strict=True):
+        check = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (octet_length({}) <= {})").format(
+            table.identifier,
+            ident(fit_name(f"ck_{table.name}_{column}_length")),
+            ident(column),
+            sql.Literal(limit),
+        )
+        log.warning(
+            "unique index %s: key column %s (%s) has no width bound; its widest value today is "
+            "%s bytes, and one over about %s bytes would make its INSERT fail (btree entries "
+            "stop at %s bytes). To bound it: %s NOT VALID, then VALIDATE CONSTRAINT",
+            spec.name, column, columns[column].type_name,
+            "no" if bytes_ is None else f"{bytes_:,}", f"{limit:,}", BTREE_MAX_ENTRY_BYTES,
+            check.as_string(),
+        )  # fmt: skip
+
+
 def _refuse_unknown_or_wide(
-    spec: IndexSpec, table: Table, columns: Mapping[str, ColumnType], allow_wide: bool
-) -> None:
+    conn: sa.Connection, spec: IndexSpec, table: Table, columns: Mapping[str, ColumnType],
+    allow_wide: bool,
+) -> None:  # fmt: skip
     missing = [c for c, _ in spec.columns if c not in columns] + [
         c for c in spec.include if c not in columns
     ]
@@ -137,10 +190,15 @@ def _refuse_unknown_or_wide(
             "columns are matched exactly (case-sensitive), and the helper takes column names, "
             "not expressions"
         )
-    if not allow_wide:
-        problem = width_problem(spec, columns)
-        if problem:
-            raise MigrationError(problem)
+    if allow_wide:
+        return
+    unbounded = _unbounded_unique_keys(spec, columns)
+    keys = tuple(k for k in spec.columns if k[0] not in unbounded)
+    problem = width_problem(replace(spec, columns=keys), columns)
+    if problem:
+        raise MigrationError(problem)
+    if unbounded:
+        _warn_unbounded_unique(conn, spec, table, columns, unbounded)
 
 
 def _already_there(conn: sa.Connection, spec: IndexSpec, table: Table) -> bool:
@@ -163,7 +221,7 @@ def _already_there(conn: sa.Connection, spec: IndexSpec, table: Table) -> bool:
 def build_index(
     conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
 ) -> None:
-    _refuse_unknown_or_wide(spec, table, column_types(conn, table), allow_wide)
+    _refuse_unknown_or_wide(conn, spec, table, column_types(conn, table), allow_wide)
     if _already_there(conn, spec, table):
         return
     retry = LockRetry(conn, f"build index {spec.name} on {table.display}", (table.oid,), budget)
