@@ -117,6 +117,43 @@ def test_a_long_blocker_fails_the_upgrade_naming_it(seeded_url: str) -> None:
     assert _indexes(seeded_url)[COVERING][0] is True
 
 
+def test_a_downgrade_cut_short_by_a_blocker_is_finished_by_the_same_command(
+    seeded_url: str,
+) -> None:
+    """0007's downgrade drops the leaderboard index, then the history index while a reader
+    holds xp_transactions open: the first is gone, the second INVALID, alembic_version still
+    0007. The same downgrade after the reader ends skips the one, drops the other, and the
+    catalog is the one a clean downgrade gives."""
+    history, leaderboard = "ix_xp_transactions_user_id_created_at", "ix_user_xp_total_xp"
+    with psycopg.connect(seeded_url) as reader:
+        reader.execute("SELECT 1 FROM xp_transactions LIMIT 1")  # a transaction left open
+        failed = run_cli(
+            "-x", f"url={seeded_url}", "-x", "lock_timeout=3s", "-x", "lock_retries=0",
+            "downgrade", "-1", module="alembic",
+        )  # fmt: skip
+        reader_pid = reader.info.backend_pid
+    assert failed.code != 0
+    message = " ".join(failed.stderr.split())
+    assert "Traceback" not in failed.stderr
+    assert f"pid {reader_pid}" in message  # a reader is what a concurrent drop waits for
+    assert f"Index {history} is INVALID now" in message
+    assert "alembic_version still names 0007_xp: running the same alembic command again" in message
+    assert "what it already dropped is skipped, an INVALID leftover is dropped" in message
+    assert _version(seeded_url) == "0007_xp"
+    half = _indexes(seeded_url)
+    assert leaderboard not in half
+    assert half[history][0] is False
+
+    again = run_cli("-x", f"url={seeded_url}", "downgrade", "-1", module="alembic")
+    assert again.code == 0, again.stderr
+    assert _version(seeded_url) == "0006_tracking"
+    finished = _indexes(seeded_url)
+    reference_schema.upgrade(seeded_url)
+    reference_schema.downgrade(seeded_url, "0006_tracking")
+    assert finished == _indexes(seeded_url)  # as a clean downgrade leaves it
+    assert history not in finished
+
+
 def test_down_and_up_again_gives_identical_indexes(seeded_url: str) -> None:
     at_head = _indexes(seeded_url)
     assert len([n for n in at_head if n.startswith("ix_")]) == 9

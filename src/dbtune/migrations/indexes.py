@@ -329,16 +329,33 @@ def _drop(
     if describe_index(conn, index_name, table) is None:
         log.info("index %s does not exist: nothing to drop", index_name)
         return
-    retry = LockRetry(conn, f"drop index {index_name} on {table.display}", (table.oid,), budget)
+    # Every session that holds the table, readers too: DROP INDEX CONCURRENTLY waits for each
+    # transaction that has it open, so a reader in a long transaction is the blocker to name.
+    retry = LockRetry(conn, f"drop index {index_name} on {table.display}", (table.oid,), budget,
+                      every_lock=True)  # fmt: skip
     with session_settings(conn, budget.lock_timeout):
         try:
             retry.run(lambda: execute(drop_statement(index_name, table.schema)))
         except MigrationError as exc:
             left = describe_index(conn, index_name, table)
             state = (
-                f" Index {index_name} is INVALID now (never read, still written); running "
-                "the same downgrade again drops it."
+                f" Index {index_name} is INVALID now (never read, still written)."
                 if left is not None and not left.valid
                 else f" Index {index_name} is unchanged."
             )
-            raise MigrationError(exc.message + state) from None
+            raise MigrationError(exc.message + state + _rerun(conn)) from None
+
+
+def _rerun(conn: sa.Connection) -> str:
+    """What a second run of the same command does: a revision's steps before the failed one
+    are done, and alembic_version still names the revision."""
+    try:
+        current = op.get_context().get_current_revision()
+    except sa.exc.SQLAlchemyError:  # pragma: no cover - the connection is gone
+        current = None
+    named = f"alembic_version still names {current}: " if current else ""
+    return (
+        f" {named}running the same alembic command again once the blocker is gone finishes "
+        "this revision (what it already dropped is skipped, an INVALID leftover is dropped) "
+        "and ends at the revision it was going to."
+    )
