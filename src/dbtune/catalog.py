@@ -424,7 +424,12 @@ class Catalog:
         return [i for i in self.indexes if not i.locked and i.attached_to is None]
 
     def locked_tables(self) -> list[str]:
-        return sorted({i.table_qualified for i in self.indexes if i.locked})
+        return sorted(set(self.locked_table_names().values()))
+
+    def locked_table_names(self) -> dict[int, str]:
+        """OID -> qualified name of each table whose definitions an ACCESS EXCLUSIVE lock (held
+        or awaited by another session) kept from this read."""
+        return {i.table_oid: i.table_qualified for i in self.indexes if i.locked}
 
     def held_columns(self, index: IndexInfo) -> list[Column]:
         """The key and INCLUDE columns of ``index`` (expressions have none)."""

@@ -82,7 +82,8 @@ def _cell(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     """A Markdown table, one row per outcome and one evidence row per section."""
-    passed = sum(1 for s in report.sections if s.status in ("pass", "skip"))
+    passed = sum(1 for s in report.sections if s.status == "pass")
+    skipped = sum(1 for s in report.sections if s.status == "skip")
     lines = [
         f"## dbtune {report.tool}: {report.status.upper()}",
         "",
@@ -100,7 +101,8 @@ def render_markdown(report: Report) -> str:
         if section.evidence:
             lines.append(f"| {_cell(section.name)} | plan | | `{_cell(section.evidence)}` | |")
     lines += ["", *(f"Note: {note}" for note in report.notes)] if report.notes else []
-    lines += ["", f"{passed} of {len(report.sections)} pass.", ""]
+    also = f", {skipped} skipped" if skipped else ""
+    lines += ["", f"{passed} of {len(report.sections)} pass{also}.", ""]
     return "\n".join(lines)
 
 
@@ -195,9 +197,16 @@ def render_table(report: Report, console: Console) -> None:
     for note in report.notes:
         console.print(Text("note", style="yellow").append(f": {note}", style=""), soft_wrap=True)
     bad = [s.name for s in report.sections if s.status in ("fail", "error")]
+    skipped = [s.name for s in report.sections if s.status == "skip"]
+    # A section that could not judge is counted, never folded into "pass".
+    also = f"; {len(skipped)} skipped: {', '.join(skipped)}" if skipped else ""
     if bad:
         verdict = Text(report.status.upper(), style="bold red")
-        verdict.append(f": {len(bad)} of {len(report.sections)}: {', '.join(bad)}", style="")
+        verdict.append(f": {len(bad)} of {len(report.sections)}: {', '.join(bad)}{also}", style="")
+    elif skipped:
+        verdict = Text("PASS", style="bold green")
+        verdict.append(f": {len(report.sections) - len(skipped)} of {len(report.sections)} "
+                       f"pass{also}", style="")  # fmt: skip
     else:
         verdict = Text("PASS", style="bold green")
         verdict.append(f": all {len(report.sections)} pass", style="")

@@ -62,21 +62,43 @@ def test_doctor_as_a_monitoring_role_reports_what_it_cannot_measure(seeded_url: 
 
 
 def test_doctor_does_not_wait_behind_an_exclusive_lock(seeded_url: str) -> None:
-    """The locked table's indexes are named as not inspected; the rest is inspected."""
+    """The rest is inspected; every check that could not judge the locked table says so in its
+    own entry (skipped, the table, why), none of them reports the table on definitions it never
+    read (its foreign key's index looked missing), and the summary line counts them."""
+    from dbtune.doctor import skips_locked
+
     _plant_wide(seeded_url)
     with psycopg.connect(seeded_url, autocommit=True) as conn:
         conn.execute("CREATE INDEX ix_food_text ON food_entries (user_id) INCLUDE (description)")
     with psycopg.connect(seeded_url) as holder:
         holder.execute("LOCK TABLE conversation_history IN ACCESS EXCLUSIVE MODE")
         run = run_cli("doctor", "--dsn", seeded_url, "--format", "json", "--all")
+        table = run_cli("doctor", "--dsn", seeded_url, "--all")
         holder.rollback()
     assert run.code == 1, run.stderr
     report = json.loads(run.stdout)
-    assert {c["status"] for c in report["checks"]} <= {"pass", "fail"}
-    wide = next(c for c in report["checks"] if c["id"] == "wide_indexes")
+    checks = {c["id"]: c for c in report["checks"]}
+    wide = checks["wide_indexes"]
     assert [f["subject"] for f in wide["findings"]] == ["public.ix_food_text"]
-    assert "public.conversation_history" in report["notes"][0]
-    assert "ACCESS EXCLUSIVE" in report["notes"][0]
+    assert wide["status"] == "fail"  # what it could judge it judged
+    blind = skips_locked()
+    assert {"unindexed_foreign_keys", "redundant_indexes", "wide_indexes"} <= blind
+    for check in blind:
+        (not_judged,) = checks[check]["not_judged"]
+        assert not_judged["table"] == "public.conversation_history"
+        assert "ACCESS EXCLUSIVE" in not_judged["why"]
+        if not checks[check]["findings"]:
+            assert checks[check]["status"] == "skipped", check
+    for check in set(checks) - blind:
+        assert "not_judged" not in checks[check]
+    unindexed = [f["subject"] for f in checks["unindexed_foreign_keys"]["findings"]]
+    assert not [s for s in unindexed if "conversation_history" in s], unindexed
+    assert (
+        f"{len(blind)} check(s) could not judge public.conversation_history" in (report["notes"][0])
+    )
+    verdict = table.stdout.strip().splitlines()[-1]
+    skipped = sum(1 for c in checks.values() if c["status"] == "skipped")
+    assert f"; {skipped} skipped: " in verdict, verdict
 
 
 def test_seed_without_insert_privilege_is_one_line(empty_url: str) -> None:

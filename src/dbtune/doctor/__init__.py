@@ -3,7 +3,10 @@
 Each module's docstring states the problem, how it is detected and the fix (rendered into
 ``docs/doctor/<id>.md``) and defines ``inspect(catalog, options) -> list[Finding]``, a pure
 function of the catalog read once per run (:mod:`dbtune.catalog`). The registry is built from
-the module names, like the plan checks'.
+the module names, like the plan checks'. A module that reads index or constraint definitions
+sets ``SKIPS_LOCKED = True``: a table under an ACCESS EXCLUSIVE lock withholds them, so the
+module's entry lists that table as not judged instead of passing it or reporting it on what
+it could not see.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from types import ModuleType
 from typing import Any, Literal
 
 import psycopg
@@ -115,12 +119,17 @@ class FindingsOutcome:
     skipped: str | None = None  # why the module could not run (permission, lock, timeout)
     small: int = 0  # findings on small objects, counted and not listed (without --all)
     ignored: int = 0  # findings the filters or the ignore list left out
+    not_judged: tuple[tuple[str, str], ...] = ()
+    """(table, why) for each table this module could not judge (a lock kept its definitions
+    from the read): said in the module's own entry, never passed over in silence."""
 
     @property
     def status(self) -> str:
         if self.skipped is not None:
             return "skipped"
-        return "fail" if self.findings or self.small else "pass"
+        if self.findings or self.small:
+            return "fail"
+        return "skipped" if self.not_judged else "pass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +154,31 @@ InspectFn = Callable[[Catalog, DoctorOptions], list[Finding]]
 
 
 @cache
-def registry() -> dict[str, InspectFn]:
-    """Every doctor module, by id, in id order."""
-    found: dict[str, InspectFn] = {}
+def _modules() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
     from dbtune.doctor import findings
 
     for info in sorted(pkgutil.iter_modules(findings.__path__), key=lambda m: m.name):
         if not info.name.startswith("_"):
-            module = importlib.import_module(f"{findings.__name__}.{info.name}")
-            found[info.name] = module.inspect
+            found[info.name] = importlib.import_module(f"{findings.__name__}.{info.name}")
     return found
+
+
+def registry() -> dict[str, InspectFn]:
+    """Every doctor module, by id, in id order."""
+    return {name: module.inspect for name, module in _modules().items()}
+
+
+def skips_locked() -> frozenset[str]:
+    """The modules that cannot judge a table under an ACCESS EXCLUSIVE lock (``SKIPS_LOCKED``:
+    they read index or constraint definitions, which such a lock withholds)."""
+    return frozenset(n for n, m in _modules().items() if getattr(m, "SKIPS_LOCKED", False))
+
+
+LOCKED_WHY = (
+    "under an ACCESS EXCLUSIVE lock held or awaited by another session, its definitions could "
+    "not be read; run doctor again when the lock is gone"
+)
 
 
 def _skip_reason(exc: psycopg.Error) -> str:
@@ -233,17 +257,34 @@ def diagnose(catalog: Catalog, options: DoctorOptions | None = None) -> list[Fin
     options = options or DoctorOptions()
     outcomes = []
     by_oid = {i.oid: i for i in catalog.indexes}
+    locked = catalog.locked_table_names()
+    blind = skips_locked()
     for kind, inspect in registry().items():
-        scored = [score(f, catalog, options, by_oid) for f in inspect(catalog, options)]
+        found = inspect(catalog, options)
+        not_judged: tuple[tuple[str, str], ...] = ()
+        if kind in blind and locked:
+            # What such a module says of a locked table rests on definitions it never saw (an
+            # index it could not read looks missing): not a finding, a table not judged.
+            found = [f for f in found if _table_of(f, by_oid) not in locked]
+            not_judged = tuple((name, LOCKED_WHY) for name in sorted(set(locked.values())))
+        scored = [score(f, catalog, options, by_oid) for f in found]
         kept = [s for s in scored if options.selection.keeps(kind, s)]
         listed = [s for s in kept if options.show_all or not s.small]
         listed.sort(key=lambda s: -s.impact)
         outcomes.append(
             FindingsOutcome(
-                kind, tuple(listed), small=len(kept) - len(listed), ignored=len(scored) - len(kept)
+                kind, tuple(listed), small=len(kept) - len(listed),
+                ignored=len(scored) - len(kept), not_judged=not_judged,
             )
-        )
+        )  # fmt: skip
     return outcomes
+
+
+def _table_of(finding: Finding, by_oid: Mapping[int, IndexInfo]) -> int | None:
+    if finding.table_oid is not None:
+        return finding.table_oid
+    index = by_oid.get(finding.index_oid) if finding.index_oid is not None else None
+    return index.table_oid if index else None
 
 
 def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
@@ -265,16 +306,16 @@ def run_doctor(url: str, options: DoctorOptions | None = None) -> DoctorReport:
 
         nodes = read_replicas(url, options.replicas)
         catalog = replace(catalog, health=replace(catalog.health, replicas=nodes))
+    outcomes = tuple(diagnose(catalog, options))
     locked = catalog.locked_tables()
+    blind = [o.id for o in outcomes if o.not_judged]
     notes = (
         (
-            f"not inspected: the indexes of {', '.join(locked)}, under an ACCESS EXCLUSIVE "
-            "lock held or awaited by another session; run doctor again when it is gone",
+            f"{len(blind)} check(s) could not judge {', '.join(locked)} (under an ACCESS "
+            "EXCLUSIVE lock held or awaited by another session; each says so in its entry); "
+            "run doctor again when the lock is gone",
         )
         if locked
         else ()
     )
-    return DoctorReport(
-        describe(url), tuple(diagnose(catalog, options)), notes,
-        options.small_bytes, options.small_rows,
-    )  # fmt: skip
+    return DoctorReport(describe(url), outcomes, notes, options.small_bytes, options.small_rows)

@@ -65,6 +65,11 @@ def to_dict(report: DoctorReport) -> dict[str, Any]:
                 **({"small_not_listed": o.small} if o.small else {}),
                 **({"ignored": o.ignored} if o.ignored else {}),
                 **({"skipped": o.skipped} if o.skipped is not None else {}),
+                **(
+                    {"not_judged": [{"table": t, "why": why} for t, why in o.not_judged]}
+                    if o.not_judged
+                    else {}
+                ),
             }
             for o in report.outcomes
         ],
@@ -94,7 +99,7 @@ def as_results(report: DoctorReport) -> Report:
         if o.skipped is not None:
             outcomes = [Outcome(o.id, "skip", "", o.skipped)]
         elif not o.findings and not o.small:
-            outcomes = [Outcome(o.id, "pass", "", "no findings")]
+            outcomes = [Outcome(o.id, "pass", "", "no findings")] if not o.not_judged else []
         else:
             outcomes = [
                 Outcome(o.id, "fail", s.finding.subject, f"[{_weight(s)}] {s.finding.message}",
@@ -105,5 +110,7 @@ def as_results(report: DoctorReport) -> Report:
                 outcomes.append(
                     Outcome(o.id, "fail", "(small objects)", _small_line(o.small, report))
                 )
+        outcomes += [Outcome(o.id, "skip", table, f"not judged: {why}")
+                     for table, why in o.not_judged]  # fmt: skip
         sections.append(Section(o.id, tuple(outcomes)))
     return Report("doctor", report.target, tuple(sections), notes=report.notes)

@@ -17,6 +17,7 @@ from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import derived_name, ident
 
 ID = "array_btree_indexes"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:

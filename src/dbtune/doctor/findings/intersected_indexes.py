@@ -16,6 +16,7 @@ from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "intersected_indexes"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:

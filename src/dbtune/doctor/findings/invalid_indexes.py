@@ -12,6 +12,7 @@ from dbtune.catalog import Catalog, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "invalid_indexes"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:

@@ -15,6 +15,7 @@ from dbtune.doctor import DoctorOptions, Finding
 from dbtune.index_spec import MAX_IDENTIFIER_BYTES
 
 ID = "name_overflow"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def _full(name: str) -> bool:

@@ -18,6 +18,7 @@ from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import derived_name, ident
 
 ID = "null_heavy_indexes"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 NULL_FRACTION = 0.5
 
 

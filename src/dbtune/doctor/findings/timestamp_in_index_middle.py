@@ -15,6 +15,7 @@ from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "timestamp_in_index_middle"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:

@@ -22,6 +22,7 @@ from dbtune.query_shape import shape
 from dbtune.sqltext import SqlTextError
 
 ID = "unindexed_foreign_keys"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def index_name(table: str, columns: tuple[str, ...]) -> str:

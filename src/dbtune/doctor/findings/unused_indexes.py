@@ -17,6 +17,7 @@ from dbtune.catalog import Catalog, IndexInfo, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "unused_indexes"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def _where(catalog: Catalog) -> str:

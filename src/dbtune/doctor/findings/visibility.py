@@ -20,6 +20,7 @@ from dbtune.doctor import DoctorOptions, Finding
 from dbtune.identifiers import ident
 
 ID = "visibility"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:

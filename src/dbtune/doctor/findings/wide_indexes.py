@@ -28,6 +28,7 @@ from dbtune.index_spec import (
 )
 
 ID = "wide_indexes"
+SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
 TEXT_TYPES = {"text", "varchar", "bpchar", "citext"}
 
 
