@@ -505,7 +505,7 @@ def read_columns(run: Runner, tables: Sequence[int]) -> dict[tuple[int, int], Co
 def _measure(conn: Connection, index: IndexInfo, wide: list[Column]) -> int | str:
     """The widest current entry of the unbounded columns, in a savepoint: a table this role
     may not read, or that is locked, costs this remark and never the finding."""
-    query = sql.SQL("SELECT max({}) FROM {}").format(
+    query = sql.SQL("SELECT /* dbtune */ max({}) FROM {}").format(
         sql.SQL(" + ").join(
             sql.SQL("coalesce(pg_column_size({}), 0)").format(sql.Identifier(c.width.name))
             for c in wide

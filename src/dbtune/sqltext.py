@@ -66,6 +66,22 @@ OWN_MARKER = "/* dbtune */"
 statement, not before it: pg_stat_statements keeps only the statement's own text."""
 
 
+def with_own_marker(statement: str) -> str:
+    """``statement`` with :data:`OWN_MARKER` after its first token (where pg_stat_statements
+    keeps it), unless it has the marker already: for SQL dbtune runs but did not write, such
+    as a workload's parameter pickers."""
+    if OWN_MARKER in comments(statement):
+        return statement
+    try:
+        tokens = scan(statement)
+    except ParseError:  # not SQL the scanner takes: the server will say so
+        return statement
+    if not tokens:
+        return statement
+    cut = tokens[0].end + 1
+    return f"{statement[:cut]} {OWN_MARKER}{statement[cut:]}"
+
+
 def comments(statement: str) -> list[str]:
     """The ``/* ... */`` and ``-- ...`` comments of a statement, found by the server's own
     scanner (so a ``/*`` inside a string literal is not one)."""

@@ -7,6 +7,7 @@ fresh one, so other tests' statements never show up here.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from dbtune import reference_schema
 from dbtune.seed import seed
+from tests.foreign_app import app as shop
 from tests.integration.helpers import run_cli
 
 RECENT = (
@@ -56,7 +58,9 @@ def _capture(url: str, out: Path, *extra: str) -> dict[str, dict[str, Any]]:
 
 
 def _by_prefix(queries: dict[str, dict[str, Any]], prefix: str) -> dict[str, Any]:
-    (found,) = [q for name, q in queries.items() if name.startswith(prefix)]
+    """The generic-plan query whose name starts with ``prefix`` (not its ``_custom`` twin)."""
+    (found,) = [q for name, q in queries.items()
+                if name.startswith(prefix) and not name.endswith("_custom")]  # fmt: skip
     return found
 
 
@@ -78,25 +82,29 @@ def test_capture_writes_the_top_statements_with_their_baselines(
     assert recent["captured"]["calls"] == 30
     assert "expect" not in recent  # a Seq Scan and a Sort today: nothing to keep
     assert recent["captured"]["baseline"] == []
-    assert login["expect"] == {"index": "ix_Customer_email", "no_sort": True}
-    assert login["captured"]["baseline"] == ["index", "no_sort"]
-    assert touch["expect"]["index"] == "Orders_pkey"
+    assert login["expect"] == {"no_seq_scan": True, "no_sort": True}
+    assert login["captured"]["baseline"] == ["no_seq_scan", "no_sort"]
+    assert touch["expect"]["no_seq_scan"] is True
+    # every read whose parameters can be picked has its custom-plan twin, LIMIT included
+    assert f"{recent['name']}_custom" in queries
     custom = queries[f"{login['name']}_custom"]
     assert custom["sql"].endswith("WHERE email = %(email_1)s")
     assert custom["params"]["email_1"]["sql"].startswith(
-        'SELECT email FROM "Shop"."Customer" WHERE email IS NOT NULL GROUP BY 1'
+        'SELECT /* dbtune */ email FROM "Shop"."Customer" WHERE email IS NOT NULL GROUP BY 1'
     )
 
     # The baseline passes as captured, except the query that reads the whole table today.
     done = run_cli("explain", "--dsn", shop_url, "--workload", str(out), "--format", "json")
     assert done.code == 1
     assert f'"name": "{recent["name"]}"' in done.stdout
-    # A regression: the login's index is dropped, and the captured baseline names it.
+    # A regression: the login's index is dropped, and the captured shape breaks.
     with psycopg.connect(shop_url, autocommit=True) as conn:
         conn.execute('DROP INDEX "Shop"."ix_Customer_email"')
-    done = run_cli("explain", "--dsn", shop_url, "--workload", str(out))
+    done = run_cli("explain", "--dsn", shop_url, "--workload", str(out), "--format", "json")
     assert done.code == 1
-    assert "expected index ix_Customer_email, which does not exist in this database" in done.stdout
+    failed = {q["name"]: q for q in json.loads(done.stdout)["queries"] if q["status"] == "fail"}
+    seq = next(c for c in failed[login["name"]]["checks"] if c["id"] == "no_seq_scan")
+    assert 'the plan scans all of "Customer"' in seq["message"] or "Customer" in seq["message"]
 
 
 def test_update_refreshes_the_baseline_and_keeps_hand_written_keys(
@@ -123,8 +131,8 @@ def test_update_refreshes_the_baseline_and_keeps_hand_written_keys(
     updated = _capture(shop_url, out, "--min-calls", "10", "--update", "--no-pickers")
     expect = updated[login]["expect"]
     assert expect["max_buffers"] == 50  # hand-written: kept
-    assert expect["index"] == "ix_Customer_email_name"  # baseline: refreshed
-    assert expect.get("index_only") is True
+    assert expect.get("index_only") is True  # baseline: refreshed (now an index-only scan)
+    assert expect["no_seq_scan"] is True
     assert set(updated) == set(queries)
 
 
@@ -152,3 +160,48 @@ def test_bad_arguments_are_usage_errors(extra: list[str], tmp_path: Path) -> Non
     done = run_cli("workload", "capture", "--dsn", "postgresql://u@localhost/db", *extra)
     assert done.code == 2
     assert "Traceback" not in done.stderr
+
+
+def test_the_gate_passes_after_its_own_fix(shop_url: str, tmp_path: Path) -> None:
+    """capture -> explain fails -> the advisor's revision builds the better index -> explain
+    on the captured workload passes; `capture --update` takes in none of dbtune's statements
+    (its parameter pickers), and each captured read has its custom-plan twin."""
+    with psycopg.connect(shop_url, autocommit=True) as conn:  # the index the plan reads today
+        conn.execute('CREATE INDEX "ix_Orders_customerId" ON "Shop"."Orders" ("customerId")')
+        conn.execute('ANALYZE "Shop"."Orders"')
+    _run_the_mix(shop_url)
+    captured = tmp_path / "captured.toml"
+    queries = _capture(shop_url, captured, "--min-calls", "10")
+    recent = next(q for n, q in queries.items() if n.startswith("orders_select_")
+                  and not n.endswith("_custom"))  # fmt: skip
+    assert "index" not in recent.get("expect", {})  # the shape, not today's index's name
+    assert recent["expect"]["no_seq_scan"] is True
+    assert f"{recent['name']}_custom" in queries  # psycopg2 would send it with literals
+    before = run_cli("explain", "--dsn", shop_url, "--workload", str(captured), "--format", "json")
+    assert before.code == 0, before.stdout
+    assert "psycopg2, and SQLAlchemy over it, send literals" in before.stdout
+
+    # The shop's own workload asks for the composite index; its what-if verifies it.
+    report = run_cli("explain", "--dsn", shop_url, "--workload", str(shop.WORKLOAD),
+                     "--what-if=build", "--format", "json")  # fmt: skip
+    assert report.code == 1
+    (tmp_path / "report.json").write_text(report.stdout)
+    ops = tmp_path / "ops"
+    assert run_cli("init-ops", str(ops)).code == 0
+    wrote = run_cli("revision", "--from", str(tmp_path / "report.json"), "--dir",
+                    str(ops / "versions"))  # fmt: skip
+    assert wrote.code == 0, wrote.stderr
+    upgraded = run_cli("-c", str(ops / "alembic.ini"), "upgrade", "head", module="alembic",
+                       env={"DATABASE_URL": shop_url})  # fmt: skip
+    assert upgraded.code == 0, upgraded.stderr
+
+    after = run_cli("explain", "--dsn", shop_url, "--workload", str(captured), "--format", "json")
+    assert after.code == 0, after.stdout  # the better index passes the captured shape
+    assert "ix_Orders_customerId_createdAt" in after.stdout
+
+    updated = _capture(shop_url, captured, "--min-calls", "1", "--update")
+    for query in updated.values():
+        assert "GROUP BY 1 ORDER BY count(*) DESC" not in query["sql"], query["sql"]
+    again = run_cli("explain", "--dsn", shop_url, "--workload", str(captured))
+    assert again.code in (0, 1)
+    assert "Traceback" not in again.stderr

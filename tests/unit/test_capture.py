@@ -30,7 +30,8 @@ def test_baseline_is_what_the_plan_does_now() -> None:
     found = baseline(index_only)
     assert found["index_only"] is True
     assert found["no_sort"] is True
-    assert found["index"] == index_only.index_names()[0]
+    assert found["no_seq_scan"] is True  # the shape, never the index's name
+    assert "index" not in found
     sorted_scan = parse_plan((DATA / "recent_messages_seq_scan_sort.json").read_text())
     assert baseline(sorted_scan) == {}  # a Seq Scan and a Sort: no promise to keep
     incremental = parse_plan((DATA / "distinct_incremental_sort.json").read_text())
@@ -49,9 +50,30 @@ def test_names_and_custom_twins() -> None:
         "AND status IN (%(status_2)s, %(status_3)s)"
     )
     assert set(custom.params) == {"customerid_1", "status_2", "status_3"}
-    # LIMIT $2 has no column: no custom twin, the generic plan only.
-    limited = 'SELECT id FROM "Shop"."Orders" WHERE note LIKE $1 LIMIT $2'
-    assert [q.name.endswith("_custom") for q in captured_queries([_statement(limited)])] == [False]
+    # LIKE $1 is no comparison with a value to pick: no custom twin, the generic plan only.
+    liked = 'SELECT id FROM "Shop"."Orders" WHERE note LIKE $1 LIMIT $2'
+    assert [q.name.endswith("_custom") for q in captured_queries([_statement(liked)])] == [False]
+
+
+def test_a_twin_for_a_limit_a_range_and_a_join() -> None:
+    """Every captured read whose parameters can be picked gets its custom-plan twin: the
+    LIMIT takes the rows a call returned on average (10 rows / 10 calls here)."""
+    limited = 'SELECT id FROM "Shop"."Orders" WHERE "customerId" = $1 ORDER BY id LIMIT $2'
+    _, custom = captured_queries([_statement(limited)])
+    assert custom.sql.endswith('"customerId" = %(customerid_1)s ORDER BY id LIMIT %(limit_2)s')
+    assert custom.params["limit_2"].literal == 1
+    assert "psycopg2" in custom.description
+    joined = (
+        'SELECT o.id FROM "Shop"."Orders" AS o JOIN "Shop"."Customer" AS c ON c.id = '
+        'o."customerId" WHERE c.email = $1 AND o."createdAt" >= $2'
+    )
+    statement = Statement(7, joined, 10, 50.0, 5.0, 10, analyse(joined),
+                          (("Shop", "Orders"), ("Shop", "Customer")))  # fmt: skip
+    _, twin = captured_queries([statement])
+    assert twin.params["email_1"].sql is not None
+    assert 'FROM "Shop"."Customer"' in twin.params["email_1"].sql
+    assert 'FROM "Shop"."Orders"' in (twin.params["createdat_2"].sql or "")
+    assert "/* dbtune */" in (twin.params["createdat_2"].sql or "")  # never captured itself
 
 
 def test_a_percent_sign_survives_the_round_trip() -> None:
@@ -84,6 +106,6 @@ def test_update_keeps_hand_written_keys_and_render_reads_back() -> None:
     (result,) = merged(edited, fresh)
     assert result.expect.max_buffers == 9
     assert result.expect.index_only is True
-    assert result.captured["baseline"] == ["index", "index_only", "no_sort"]
+    assert result.captured["baseline"] == ["index_only", "no_seq_scan", "no_sort"]
     again = parse_workload(render([result], "h"))
     assert again.queries[0].expect == result.expect

@@ -4,10 +4,12 @@ Each statement becomes a query checked as its *generic plan* (its SQL keeps pg_s
 ``$n``), named ``<table>_<verb>_<fingerprint>``. A read whose every ``$n`` is compared with one
 column (``col = $1``, ``col IN ($2, $3)``) also gets a ``<name>_custom`` twin with a picker per
 parameter — the column's most frequent value, the heaviest case for a plan — so the custom plan
-is checked too. The expectations are the **baseline**, what the plan does now: the index it
-reads, ``index_only`` where it is, ``no_sort`` where there is no Sort (``no_seq_scan`` is on by
-default above the row threshold). The keys a capture wrote are listed in the query's
-``captured.baseline``; ``--update`` rewrites only those and keeps every hand-written key.
+is checked too. The expectations are the **baseline**, the shape of what the plan does now:
+``no_seq_scan`` where it reads an index and no table whole, ``index_only`` where it is,
+``no_sort`` where there is no Sort. Never the index's name: a better index built later (the
+advisor's own revision) must not fail the baseline that asked for it. The keys a capture wrote
+are listed in the query's ``captured.baseline``; ``--update`` rewrites only those and keeps
+every hand-written key.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import tomli_w
 from pglast import ast, parse_sql
+from pglast.enums.parsenodes import A_Expr_Kind
 from pglast.parser import fingerprint
 from pglast.visitors import Visitor
 from psycopg import sql
@@ -28,17 +31,18 @@ from dbtune.plan import Plan
 from dbtune.sqltext import replace_parameters
 from dbtune.workload import DEFAULT_PROFILE, Expectations, HotQuery, ParamPicker, Workload
 
-BASELINE_KEYS = ("index", "index_only", "no_sort")
+BASELINE_KEYS = ("no_seq_scan", "index_only", "no_sort")
 _VERBS = {"SelectStmt": "select", "InsertStmt": "insert", "UpdateStmt": "update",
           "DeleteStmt": "delete", "MergeStmt": "merge"}  # fmt: skip
 
 
 def baseline(plan: Plan) -> dict[str, Any]:
-    """What the plan does now, as expectations a regression would break."""
+    """What the plan does now, as expectations a regression would break: its *shape* (an
+    index read and no Seq Scan, an index-only scan, no Sort), never the name of the index it
+    happened to read, which the next better index (dbtune's own advice) would then fail."""
     found: dict[str, Any] = {}
-    indexes = plan.index_names()
-    if indexes:
-        found["index"] = indexes[0]
+    if plan.index_names() and "Seq Scan" not in plan.node_types():
+        found["no_seq_scan"] = True
     if "Index Only Scan" in plan.node_types():
         found["index_only"] = True
     if not any(t in ("Sort", "Incremental Sort") for t in plan.node_types()):
@@ -60,26 +64,45 @@ def query_name(statement: Statement) -> str:
     return statement_name(statement.tables[0][1], statement.info.kind, statement.sql)
 
 
+_PICKABLE_OPERATORS = frozenset({"=", "<", ">", "<=", ">="})
+
+
 class _ParamColumns(Visitor):
-    """Each ``$n``, and the plain column it is compared with where there is one."""
+    """Each ``$n``; the plain column it is compared with, or the LIMIT/OFFSET it is; and the
+    FROM entries' aliases, to tell whose column ``o.status`` is."""
 
     def __init__(self) -> None:
         self.columns: dict[int, tuple[str | None, str]] = {}
+        self.clauses: dict[int, str] = {}  # $n -> "limit" | "offset"
         self.all: set[int] = set()
+        self.aliases: dict[str, str] = {}  # alias (or name) -> table name
 
     def visit_ParamRef(self, ancestors: object, node: ast.ParamRef) -> None:
         number = int(node.number or 0)
         self.all.add(number)
 
+    def visit_RangeVar(self, ancestors: object, node: ast.RangeVar) -> None:
+        name = str(node.relname)
+        self.aliases[str(node.alias.aliasname) if node.alias else name] = name
+
+    def visit_SelectStmt(self, ancestors: object, node: ast.SelectStmt) -> None:
+        for clause, value in (("limit", node.limitCount), ("offset", node.limitOffset)):
+            if isinstance(value, ast.ParamRef):
+                self.clauses[int(value.number or 0)] = clause
+
     def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> None:
         names = [str(n.sval) for n in node.name or () if isinstance(n, ast.String)]
-        if names[-1:] != ["="] or not isinstance(node.lexpr, ast.ColumnRef):
-            return
-        fields_ = [str(f.sval) for f in node.lexpr.fields or () if isinstance(f, ast.String)]
+        if names[-1:] == ["="] or (names[-1:] and names[-1] in _PICKABLE_OPERATORS
+                                   and node.kind == A_Expr_Kind.AEXPR_OP):  # fmt: skip
+            for column, value in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
+                if isinstance(column, ast.ColumnRef):
+                    self._compared(column, value)
+
+    def _compared(self, column: ast.ColumnRef, value: object) -> None:
+        fields_ = [str(f.sval) for f in column.fields or () if isinstance(f, ast.String)]
         if not fields_:
             return
-        right = node.rexpr if isinstance(node.rexpr, tuple) else (node.rexpr,)
-        for item in right:
+        for item in value if isinstance(value, tuple) else (value,):
             if isinstance(item, ast.ParamRef):
                 qualifier = fields_[-2] if len(fields_) > 1 else None
                 self.columns[int(item.number or 0)] = (qualifier, fields_[-1])
@@ -89,7 +112,7 @@ def _most_frequent(schema: str, table: str, column: str) -> str:
     """A picker: the column's most frequent value."""
     return (
         sql.SQL(
-            "SELECT {col} FROM {table} WHERE {col} IS NOT NULL GROUP BY 1 "
+            "SELECT /* dbtune */ {col} FROM {table} WHERE {col} IS NOT NULL GROUP BY 1 "
             "ORDER BY count(*) DESC LIMIT 1"
         )
         .format(col=ident(column), table=ident(schema, table))
@@ -98,23 +121,48 @@ def _most_frequent(schema: str, table: str, column: str) -> str:
 
 
 def _custom(statement: Statement, name: str) -> HotQuery | None:
-    """The custom-plan twin: named parameters with pickers, when every ``$n`` is obvious."""
-    if statement.info.kind != "SelectStmt" or len(statement.tables) != 1:
+    """The custom-plan twin — what a driver that sends literals (psycopg2, SQLAlchemy over it)
+    has planned on every call — with named parameters and pickers, when every ``$n`` can be
+    picked: a column it is compared with (the column's most frequent value, on whichever table
+    of the FROM the column's qualifier names), or the LIMIT (the rows a call returned, on
+    average) or OFFSET (0)."""
+    if statement.info.kind != "SelectStmt":
         return None
     tree = parse_sql(statement.sql)[0].stmt
     found = _ParamColumns()
     if tree is not None:
         found(tree)
-    if not found.all or set(found.columns) != found.all:
+    if not found.all:
         return None
-    schema, table = statement.tables[0]
-    names = {n: f"{_slug(col)}_{n}" for n, (_, col) in found.columns.items()}
-    pickers = {names[n]: ParamPicker(sql=_most_frequent(schema, table, col))
-               for n, (_, col) in found.columns.items()}  # fmt: skip
+    by_name = {t: (schema, t) for schema, t in statement.tables}
+    names: dict[int, str] = {}
+    pickers: dict[str, ParamPicker] = {}
+    for n in sorted(found.all):
+        if n in found.clauses:
+            clause = found.clauses[n]
+            names[n] = f"{clause}_{n}"
+            rows = round(statement.rows / max(statement.calls, 1))
+            pickers[names[n]] = ParamPicker(literal=max(rows, 1) if clause == "limit" else 0)
+            continue
+        if n not in found.columns:
+            return None
+        qualifier, column = found.columns[n]
+        if qualifier is None:
+            tables = set(found.aliases.values())
+            table = by_name.get(next(iter(tables))) if len(tables) == 1 else None
+        else:
+            table = by_name.get(found.aliases.get(qualifier, qualifier))
+        if table is None:
+            return None
+        names[n] = f"{_slug(column)}_{n}"
+        pickers[names[n]] = ParamPicker(sql=_most_frequent(*table, column))
     return HotQuery(
         name=f"{name}_custom",
         sql=replace_parameters(statement.sql, lambda n: f"%({names[n]})s", escape_percent=True),
-        description=f"{name} with each parameter's most frequent value (a custom plan)",
+        description=(
+            f"{name} with picked values, planned as a custom plan: what a driver that sends "
+            "literals (psycopg2, SQLAlchemy over it) runs on every call"
+        ),
         params=pickers,
     )
 
@@ -141,7 +189,11 @@ def captured_queries(statements: Sequence[Statement], *, pickers: bool = True) -
             HotQuery(
                 name=name,
                 sql=statement.sql.replace("%", "%%"),
-                description=f"captured from pg_stat_statements (queryid {statement.queryid})",
+                description=(
+                    f"captured from pg_stat_statements (queryid {statement.queryid}); its generic "
+                    "plan: what a driver that prepares runs after five executions (psycopg 3, "
+                    "asyncpg)"
+                ),
                 dollar_parameters=statement.info.dollar_parameters,
                 captured=_captured(statement),
             )

@@ -41,7 +41,14 @@ from dbtune.errors import ConnectionFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
 from dbtune.query_facts import QueryFacts, query_facts
 from dbtune.query_shape import shape
-from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, positional
+from dbtune.sqltext import (
+    Access,
+    SqlTextError,
+    StatementInfo,
+    analyse,
+    positional,
+    with_own_marker,
+)
 from dbtune.workload import HotQuery, ParamPicker, Workload
 
 STATEMENT_TIMEOUT_MS = 30_000
@@ -137,7 +144,8 @@ class _Pickers:
                     "outside the transaction; pass --allow-writes to run it"
                 )
             # prepare=True: the extended protocol, which runs one statement and no more.
-            row = conn.execute(picker.sql, prepare=True).fetchone()
+            # Marked as dbtune's own: `workload capture --update` must not take it in.
+            row = conn.execute(with_own_marker(picker.sql), prepare=True).fetchone()
             if row is None:
                 raise QueryFailed(
                     f"the picker for parameter {name} returned no row; "
@@ -488,7 +496,16 @@ def _explain_once(
             missing = bool(expect.index) and not facts.has_index(expect.index or "")
             ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
             checks = run_checks(ctx)
-    notes = (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
+    notes: tuple[str, ...] = (
+        (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
+    )
+    if info.dollar_parameters:
+        notes += (
+            "checked as its generic plan: what a driver that prepares runs after five "
+            "executions (psycopg 3, asyncpg); psycopg2, and SQLAlchemy over it, send literals "
+            "and get a custom plan each call, which a twin with picked values checks "
+            "(capture writes it as <name>_custom)",
+        )
     return QueryResult(
         query,
         profile,

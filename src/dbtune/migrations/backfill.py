@@ -183,7 +183,7 @@ def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout:
         ).format(progress)))  # fmt: skip
         saved = conn.execute(
             statement_text(
-                sql.SQL("SELECT next_key, rows_done FROM {} WHERE job = {}").format(
+                sql.SQL("SELECT /* dbtune */ next_key, rows_done FROM {} WHERE job = {}").format(
                     progress, sql.Literal(job.name)
                 )
             )
@@ -193,14 +193,15 @@ def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout:
             done = int(saved[1])
             log.info("backfill %s: resuming at key %s (%d rows done)", job.name, low, done)
         else:
-            low = one(sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT 1").format(
+            low = one(sql.SQL("SELECT /* dbtune */ {} FROM {} ORDER BY {} LIMIT 1").format(
                 as_text, table.identifier, names))  # fmt: skip
             done = 0
         with _progress_bar(job.name, estimated_rows(conn, table)) as advance:
             while low is not None:
                 _throttle(conn, job)
                 high = one(
-                    sql.SQL("SELECT {} FROM {} WHERE ({}) >= {} ORDER BY {} OFFSET {} LIMIT 1")
+                    sql.SQL("SELECT /* dbtune */ {} FROM {} WHERE ({}) >= {} ORDER BY {} "
+                            "OFFSET {} LIMIT 1")
                     .format(as_text, table.identifier, names, bound(low), names,
                             sql.Literal(job.batch_size))
                 )  # fmt: skip
@@ -228,7 +229,9 @@ def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout:
                         next=sql.Literal(list(high)),
                     )
                 # One statement: the batch and its progress commit together or not at all.
-                step = sql.SQL("WITH batch AS ({}), record AS ({}) SELECT count(*) FROM batch")
+                step = sql.SQL(
+                    "WITH /* dbtune */ batch AS ({}), record AS ({}) SELECT count(*) FROM batch"
+                )
                 updated = int(conn.execute(statement_text(step.format(batch, record))).scalar_one())
                 done += updated
                 advance(job.batch_size)

@@ -152,7 +152,7 @@ def _warn_unbounded_unique(
     limit = max(1, room // len(unbounded) - ALIGNMENT_SLACK_BYTES - VARLENA_HEADER_BYTES)
     widest = conn.execute(
         text(
-            sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL("SELECT /* dbtune */ {} FROM {}").format(
                 sql.SQL(", ").join(
                     sql.SQL("max(octet_length({}))").format(sql.Identifier(c)) for c in unbounded
                 ),

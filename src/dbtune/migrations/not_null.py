@@ -136,7 +136,7 @@ def _validate(
 def _null_row(conn: sa.Connection, table: Table, column_name: str) -> str:
     keys = [name for name, _ in primary_key(conn, table)] or ["ctid"]
     shown = sql.SQL(", ").join(sql.Identifier(k) if k != "ctid" else sql.SQL(k) for k in keys)
-    query = sql.SQL("SELECT {} FROM {} WHERE {} IS NULL LIMIT 1").format(
+    query = sql.SQL("SELECT /* dbtune */ {} FROM {} WHERE {} IS NULL LIMIT 1").format(
         shown, table.identifier, ident(column_name)
     )
     row = conn.execute(statement_text(query)).first()
