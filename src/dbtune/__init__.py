@@ -16,7 +16,7 @@ from dbtune.pool import (
     create_pool,
     pool_stats,
 )
-from dbtune.sizing import PoolSize, pool_size
+from dbtune.sizing import PoolSize, engine_kwargs, pool_size
 
 __all__ = [
     "ConnectionFailed",
@@ -32,6 +32,7 @@ __all__ = [
     "create_asyncpg_pool",
     "create_engine",
     "create_pool",
+    "engine_kwargs",
     "pool_size",
     "pool_stats",
     "usable_cpus",

@@ -121,3 +121,16 @@ def pool_size(
             max_size = fitted
             min_size = min(min_size, max_size)
     return PoolSize(min_size, max_size, cpus, source, clamped_by)
+
+
+def engine_kwargs(size: PoolSize | None = None) -> dict[str, int | bool]:
+    """SQLAlchemy ``create_engine`` keywords for ``size`` (default :func:`pool_size`), for a
+    library that builds its own engine from a URL: ``pool_size`` kept open, ``max_overflow``
+    more under load (up to ``max_size`` in all), and ``pool_pre_ping``, which tests each
+    connection before lending it and so recovers after a server restart."""
+    size = size or pool_size()
+    return {
+        "pool_size": size.min_size,
+        "max_overflow": size.max_size - size.min_size,
+        "pool_pre_ping": True,
+    }

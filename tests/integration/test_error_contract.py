@@ -179,3 +179,41 @@ def test_doctor_losing_its_connection_is_a_connection_error(seeded_url: str) -> 
             admin.execute("SELECT pg_terminate_backend(%s)", [doomed.info.backend_pid])
         with pytest.raises(ConnectionFailed, match="lost the connection"):
             _read(doomed, seeded_url, DoctorOptions())
+
+
+def test_capture_as_a_role_that_may_not_read_the_settings_says_what_to_ask_for(
+    empty_url: str,
+) -> None:
+    """No pg_stat_statements in this database, a role that may not read
+    shared_preload_libraries: what to ask a superuser for, never the server's bare refusal."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS dbtune_app")
+        conn.execute("CREATE ROLE dbtune_app LOGIN PASSWORD 'app-pw'")
+    try:
+        run = run_cli("workload", "capture", "--dsn", _as_role(empty_url, "dbtune_app", "app-pw"))
+        _one_line_error(run)
+        assert "permission denied to examine" not in run.stderr
+        assert "may not read shared_preload_libraries" in run.stderr
+        assert "CREATE EXTENSION pg_stat_statements" in run.stderr
+        assert "GRANT pg_read_all_stats" in run.stderr
+        assert "app-pw" not in run.stderr
+
+        with psycopg.connect(empty_url, autocommit=True) as conn:  # another role's statements
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("CREATE TABLE orders (id bigint PRIMARY KEY, code text)")
+            conn.execute("SELECT pg_stat_statements_reset()")
+            for i in range(3):
+                conn.execute("SELECT id FROM orders WHERE code = %s", [str(i)])
+        run = run_cli("workload", "capture", "--dsn", _as_role(empty_url, "dbtune_app", "app-pw"))
+        _one_line_error(run)
+        assert "hides the text of" in run.stderr
+        assert "GRANT pg_read_all_stats TO dbtune_app" in run.stderr
+        with psycopg.connect(empty_url, autocommit=True) as conn:  # the printed fix runs
+            conn.execute("GRANT pg_read_all_stats TO dbtune_app")
+        run = run_cli("workload", "capture", "--dsn", _as_role(empty_url, "dbtune_app", "app-pw"))
+        assert run.code == 0, run.stderr
+        assert "FROM orders WHERE code = $1" in run.stdout
+    finally:
+        with psycopg.connect(empty_url, autocommit=True) as conn:
+            conn.execute("DROP OWNED BY dbtune_app")
+            conn.execute("DROP ROLE dbtune_app")

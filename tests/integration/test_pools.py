@@ -300,3 +300,28 @@ async def test_async_pool_serves_50_concurrent_queries(seeded_url: str) -> None:
     assert {r[1] for r in results} == {"dbtune"}
     assert stats["requests_num"] >= 50
     assert stats["pool_max"] == size.max_size
+
+
+def test_engine_kwargs_size_a_library_s_own_engine(empty_url: str) -> None:
+    """A library that builds its engine from a URL takes the sizing as keywords."""
+    import sqlalchemy as sa
+
+    import dbtune
+    from dbtune.dsn import sqlalchemy_url
+
+    size = PoolSize(min_size=3, max_size=11, cpus=3, source="test")
+    kwargs = dbtune.engine_kwargs(size)
+    assert kwargs == {"pool_size": 3, "max_overflow": 8, "pool_pre_ping": True}
+    engine = sa.create_engine(sqlalchemy_url(empty_url), **kwargs)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+        pool = engine.pool
+        assert isinstance(pool, sa.QueuePool)
+        assert pool.size() == 3
+        assert pool._max_overflow == 8
+        assert pool._pre_ping is True
+    finally:
+        engine.dispose()
+    default = dbtune.engine_kwargs()
+    assert default["pool_size"] + default["max_overflow"] == pool_size().max_size

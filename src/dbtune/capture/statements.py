@@ -17,9 +17,11 @@ from typing import Any
 
 import psycopg
 from pglast.parser import ParseError, fingerprint
+from psycopg import sql
 
 from dbtune.catalog import psycopg_runner, read_tables
 from dbtune.errors import UsageError
+from dbtune.identifiers import ident
 from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -27,6 +29,9 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 VERSION_TABLES = frozenset({"alembic_version", "dbtune_ops_version"})
 """Alembic's bookkeeping (and an ops chain's): a migration's statements, not the service's."""
+HIDDEN_TEXT = "<insufficient privilege>"
+"""What pg_stat_statements shows instead of another role's statement to a role without
+pg_read_all_stats."""
 TOPLEVEL_VERSION = 140_000  # pg_stat_statements 1.9 (PostgreSQL 14) has the toplevel column
 
 _READ = """
@@ -60,7 +65,20 @@ def missing_extension_help(conn: Connection) -> str | None:
     ).fetchone()
     if installed and installed[0]:
         return None
-    row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        # Only a superuser or pg_read_all_settings may read it: say what to ask for instead.
+        return (
+            "pg_stat_statements is not created in this database, and this role may not read "
+            "shared_preload_libraries to tell whether the server loads it. Ask a superuser "
+            "to check `SHOW shared_preload_libraries` (add pg_stat_statements there and "
+            "restart the server if it is missing), to run CREATE EXTENSION "
+            "pg_stat_statements; in this database, and to GRANT pg_read_all_stats to this "
+            "role (without it the view hides other roles' statements); then let the "
+            "application run a while and capture again"
+        )
     if row and "pg_stat_statements" in str(row[0]):
         return (
             "pg_stat_statements is loaded but not created in this database: run CREATE "
@@ -106,6 +124,7 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
     ).fetchall()
     found: list[Statement] = []
     by_print: dict[str, int] = {}
+    hidden = sum(1 for row in rows if row[1] == HIDDEN_TEXT)
     for queryid, text, calls, total, mean, count in rows:
         # One statement may have several entries (other roles, a plan cached or not): they
         # are one query to check, with their counts added up.
@@ -152,4 +171,10 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
         )
         if len(found) == top:
             break
+    if not found and hidden:
+        grant = sql.SQL("GRANT pg_read_all_stats TO {}").format(ident(conn.info.user))
+        raise UsageError(
+            f"pg_stat_statements hides the text of {hidden} statement(s) of other roles from "
+            f"this role: a superuser can run {grant.as_string()}; then capture again"
+        )
     return found

@@ -15,16 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
 from dbtune.dsn import APPLICATION_NAME, sqlalchemy_url
-from dbtune.sizing import PoolSize, pool_size
+from dbtune.sizing import PoolSize, engine_kwargs
 
 
 def _options(size: PoolSize | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    size = size or pool_size()
-    options: dict[str, Any] = {
-        "pool_size": size.min_size,
-        "max_overflow": size.max_size - size.min_size,
-        "pool_pre_ping": True,
-    }
+    options: dict[str, Any] = dict(engine_kwargs(size))
     options.update(overrides)
     return options
 
