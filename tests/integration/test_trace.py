@@ -237,3 +237,109 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert unreachable.code == 2
     assert "s3cret" not in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
+
+
+SETTINGS_TABLE = '''"""A settings table whose payload is JSON kept in text.
+
+Revision ID: s01_settings
+Revises: t00_base
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "s01_settings"
+down_revision = "t00_base"
+EXPECTED = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "Setting",
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("Payload", sa.Text, nullable=False),
+        schema="App",
+    )
+'''
+
+JSON_DATA_MIGRATION = '''"""Each setting gains a version key: a data change parsing text as JSON.
+
+Revision ID: s02_version_key
+Revises: s01_settings
+"""
+
+from alembic import op
+
+revision = "s02_version_key"
+down_revision = "s01_settings"
+EXPECTED = None
+
+
+def upgrade() -> None:
+    op.execute(
+        \'UPDATE "App"."Setting" SET "Payload" = ("Payload"::jsonb || \\'{"v": 2}\\')::text\'
+    )
+'''
+
+BROKEN = '''"""A data change with a typo: the chain's own bug.
+
+Revision ID: s03_broken
+Revises: s02_version_key
+"""
+
+from alembic import op
+
+revision = "s03_broken"
+down_revision = "s02_version_key"
+EXPECTED = None
+
+
+def upgrade() -> None:
+    op.execute(\'UPDATE "App"."Setting" SET "Payloads" = \\'{}\\'\')
+'''
+
+
+def test_synthetic_rows_are_not_blamed_on_the_revision(pg_server: Server, tmp_path: Path) -> None:
+    """A revision that fails on dbtune's rows ('v' || g is no JSON) is traced again on its
+    tables as they were and said to fail on synthetic rows only; one that fails without them
+    too is the chain's own bug."""
+    ini = _copy_chain(tmp_path)
+    versions = ini.parent / "versions"
+    for late in sorted(versions.glob("*.py"))[1:]:
+        late.unlink()
+    (versions / "s01_settings.py").write_text(SETTINGS_TABLE)
+    (versions / "s02_version_key.py").write_text(JSON_DATA_MIGRATION)
+    url = _database(pg_server, "trace_synthetic")
+    done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
+    assert done.code in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    assert [r["revision"] for r in report["revisions"]] == [
+        "t00_base", "s01_settings", "s02_version_key"
+    ]  # fmt: skip
+    assert all(r["status"] != "error" for r in report["revisions"])
+    (note,) = [n for n in report["notes"] if "s02_version_key" in n]
+    assert "fails on dbtune's synthetic rows" in note
+    assert "invalid input syntax for type json" in note
+
+    (versions / "s03_broken.py").write_text(BROKEN)
+    url = _database(pg_server, "trace_synthetic_broken")
+    done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
+    assert done.code == 2
+    assert "revision s03_broken failed" in done.stderr
+    assert "Payloads" in done.stderr
+    assert "the chain's own bug" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    # Right after the table is filled: it fails on dbtune's rows, again without them, and so
+    # is the chain's own bug too.
+    (versions / "s02_version_key.py").unlink()
+    (versions / "s03_broken.py").write_text(BROKEN.replace(
+        'down_revision = "s02_version_key"', 'down_revision = "s01_settings"'
+    ))  # fmt: skip
+    url = _database(pg_server, "trace_synthetic_broken_filled")
+    done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
+    assert done.code == 2
+    message = " ".join(done.stderr.split())
+    assert "it fails without dbtune's rows too, as plain `alembic upgrade` from its parent" in (
+        message
+    )

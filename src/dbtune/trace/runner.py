@@ -35,7 +35,7 @@ from dbtune.trace.allows import read_allows
 from dbtune.trace.record import RevisionTrace
 from dbtune.trace.recorder import Recorder
 from dbtune.trace.rules import Settings, registry
-from dbtune.trace.scratch import fill_empty_tables
+from dbtune.trace.scratch import empty_again, fill_empty_tables
 
 DEFAULT_ROWS = 2000
 Side = psycopg.Connection[tuple[Any, ...]]  # the trace's own autocommit connection for reads
@@ -183,6 +183,7 @@ def trace_chain(
     rules = set(registry())
     result = ChainTrace(describe(url), [], [], [])
     filled: set[int] = set()
+    synthetic: set[int] = set()  # tables holding only dbtune's rows
     try:
         conn = chain.engine.connect()
     except sa.exc.DBAPIError as exc:
@@ -208,34 +209,85 @@ def trace_chain(
                 skip = _version_oid(side, options)
                 result.notes += [
                     f"left empty: {why}"
-                    for why in fill_empty_tables(side, options.rows, skip, filled)
+                    for why in fill_empty_tables(side, options.rows, skip, filled, synthetic)
                 ]
             progress(f"tracing {script.revision}")
-            revision = RevisionTrace(
-                str(script.revision),
-                path,
-                (script.doc or "").strip().splitlines()[0] if script.doc else "",
-            )
-            revision.allows, revision.allow_problems = read_allows(path, rules)
-            revision.existing = _existing(side)
-            revision.entry_bounds_before = _entry_bounds(side)
+            revision = _traced(chain, conn, side, script, path, rules)
             result.revisions.append(revision)
-            chain.recorder.current = revision
-            started = time.perf_counter()
-            try:
-                chain.upgrade(conn, script.revision)
-            except Exception as exc:  # the revision's own error, whatever raised it
-                first = str(exc).strip().splitlines()
-                revision.error = f"{type(exc).__name__}: {first[0] if first else ''}"
-                if conn.in_transaction():
-                    conn.rollback()
+            if revision.error and options.rows and not synthetic:
+                revision.error += (
+                    " (no table holds dbtune's rows now: it fails as plain `alembic upgrade` "
+                    "from its parent would, the chain's own bug)"
+                )
+            elif revision.error and synthetic:
+                # Filled tables: is it the revision, or dbtune's rows? Once more on the tables
+                # as they were (empty), which is what plain `alembic upgrade` from its parent
+                # would meet here.
+                progress(f"tracing {script.revision} again, without dbtune's rows")
+                why = empty_again(side, sorted(synthetic))
+                if why:
+                    revision.error += f" (not tried without dbtune's rows: {why})"
+                    break
+                synthetic.clear()
+                again = _traced(chain, conn, side, script, path, rules)
+                if again.error is None:
+                    result.revisions[-1] = again
+                    result.notes.append(
+                        f"{script.revision} fails on dbtune's synthetic rows ({revision.error}); "
+                        "it passes on its tables as they were (empty), and is traced so: check "
+                        "that its data change suits the rows production holds"
+                    )
+                    continue
+                revision.error = (
+                    f"{again.error} (it fails without dbtune's rows too, as plain `alembic "
+                    "upgrade` from its parent would: the chain's own bug)"
+                    if _same_failure(revision.error, again.error)
+                    else f"{revision.error} (on dbtune's synthetic rows; without them it fails "
+                    f"otherwise: {again.error})"
+                )
+            if revision.error:
                 break
-            finally:
-                chain.recorder.current = None
-                revision.duration_ms = (time.perf_counter() - started) * 1000
-            revision.entry_bounds_after = _entry_bounds(side)
     chain.engine.dispose()
     return result
+
+
+def _same_failure(first: str, second: str) -> bool:
+    """The same error class and first line, up to the figures in it (an OID, a row count)."""
+
+    def shape(text: str) -> str:
+        return "".join("9" if c.isdigit() else c for c in text)
+
+    return shape(first) == shape(second)
+
+
+def _traced(
+    chain: _Chain, conn: sa.Connection, side: Side, script: Script, path: Path, rules: set[str]
+) -> RevisionTrace:
+    """Upgrade to ``script``'s revision with the recorder on: its trace, its error if it
+    failed (its transaction rolled back)."""
+    revision = RevisionTrace(
+        str(script.revision),
+        path,
+        (script.doc or "").strip().splitlines()[0] if script.doc else "",
+    )
+    revision.allows, revision.allow_problems = read_allows(path, rules)
+    revision.existing = _existing(side)
+    revision.entry_bounds_before = _entry_bounds(side)
+    chain.recorder.current = revision
+    started = time.perf_counter()
+    try:
+        chain.upgrade(conn, script.revision)
+    except Exception as exc:  # the revision's own error, whatever raised it
+        first = str(exc).strip().splitlines()
+        revision.error = f"{type(exc).__name__}: {first[0] if first else ''}"
+        if conn.in_transaction():
+            conn.rollback()
+        return revision
+    finally:
+        chain.recorder.current = None
+        revision.duration_ms = (time.perf_counter() - started) * 1000
+    revision.entry_bounds_after = _entry_bounds(side)
+    return revision
 
 
 def selected_files(paths: Sequence[str]) -> frozenset[Path]:

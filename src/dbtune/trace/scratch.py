@@ -219,11 +219,13 @@ def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows
 
 
 def fill_empty_tables(
-    conn: psycopg.Connection[Any], rows: int, skip: Sequence[int], done: set[int]
-) -> list[str]:
+    conn: psycopg.Connection[Any], rows: int, skip: Sequence[int], done: set[int],
+    filled: set[int] | None = None,
+) -> list[str]:  # fmt: skip
     """Give every empty table not in ``done`` ``rows`` rows, parents before children (passes
-    until nothing more can be filled); returns why each table that stayed empty did.
-    ``conn`` is in autocommit: each table is its own transaction."""
+    until nothing more can be filled); returns why each table that stayed empty did, and adds
+    the tables it filled to ``filled``. ``conn`` is in autocommit: each table is its own
+    transaction."""
     left: list[str] = []
     tables = [
         (int(o), str(s), str(t))
@@ -249,6 +251,8 @@ def fill_empty_tables(
                 failures[oid] = f"{sql.Identifier(schema, table).as_string(conn)}: {why}"
             else:
                 done.add(oid)
+                if filled is not None:
+                    filled.add(oid)
                 failures.pop(oid, None)
                 progress = True
     for oid, why in failures.items():
@@ -257,3 +261,24 @@ def fill_empty_tables(
     if tables:
         conn.execute("ANALYZE")
     return left
+
+
+def empty_again(conn: psycopg.Connection[Any], oids: Sequence[int]) -> str:
+    """TRUNCATE the tables dbtune filled (they were empty before it did), in one statement so
+    their foreign keys between them hold; '' or why it could not (a table of real rows
+    references one of them, say)."""
+    names = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class AS c JOIN pg_namespace AS n "
+        "ON n.oid = c.relnamespace WHERE c.oid = ANY(%s::oid[]) ORDER BY c.oid",
+        [list(oids)],
+    ).fetchall()
+    if not names:
+        return "its tables are gone"
+    statement = sql.SQL("TRUNCATE {}").format(
+        sql.SQL(", ").join(sql.Identifier(str(s), str(t)) for s, t in names)
+    )
+    try:
+        conn.execute(statement)
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ""
