@@ -12,8 +12,11 @@ minute so that the "today" and "due now" queries always find rows.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,13 +68,17 @@ SELECT g, 'user ' || g,
 FROM generate_series(1, %(users)s::int) AS g
 """
 
+# No ORDER BY on the inserts: a Function Scan feeds the INSERT in g order (no join; an INSERT's
+# SELECT never runs in parallel), and sorting each chunk's rows, content and all, spilled to
+# disk: about 30 % of the message load. The tracking entries keep theirs: there the sort
+# decides the order the two random() calls run in, and so the values.
 # Message length in characters is lognormal (median ~65, 99th percentile ~2 kB, rare rows
 # into tens of kB): Box-Muller turns two uniform draws into a normal one (works before PG 16,
 # which lacks random_normal()). One message in ten is hex noise, which TOAST cannot shrink.
 MESSAGES_INSERT = f"""
 INSERT /* dbtune */ INTO conversation_history
-       (user_id, role, content, message_type, metadata, created_at)
-SELECT u, role,
+       (id, user_id, role, content, message_type, metadata, created_at)
+SELECT %(id_base)s::bigint + g, u, role,
        CASE WHEN noisy THEN
             left((SELECT string_agg(md5(random()::text), '')
                   FROM generate_series(1, ceil(len / 32.0)::int)), len)
@@ -97,7 +104,6 @@ FROM (
                                           * cos(2 * pi() * random())))::int) AS len
     FROM generate_series(%(lo)s::int, %(hi)s::int) AS g
 ) AS m
-ORDER BY g
 """
 
 _FOOD = f"""
@@ -110,7 +116,6 @@ SELECT {_SKEWED_USER},
        (ARRAY['breakfast', 'lunch', 'dinner', 'snack'])[1 + g %% 4],
        {_TIME_OF_ROW}
 FROM generate_series(1, %(total)s::int) AS g
-ORDER BY g
 """
 
 _REMINDERS = f"""
@@ -121,7 +126,6 @@ SELECT {_SKEWED_USER}, 'reminder ' || g,
        random() < 0.7,
        {_TIME_OF_ROW}
 FROM generate_series(1, %(total)s::int) AS g
-ORDER BY g
 """
 
 _CATEGORIES = """
@@ -145,7 +149,6 @@ SELECT {_SKEWED_USER}, 5 + (random() * 45)::int,
        (ARRAY['message', 'food_log', 'streak', 'reminder_done'])[1 + g %% 4],
        {_TIME_OF_ROW}
 FROM generate_series(1, %(total)s::int) AS g
-ORDER BY g
 """
 
 _USER_XP = """
@@ -230,43 +233,165 @@ ORDER BY c.relname
 """
 
 
-def _drop_secondary_indexes(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
-    """Drop the reference tables' indexes that back no constraint, returning their exact
-    definitions: one build after the load is several times cheaper than keeping each index
-    up to date row by row. The seed's transaction puts them back (or rolls the drop back)."""
-    found = conn.execute(_SECONDARY_INDEXES, {"tables": list(TABLES)}).fetchall()
-    for schema, name, _ in found:
+RESTORE_TABLE = "dbtune_seed_restore"
+"""Where the seed keeps the exact definitions of the indexes and keys it drops for the load,
+committed with the drop: a seed that is killed half-way leaves them there, and the next seed
+puts them back before anything else."""
+
+
+def _save_and_drop(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Record, then drop, the reference tables' indexes that back no constraint and their
+    foreign keys: one build after the load is several times cheaper than keeping each index
+    up to date row by row, and checking a key row by row (a trigger per inserted row) took
+    about 45 % of the message load; adding it back checks all rows in one join."""
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} (position serial PRIMARY KEY, kind text NOT NULL, "
+            "statement text NOT NULL)"
+        ).format(sql.Identifier(RESTORE_TABLE))
+    )
+    saved = sql.SQL("INSERT /* dbtune */ INTO {} (kind, statement) VALUES (%s, %s)").format(
+        sql.Identifier(RESTORE_TABLE)
+    )
+    for schema, name, definition in conn.execute(_SECONDARY_INDEXES, {"tables": list(TABLES)}):
+        conn.execute(saved, ["index", str(definition)])  # the server's own DDL text
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name)))
-    return [str(definition) for _, _, definition in found]  # the server's own DDL text
-
-
-def _drop_foreign_keys(conn: psycopg.Connection[tuple[Any, ...]]) -> list[sql.Composed]:
-    """Drop the reference tables' foreign keys, returning what adds each back: checking a key
-    row by row (a trigger per inserted row) took about 45 % of the message load; adding it
-    back checks all rows in one join. The seed's transaction restores them either way."""
-    found = conn.execute(_FOREIGN_KEYS, {"tables": list(TABLES)}).fetchall()
-    again: list[sql.Composed] = []
-    for schema, table, name, definition in found:
+    for schema, table, name, definition in conn.execute(
+        _FOREIGN_KEYS, {"tables": list(TABLES)}
+    ).fetchall():
         target = sql.Identifier(schema, table)
+        add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+            target, sql.Identifier(name), sql.SQL(str(definition))
+        )
+        conn.execute(saved, ["key", add.as_string(conn)])
         conn.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(target, sql.Identifier(name))
         )
-        again.append(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                target, sql.Identifier(name), sql.SQL(str(definition))
-            )
-        )
-    return again
+
+
+def _interrupted(conn: psycopg.Connection[tuple[Any, ...]]) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [RESTORE_TABLE]).fetchone()
+    return bool(row and row[0])
+
+
+def _restore(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Build each dropped index from its exact definition and add each key back (validated in
+    one pass per table), then forget them; the caller commits."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT /* dbtune */ kind, statement FROM {} ORDER BY kind <> 'index', position"
+        ).format(sql.Identifier(RESTORE_TABLE))
+    ).fetchall()
+    for _, statement in rows:
+        conn.execute(sql.SQL(str(statement)))  # pg_get_indexdef's / pg_get_constraintdef's
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(RESTORE_TABLE)))
 
 
 def _fix_identities(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-    for table in ("users", "tracking_categories"):
+    for table in ("users", "tracking_categories", "conversation_history"):
         conn.execute(
             sql.SQL(
                 "SELECT /* dbtune */ setval(pg_get_serial_sequence({t}, 'id'), "
                 "(SELECT coalesce(max(id), 0) + 1 FROM {i}), false)"
             ).format(t=sql.Literal(table), i=sql.Identifier(table))
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One statement of the load, with the random() seed of its own that makes its rows the
+    same whichever session runs it, and whenever."""
+
+    name: str
+    query: str
+    params: dict[str, Any]
+    rows: int
+    seed: float
+
+
+def _steps(plan: SeedPlan) -> list[_Step]:
+    """The load, users first: the message chunks, then the other tables (each its own seed)."""
+    base: dict[str, Any] = {"users": plan.users, "days": HISTORY_DAYS}
+    steps = [_Step("users", _USERS, base, plan.users, _step_seed(plan.seed, 0))]
+    chunk = math.ceil(plan.messages / CHUNKS)
+    for number, lo in enumerate(range(1, plan.messages + 1, chunk), start=1):
+        hi = min(plan.messages, lo + chunk - 1)
+        params = {**base, "total": plan.messages, "lo": lo, "hi": hi, "id_base": 0}
+        steps.append(
+            _Step("messages", MESSAGES_INSERT, params, hi - lo + 1, _step_seed(plan.seed, number))
+        )
+    for offset, (name, query, total) in enumerate(
+        (
+            ("food entries", _FOOD, plan.rows("food_entries")),
+            ("reminders", _REMINDERS, plan.rows("reminders")),
+            ("tracking categories", _CATEGORIES, plan.users * 3),
+            ("tracking entries", _TRACKING, plan.rows("tracking_entries")),
+            ("xp transactions", _XP, plan.rows("xp_transactions")),
+        ),
+        start=CHUNKS + 1,
+    ):
+        steps.append(_Step(name, query, {**base, "total": total}, total,
+                           _step_seed(plan.seed, offset)))  # fmt: skip
+    return steps
+
+
+def _step_seed(seed_value: int, step: int) -> float:
+    """setseed()'s argument for one step: a hash of the seed and the step, so no two steps
+    (nor two seeds) share a random() sequence."""
+    digest = hashlib.blake2b(f"{seed_value}:{step}".encode(), digest_size=4).digest()
+    return (int.from_bytes(digest, "big") - 2**31) / 2**31
+
+
+LOAD_SESSIONS = 2
+"""Sessions that load side by side: the server inserts on one core per session, and the rows
+do not depend on which session ran a step (each has its own seed, message ids are explicit)."""
+
+
+def _load(url: str, plan: SeedPlan, progress: Progress) -> None:
+    """Run the steps on ``LOAD_SESSIONS`` sessions at once, each step committed on its own;
+    then the users' XP totals, which read the XP transactions."""
+    steps = _steps(plan)
+    local = threading.local()
+    sessions: list[psycopg.Connection[tuple[Any, ...]]] = []
+    lock = threading.Lock()
+
+    def run(step: _Step) -> _Step:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = connect(url)
+            with lock:
+                sessions.append(conn)
+        conn.execute("SELECT setseed(%s)", [step.seed])
+        conn.execute(step.query, step.params)
+        conn.commit()
+        return step
+
+    try:
+        run(steps[0])  # users, before anything that counts them
+        progress(steps[0].name, steps[0].rows)
+        with ThreadPoolExecutor(max_workers=LOAD_SESSIONS) as pool:
+            futures = [pool.submit(run, step) for step in steps[1:]]
+            try:
+                for future in as_completed(futures):
+                    step = future.result()
+                    progress(step.name, step.rows)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        run(_Step("user xp", _USER_XP, {}, plan.users, 0.0))
+        progress("user xp", plan.users)
+    finally:
+        for conn in sessions:
+            conn.close()
+
+
+def _empty(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    conn.execute(
+        sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+        )
+    )
 
 
 def seed(
@@ -278,10 +403,24 @@ def seed(
     replace: bool = False,
     progress: Progress = _no_progress,
 ) -> SeedPlan:
-    """Fill the reference schema at ``url``; refuse a non-empty database unless ``replace``."""
+    """Fill the reference schema at ``url``; refuse a non-empty database unless ``replace``.
+
+    The load runs on two sessions side by side, each step committed on its own, with the
+    secondary indexes and foreign keys dropped meanwhile (their definitions kept in
+    ``RESTORE_TABLE``, committed with the drop). Whatever happens, they come back: after the
+    load, after a failed load (the tables emptied first: they were empty, or ``replace`` was
+    asked), or, after a seed that was killed, at the start of the next one.
+    """
     plan = SeedPlan(messages=messages, users=users, seed=seed_value)
     plan.validate()
     with connect(url) as conn:
+        existing_rows(conn)  # the schema is there
+        if _interrupted(conn):
+            # A seed killed half-way: its rows go (the tables were empty, or emptied, when it
+            # began), its indexes and keys come back.
+            _empty(conn)
+            _restore(conn)
+            conn.commit()
         present = existing_rows(conn)
         if present and not replace:
             raise UsageError(
@@ -295,53 +434,40 @@ def seed(
                 "pass --replace to delete every row of the reference tables first"
             )
         if replace:
-            conn.execute(
-                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
-                    sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
-                )
-            )
-        rebuild = _drop_secondary_indexes(conn)
-        keys = _drop_foreign_keys(conn)
-        # One seed fixes every random() below; steps run in a fixed order on one session.
-        conn.execute("SELECT setseed(%s)", [_setseed_arg(plan.seed)])
-        base = {"users": plan.users, "days": HISTORY_DAYS}
-        conn.execute(_USERS, base)
-        progress("users", plan.users)
-        chunk = math.ceil(plan.messages / CHUNKS)
-        for lo in range(1, plan.messages + 1, chunk):
-            hi = min(plan.messages, lo + chunk - 1)
-            conn.execute(MESSAGES_INSERT, {**base, "total": plan.messages, "lo": lo, "hi": hi})
-            progress("messages", hi - lo + 1)
-        for step, query, total in (
-            ("food entries", _FOOD, plan.rows("food_entries")),
-            ("reminders", _REMINDERS, plan.rows("reminders")),
-            ("tracking categories", _CATEGORIES, plan.users * 3),
-            ("tracking entries", _TRACKING, plan.rows("tracking_entries")),
-            ("xp transactions", _XP, plan.rows("xp_transactions")),
-            ("user xp", _USER_XP, plan.users),
-        ):
-            conn.execute(query, {**base, "total": total})
-            progress(step, total)
-        _fix_identities(conn)
-        for definition in rebuild:  # pg_get_indexdef's own text: the same index, by name
-            conn.execute(sql.SQL(definition))
-        for key in keys:  # validated here, in one pass per table
-            conn.execute(key)
-        progress("indexes and keys", 0)
+            _empty(conn)
+        _save_and_drop(conn)
         conn.commit()
+    try:
+        _load(url, plan, progress)
+    except BaseException:
+        with connect(url) as conn:  # back as it was: empty, every index and key in place
+            _empty(conn)
+            _restore(conn)
+            conn.commit()
+        raise
+    with connect(url) as conn:
+        _fix_identities(conn)
+        _restore(conn)
+        conn.commit()
+    progress("indexes and keys", 0)
     vacuum_analyze(url)
     progress("vacuum analyze", 0)
     return plan
 
 
-def _setseed_arg(seed_value: int) -> float:
-    """Map any 32-bit seed onto setseed()'s [-1, 1] range, one to one."""
-    return seed_value / 2**31
-
-
 def vacuum_analyze(url: str) -> None:
     """``VACUUM (ANALYZE)`` every reference table: statistics for the planner, and the
-    visibility map that index-only scans need after a bulk load."""
-    with connect(url, autocommit=True) as conn:
-        for table in TABLES:
-            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+    visibility map that index-only scans need after a bulk load. Two sessions side by side:
+    the messages on one, the other tables on the other (each VACUUM is one process)."""
+
+    def vacuum(tables: tuple[str, ...]) -> None:
+        with connect(url, autocommit=True) as conn:
+            for table in tables:
+                conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
+
+    biggest = "conversation_history"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = [pool.submit(vacuum, (biggest,)),
+                pool.submit(vacuum, tuple(t for t in TABLES if t != biggest))]  # fmt: skip
+        for future in done:
+            future.result()

@@ -109,3 +109,56 @@ def test_the_load_puts_every_index_and_key_back_as_it_was(empty_url: str) -> Non
         seed(empty_url, messages=2_000, users=50)
     with psycopg.connect(empty_url) as conn:
         assert conn.execute(_SCHEMA).fetchall() == before
+
+
+def test_a_failed_load_leaves_the_tables_empty_with_every_index_and_key(empty_url: str) -> None:
+    """The load commits step by step on two sessions: when a step fails, the rows already
+    in go and every dropped index and key comes back."""
+    reference_schema.upgrade(empty_url)
+    with psycopg.connect(empty_url, autocommit=True) as conn:  # refuses every XP amount
+        conn.execute("ALTER TABLE xp_transactions ADD CONSTRAINT ck_tiny CHECK (amount < 5)")
+        before = conn.execute(_SCHEMA).fetchall()
+    with pytest.raises(psycopg.errors.CheckViolation):
+        seed(empty_url, messages=20_000, users=100)
+    with psycopg.connect(empty_url) as conn:
+        assert conn.execute(_SCHEMA).fetchall() == before
+        assert conn.execute("SELECT count(*) FROM conversation_history").fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass('dbtune_seed_restore')").fetchone() == (None,)
+
+
+def test_a_killed_seed_is_put_right_by_the_next(empty_url: str) -> None:
+    """SIGKILL half-way through the load: the indexes and keys were dropped and committed; the
+    next seed puts them back, drops the half-load, and seeds."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    reference_schema.upgrade(empty_url)
+    with psycopg.connect(empty_url) as conn:
+        before = conn.execute(_SCHEMA).fetchall()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dbtune", "seed", "--dsn", empty_url, "--messages", "3000000"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM conversation_history").fetchone() == (0,):
+            assert run.poll() is None, "the seed ended before it was killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert conn.execute("SELECT to_regclass('dbtune_seed_restore')").fetchone() != (None,)
+        assert conn.execute(_SCHEMA).fetchall() != before  # half-way: indexes missing
+    seed(empty_url, messages=2_000, users=50)
+    with psycopg.connect(empty_url) as conn:
+        assert conn.execute(_SCHEMA).fetchall() == before
+        assert conn.execute("SELECT count(*) FROM conversation_history").fetchone() == (2000,)
+        assert conn.execute("SELECT to_regclass('dbtune_seed_restore')").fetchone() == (None,)

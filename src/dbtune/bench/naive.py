@@ -41,7 +41,8 @@ def _fresh_messages(
         last = int(str(row[0])) if row and row[0] is not None else 0
         users = int(str(row[1])) if row and row[1] else 1
         conn.execute(
-            MESSAGES_INSERT, {"users": users, "days": HISTORY_DAYS, "total": n, "lo": 1, "hi": n}
+            MESSAGES_INSERT,
+            {"users": users, "days": HISTORY_DAYS, "total": n, "lo": 1, "hi": n, "id_base": last},
         )
         return conn.execute(
             "SELECT /* dbtune */ user_id, role, content, message_type, metadata "
