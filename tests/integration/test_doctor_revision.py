@@ -87,11 +87,25 @@ def test_fixes_as_a_revision_upgrade_then_downgrade(empty_url: str, tmp_path: Pa
     [revision] = list((ops / "versions").glob("*_doctor_fixes.py"))
     text = revision.read_text()
     assert (
-        "create_index_online('ix_Orders_customerId', 'Orders', ['customerId'], schema='Shop')"
-        in text
+        'create_index_online("ix_Orders_customerId", "Orders", ["customerId"], schema="Shop")'
+        in (text)
     )
-    assert "drop_index_online('ix_Orders_status', 'Orders', schema='Shop')" in text
+    assert 'drop_index_online("ix_Orders_status", "Orders", schema="Shop")' in text
+    assert "execute_online(" in text  # the CHECK, the validations
+    assert "from dbtune.migrations import" in text
+    assert "from alembic" not in text
     assert "postgresql://" not in text
+    for config in (["--isolated"], ["--config", str(REPO / "pyproject.toml")]):
+        for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+            lint = subprocess.run([sys.executable, "-m", "ruff", *args, *config, str(revision)],
+                                  capture_output=True, text=True)  # fmt: skip
+            assert lint.returncode == 0, (config, lint.stdout + lint.stderr)
+
+    offline = _alembic(ops, empty_url, "upgrade", "head", "--sql")
+    assert offline.returncode == 0, offline.stderr
+    sql_text = " ".join(offline.stdout.split())
+    assert "SET lock_timeout = '5s'; " in sql_text
+    assert 'ALTER TABLE "Shop"."Orders" VALIDATE CONSTRAINT "ck_Orders_status";' in sql_text
 
     up = _alembic(ops, empty_url, "upgrade", "head")
     assert up.returncode == 0, up.stderr

@@ -13,7 +13,6 @@ clean under the project's configuration and under none (code lines fit 88 column
 from __future__ import annotations
 
 import json
-import textwrap
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,13 +22,12 @@ from typing import Any
 
 from dbtune.advice import Suggestion
 from dbtune.errors import UsageError
+from dbtune.migrations import calls
+from dbtune.migrations.calls import wrapped
 from dbtune.migrations.chain import current_head
 
 LINE = 96
 """Docstring lines: under the project's 100 and most projects' limits."""
-CODE_LINE = 88
-"""Code lines: ruff format's and black's default, so a project with no configuration of its
-own finds the revision formatted too."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,18 +148,6 @@ def load_report(path: Path) -> dict[str, Any]:
     return data
 
 
-def _wrapped(lines: Sequence[str], width: int) -> list[str]:
-    """Each line wrapped at ``width``, its indentation kept on the lines it wraps onto."""
-    out: list[str] = []
-    for line in "\n".join(lines).splitlines():
-        indent = line[: len(line) - len(line.lstrip())]
-        out += textwrap.wrap(
-            line, width, subsequent_indent=indent + ("  " if line.strip() else ""),
-            break_on_hyphens=False, break_long_words=False,
-        ) or [""]  # fmt: skip
-    return out
-
-
 def _docstring(item: Accepted, command: str) -> str:
     s = item.suggestion
     queries = ", ".join(q.query for q in item.served)
@@ -187,34 +173,16 @@ def _docstring(item: Accepted, command: str) -> str:
         ]
     parts += ["", "Produced by:", f"    {command}"]
     # The opening quotes share the first line; ruff's E501 counts them.
-    text = "\n".join(_wrapped(parts, LINE - 3))
+    text = "\n".join(wrapped(parts, LINE - 3))
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-
-
-def _py(value: object) -> str:
-    """A Python literal in the double quotes ruff format keeps (JSON's escapes are Python's)."""
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_py(v) for v in value) + "]"
-    return "None" if value is None else json.dumps(value, ensure_ascii=False)
-
-
-def _call(name: str, args: Sequence[str]) -> str:
-    one_line = f"    {name}({', '.join(args)})"
-    if len(one_line) <= CODE_LINE:
-        return one_line
-    inner = "".join(f"        {a},\n" for a in args)
-    return f"    {name}(\n{inner}    )"
 
 
 def revision_text(item: Accepted, revision: str, down: str | None, command: str) -> str:
     s = item.suggestion
-    create = [_py(s.name), _py(s.table), _py(s.columns)]
-    if s.include:
-        create.append(f"include={_py(s.include)}")
-    if s.where:
-        create.append(f"where={_py(s.where)}")
-    create.append(f"schema={_py(s.schema)}")
-    drop = [_py(s.name), _py(s.table), f"schema={_py(s.schema)}"]
+    create = calls.create_index(
+        s.name, s.table, s.columns, include=s.include, where=s.where, schema=s.schema
+    )
+    drop = calls.drop_index(s.name, s.table, schema=s.schema)
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f'''"""{_docstring(item, command)}
 
@@ -229,18 +197,18 @@ from collections.abc import Sequence
 
 from dbtune.migrations import create_index_online, drop_index_online
 
-revision: str = {_py(revision)}
-down_revision: str | Sequence[str] | None = {_py(down)}
+revision: str = {calls.py_literal(revision)}
+down_revision: str | Sequence[str] | None = {calls.py_literal(down)}
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-{_call("create_index_online", create)}
+{create.code()}
 
 
 def downgrade() -> None:
-{_call("drop_index_online", drop)}
+{drop.code()}
 '''
 
 

@@ -3,18 +3,17 @@
 Only fixes that change the schema go in (indexes, constraints, persistence); maintenance
 (ANALYZE, VACUUM, REINDEX) and advice without a statement stay in the report. An index build or
 drop becomes ``create_index_online``/``drop_index_online`` (``CONCURRENTLY``, short lock waits
-retried, INVALID leftovers handled); any other statement runs as written in its own
-``autocommit_block()`` under a short ``lock_timeout``. ``downgrade()`` undoes the fixes in
-reverse order, and recreates what a fix dropped from its exact definition
-(``pg_get_indexdef``, ``pg_get_constraintdef``), so upgrade then downgrade leaves the catalog
-as it was. The revision goes on top of the chain in DIR (an ops chain from ``dbtune init-ops``,
-or the application's own ``versions`` folder).
+retried, INVALID leftovers handled); any other statement as ``execute_online`` (its own
+transaction, a short ``lock_timeout``, retried). The file imports dbtune's helpers and nothing
+else, and passes ``ruff check`` and ``ruff format --check`` with a project's configuration
+and with none. ``downgrade()`` undoes the fixes in reverse order, and recreates what a fix
+dropped from its exact definition (``pg_get_indexdef``, ``pg_get_constraintdef``), so upgrade
+then downgrade leaves the catalog as it was. The revision goes on top of the chain in DIR (an
+ops chain from ``dbtune init-ops``, or the application's own ``versions`` folder).
 """
 
 from __future__ import annotations
 
-import json
-import textwrap
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,8 @@ from pglast import ast, parse_sql, split
 from pglast.enums import ObjectType
 
 from dbtune.doctor import DoctorReport, Scored
-from dbtune.migrations.calls import drop_index_call, index_stmt_call
+from dbtune.migrations import calls
+from dbtune.migrations.calls import wrapped
 from dbtune.migrations.chain import current_head
 
 AS_REVISION = frozenset({
@@ -39,15 +39,16 @@ def selected(report: DoctorReport) -> list[tuple[str, Scored]]:
     return [(c, s) for c, s in report.ranked() if c in AS_REVISION and s.finding.fix]
 
 
-def _lines(statements: str, scored: Scored) -> list[str]:
-    """Python lines (of a function body) that run ``statements`` online."""
-    out: list[str] = []
+def _calls(statements: str, scored: Scored) -> list[calls.Call]:
+    """The helper calls that run ``statements`` online: an index build or drop as
+    ``create_index_online``/``drop_index_online``, any other statement as ``execute_online``."""
+    out: list[calls.Call] = []
     for statement in split(statements):
         tree = parse_sql(statement)
         node = tree[0].stmt if tree else None
         call = None
         if isinstance(node, ast.IndexStmt) and node.concurrent:
-            call = index_stmt_call(node)
+            call = calls.index_stmt(node)
         elif (
             isinstance(node, ast.DropStmt)
             and node.removeType == ObjectType.OBJECT_INDEX
@@ -55,48 +56,44 @@ def _lines(statements: str, scored: Scored) -> list[str]:
             and scored.table is not None
         ):
             name = [str(n.sval) for n in (node.objects or ((),))[0]][-1]
-            call = drop_index_call(name, scored.table, schema=scored.schema)
-        if call is not None:
-            out.append(f"    {call}")
-        else:
-            out += [
-                "    with op.get_context().autocommit_block():",
-                f"        op.execute(sa.text({json.dumps(statement.strip() + ';')}))",
-            ]
+            call = calls.drop_index(name, scored.table, schema=scored.schema)
+        out.append(call or calls.Call("execute_online", (statement.strip(),),
+                                      (("lock_timeout", LOCK_TIMEOUT),)))  # fmt: skip
     return out
+
+
+def _body(steps: list[tuple[str, list[calls.Call]]]) -> str:
+    lines: list[str] = []
+    for comment, made in steps:
+        lines += wrapped([f"    # {comment}"], 96)
+        lines += [c.code() for c in made]
+    return "\n".join(lines) or "    pass"
 
 
 def revision_text(
     findings: list[tuple[str, Scored]], revision: str, down: str | None, command: str
 ) -> str:
-    listed = "\n".join(
-        textwrap.fill(f"- {check}: {s.finding.subject}", 96, subsequent_indent="  ")
-        for check, s in findings
-    )
-    timeout = f'    op.execute("SET lock_timeout = {LOCK_TIMEOUT!r}")'
-    upgrade, downgrade = [timeout], [timeout]
-    done: list[list[str]] = []  # two findings can share a fix (two keys on the same columns)
+    listed = "\n".join(wrapped([f"- {check}: {s.finding.subject}" for check, s in findings]))
+    upgrade: list[tuple[str, list[calls.Call]]] = []
     for _, scored in findings:
-        lines = _lines(scored.finding.fix, scored)
-        if lines in done:
-            continue
-        done.append(lines)
-        upgrade.append(f"    # {scored.finding.kind}: {scored.finding.subject}")
-        upgrade += lines
-    undone: list[list[str]] = []
+        made = _calls(scored.finding.fix, scored)
+        if made in [m for _, m in upgrade]:
+            continue  # two findings can share a fix (two keys on the same columns)
+        upgrade.append((f"{scored.finding.kind}: {scored.finding.subject}", made))
+    downgrade: list[tuple[str, list[calls.Call]]] = []
     for _, scored in reversed(findings):
-        lines = _lines(scored.finding.undo, scored) if scored.finding.undo else []
-        if not lines or lines in undone:
+        made = _calls(scored.finding.undo, scored) if scored.finding.undo else []
+        if not made or made in [m for _, m in downgrade]:
             continue
-        undone.append(lines)
-        downgrade.append(f"    # undo {scored.finding.kind}: {scored.finding.subject}")
-        downgrade += lines
+        downgrade.append((f"undo {scored.finding.kind}: {scored.finding.subject}", made))
+    used = sorted({c.func for _, made in (*upgrade, *downgrade) for c in made})
+    written_by = "\n".join(wrapped([f"Written by: {command}"]))
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f'''"""Fixes from dbtune doctor ({len(findings)}).
 
 {listed}
 
-Written by: {command}
+{written_by}
 
 Revision ID: {revision}
 Revises:{" " + down if down else ""}
@@ -107,25 +104,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from dbtune.migrations import {", ".join(used)}
 
-from dbtune.migrations import create_index_online, drop_index_online
-
-revision: str = {json.dumps(revision)}
-down_revision: str | Sequence[str] | None = {json.dumps(down) if down else "None"}
+revision: str = {calls.py_literal(revision)}
+down_revision: str | Sequence[str] | None = {calls.py_literal(down)}
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-{chr(10).join(upgrade)}
-    op.execute("RESET lock_timeout")
+{_body(upgrade)}
 
 
 def downgrade() -> None:
-{chr(10).join(downgrade)}
-    op.execute("RESET lock_timeout")
+{_body(downgrade)}
 '''
 
 

@@ -20,7 +20,8 @@ keyword arguments, ``alembic -x lock_timeout=2s -x lock_retries=3``, the environ
 
 Layout: :mod:`.tunables` (the budget), :mod:`.lock_retry` (one retry loop), :mod:`.catalog`
 (catalog reads by OID/attnum), the operations (:mod:`.indexes`, :mod:`.constraints`,
-:mod:`.foreign_keys`, :mod:`.not_null`, :mod:`.unique`, :mod:`.columns`, :mod:`.backfill`),
+:mod:`.foreign_keys`, :mod:`.not_null`, :mod:`.unique`, :mod:`.columns`, :mod:`.backfill`,
+:mod:`.ddl` for any other one statement),
 :mod:`.rewrite_probe` (does an ALTER rewrite? asked of the server), :mod:`.offline`
 (``alembic upgrade --sql``), :mod:`.run_lock` (one Alembic run per database).
 """
@@ -31,6 +32,7 @@ from dbtune.migrations.autogenerate import rewrite_directives
 from dbtune.migrations.backfill import backfill
 from dbtune.migrations.columns import add_column_online, change_column_type_online
 from dbtune.migrations.constraints import add_checks_online, drop_checks_online
+from dbtune.migrations.ddl import execute_online
 from dbtune.migrations.foreign_keys import add_foreign_key_online
 from dbtune.migrations.indexes import create_index_online, drop_index_online
 from dbtune.migrations.not_null import set_not_null_online
@@ -46,6 +48,7 @@ __all__ = [
     "create_index_online",
     "drop_checks_online",
     "drop_index_online",
+    "execute_online",
     "rewrite_directives",
     "set_not_null_online",
 ]

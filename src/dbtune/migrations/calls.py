@@ -1,17 +1,122 @@
-"""The Python call of an online helper, as dbtune prints it: in generated revisions (the
-autogenerate hook) and as the safer way of a ``dbtune trace`` finding — one spelling for both,
-with every name passed exactly as the catalog holds it."""
+"""The Python call of an online helper, as dbtune prints it: in messages (the safer way of a
+``dbtune trace`` finding, the autogenerate hook) and in the revision files dbtune writes — one
+spelling of the arguments for all, with every name passed exactly as the catalog holds it.
+
+A :class:`Call` renders two ways: :meth:`Call.text`, one line in ``repr`` style, for a message;
+and :meth:`Call.code`, a statement laid out the way ``ruff format`` (and black) would lay it
+out at their default line length, so a written revision passes ``ruff format --check`` under
+a project's own configuration and under none: double quotes unless single ones need fewer
+escapes, one line when it fits 88 columns, otherwise one argument per line with a trailing
+comma (which keeps it so at any line length), a string too long even for that split into
+parts.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pglast import ast
 from pglast.enums import SortByDir
 from pglast.stream import RawStream
 
+CODE_LINE = 88
+"""ruff format's and black's default line length."""
+LONG_LINE = 100
+"""A string argument whose line would pass this is split into implicitly concatenated parts
+(``E501`` at 100 in many projects; a ``noqa`` would be flagged unused where it is off)."""
 
-def create_index_call(
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def py_literal(value: object) -> str:
+    """``value`` (str, bool, int, None, or a list/tuple of them) as Python source, quoted the
+    way ruff format quotes it."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(py_literal(v) for v in value) + "]"
+    if isinstance(value, str):
+        quote = "'" if value.count('"') > value.count("'") else '"'
+        body = "".join(_ESCAPES.get(c, "\\" + c if c == quote else c) for c in value)
+        return f"{quote}{body}{quote}"
+    return repr(value)
+
+
+def wrapped(lines: Sequence[str], width: int = 93) -> list[str]:
+    """Docstring lines wrapped at ``width`` (the opening quotes share the first line: 93 keeps
+    every line within 96), each line's indentation kept on the lines it wraps onto; a word
+    longer than the width (a path) stays whole."""
+    out: list[str] = []
+    for line in "\n".join(lines).splitlines():
+        indent = line[: len(line) - len(line.lstrip())]
+        out += textwrap.wrap(
+            line, width, subsequent_indent=indent + ("  " if line.strip() else ""),
+            break_on_hyphens=False, break_long_words=False,
+        ) or [""]  # fmt: skip
+    return out
+
+
+def _split_string(value: str, indent: str) -> list[str]:
+    """A long string as implicitly concatenated parts, one per line, each within 88 columns:
+    its one-line form passes 100, so ruff format keeps the parts apart under any line length
+    up to 100 (and E501 has nothing to say)."""
+    room = CODE_LINE - len(indent) - 3  # the quotes and the comma
+    parts: list[str] = []
+    current = ""
+    for word in value.split(" "):
+        piece = word if not current else f"{current} {word}"
+        if current and len(py_literal(piece + " ")) > room:
+            parts.append(current + " ")
+            current = word
+        else:
+            current = piece
+    parts.append(current)
+    return [f"{indent}{py_literal(p)}" for p in parts]
+
+
+def code_call(func: str, args: Sequence[str | tuple[str, str]], indent: str = "    ") -> str:
+    """``func(args)`` as a statement at ``indent``: one line when it fits, else exploded. An
+    argument is rendered source, or ``("str", value)`` for a string that may need splitting."""
+    rendered = [a if isinstance(a, str) else py_literal(a[1]) for a in args]
+    one_line = f"{indent}{func}({', '.join(rendered)})"
+    if len(one_line) <= CODE_LINE:
+        return one_line
+    inner = indent + "    "
+    lines = [f"{indent}{func}("]
+    for arg, text in zip(args, rendered, strict=True):
+        if not isinstance(arg, str) and len(f"{inner}{text},") > LONG_LINE:
+            split = _split_string(arg[1], inner)
+            lines += [*split[:-1], split[-1] + ","]
+        else:
+            lines.append(f"{inner}{text},")
+    lines.append(f"{indent})")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of an online helper: its name, positional and keyword arguments."""
+
+    func: str
+    args: tuple[object, ...] = ()
+    kwargs: tuple[tuple[str, object], ...] = ()
+
+    def text(self) -> str:
+        """One line, ``repr`` style: how a message shows it."""
+        parts = [repr(list(a) if isinstance(a, tuple) else a) for a in self.args]
+        parts += [f"{k}={list(v) if isinstance(v, tuple) else v!r}" for k, v in self.kwargs]
+        return f"{self.func}({', '.join(parts)})"
+
+    def code(self, indent: str = "    ") -> str:
+        """A statement as ``ruff format`` would lay it out (see the module)."""
+        parts: list[str | tuple[str, str]] = [
+            ("str", a) if isinstance(a, str) else py_literal(a) for a in self.args
+        ]
+        parts += [f"{k}={py_literal(v)}" for k, v in self.kwargs]
+        return code_call(self.func, parts, indent)
+
+
+def create_index(
     name: str,
     table: str,
     columns: Sequence[str],
@@ -20,25 +125,32 @@ def create_index_call(
     where: str | None = None,
     unique: bool = False,
     schema: str | None = None,
-) -> str:
-    args = [repr(name), repr(table), repr(list(columns))]
+) -> Call:
+    kwargs: list[tuple[str, object]] = []
     if include:
-        args.append(f"include={list(include)!r}")
+        kwargs.append(("include", tuple(include)))
     if where is not None:
-        args.append(f"where={where!r}")
+        kwargs.append(("where", where))
     if unique:
-        args.append("unique=True")
+        kwargs.append(("unique", True))
     if schema:
-        args.append(f"schema={schema!r}")
-    return f"create_index_online({', '.join(args)})"
+        kwargs.append(("schema", schema))
+    return Call("create_index_online", (name, table, tuple(columns)), tuple(kwargs))
+
+
+def drop_index(name: str, table: str, *, schema: str | None = None) -> Call:
+    return Call("drop_index_online", (name, table), (("schema", schema),) if schema else ())
+
+
+def create_index_call(name: str, table: str, columns: Sequence[str], **options: object) -> str:
+    return create_index(name, table, columns, **options).text()  # type: ignore[arg-type]
 
 
 def drop_index_call(name: str, table: str, *, schema: str | None = None) -> str:
-    args = [repr(name), repr(table)] + ([f"schema={schema!r}"] if schema else [])
-    return f"drop_index_online({', '.join(args)})"
+    return drop_index(name, table, schema=schema).text()
 
 
-def index_stmt_call(node: ast.IndexStmt) -> str | None:
+def index_stmt(node: ast.IndexStmt) -> Call | None:
     """The ``create_index_online(...)`` call for a parsed ``CREATE INDEX``, or None when the
     helper cannot say the same thing (an expression, an operator class, a collation, NULLS
     order, a method other than btree)."""
@@ -59,8 +171,13 @@ def index_stmt_call(node: ast.IndexStmt) -> str | None:
         return None
     include = [str(e.name) for e in node.indexIncludingParams or () if isinstance(e, ast.IndexElem)]
     where = str(RawStream()(node.whereClause)) if node.whereClause is not None else None
-    return create_index_call(
+    return create_index(
         str(node.idxname or "name"), str(relation.relname), columns, include=include,
         where=where, unique=bool(node.unique),
         schema=str(relation.schemaname) if relation.schemaname else None,
     )  # fmt: skip
+
+
+def index_stmt_call(node: ast.IndexStmt) -> str | None:
+    call = index_stmt(node)
+    return call.text() if call is not None else None
