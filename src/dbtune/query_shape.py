@@ -274,13 +274,10 @@ def _filtered(where: object, tables: list[ast.RangeVar]) -> set[int]:
     """``id()`` of each table some AND-ed condition reads alone (see ``TableUse.filtered``)."""
     found: set[int] = set()
     for part in _conjuncts(where):
-        owners = set()
-        for ref in _column_refs(part):
-            column = _column(ref)
-            owner = _owner(column[0], tables) if column is not None else None
-            owners.add(id(owner) if owner is not None else None)
-        if len(owners) == 1 and None not in owners:
-            found |= owners  # type: ignore[arg-type]
+        columns = [_column(ref) for ref in _column_refs(part)]
+        owners = [_owner(c[0], tables) if c is not None else None for c in columns]
+        if owners and None not in owners and len({id(o) for o in owners}) == 1:
+            found.add(id(owners[0]))
     return found
 
 

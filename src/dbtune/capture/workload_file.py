@@ -65,6 +65,8 @@ def query_name(statement: Statement) -> str:
 
 
 _PICKABLE_OPERATORS = frozenset({"=", "<", ">", "<=", ">="})
+_PICKABLE_KINDS = frozenset({A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY})
+"""``col = $1``, ``col < $1``, ``col IN ($1, $2)``, ``col = ANY($1)``: a value to pick."""
 
 
 class _ParamColumns(Visitor):
@@ -92,8 +94,8 @@ class _ParamColumns(Visitor):
 
     def visit_A_Expr(self, ancestors: object, node: ast.A_Expr) -> None:
         names = [str(n.sval) for n in node.name or () if isinstance(n, ast.String)]
-        if names[-1:] == ["="] or (names[-1:] and names[-1] in _PICKABLE_OPERATORS
-                                   and node.kind == A_Expr_Kind.AEXPR_OP):  # fmt: skip
+        operator = names[-1] if names else ""
+        if node.kind in _PICKABLE_KINDS and operator in _PICKABLE_OPERATORS:
             for column, value in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
                 if isinstance(column, ast.ColumnRef):
                     self._compared(column, value)

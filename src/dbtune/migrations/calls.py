@@ -142,8 +142,19 @@ def drop_index(name: str, table: str, *, schema: str | None = None) -> Call:
     return Call("drop_index_online", (name, table), (("schema", schema),) if schema else ())
 
 
-def create_index_call(name: str, table: str, columns: Sequence[str], **options: object) -> str:
-    return create_index(name, table, columns, **options).text()  # type: ignore[arg-type]
+def create_index_call(
+    name: str,
+    table: str,
+    columns: Sequence[str],
+    *,
+    include: Sequence[str] = (),
+    where: str | None = None,
+    unique: bool = False,
+    schema: str | None = None,
+) -> str:
+    return create_index(
+        name, table, columns, include=include, where=where, unique=unique, schema=schema
+    ).text()
 
 
 def drop_index_call(name: str, table: str, *, schema: str | None = None) -> str:
