@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from dbtune import helper_calls
 from dbtune.checks import CheckResult
 from dbtune.index_spec import IndexSpec
 from dbtune.plan import Plan
@@ -57,15 +58,15 @@ class Suggestion:
     def statement(self, *, concurrently: bool = True) -> str:
         return self.spec().statement(self.schema, concurrently=concurrently).as_string() + ";"
 
+    def helper_call(self) -> helper_calls.Call:
+        """The ``create_index_online`` call for an Alembic revision."""
+        return helper_calls.create_index(
+            self.name, self.table, self.columns, include=self.include, where=self.where,
+            schema=self.schema,
+        )  # fmt: skip
+
     def call(self) -> str:
-        """The Python call for an Alembic revision."""
-        parts = [repr(self.name), repr(self.table), repr(list(self.columns))]
-        if self.include:
-            parts.append(f"include={list(self.include)!r}")
-        if self.where:
-            parts.append(f"where={self.where!r}")
-        parts.append(f"schema={self.schema!r}")
-        return f"create_index_online({', '.join(parts)})"
+        return self.helper_call().text()
 
     def to_dict(self) -> dict[str, Any]:
         return {

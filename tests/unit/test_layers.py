@@ -31,7 +31,7 @@ TIERS = {
     "query_facts": CORE, "config": CORE,
     # leaves: pure helpers that import no other piece but leaves
     "index_spec": LEAVES, "sqltext": LEAVES, "query_shape": LEAVES, "identifiers": LEAVES,
-    "junit": LEAVES, "dsn": LEAVES, "errors": LEAVES,
+    "junit": LEAVES, "dsn": LEAVES, "errors": LEAVES, "helper_calls": LEAVES,
 }  # fmt: skip
 
 

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dbtune import helper_calls as calls
 from dbtune.advice import Suggestion
 from dbtune.errors import UsageError
-from dbtune.migrations import calls
-from dbtune.migrations.calls import wrapped
+from dbtune.helper_calls import wrapped
 from dbtune.migrations.chain import current_head
 
 LINE = 96

@@ -21,9 +21,9 @@ from pathlib import Path
 from pglast import ast, parse_sql, split
 from pglast.enums import ObjectType
 
+from dbtune import helper_calls as calls
 from dbtune.doctor import DoctorReport, Scored
-from dbtune.migrations import calls
-from dbtune.migrations.calls import wrapped
+from dbtune.helper_calls import wrapped
 from dbtune.migrations.chain import current_head
 
 AS_REVISION = frozenset({

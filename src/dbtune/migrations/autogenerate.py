@@ -21,7 +21,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.sql.elements import TextClause
 
-from dbtune.migrations.calls import create_index_call, drop_index_call
+from dbtune import helper_calls as calls
 
 
 class CreateIndexOnlineOp(ops.MigrateOperation):
@@ -103,14 +103,14 @@ def rewrite_directives(context: Any, revision: Any, directives: list[Any]) -> No
 def _render_create(context: AutogenContext, op: CreateIndexOnlineOp) -> str:
     context.imports.add("from dbtune.migrations import create_index_online")
     source = op.source
-    return create_index_call(
+    return calls.create_index(
         source.index_name or "", source.table_name, [str(c) for c in source.columns],
         include=op.include, where=op.where, unique=bool(source.unique), schema=source.schema,
-    )  # fmt: skip
+    ).text()  # fmt: skip
 
 
 @renderers.dispatch_for(DropIndexOnlineOp)
 def _render_drop(context: AutogenContext, op: DropIndexOnlineOp) -> str:
     context.imports.add("from dbtune.migrations import drop_index_online")
     source = op.source
-    return drop_index_call(source.index_name, source.table_name or "", schema=source.schema)
+    return calls.drop_index(source.index_name, source.table_name or "", schema=source.schema).text()

@@ -12,7 +12,7 @@ from pglast.enums import AlterTableType, ObjectType
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
-from dbtune.migrations import calls
+from dbtune import helper_calls as calls
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 
@@ -115,4 +115,5 @@ def touches(node: ast.Node, table: str, schema: str | None) -> bool:
 
 def create_index_call(node: ast.IndexStmt) -> str:
     """The ``create_index_online(...)`` call that builds the same index online."""
-    return calls.index_stmt_call(node) or "create_index_online(name, table, columns)"
+    call = calls.index_stmt(node)
+    return call.text() if call is not None else "create_index_online(name, table, columns)"

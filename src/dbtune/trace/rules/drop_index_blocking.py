@@ -13,7 +13,7 @@ from __future__ import annotations
 from pglast import ast
 from pglast.enums import ObjectType
 
-from dbtune.migrations.calls import drop_index_call
+from dbtune.helper_calls import drop_index
 from dbtune.trace.parsed import is_concurrent
 from dbtune.trace.record import Relation, RevisionTrace
 from dbtune.trace.rules import Hit, Settings, shown
@@ -26,9 +26,8 @@ def _drop_call(index: Relation, revision: RevisionTrace) -> str:
         r for s in revision.statements for r in (*s.targets, *(k.relation for k in s.locks))
         if r.oid == index.table_oid
     ]  # fmt: skip
-    return drop_index_call(
-        index.relname, tables[0].relname if tables else "table", schema=index.schema
-    )
+    table = tables[0].relname if tables else "table"
+    return drop_index(index.relname, table, schema=index.schema).text()
 
 
 def check(revision: RevisionTrace, settings: Settings) -> list[Hit]:

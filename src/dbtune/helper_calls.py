@@ -1,6 +1,8 @@
-"""The Python call of an online helper, as dbtune prints it: in messages (the safer way of a
-``dbtune trace`` finding, the autogenerate hook) and in the revision files dbtune writes — one
-spelling of the arguments for all, with every name passed exactly as the catalog holds it.
+"""The Python call of an online helper, as dbtune prints it: in messages (the advisor's
+suggestion, the safer way of a ``dbtune trace`` finding, the autogenerate hook) and in the
+revision files dbtune writes (the advisor's, doctor's) — one spelling of the arguments for
+all, with every name passed exactly as the catalog holds it. A leaf: it imports no Alembic,
+so explain's start-up does not pay for it.
 
 A :class:`Call` renders two ways: :meth:`Call.text`, one line in ``repr`` style, for a message;
 and :meth:`Call.code`, a statement laid out the way ``ruff format`` (and black) would lay it
@@ -142,25 +144,6 @@ def drop_index(name: str, table: str, *, schema: str | None = None) -> Call:
     return Call("drop_index_online", (name, table), (("schema", schema),) if schema else ())
 
 
-def create_index_call(
-    name: str,
-    table: str,
-    columns: Sequence[str],
-    *,
-    include: Sequence[str] = (),
-    where: str | None = None,
-    unique: bool = False,
-    schema: str | None = None,
-) -> str:
-    return create_index(
-        name, table, columns, include=include, where=where, unique=unique, schema=schema
-    ).text()
-
-
-def drop_index_call(name: str, table: str, *, schema: str | None = None) -> str:
-    return drop_index(name, table, schema=schema).text()
-
-
 def index_stmt(node: ast.IndexStmt) -> Call | None:
     """The ``create_index_online(...)`` call for a parsed ``CREATE INDEX``, or None when the
     helper cannot say the same thing (an expression, an operator class, a collation, NULLS
@@ -187,8 +170,3 @@ def index_stmt(node: ast.IndexStmt) -> Call | None:
         where=where, unique=bool(node.unique),
         schema=str(relation.schemaname) if relation.schemaname else None,
     )  # fmt: skip
-
-
-def index_stmt_call(node: ast.IndexStmt) -> str | None:
-    call = index_stmt(node)
-    return call.text() if call is not None else None
