@@ -113,6 +113,19 @@ def worth_checking(text: str) -> StatementInfo | None:
     return info
 
 
+def _tables_of(conn: Connection, info: StatementInfo) -> tuple[tuple[str, str], ...]:
+    """(schema, name) of each table the statement names that exists, in the statement's order
+    (its first table names it)."""
+    named = [(r.schema, r.name) for r in info.relations]
+    resolved = read_tables(psycopg_runner(conn), [], named=named).values()
+    position = {name: i for i, (_, name) in reversed(list(enumerate(named)))}
+    return tuple(
+        (t.schema, t.name)
+        for t in sorted(resolved, key=lambda t: position.get(t.name, len(named)))
+        if t.schema not in SYSTEM_SCHEMAS
+    )
+
+
 def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[Statement]:
     """The ``top`` statements worth checking, by total execution time (see the module)."""
     problem = missing_extension_help(conn)
@@ -144,14 +157,7 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
         info = worth_checking(str(text))
         if info is None:
             continue
-        named = [(r.schema, r.name) for r in info.relations]
-        resolved = read_tables(psycopg_runner(conn), [], named=named).values()
-        position = {name: i for i, (_, name) in reversed(list(enumerate(named)))}
-        tables = tuple(
-            (t.schema, t.name)
-            for t in sorted(resolved, key=lambda t: position.get(t.name, len(named)))
-            if t.schema not in SYSTEM_SCHEMAS
-        )
+        tables = _tables_of(conn, info)
         if any(name in VERSION_TABLES for _, name in tables):
             continue
         if not tables:

@@ -214,41 +214,52 @@ def trace_chain(
             progress(f"tracing {script.revision}")
             revision = _traced(chain, conn, side, script, path, rules)
             result.revisions.append(revision)
-            if revision.error and options.rows and not synthetic:
-                revision.error += (
-                    " (no table holds dbtune's rows now: it fails as plain `alembic upgrade` "
-                    "from its parent would, the chain's own bug)"
-                )
-            elif revision.error and synthetic:
-                # Filled tables: is it the revision, or dbtune's rows? Once more on the tables
-                # as they were (empty), which is what plain `alembic upgrade` from its parent
-                # would meet here.
-                progress(f"tracing {script.revision} again, without dbtune's rows")
-                why = empty_again(side, sorted(synthetic))
-                if why:
-                    revision.error += f" (not tried without dbtune's rows: {why})"
-                    break
-                synthetic.clear()
-                again = _traced(chain, conn, side, script, path, rules)
-                if again.error is None:
-                    result.revisions[-1] = again
-                    result.notes.append(
-                        f"{script.revision} fails on dbtune's synthetic rows ({revision.error}); "
-                        "it passes on its tables as they were (empty), and is traced so: check "
-                        "that its data change suits the rows production holds"
-                    )
-                    continue
-                revision.error = (
-                    f"{again.error} (it fails without dbtune's rows too, as plain `alembic "
-                    "upgrade` from its parent would: the chain's own bug)"
-                    if _same_failure(revision.error, again.error)
-                    else f"{revision.error} (on dbtune's synthetic rows; without them it fails "
-                    f"otherwise: {again.error})"
-                )
+            if revision.error and options.rows:
+                revision = _failed(chain, conn, side, script, rules, synthetic, result, progress)
             if revision.error:
                 break
     chain.engine.dispose()
     return result
+
+
+def _failed(
+    chain: _Chain, conn: sa.Connection, side: Side, script: Script, rules: set[str],
+    synthetic: set[int], result: ChainTrace, progress: Callable[[str], None],
+) -> RevisionTrace:  # fmt: skip
+    """A revision failed on a filled database: is it the revision, or dbtune's rows? Once
+    more on the tables as they were (empty), which is what plain `alembic upgrade` from its
+    parent would meet here. Returns the revision's trace to keep (its error says which)."""
+    revision = result.revisions[-1]
+    assert revision.error is not None
+    if not synthetic:
+        revision.error += (
+            " (no table holds dbtune's rows now: it fails as plain `alembic upgrade` from its "
+            "parent would, the chain's own bug)"
+        )
+        return revision
+    progress(f"tracing {script.revision} again, without dbtune's rows")
+    why = empty_again(side, sorted(synthetic))
+    if why:
+        revision.error += f" (not tried without dbtune's rows: {why})"
+        return revision
+    synthetic.clear()
+    again = _traced(chain, conn, side, script, revision.path, rules)
+    if again.error is None:
+        result.revisions[-1] = again
+        result.notes.append(
+            f"{script.revision} fails on dbtune's synthetic rows ({revision.error}); it passes "
+            "on its tables as they were (empty), and is traced so: check that its data change "
+            "suits the rows production holds"
+        )
+        return again
+    revision.error = (
+        f"{again.error} (it fails without dbtune's rows too, as plain `alembic upgrade` from "
+        "its parent would: the chain's own bug)"
+        if _same_failure(revision.error, again.error)
+        else f"{revision.error} (on dbtune's synthetic rows; without them it fails otherwise: "
+        f"{again.error})"
+    )
+    return revision
 
 
 def _same_failure(first: str, second: str) -> bool:
