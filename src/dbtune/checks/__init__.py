@@ -11,15 +11,13 @@ helpers, not checks.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
 from types import ModuleType
 from typing import Literal
 
 from dbtune.plan import Plan
+from dbtune.registry import modules_in
 from dbtune.workload import Expectations
 
 Status = Literal["pass", "fail", "skip"]
@@ -79,14 +77,9 @@ Verdict = tuple[Status, str]
 """What a check module returns: its status and the message; the registry adds the id."""
 
 
-@cache
 def registry() -> dict[str, ModuleType]:
     """Every check module in this package, by id, in id order."""
-    found: dict[str, ModuleType] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            found[info.name] = importlib.import_module(f"{__name__}.{info.name}")
-    return found
+    return modules_in(__name__, __path__)
 
 
 def _asked_for(module: ModuleType, expect: Expectations) -> bool:

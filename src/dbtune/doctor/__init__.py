@@ -11,11 +11,8 @@ it could not see.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
 from types import ModuleType
 from typing import Any, Literal
 
@@ -26,6 +23,7 @@ from dbtune.db import connect, connection_error_text, local_timeouts
 from dbtune.doctor.selection import Selection
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
+from dbtune.registry import modules_in
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -153,15 +151,10 @@ class DoctorReport:
 InspectFn = Callable[[Catalog, DoctorOptions], list[Finding]]
 
 
-@cache
 def _modules() -> dict[str, ModuleType]:
-    found: dict[str, ModuleType] = {}
     from dbtune.doctor import findings
 
-    for info in sorted(pkgutil.iter_modules(findings.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            found[info.name] = importlib.import_module(f"{findings.__name__}.{info.name}")
-    return found
+    return modules_in(findings.__name__, findings.__path__)
 
 
 def registry() -> dict[str, InspectFn]:

@@ -8,12 +8,10 @@ tested on a recorded trace as well as on a real server.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
+from dbtune.registry import modules_in
 from dbtune.trace.record import Lock, RevisionTrace, StatementTrace
 
 
@@ -39,15 +37,9 @@ class Hit:
 CheckFn = Callable[[RevisionTrace, Settings], list[Hit]]
 
 
-@cache
 def registry() -> dict[str, CheckFn]:
     """Every rule, by id, in id order."""
-    found: dict[str, CheckFn] = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            module = importlib.import_module(f"{__name__}.{info.name}")
-            found[info.name] = module.check
-    return found
+    return {name: module.check for name, module in modules_in(__name__, __path__).items()}
 
 
 def existing_locks(revision: RevisionTrace, statement: StatementTrace) -> list[Lock]:
