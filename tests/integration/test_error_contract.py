@@ -169,7 +169,8 @@ def test_an_unusable_dbtune_home_is_one_line() -> None:
 def test_doctor_losing_its_connection_is_a_connection_error(seeded_url: str) -> None:
     """A server restart mid-run: the catalog read fails on a dead session, and doctor says
     so as a connection error (exit 2), not as findings skipped."""
-    from dbtune.doctor import DoctorOptions, _read
+    from dbtune.doctor import DoctorOptions
+    from dbtune.doctor.run import _read
     from dbtune.dsn import libpq_url
     from dbtune.errors import ConnectionFailed
 
