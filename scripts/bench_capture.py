@@ -105,12 +105,12 @@ def _per_statement(url: str, tables: list[str], rounds: int) -> float:
     new connection (a cold backend, as a test's is) with a new recorder, in this process, so
     neither pytest's start nor the suite's own queries blur it."""
     from dbtune.config import load_config
-    from dbtune.plan_recorder import Recorder
+    from dbtune.plan_recorder import PlanRecorder
 
     timings = []
     for _ in range(rounds):
         with psycopg.connect(url, autocommit=True) as conn:
-            recorder = Recorder(load_config(), strict=False)
+            recorder = PlanRecorder(load_config(), strict=False)
             queries = [
                 sql.SQL("SELECT id, v FROM {} WHERE k = %s")
                 .format(sql.Identifier(table))

@@ -58,7 +58,7 @@ class Suggestion:
     def statement(self, *, concurrently: bool = True) -> str:
         return self.spec().statement(self.schema, concurrently=concurrently).as_string() + ";"
 
-    def helper_call(self) -> helper_calls.Call:
+    def helper_call(self) -> helper_calls.HelperCall:
         """The ``create_index_online`` call for an Alembic revision."""
         return helper_calls.create_index(
             self.name, self.table, self.columns, include=self.include, where=self.where,

@@ -4,13 +4,13 @@ revision files dbtune writes (the advisor's, doctor's) — one spelling of the a
 all, with every name passed exactly as the catalog holds it. A leaf: it imports no Alembic,
 so explain's start-up does not pay for it.
 
-A :class:`Call` renders two ways: :meth:`Call.text`, one line in ``repr`` style, for a message;
-and :meth:`Call.code`, a statement laid out the way ``ruff format`` (and black) would lay it
-out at their default line length, so a written revision passes ``ruff format --check`` under
-a project's own configuration and under none: double quotes unless single ones need fewer
-escapes, one line when it fits 88 columns, otherwise one argument per line with a trailing
-comma (which keeps it so at any line length), a string too long even for that split into
-parts.
+A :class:`HelperCall` renders two ways: :meth:`HelperCall.text`, one line in ``repr`` style,
+for a message; and :meth:`HelperCall.code`, a statement laid out the way ``ruff format`` (and
+black) would lay it out at their default line length, so a written revision passes ``ruff
+format --check`` under a project's own configuration and under none: double quotes unless
+single ones need fewer escapes, one line when it fits 88 columns, otherwise one argument per
+line with a trailing comma (which keeps it so at any line length), a string too long even for
+that split into parts.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def code_call(func: str, args: Sequence[str | tuple[str, str]], indent: str = " 
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class HelperCall:
     """One call of an online helper: its name, positional and keyword arguments."""
 
     func: str
@@ -127,7 +127,7 @@ def create_index(
     where: str | None = None,
     unique: bool = False,
     schema: str | None = None,
-) -> Call:
+) -> HelperCall:
     kwargs: list[tuple[str, object]] = []
     if include:
         kwargs.append(("include", tuple(include)))
@@ -137,14 +137,14 @@ def create_index(
         kwargs.append(("unique", True))
     if schema:
         kwargs.append(("schema", schema))
-    return Call("create_index_online", (name, table, tuple(columns)), tuple(kwargs))
+    return HelperCall("create_index_online", (name, table, tuple(columns)), tuple(kwargs))
 
 
-def drop_index(name: str, table: str, *, schema: str | None = None) -> Call:
-    return Call("drop_index_online", (name, table), (("schema", schema),) if schema else ())
+def drop_index(name: str, table: str, *, schema: str | None = None) -> HelperCall:
+    return HelperCall("drop_index_online", (name, table), (("schema", schema),) if schema else ())
 
 
-def index_stmt(node: ast.IndexStmt) -> Call | None:
+def index_stmt(node: ast.IndexStmt) -> HelperCall | None:
     """The ``create_index_online(...)`` call for a parsed ``CREATE INDEX``, or None when the
     helper cannot say the same thing (an expression, an operator class, a collation, NULLS
     order, a method other than btree)."""

@@ -171,7 +171,7 @@ class DriverImportHook(importlib.abc.MetaPathFinder):
 
 
 @dataclass
-class Recorder:
+class PlanRecorder:
     """Watches the drivers, plans each new statement, reports at the end."""
 
     config: Config
@@ -578,4 +578,4 @@ class Recorder:
         path.write_text(render(with_baselines(queries, plans), header))
 
 
-__all__ = ["ALLOW_MARKER", "Recorder", "Seen"]
+__all__ = ["ALLOW_MARKER", "PlanRecorder", "Seen"]

@@ -33,8 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not mode:
         return
     from dbtune.config import load_config
-    from dbtune.plan_recorder import Recorder
+    from dbtune.plan_recorder import PlanRecorder
 
-    recorder = Recorder(load_config(Path(config.rootpath)), strict=mode == "strict")
+    recorder = PlanRecorder(load_config(Path(config.rootpath)), strict=mode == "strict")
     recorder.install()
     config.pluginmanager.register(recorder, "dbtune-plans")

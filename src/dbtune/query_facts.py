@@ -21,7 +21,7 @@ from dbtune.catalog import (
     read_indexes,
 )
 from dbtune.query_shape import QueryShape
-from dbtune.sargable import TableFacts, hints
+from dbtune.sargable import TableHintFacts, hints
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -33,7 +33,7 @@ class QueryFacts:
     shape: QueryShape
     relations: Mapping[str, TableStats]
     indexes: tuple[IndexInfo, ...]
-    facts: Mapping[str, TableFacts]  # by table name as the query spells it
+    facts: Mapping[str, TableHintFacts]  # by table name as the query spells it
     columns: Mapping[tuple[int, int], Column]
 
     def hints(self) -> tuple[str, ...]:
@@ -70,5 +70,5 @@ def query_facts(
     if expected and not any(i.name == expected for i in indexes):
         row = conn.execute(_INDEX_NAMED, [expected]).fetchone()
         elsewhere = frozenset({expected}) if row and row[0] else frozenset()
-    facts = {name: TableFacts.of(oid, columns.values(), indexes) for name, oid in oids.items()}
+    facts = {name: TableHintFacts.of(oid, columns.values(), indexes) for name, oid in oids.items()}
     return QueryFacts(query_shape, relations, indexes, facts, columns, elsewhere)

@@ -24,7 +24,7 @@ _DAY_FUNCTIONS = frozenset({"date", "date_trunc"})
 
 
 @dataclass(frozen=True, slots=True)
-class TableFacts:
+class TableHintFacts:
     """What the hints need to know of one table: its columns' types and its special indexes."""
 
     column_types: Mapping[str, str]  # column name -> pg_type.typname
@@ -34,7 +34,7 @@ class TableFacts:
     @classmethod
     def of(
         cls, table_oid: int, columns: Iterable[Column], indexes: Iterable[IndexInfo]
-    ) -> TableFacts:
+    ) -> TableHintFacts:
         mine = [c for c in columns if c.table_oid == table_oid]
         names = {c.attnum: c.width.name for c in mine}
         expressions: set[str] = set()
@@ -62,7 +62,7 @@ def _harmless_cast(obstacle: Obstacle, column_type: str | None) -> bool:
     return target == column_type or (target in _TEXT_LIKE and column_type in _TEXT_LIKE)
 
 
-def _indexed(obstacle: Obstacle, facts: TableFacts) -> bool:
+def _indexed(obstacle: Obstacle, facts: TableHintFacts) -> bool:
     if obstacle.kind == "leading wildcard":
         return obstacle.column in facts.trigram
     try:
@@ -103,7 +103,7 @@ def _hint(obstacle: Obstacle, column_type: str) -> str:
     )
 
 
-def hints(use: TableUse, facts: TableFacts) -> list[str]:
+def hints(use: TableUse, facts: TableHintFacts) -> list[str]:
     """One line per condition of ``use`` that no index on the bare column can serve."""
     found = []
     for obstacle in use.obstacles:

@@ -43,7 +43,7 @@ class Access(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Relation:
+class NamedRelation:
     schema: str | None
     name: str
 
@@ -54,7 +54,7 @@ class StatementInfo:
 
     access: Access
     kind: str  # the parse node's name, e.g. "SelectStmt"
-    relations: tuple[Relation, ...]
+    relations: tuple[NamedRelation, ...]
     functions: tuple[str, ...]
     dollar_parameters: int = 0
     """The highest ``$n`` the text itself uses (pg_stat_statements' normalized form), 0 if
@@ -189,7 +189,7 @@ class _Walker(Visitor):
     def __init__(self) -> None:
         self.writes = False
         self.locking = False
-        self.relations: list[Relation] = []
+        self.relations: list[NamedRelation] = []
         self.functions: list[str] = []
         self.parameters = 0
 
@@ -201,7 +201,7 @@ class _Walker(Visitor):
         elif isinstance(node, ast.SelectStmt) and node.lockingClause:
             self.locking = True
         elif isinstance(node, ast.RangeVar):
-            self.relations.append(Relation(node.schemaname, str(node.relname)))
+            self.relations.append(NamedRelation(node.schemaname, str(node.relname)))
         elif isinstance(node, ast.FuncCall):
             self.functions.append(".".join(str(n.sval) for n in node.funcname or ()))
         elif isinstance(node, ast.ParamRef):

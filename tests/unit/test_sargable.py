@@ -14,7 +14,7 @@ import pytest
 from dbtune.checks import CheckContext, run_checks
 from dbtune.plan import parse_plan
 from dbtune.query_shape import shape
-from dbtune.sargable import TableFacts, hints
+from dbtune.sargable import TableHintFacts, hints
 from dbtune.workload import Expectations
 
 DATA = Path(__file__).parent / "data"
@@ -23,7 +23,7 @@ ORDERS = {"id": "uuid", "customerId": "int8", "status": "varchar", "created": "t
 CUSTOMER = {"id": "int8", "email": "varchar", "displayName": "varchar"}
 
 
-def _failing_messages(plan: str, query: str, facts: TableFacts) -> str:
+def _failing_messages(plan: str, query: str, facts: TableHintFacts) -> str:
     use = shape(query).tables[0]
     ctx = CheckContext(
         parse_plan((DATA / f"hint_{plan}.json").read_text()),
@@ -52,7 +52,7 @@ CASES = [
 
 @pytest.mark.parametrize(("plan", "query", "columns", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_each_kind_is_named(plan: str, query: str, columns: dict[str, str], expected: str) -> None:
-    messages = _failing_messages(plan, query, TableFacts(columns))
+    messages = _failing_messages(plan, query, TableHintFacts(columns))
     assert "is not sargable" in messages
     assert expected in messages
 
@@ -64,14 +64,14 @@ def test_varchar_compared_with_a_string_is_sargable() -> None:
         'SELECT id FROM "Shop"."Orders" WHERE status::text = \'open\'',
         "SELECT id FROM \"Shop\".\"Orders\" o WHERE o.status::varchar IN ('open', 'paid')",
     ):
-        messages = _failing_messages("varchar", query, TableFacts(ORDERS))
+        messages = _failing_messages("varchar", query, TableHintFacts(ORDERS))
         assert "sargable" not in messages, query
         assert "an index whose key starts with the WHERE's equality columns" in messages
 
 
 def test_a_matching_expression_index_silences_the_function_hint() -> None:
     """The catalog prints the index on lower(email) as lower((email)::text)."""
-    facts = TableFacts(CUSTOMER, expressions=frozenset({"lower(email)"}))
+    facts = TableHintFacts(CUSTOMER, expressions=frozenset({"lower(email)"}))
     query = 'SELECT id FROM "Shop"."Customer" WHERE lower(email) = %(e)s'
     assert "sargable" not in _failing_messages("function", query, facts)
     other = 'SELECT id FROM "Shop"."Customer" WHERE upper(email) = %(e)s'
@@ -79,27 +79,27 @@ def test_a_matching_expression_index_silences_the_function_hint() -> None:
 
 
 def test_an_expression_index_on_the_day_silences_the_cast_hint() -> None:
-    facts = TableFacts(ORDERS, expressions=frozenset({"CAST(created AS date)"}))
+    facts = TableHintFacts(ORDERS, expressions=frozenset({"CAST(created AS date)"}))
     query = 'SELECT id FROM "Shop"."Orders" WHERE created::date = current_date'
     assert "sargable" not in _failing_messages("day_cast", query, facts)
 
 
 def test_the_arithmetic_on_the_other_side_is_sargable() -> None:
     query = 'SELECT id FROM "Shop"."Orders" WHERE created > now() - interval \'1 day\''
-    assert "sargable" not in _failing_messages("operator", query, TableFacts(ORDERS))
+    assert "sargable" not in _failing_messages("operator", query, TableHintFacts(ORDERS))
 
 
 def test_a_prefix_pattern_or_a_trigram_index_is_not_reported() -> None:
     prefix = 'SELECT id FROM "Shop"."Orders" WHERE note LIKE \'note 4%%\''
-    assert "sargable" not in _failing_messages("leading_wildcard", prefix, TableFacts(ORDERS))
+    assert "sargable" not in _failing_messages("leading_wildcard", prefix, TableHintFacts(ORDERS))
     wildcard = 'SELECT id FROM "Shop"."Orders" WHERE note LIKE \'%%42\''
-    trigram = TableFacts(ORDERS, trigram=frozenset({"note"}))
+    trigram = TableHintFacts(ORDERS, trigram=frozenset({"note"}))
     assert "sargable" not in _failing_messages("leading_wildcard", wildcard, trigram)
 
 
 def test_a_cast_to_the_columns_own_type_is_sargable() -> None:
     query = 'SELECT id FROM "Shop"."Orders" WHERE "customerId"::bigint = %(c)s'
-    assert "sargable" not in _failing_messages("text_cast", query, TableFacts(ORDERS))
+    assert "sargable" not in _failing_messages("text_cast", query, TableHintFacts(ORDERS))
 
 
 def test_a_column_of_another_table_is_not_guessed() -> None:
@@ -109,4 +109,4 @@ def test_a_column_of_another_table_is_not_guessed() -> None:
         'SELECT o.id FROM "Shop"."Orders" o JOIN "Shop"."Customer" c ON c.id = o."customerId" '
         "WHERE lower(email) = %(e)s"
     )
-    assert all(not hints(use, TableFacts(CUSTOMER)) for use in shape(query).tables)
+    assert all(not hints(use, TableHintFacts(CUSTOMER)) for use in shape(query).tables)

@@ -39,10 +39,10 @@ def selected(report: DoctorReport) -> list[tuple[str, Scored]]:
     return [(c, s) for c, s in report.ranked() if c in AS_REVISION and s.finding.fix]
 
 
-def _calls(statements: str, scored: Scored) -> list[calls.Call]:
+def _calls(statements: str, scored: Scored) -> list[calls.HelperCall]:
     """The helper calls that run ``statements`` online: an index build or drop as
     ``create_index_online``/``drop_index_online``, any other statement as ``execute_online``."""
-    out: list[calls.Call] = []
+    out: list[calls.HelperCall] = []
     for statement in split(statements):
         tree = parse_sql(statement)
         node = tree[0].stmt if tree else None
@@ -57,12 +57,12 @@ def _calls(statements: str, scored: Scored) -> list[calls.Call]:
         ):
             name = [str(n.sval) for n in (node.objects or ((),))[0]][-1]
             call = calls.drop_index(name, scored.table, schema=scored.schema)
-        out.append(call or calls.Call("execute_online", (statement.strip(),),
+        out.append(call or calls.HelperCall("execute_online", (statement.strip(),),
                                       (("lock_timeout", LOCK_TIMEOUT),)))  # fmt: skip
     return out
 
 
-def _body(steps: list[tuple[str, list[calls.Call]]]) -> str:
+def _body(steps: list[tuple[str, list[calls.HelperCall]]]) -> str:
     lines: list[str] = []
     for comment, made in steps:
         lines += wrapped([f"    # {comment}"], 96)
@@ -74,13 +74,13 @@ def revision_text(
     findings: list[tuple[str, Scored]], revision: str, down: str | None, command: str
 ) -> str:
     listed = "\n".join(wrapped([f"- {check}: {s.finding.subject}" for check, s in findings]))
-    upgrade: list[tuple[str, list[calls.Call]]] = []
+    upgrade: list[tuple[str, list[calls.HelperCall]]] = []
     for _, scored in findings:
         made = _calls(scored.finding.fix, scored)
         if made in [m for _, m in upgrade]:
             continue  # two findings can share a fix (two keys on the same columns)
         upgrade.append((f"{scored.finding.kind}: {scored.finding.subject}", made))
-    downgrade: list[tuple[str, list[calls.Call]]] = []
+    downgrade: list[tuple[str, list[calls.HelperCall]]] = []
     for _, scored in reversed(findings):
         made = _calls(scored.finding.undo, scored) if scored.finding.undo else []
         if not made or made in [m for _, m in downgrade]:

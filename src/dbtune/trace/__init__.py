@@ -16,7 +16,7 @@ from dbtune.trace.runner import ChainTrace
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class TraceFinding:
     rule: str
     revision: str
     statement: int  # its number in the revision's trace (0: the revision as a whole)
@@ -26,13 +26,13 @@ class Finding:
     allowed: str | None = None  # the reason from the revision's allow comment
 
 
-def findings(revision: RevisionTrace, settings: Settings) -> list[Finding]:
+def findings(revision: RevisionTrace, settings: Settings) -> list[TraceFinding]:
     """Every rule over one revision's trace, allowed ones marked with their reason."""
     found = []
     for rule, check in registry().items():
         for hit in check(revision, settings):
             found.append(
-                Finding(
+                TraceFinding(
                     rule, revision.revision, hit.statement, hit.subject, hit.message,
                     hit.safer, revision.allows.get(rule),
                 )
@@ -43,7 +43,7 @@ def findings(revision: RevisionTrace, settings: Settings) -> list[Finding]:
 @dataclass(frozen=True, slots=True)
 class TraceReport:
     chain: ChainTrace
-    findings: dict[str, list[Finding]]  # by revision
+    findings: dict[str, list[TraceFinding]]  # by revision
 
     @property
     def errored(self) -> bool:
