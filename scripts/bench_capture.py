@@ -105,7 +105,7 @@ def _per_statement(url: str, tables: list[str], rounds: int) -> float:
     new connection (a cold backend, as a test's is) with a new recorder, in this process, so
     neither pytest's start nor the suite's own queries blur it."""
     from dbtune.config import load_config
-    from dbtune.plan_recorder import PlanRecorder
+    from dbtune.pytest_plans import PlanRecorder
 
     timings = []
     for _ in range(rounds):

@@ -1,8 +1,8 @@
 """``pytest --dbtune-plans``: check the plan of every distinct statement your tests send.
 
 The entry point (``pytest11``) every pytest run of a project with dbtune installed loads, so it
-holds only the options: the recorder (:mod:`dbtune.plan_recorder`), with explain, the advisor
-and the drivers' hooks behind it, is imported only when ``--dbtune-plans`` is given.
+holds only the options: the plugin (:mod:`dbtune.pytest_plans`), with explain, the advisor and
+the drivers' hooks behind it, is imported only when ``--dbtune-plans`` is given.
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not mode:
         return
     from dbtune.config import load_config
-    from dbtune.plan_recorder import PlanRecorder
+    from dbtune.pytest_plans.plugin import PlansPlugin
 
-    recorder = PlanRecorder(load_config(Path(config.rootpath)), strict=mode == "strict")
-    recorder.install()
-    config.pluginmanager.register(recorder, "dbtune-plans")
+    plugin = PlansPlugin.start(load_config(Path(config.rootpath)), strict=mode == "strict")
+    config.pluginmanager.register(plugin, "dbtune-plans")

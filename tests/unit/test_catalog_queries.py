@@ -37,7 +37,7 @@ def test_casts_percent_and_binds() -> None:
 
 def test_the_plugins_recorder_does_not_import_sqlalchemy() -> None:
     """A psycopg-only test suite does not pay for SQLAlchemy's import (about 0.1 s)."""
-    code = "import sys, dbtune.plan_recorder; print('sqlalchemy' in sys.modules)"
+    code = "import sys, dbtune.pytest_plans.plugin; print('sqlalchemy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

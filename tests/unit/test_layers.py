@@ -19,7 +19,7 @@ ENTRY, TOOLS, CORE, LEAVES = 4, 3, 2, 1
 TIERS = {
     # entry points: what users call
     "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
-    "pytest_plugin": ENTRY, "plan_recorder": ENTRY,
+    "pytest_plugin": ENTRY, "pytest_plans": ENTRY,
     # tools
     "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS, "capture": TOOLS,
     "trace": TOOLS,
