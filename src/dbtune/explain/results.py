@@ -1,0 +1,63 @@
+"""What explain makes of a query: its result, the run's report, and the query's own failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbtune.advice import Advice
+from dbtune.checks import CheckResult
+from dbtune.explain.transaction import WILL_USE
+from dbtune.plan import Plan
+from dbtune.query_facts import QueryFacts
+from dbtune.workload import HotQuery
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """One query and profile: its plan and check results, or the error that stopped it."""
+
+    query: HotQuery
+    profile: str
+    params: Mapping[str, Any]
+    plan: Plan | None
+    checks: tuple[CheckResult, ...]
+    generic: Plan | None = None
+    analyzed: bool = True
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    advice: Advice | None = None
+    facts: QueryFacts | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None:
+            return "error"
+        return "pass" if all(c.passed for c in self.checks) else "fail"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainReport:
+    target: str
+    workload: str
+    analyze: bool
+    mode: str = WILL_USE
+    server_version: int = 0
+    results: tuple[QueryResult, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def errored(self) -> bool:
+        return any(r.error is not None for r in self.results)
+
+
+class QueryFailed(Exception):
+    """One query could not be explained; the others still run."""
