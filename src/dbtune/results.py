@@ -160,6 +160,11 @@ def _summary(section: Section) -> Text:
     return text
 
 
+def stderr_console() -> Console:
+    """Where the tools' progress and closing lines go (the report itself goes to stdout)."""
+    return Console(stderr=True, highlight=False)
+
+
 def render_table(report: Report, console: Console) -> None:
     """One row per section with its outcomes summarised, then the details of what failed."""
     table = Table(

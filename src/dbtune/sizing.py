@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dbtune.cpus import usable_cpus
 from dbtune.errors import UsageError
+
+if TYPE_CHECKING:
+    from dbtune.pool.budget import ServerBudget
 
 CONNECTIONS_PER_CPU = 2
 SPARE_CONNECTIONS = 5
@@ -134,3 +138,31 @@ def engine_kwargs(size: PoolSize | None = None) -> dict[str, int | bool]:
         "max_overflow": size.max_size - size.min_size,
         "pool_pre_ping": True,
     }
+
+
+def fleet_check(instances: int, budget: ServerBudget | None) -> dict[str, object]:
+    """The recommended size for ``instances`` processes and whether the fleet fits the
+    server's budget (when one was read): what ``dbtune pool`` prints."""
+    size = pool_size(
+        instances=instances,
+        server_max_connections=budget.max_connections if budget else None,
+        reserved=budget.reserved if budget else DEFAULT_RESERVED,
+    )
+    fleet = instances * size.max_size
+    facts: dict[str, object] = {
+        "cpus": size.cpus,
+        "cpu_source": size.source,
+        "min_size": size.min_size,
+        "max_size": size.max_size,
+        "instances": instances,
+        "fleet_max_connections": fleet,
+        "clamped_by": size.clamped_by,
+    }
+    if budget:
+        facts.update(
+            server_max_connections=budget.max_connections,
+            server_reserved_connections=budget.reserved,
+            server_current_connections=budget.current,
+            fits=fleet <= budget.available,
+        )
+    return facts

@@ -26,7 +26,7 @@ TIERS = {
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
     "catalog": CORE, "health": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
-    "reference_schema": CORE,
+    "reference_schema": CORE, "demo": CORE, "revision_file": CORE,
     "embedded": CORE, "db": CORE, "sargable": CORE, "advice": CORE,
     "query_facts": CORE, "config": CORE,
     # leaves: pure helpers that import no other piece but leaves

@@ -1,0 +1,96 @@
+"""What every command shares: the parser class with one-line errors, the exit codes, the
+``--dsn``/``--format`` options, argument types, and the consoles and renderers."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from rich.console import Console
+
+from dbtune.results import Report, render_junit, render_markdown, render_table
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+PIPED_WIDTH = 160
+DSN_HELP = "database URL (default: DATABASE_URL, or [tool.dbtune] dsn_env)"
+REPORT_FORMATS = ("table", "json", "markdown", "junit")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: what was wrong and where to look, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def sizes(text: str) -> list[int]:
+    return [positive_int(part.strip()) for part in text.split(",") if part.strip()]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def size_mb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def report_console() -> Console:
+    """The terminal's width on a terminal; when piped (CI logs, files), wide enough that no
+    index name is folded across lines, so the output can be searched for it."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=PIPED_WIDTH)
+    return console
+
+
+def emit(fmt: str, as_json: Callable[[], str], results: Report) -> None:
+    """Print a report: the tool's own JSON, or the shared Markdown, JUnit or table."""
+    if fmt == "table":
+        render_table(results, report_console())
+        return
+    text = (
+        as_json()
+        if fmt == "json"
+        else {"markdown": render_markdown, "junit": render_junit}[fmt](results)
+    )
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
+def without_dsns(argv: Sequence[str]) -> list[str]:
+    """The arguments without database URLs (they may hold a password), for a docstring."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--dsn", "--replica"):
+            skip = True
+        elif not arg.startswith(("--dsn=", "--replica=")):
+            kept.append(arg)
+    return kept

@@ -1,0 +1,100 @@
+"""``dbtune workload capture``: a workload from pg_stat_statements, with baselines."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from dbtune.capture.statements import read_statements
+from dbtune.capture.workload_file import captured_queries, merged, render, with_baselines
+from dbtune.cli.args import (
+    DSN_HELP,
+    EXIT_OK,
+    EXIT_USAGE,
+    Parser,
+    positive_int,
+)
+from dbtune.config import load_config
+from dbtune.db import connect
+from dbtune.demo import embedded_demo_url
+from dbtune.dsn import describe, redact, resolve_url
+from dbtune.explain.runner import run_workload
+from dbtune.workload import Workload, load_workload
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config()
+    url = resolve_url(args.dsn, config.dsn_env) or embedded_demo_url(stat_statements=True)
+    out = Path(args.out) if args.out else None
+    existing = load_workload(out) if args.update and out is not None and out.exists() else None
+    with connect(url) as conn:
+        statements = read_statements(conn, top=args.top, min_calls=args.min_calls)
+    if not statements:
+        print(
+            f"dbtune: nothing to capture on {describe(url)}: pg_stat_statements has no query "
+            f"of this database's tables with at least {args.min_calls} calls yet; let the "
+            "application run (or run dbtune bench), then capture again",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    queries = captured_queries(statements, pickers=not args.no_pickers)
+    # Plans only: a captured statement may write, and a baseline needs no timings.
+    report = run_workload(
+        url,
+        Workload("<capture>", tuple(queries)),
+        analyze=False,
+        seq_scan_rows=config.seq_scan_rows,
+        allow_seq_scan=frozenset(config.allow_seq_scan),
+    )
+    plans = {r.query.name: r.plan for r in report.results}
+    for r in report.results:
+        if r.error is not None:
+            print(f"dbtune: {r.query.name}: no baseline: {redact(r.error)}", file=sys.stderr)
+    fresh = with_baselines(queries, plans)
+    final = merged(existing, fresh) if existing is not None else fresh
+    header = (
+        f"Captured by dbtune from pg_stat_statements on {describe(url)}: the top {args.top} "
+        f"statements by total time with at least {args.min_calls} calls.\n"
+        "Expectations are the baseline (captured.baseline); hand-written keys survive "
+        "`dbtune workload capture --update`."
+    )
+    text = render(final, header)
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        print(
+            f"wrote {len(final)} queries ({len(statements)} statements captured) to {out}",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def add_arguments(sub: Any) -> None:
+    workload_cmd = sub.add_parser("workload", help="workload files: capture one")
+    workload_sub = workload_cmd.add_subparsers(
+        dest="workload_command", required=True, parser_class=Parser
+    )
+    capture = workload_sub.add_parser(
+        "capture",
+        help="write a workload from pg_stat_statements, with baseline expectations",
+        description="Read pg_stat_statements, take the top statements by total execution "
+        "time (skipping utility, catalog and dbtune's own statements), and write a workload: "
+        "each query checked as its generic plan, with the plan's current shape as its "
+        "expectations. Without --dsn or DATABASE_URL it uses the embedded server.",
+    )
+    capture.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo server")
+    capture.add_argument("--top", type=positive_int, default=20)
+    capture.add_argument("--min-calls", type=positive_int, default=1)
+    capture.add_argument("--out", help="workload file to write (default: standard output)")
+    capture.add_argument(
+        "--update",
+        action="store_true",
+        help="refresh the baselines of an existing --out file, keeping hand-written keys",
+    )
+    capture.add_argument(
+        "--no-pickers", action="store_true", help="no custom-plan twins with picked values"
+    )
+    capture.set_defaults(func=run)

@@ -1,0 +1,173 @@
+"""``dbtune pool`` and ``dbtune pool tune``: the recommended size, checked against the server,
+and measured on the workload."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from dbtune.cli.args import (
+    DSN_HELP,
+    EXIT_OK,
+    positive_float,
+    positive_int,
+    report_console,
+    sizes,
+    without_dsns,
+)
+from dbtune.config import load_config
+from dbtune.db import connect
+from dbtune.demo import embedded_demo_url
+from dbtune.dsn import resolve_url
+from dbtune.errors import UsageError
+from dbtune.pool.budget import server_budget
+from dbtune.results import stderr_console
+from dbtune.sizing import fleet_check, pool_size
+from dbtune.workload import load_workload
+
+TUNE_FILES = ("pool-tune.md", "pool-tune.png")
+
+
+def pool_tune_drivers() -> tuple[str, ...]:
+    from dbtune.bench.pool_tune import DRIVERS
+
+    return DRIVERS
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    from dbtune.bench import machine, pool_tune
+    from dbtune.bench.plots import pool_tune_plot, require_matplotlib
+
+    require_matplotlib()
+    out = Path(args.out)
+    existing = [out / name for name in TUNE_FILES if (out / name).exists()]
+    if existing and not args.force:
+        raise UsageError(
+            f"{', '.join(str(p) for p in existing)} already exist(s): pass --force to replace "
+            "them, or --out another folder"
+        )
+    config = load_config()
+    workload = load_workload(args.workload or config.workload_path())
+    url = resolve_url(args.dsn, config.dsn_env) or embedded_demo_url()
+    mix = pool_tune.build_mix(url, workload)
+    if not mix.calls:
+        raise UsageError(
+            f"no query of {workload.source} can run: "
+            + "; ".join(mix.skipped or ["the workload is empty"])
+        )
+    budget = server_budget(url)
+    recommended = pool_size().max_size
+    sizes = (
+        sorted(set(args.sizes))
+        if args.sizes
+        else pool_tune.sizes_to_try(recommended, args.clients, budget.available)
+    )
+    console = stderr_console()
+    with console.status("pool tune") as status:
+        result = asyncio.run(
+            pool_tune.sweep(
+                url,
+                mix.calls,
+                driver=args.driver,
+                sizes=sizes,
+                clients=args.clients,
+                seconds=args.duration,
+                passes=args.passes,
+                recommended=recommended,
+                progress=lambda text: status.update(f"pool tune: {text}"),
+            )
+        )
+    with connect(url) as conn:
+        version = conn.info.server_version
+    command = "dbtune pool " + " ".join(without_dsns(args.argv))
+    text = pool_tune.render_markdown(
+        result, mix, command=command.strip(), machine=machine.describe(version)
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pool-tune.md").write_text(text)
+    pool_tune_plot(result, out / "pool-tune.png")
+    if args.format == "json":
+        print(json.dumps(pool_tune.as_json(result, mix), indent=2))
+    else:
+        print(text)
+    console.print(f"dbtune: wrote {out / 'pool-tune.md'} and pool-tune.png", soft_wrap=True)
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    url = resolve_url(args.dsn, load_config().dsn_env)
+    budget = server_budget(url) if url else None
+    facts = fleet_check(args.instances, budget)
+    if args.format == "json":
+        print(json.dumps(facts, indent=2))
+        return EXIT_OK
+    table = Table(title="dbtune pool: recommended size", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for key, value in facts.items():
+        if value is not None:
+            table.add_row(key.replace("_", " "), str(value))
+    report_console().print(table)
+    if budget is None:
+        stderr_console().print(
+            "dbtune: no --dsn: the server's max_connections was not checked", soft_wrap=True
+        )
+    return EXIT_OK
+
+
+def add_arguments(sub: Any) -> None:
+    pool = sub.add_parser(
+        "pool",
+        help="recommend a pool size for this machine and check it against the server",
+    )
+    pool.add_argument("--dsn", help=DSN_HELP + "; none: no server check")
+    pool.add_argument(
+        "--instances",
+        type=positive_int,
+        default=1,
+        help="how many processes of the service share the server (default 1)",
+    )
+    pool.add_argument("--format", choices=("table", "json"), default="table")
+    pool.set_defaults(func=run)
+    pool_sub = pool.add_subparsers(dest="pool_command", metavar="{tune}")
+    tune = pool_sub.add_parser(
+        "tune",
+        help="measure throughput and p95 per max_size on your own workload's reads",
+        description="Sweeps the pool's max_size with the workload's reads (their pickers give "
+        "the parameters) through the driver you use, in repeated passes, and reports "
+        "throughput and p95 per size, the knee and where 2 x CPU + 5 lands, with a plot. Runs "
+        "reads only, on read-only connections: the database is not changed.",
+    )
+    tune.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo database")
+    tune.add_argument(
+        "--workload", help="workload TOML (default: [tool.dbtune] workload, else the reference)"
+    )
+    tune.add_argument("--driver", choices=pool_tune_drivers(), default="psycopg")
+    tune.add_argument(
+        "--clients", type=positive_int, default=64, help="concurrent clients (default 64)"
+    )
+    tune.add_argument(
+        "--duration", type=positive_float, default=3.0,
+        help="seconds per size and pass (default 3)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--passes", type=positive_int, default=2,
+        help="passes over the sizes, ascending and descending in turn (default 2)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--sizes", type=sizes, default=None,
+        help="max_size values to try, e.g. 2,4,9,16 (default: powers of two up to --clients, "
+        "2 x CPU + 5, within the server's connection budget)",
+    )  # fmt: skip
+    tune.add_argument(
+        "--out", default="dbtune-bench",
+        help="folder for pool-tune.md and pool-tune.png (default ./dbtune-bench)",
+    )  # fmt: skip
+    tune.add_argument("--force", action="store_true", help="replace a report already in --out")
+    tune.add_argument("--format", choices=("table", "json"), default="table")
+    tune.set_defaults(func=run_tune)
