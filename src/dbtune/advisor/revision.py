@@ -13,10 +13,8 @@ clean under the project's configuration and under none (code lines fit 88 column
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from dbtune.advice import Suggestion
 from dbtune.errors import UsageError
 from dbtune.helper_calls import wrapped
 from dbtune.migrations.chain import current_head
+from dbtune.revision_file import RevisionFile, new_revision_id
 
 LINE = 96
 """Docstring lines: under the project's 100 and most projects' limits."""
@@ -177,39 +176,17 @@ def _docstring(item: Accepted, command: str) -> str:
     return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-def revision_text(item: Accepted, revision: str, down: str | None, command: str) -> str:
+def revision_file(item: Accepted, revision: str, down: str | None, command: str) -> RevisionFile:
     s = item.suggestion
     create = calls.create_index(
         s.name, s.table, s.columns, include=s.include, where=s.where, schema=s.schema
     )
     drop = calls.drop_index(s.name, s.table, schema=s.schema)
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f'''"""{_docstring(item, command)}
-
-Revision ID: {revision}
-Revises:{" " + down if down else ""}
-Create Date: {now}
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from dbtune.migrations import create_index_online, drop_index_online
-
-revision: str = {calls.py_literal(revision)}
-down_revision: str | Sequence[str] | None = {calls.py_literal(down)}
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+    return RevisionFile(revision, down, _docstring(item, command), [("", [create])], [("", [drop])])
 
 
-def upgrade() -> None:
-{create.code()}
-
-
-def downgrade() -> None:
-{drop.code()}
-'''
+def revision_text(item: Accepted, revision: str, down: str | None, command: str) -> str:
+    return revision_file(item, revision, down, command).text()
 
 
 def write_revisions(
@@ -220,12 +197,9 @@ def write_revisions(
     down = current_head(versions)
     written = []
     for item in items:
-        revision = uuid.uuid4().hex[:12]
-        stamp = datetime.now(UTC).strftime("%Y_%m_%d")
+        made = revision_file(item, new_revision_id(), down, command)
         # The whole index name (63 bytes at most): a file name cut mid-word names nothing.
         slug = "".join(c if c.isalnum() else "_" for c in item.suggestion.name.lower())
-        path = versions / f"{stamp}_{revision}_{slug}.py"
-        path.write_text(revision_text(item, revision, down, command))
-        written.append(path)
-        down = revision
+        written.append(made.write(versions, slug))
+        down = made.revision
     return written

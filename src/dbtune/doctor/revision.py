@@ -14,8 +14,6 @@ ops chain from ``dbtune init-ops``, or the application's own ``versions`` folder
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pglast import ast, parse_sql, split
@@ -25,6 +23,7 @@ from dbtune import helper_calls as calls
 from dbtune.doctor import DoctorReport, Scored
 from dbtune.helper_calls import wrapped
 from dbtune.migrations.chain import current_head
+from dbtune.revision_file import RevisionFile, new_revision_id
 
 AS_REVISION = frozenset({
     "invalid_indexes", "redundant_indexes", "unused_indexes", "unindexed_foreign_keys",
@@ -62,17 +61,10 @@ def _calls(statements: str, scored: Scored) -> list[calls.HelperCall]:
     return out
 
 
-def _body(steps: list[tuple[str, list[calls.HelperCall]]]) -> str:
-    lines: list[str] = []
-    for comment, made in steps:
-        lines += wrapped([f"    # {comment}"], 96)
-        lines += [c.code() for c in made]
-    return "\n".join(lines) or "    pass"
-
-
-def revision_text(
+def revision_file(
     findings: list[tuple[str, Scored]], revision: str, down: str | None, command: str
-) -> str:
+) -> RevisionFile:
+    """The fixes in order, the undos in reverse order; a fix two findings share, once."""
     listed = "\n".join(wrapped([f"- {check}: {s.finding.subject}" for check, s in findings]))
     upgrade: list[tuple[str, list[calls.HelperCall]]] = []
     for _, scored in findings:
@@ -86,39 +78,9 @@ def revision_text(
         if not made or made in [m for _, m in downgrade]:
             continue
         downgrade.append((f"undo {scored.finding.kind}: {scored.finding.subject}", made))
-    used = sorted({c.func for _, made in (*upgrade, *downgrade) for c in made})
     written_by = "\n".join(wrapped([f"Written by: {command}"]))
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f'''"""Fixes from dbtune doctor ({len(findings)}).
-
-{listed}
-
-{written_by}
-
-Revision ID: {revision}
-Revises:{" " + down if down else ""}
-Create Date: {now}
-"""
-
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from dbtune.migrations import {", ".join(used)}
-
-revision: str = {calls.py_literal(revision)}
-down_revision: str | Sequence[str] | None = {calls.py_literal(down)}
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
-
-
-def upgrade() -> None:
-{_body(upgrade)}
-
-
-def downgrade() -> None:
-{_body(downgrade)}
-'''
+    doc = f"Fixes from dbtune doctor ({len(findings)}).\n\n{listed}\n\n{written_by}"
+    return RevisionFile(revision, down, doc, upgrade, downgrade)
 
 
 def write_fix_revision(report: DoctorReport, versions: Path, command: str) -> Path | None:
@@ -127,8 +89,5 @@ def write_fix_revision(report: DoctorReport, versions: Path, command: str) -> Pa
     down = current_head(versions)
     if not findings:
         return None
-    revision = uuid.uuid4().hex[:12]
-    stamp = datetime.now(UTC).strftime("%Y_%m_%d")
-    path = versions / f"{stamp}_{revision}_doctor_fixes.py"
-    path.write_text(revision_text(findings, revision, down, command))
-    return path
+    made = revision_file(findings, new_revision_id(), down, command)
+    return made.write(versions, "doctor_fixes")
