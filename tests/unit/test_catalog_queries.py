@@ -8,8 +8,8 @@ import sys
 import pytest
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-from dbtune import catalog, health
-from dbtune.catalog import CatalogQuery
+from dbtune import catalog
+from dbtune.catalog import CatalogQuery, health
 
 QUERIES = {
     f"{module.__name__}.{name}": q

@@ -247,7 +247,7 @@ def test_a_big_table_never_analyzed_is_a_finding_a_small_one_is_not() -> None:
 
 
 def test_connections_judge_the_declared_pool_and_name_its_setting() -> None:
-    from dbtune.health import ClientGroup, Health
+    from dbtune.catalog.health import ClientGroup, Health
 
     budget = _catalog(budget=ServerBudget(100, 3, 0))  # 97 connections for the fleet
     # SQLAlchemy's 5 + 10 per instance: 7 instances (105) do not fit, and the fix names them

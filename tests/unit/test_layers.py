@@ -25,7 +25,7 @@ TIERS = {
     "trace": TOOLS,
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
-    "catalog": CORE, "health": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
+    "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
     "reference_schema": CORE, "demo": CORE, "revision_file": CORE,
     "embedded": CORE, "db": CORE, "sargable": CORE, "advice": CORE,
     "query_facts": CORE, "config": CORE,

@@ -10,10 +10,10 @@ is reported: a replica whose counters were reset yesterday has not seen a monthl
 from __future__ import annotations
 
 from dbtune.catalog import psycopg_runner
+from dbtune.catalog.health import NODE, REPLICA_SCANS, NodeScans
 from dbtune.db import connect
 from dbtune.dsn import describe
 from dbtune.errors import UsageError
-from dbtune.health import NODE, REPLICA_SCANS, NodeScans
 
 
 def _node(url: str) -> tuple[bool, int, str, float]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dbtune.catalog import Catalog, IndexInfo, quoted
+from dbtune.catalog.health import ColumnFacts
 from dbtune.doctor import Finding
-from dbtune.health import ColumnFacts
 
 
 def table_name(catalog: Catalog, oid: int) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtune.catalog import CatalogQuery, Runner
+from dbtune.catalog.query import CatalogQuery, Runner
 
 _TABLES = CatalogQuery(
     """
