@@ -74,3 +74,32 @@ def test_imports_go_down_only(piece: str, path: Path) -> None:
             assert TIERS[target] < TOOLS, f"{path.name}: tool {piece} imports tool {target}"
         private = [p for p in name.split(".")[1:] if p.startswith("_") and p != "__init__"]
         assert not private, f"{path.name} imports the private {name} of {target}"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Each module of ``dbtune`` and the modules of ``dbtune`` it imports (anywhere in it)."""
+    modules = {}
+    for path in SRC.rglob("*.py"):
+        name = ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            if isinstance(node, ast.ImportFrom) and module and module.startswith("dbtune"):
+                for alias in node.names:
+                    full = f"{module}.{alias.name}"
+                    found.add(full if full in modules else module)
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("dbtune")}
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """Inside a tier too: two modules that need each other are one concept split wrong (or a
+    third module they should share)."""
+    graph = _module_graph()
+    mutual = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if a in graph[b]})
+    assert mutual == [], mutual

@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,6 +32,7 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
+from dbtune.migrations.backfill_job import Backfill
 from dbtune.migrations.catalog import Table, columns, estimated_rows, primary_key
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
@@ -46,25 +46,6 @@ PROGRESS_TABLE = "dbtune_backfill_progress"
 THROTTLE_MAX_S = 60.0  # after this long backing off, a batch goes ahead anyway (and says so)
 STATEMENT_TIMEOUT = "30s"  # per batch
 MAX_LAG_S = 10.0  # a replica's replay lag that makes the next batch wait
-
-
-@dataclass(frozen=True, slots=True)
-class Backfill:
-    """What one backfill does: the SET list and the filter as SQL text (checked by pglast)."""
-
-    table: str
-    schema: str | None
-    assignments: str
-    where: str | None
-    key: tuple[str, ...]
-    batch_size: int
-    pause_s: float
-    statement_timeout: str
-    max_lag_s: float
-    name: str
-
-    def where_sql(self) -> sql.Composable:
-        return sql.SQL(" AND ({})").format(sql.SQL(self.where)) if self.where else sql.SQL("")
 
 
 def set_list(values: str | Mapping[str, str]) -> str:

@@ -26,7 +26,8 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
-from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, Backfill, run_backfill
+from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
+from dbtune.migrations.backfill_job import Backfill
 from dbtune.migrations.catalog import column
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import require_table, session_settings

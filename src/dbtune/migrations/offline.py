@@ -25,7 +25,7 @@ from dbtune.migrations.statements import (
 )
 
 if TYPE_CHECKING:
-    from dbtune.migrations.backfill import Backfill
+    from dbtune.migrations.backfill_job import Backfill
 
 
 def do_block(body: sql.Composable) -> sql.Composed:
