@@ -19,9 +19,10 @@ keyword arguments, ``alembic -x lock_timeout=2s -x lock_retries=3``, the environ
 (``DBTUNE_LOCK_TIMEOUT``, ``DBTUNE_LOCK_RETRIES``), defaults (5s, 5 retries).
 
 Layout: :mod:`.tunables` (the budget), :mod:`.lock_retry` (one retry loop), :mod:`.catalog`
-(catalog reads by OID/attnum), the operations (:mod:`.indexes`, :mod:`.constraints`,
-:mod:`.foreign_keys`, :mod:`.not_null`, :mod:`.unique`, :mod:`.columns`, :mod:`.backfill`,
-:mod:`.ddl` for any other one statement),
+(catalog reads by OID/attnum), :mod:`.operation` (the ``Operation`` protocol — ``online(conn,
+budget)`` and ``as_sql(budget)`` — and the one runner every helper hands its operation to), the
+operations (:mod:`.indexes`, :mod:`.constraints`, :mod:`.foreign_keys`, :mod:`.not_null`,
+:mod:`.unique`, :mod:`.columns`, :mod:`.backfill`, :mod:`.ddl` for any other one statement),
 :mod:`.rewrite_probe` (does an ALTER rewrite? asked of the server), :mod:`.offline`
 (``alembic upgrade --sql``), :mod:`.run_lock` (one Alembic run per database).
 """

@@ -23,9 +23,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from alembic import op
 from psycopg import sql
 
 from dbtune.errors import MigrationError
@@ -35,9 +35,9 @@ from dbtune.migrations import offline
 from dbtune.migrations.backfill_job import Backfill
 from dbtune.migrations.catalog import Table, columns, estimated_rows, primary_key
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
+from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import text as statement_text
-from dbtune.migrations.tunables import duration_s, tunables
+from dbtune.migrations.tunables import Tunables, duration_s
 from dbtune.sqltext import SqlTextError, check_expression, check_set_clause
 
 log = logging.getLogger("dbtune.migrations")
@@ -101,13 +101,19 @@ def backfill(
     job = Backfill(table_name, schema, assignments, where, tuple(key or ()), batch_size,
                    pause_s, statement_timeout, max_lag_s,
                    name or f"{table_name} {digest[:12]}")  # fmt: skip
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.backfill(job),
-        lambda conn, budget: run_backfill(
-            conn, job, require_table(conn, table_name, schema), budget.lock_timeout
-        ),
-    )
+    run_operation(_Backfill(job), lock_timeout=lock_timeout, lock_retries=lock_retries)
+
+
+@dataclass(frozen=True, slots=True)
+class _Backfill:
+    job: Backfill
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        table = require_table(conn, self.job.table, self.job.schema)
+        run_backfill(conn, self.job, table, budget.lock_timeout)
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.backfill(self.job)
 
 
 def _walk_key(conn: sa.Connection, job: Backfill, table: Table) -> list[tuple[str, str]]:

@@ -30,9 +30,9 @@ from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, run_backfil
 from dbtune.migrations.backfill_job import Backfill
 from dbtune.migrations.catalog import column
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import require_table, session_settings
 from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.not_null import not_null_check_name, require_column, set_not_null_steps
+from dbtune.migrations.operation import require_table, session_settings
 from dbtune.migrations.rewrite_probe import column_copy, probe
 from dbtune.migrations.tunables import tunables
 from dbtune.sqltext import SqlTextError, check_expression, check_type_name

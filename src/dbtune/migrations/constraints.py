@@ -13,6 +13,7 @@ lowercase twin.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,8 +25,8 @@ from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import LockRetry
+from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import drop_constraint, execute, validate_constraint
 from dbtune.migrations.tunables import Tunables, tunables
 from dbtune.sqltext import SqlTextError, check_expression
@@ -124,11 +125,23 @@ def drop_checks_online(
 ) -> None:
     """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS`` each, under a short lock_timeout, retried."""
     _checked(table_name, schema, names)
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.drop_checks(table_name, schema, names, budget.lock_timeout),
-        lambda conn, budget: _drop(conn, require_table(conn, table_name, schema), names, budget),
-    )
+    run_operation(
+        _DropChecks(table_name, schema, tuple(names)),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _DropChecks:
+    table_name: str
+    schema: str | None
+    names: tuple[str, ...]
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        _drop(conn, require_table(conn, self.table_name, self.schema), self.names, budget)
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.drop_checks(self.table_name, self.schema, self.names, budget.lock_timeout)
 
 
 def _drop(conn: sa.Connection, table: Table, names: Sequence[str], budget: Tunables) -> None:

@@ -8,8 +8,9 @@ helpers and nothing else, and runs each fix the way the helpers run theirs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from alembic import op
 from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
@@ -17,10 +18,10 @@ from psycopg import sql
 
 from dbtune.errors import MigrationError
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter
+from dbtune.migrations.operation import run_operation, session_settings
 from dbtune.migrations.statements import execute, set_lock_timeout
-from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.migrations.tunables import Tunables
 
 
 class _Relations(Visitor):
@@ -55,22 +56,30 @@ def execute_online(
     waiting at most ``lock_timeout`` for its locks, retried with backoff; offline
     (``alembic upgrade --sql``) the same statement under ``SET lock_timeout``."""
     node, relations = _parsed(statement)
-    text = statement.strip().rstrip(";")
-    what = f"run {type(node).__name__} on {', '.join(n for _, n in relations) or 'the database'}"
+    run_operation(
+        _Statement(statement.strip().rstrip(";"), type(node).__name__, tuple(relations)),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
 
-    def offline(budget: Tunables) -> None:
-        execute(set_lock_timeout(budget.lock_timeout))
-        execute(text)
-        execute("RESET lock_timeout")
 
-    def online(conn: sa.Connection, budget: Tunables) -> None:
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    text: str
+    kind: str  # the parse node, e.g. AlterTableStmt
+    relations: tuple[tuple[str | None, str], ...]
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
         oids = []
-        for schema, name in relations:
+        for schema, name in self.relations:
             qualified = sql.Identifier(*([schema] if schema else []), name).as_string()
             row = conn.execute(sa.text("SELECT to_regclass(:n)::oid"), {"n": qualified}).first()
             if row is not None and row[0] is not None:
                 oids.append(int(row[0]))
+        what = f"run {self.kind} on {', '.join(n for _, n in self.relations) or 'the database'}"
         with session_settings(conn, budget.lock_timeout):
-            retry_alter(conn, what, tuple(oids), budget, sql.SQL(text))
+            retry_alter(conn, what, tuple(oids), budget, sql.SQL(self.text))
 
-    run_outside_transaction(tunables(op.get_context(), lock_timeout, lock_retries), offline, online)
+    def as_sql(self, budget: Tunables) -> None:
+        execute(set_lock_timeout(budget.lock_timeout))
+        execute(self.text)
+        execute("RESET lock_timeout")

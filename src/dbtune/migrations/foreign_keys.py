@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from alembic import op
 from psycopg import sql
 
 from dbtune.catalog import read_indexes, sqlalchemy_runner
@@ -25,10 +24,10 @@ from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint, estimated_rows
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
+from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import drop_constraint, undone, validate_constraint
-from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.migrations.tunables import Tunables
 
 FOREIGN_KEY_VIOLATION = "23503"
 ACTIONS = {"NO ACTION": "a", "RESTRICT": "r", "CASCADE": "c", "SET NULL": "n", "SET DEFAULT": "d"}
@@ -73,27 +72,34 @@ def add_foreign_key_online(
     referent_schema = referent_schema or schema
     fk = _Definition(name, tuple(cols), tuple(ref_cols),
                      _action(ondelete, "ondelete"), _action(onupdate, "onupdate"))  # fmt: skip
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.add_foreign_key(
-            fk.statement(
-                ident(*([schema] if schema else []), source),
-                ident(*([referent_schema] if referent_schema else []), referent),
-            ),
-            source,
-            schema,
-            name,
-            budget.lock_timeout,
-        ),
-        lambda conn, budget: _add(
-            conn,
-            fk,
-            require_table(conn, source, schema),
-            require_table(conn, referent, referent_schema),
-            budget,
-            allow_unindexed,
-        ),
-    )
+    run_operation(
+        _AddForeignKey(fk, source, schema, referent, referent_schema, allow_unindexed),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _AddForeignKey:
+    fk: _Definition
+    source: str
+    schema: str | None
+    referent: str
+    referent_schema: str | None
+    allow_unindexed: bool
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        source = require_table(conn, self.source, self.schema)
+        referent = require_table(conn, self.referent, self.referent_schema)
+        _add(conn, self.fk, source, referent, budget, self.allow_unindexed)
+
+    def as_sql(self, budget: Tunables) -> None:
+        statement = self.fk.statement(
+            ident(*([self.schema] if self.schema else []), self.source),
+            ident(*([self.referent_schema] if self.referent_schema else []), self.referent),
+        )
+        offline.add_foreign_key(
+            statement, self.source, self.schema, self.fk.name, budget.lock_timeout
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,8 @@ INVALID index that the next run of the same command drops.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from alembic import op
@@ -49,38 +48,11 @@ from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, column_types, describe_index, resolve_table
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
+from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import execute, text
-from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.migrations.tunables import Tunables
 
 log = logging.getLogger("dbtune.migrations")
-
-
-@contextmanager
-def session_settings(conn: sa.Connection, lock_timeout: str) -> Iterator[None]:
-    """Short lock_timeout, no statement_timeout, for the operation only; then the session's own."""
-    saved = conn.execute(
-        sa.text("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
-    ).one()
-    apply = sa.text(
-        "SELECT set_config('lock_timeout', :l, false), set_config('statement_timeout', :s, false)"
-    )
-    conn.execute(apply, {"l": lock_timeout, "s": "0"})
-    try:
-        yield
-    finally:
-        conn.execute(apply, {"l": saved[0], "s": saved[1]})
-
-
-def require_table(conn: sa.Connection, table: str, schema: str | None) -> Table:
-    found = resolve_table(conn, table, schema)
-    if found is None:
-        where = f"schema {schema}" if schema else "the search_path"
-        shown = ident(*([schema] if schema else []), table).as_string()
-        raise MigrationError(
-            f"table {shown} does not exist in {where}; names are matched exactly "
-            "(case-sensitive): pass schema= or the name as the catalog spells it"
-        )
-    return found
 
 
 def drop_statement(name: str, schema: str) -> sql.Composed:
@@ -109,28 +81,25 @@ def create_index_online(
     spec = IndexSpec.build(
         index_name, table_name, columns, include=include, where=where, unique=unique
     )
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.create_index(spec, schema, budget.lock_timeout),
-        lambda conn, budget: build_index(
-            conn, spec, require_table(conn, table_name, schema), budget, allow_wide
-        ),
-    )
+    run_operation(
+        _CreateIndex(spec, table_name, schema, allow_wide),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
 
 
-def run_outside_transaction(
-    budget: Tunables,
-    as_sql: Callable[[Tunables], None],
-    online: Callable[[sa.Connection, Tunables], None],
-) -> None:
-    """Run an operation in Alembic's ``autocommit_block()``: online on the revision's
-    connection, or as SQL for ``alembic upgrade --sql``."""
-    context = op.get_context()
-    with context.autocommit_block():
-        if context.as_sql:
-            as_sql(budget)
-        else:
-            online(op.get_bind(), budget)
+@dataclass(frozen=True, slots=True)
+class _CreateIndex:
+    spec: IndexSpec
+    table_name: str
+    schema: str | None
+    allow_wide: bool
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        table = require_table(conn, self.table_name, self.schema)
+        build_index(conn, self.spec, table, budget, self.allow_wide)
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.create_index(self.spec, self.schema, budget.lock_timeout)
 
 
 def _unbounded_unique_keys(spec: IndexSpec, columns: Mapping[str, ColumnType]) -> list[str]:
@@ -312,11 +281,23 @@ def drop_index_online(
     """
     check_identifier(index_name)
     check_identifier(table_name)
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.drop_index(index_name, schema, budget.lock_timeout),
-        lambda conn, budget: _drop(conn, index_name, table_name, schema, budget),
-    )
+    run_operation(
+        _DropIndex(index_name, table_name, schema),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _DropIndex:
+    index_name: str
+    table_name: str
+    schema: str | None
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        _drop(conn, self.index_name, self.table_name, self.schema, budget)
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.drop_index(self.index_name, self.schema, budget.lock_timeout)
 
 
 def _drop(

@@ -11,8 +11,9 @@ died at any step is finished by running it again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from alembic import op
 from psycopg import sql
 
 from dbtune.errors import MigrationError
@@ -21,11 +22,11 @@ from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ColumnFacts, Table, column, constraint, primary_key
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import require_table, run_outside_transaction, session_settings
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
+from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import drop_constraint, undone, validate_constraint
 from dbtune.migrations.statements import text as statement_text
-from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.migrations.tunables import Tunables
 
 CHECK_VIOLATION = "23514"
 
@@ -49,15 +50,27 @@ def set_not_null_online(
     """Make ``column_name`` NOT NULL through a validated CHECK (see the module docstring)."""
     check_identifiers(table_name, column_name, schema)
     name = check_identifier(check_name or not_null_check_name(table_name, column_name))
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.set_not_null(
-            table_name, schema, column_name, name, budget.lock_timeout
-        ),
-        lambda conn, budget: set_not_null_steps(
-            conn, require_table(conn, table_name, schema), column_name, name, budget
-        ),
-    )
+    run_operation(
+        _SetNotNull(table_name, schema, column_name, name),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _SetNotNull:
+    table_name: str
+    schema: str | None
+    column_name: str
+    check_name: str
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        table = require_table(conn, self.table_name, self.schema)
+        set_not_null_steps(conn, table, self.column_name, self.check_name, budget)
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.set_not_null(
+            self.table_name, self.schema, self.column_name, self.check_name, budget.lock_timeout
+        )
 
 
 def require_column(conn: sa.Connection, table: Table, name: str) -> ColumnFacts:

@@ -11,9 +11,9 @@ failed build's INVALID index is dropped.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
-from alembic import op
 from psycopg import sql
 
 from dbtune.errors import MigrationError
@@ -22,14 +22,10 @@ from dbtune.index_spec import IndexSpec, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import (
-    build_index,
-    require_table,
-    run_outside_transaction,
-    session_settings,
-)
+from dbtune.migrations.indexes import build_index
 from dbtune.migrations.lock_retry import retry_alter
-from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.migrations.operation import require_table, run_operation, session_settings
+from dbtune.migrations.tunables import Tunables
 
 
 @shown_by_alembic
@@ -46,13 +42,25 @@ def add_unique_online(
     """``UNIQUE (cols)`` as a constraint named ``name``, backed by an index of the same name."""
     check_identifiers(name, table_name, *cols, schema)
     spec = IndexSpec.build(name, table_name, list(cols), unique=True)
-    run_outside_transaction(
-        tunables(op.get_context(), lock_timeout, lock_retries),
-        lambda budget: offline.add_unique(spec, schema, budget.lock_timeout),
-        lambda conn, budget: _add(
-            conn, spec, require_table(conn, table_name, schema), budget, allow_wide
-        ),
-    )
+    run_operation(
+        _AddUnique(spec, table_name, schema, allow_wide),
+        lock_timeout=lock_timeout, lock_retries=lock_retries,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _AddUnique:
+    spec: IndexSpec
+    table_name: str
+    schema: str | None
+    allow_wide: bool
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        table = require_table(conn, self.table_name, self.schema)
+        _add(conn, self.spec, table, budget, self.allow_wide)
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.add_unique(self.spec, self.schema, budget.lock_timeout)
 
 
 def _add(
