@@ -82,13 +82,16 @@ def create_index_online(
         index_name, table_name, columns, include=include, where=where, unique=unique
     )
     run_operation(
-        _CreateIndex(spec, table_name, schema, allow_wide),
+        CreateIndex(spec, table_name, schema, allow_wide),
         lock_timeout=lock_timeout, lock_retries=lock_retries,
     )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
-class _CreateIndex:
+class CreateIndex:
+    """The index of ``spec`` on a table named as the caller named it (the unique helper's
+    operation is this one, with the constraint attached afterwards)."""
+
     spec: IndexSpec
     table_name: str
     schema: str | None

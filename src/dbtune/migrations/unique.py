@@ -22,7 +22,7 @@ from dbtune.index_spec import IndexSpec, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import Table, columns, constraint
 from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.indexes import build_index
+from dbtune.migrations.indexes import CreateIndex, build_index
 from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.tunables import Tunables
@@ -49,12 +49,7 @@ def add_unique_online(
 
 
 @dataclass(frozen=True, slots=True)
-class _AddUnique:
-    spec: IndexSpec
-    table_name: str
-    schema: str | None
-    allow_wide: bool
-
+class _AddUnique(CreateIndex):
     def online(self, conn: sa.Connection, budget: Tunables) -> None:
         table = require_table(conn, self.table_name, self.schema)
         _add(conn, self.spec, table, budget, self.allow_wide)
