@@ -17,6 +17,8 @@ docs/migrations.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import sqlalchemy as sa
 from alembic import op
 from psycopg import sql
@@ -28,13 +30,13 @@ from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
 from dbtune.migrations.backfill_job import Backfill
-from dbtune.migrations.catalog import column
+from dbtune.migrations.catalog import Table, column
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.not_null import not_null_check_name, require_column, set_not_null_steps
-from dbtune.migrations.operation import require_table, session_settings
+from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.rewrite_probe import column_copy, probe
-from dbtune.migrations.tunables import tunables
+from dbtune.migrations.tunables import Tunables, tunables
 from dbtune.sqltext import SqlTextError, check_expression, check_type_name
 
 EXPAND_CONTRACT = "docs/migrations.md, 'Renames and type changes: expand/contract'"
@@ -78,64 +80,95 @@ def add_column_online(
             f"add_column_online({column_name!r}, not_null=True) needs a default: the existing "
             "rows need a value"
         )
-    context = op.get_context()
-    budget = tunables(context, lock_timeout, lock_retries)
-    col, type_sql = ident(column_name), sql.SQL(type_)
-    default_sql = sql.SQL(" DEFAULT {}").format(sql.SQL(default)) if default else sql.SQL("")
+    col = ident(column_name).as_string()
     job = Backfill(
-        table_name, schema, f"{col.as_string()} = ({default})", f"{col.as_string()} IS NULL",
+        table_name, schema, f"{col} = ({default})", f"{col} IS NULL",
         (), batch_size, pause_s, STATEMENT_TIMEOUT, MAX_LAG_S,
         f"{table_name}.{column_name} default",
     )  # fmt: skip
-    if context.as_sql:
-        with context.autocommit_block():
-            offline.add_column(
-                table_name, schema, column_name, type_sql, default_sql, budget.lock_timeout
+    operation = _AddColumn(table_name, schema, column_name, type_, default, not_null, job)
+    if not op.get_context().as_sql:
+        # In the revision's transaction, before the autocommit block: the probe's savepoint.
+        operation = operation.inspected(op.get_bind())
+    run_operation(operation, lock_timeout=lock_timeout, lock_retries=lock_retries)
+
+
+@dataclass(frozen=True, slots=True)
+class _AddColumn:
+    table_name: str
+    schema: str | None
+    column_name: str
+    type_: str
+    default: str | None
+    not_null: bool
+    job: Backfill  # the backfill of the default, when adding it rewrites
+    rewrites: bool = False  # online: would ADD COLUMN with the default rewrite the table?
+    missing: bool = True  # online: the column is not there yet
+
+    @property
+    def default_sql(self) -> sql.Composable:
+        return sql.SQL(" DEFAULT {}").format(sql.SQL(self.default)) if self.default else sql.SQL("")
+
+    def as_sql(self, budget: Tunables) -> None:
+        offline.add_column(self.table_name, self.schema, self.column_name,
+                           sql.SQL(self.type_), self.default_sql, budget.lock_timeout)  # fmt: skip
+        if self.default is not None:
+            offline.backfill(self.job)
+        if self.not_null:
+            name = not_null_check_name(self.table_name, self.column_name)
+            offline.set_not_null(
+                self.table_name, self.schema, self.column_name, name, budget.lock_timeout
             )
-            if default is not None:
-                offline.backfill(job)
-            if not_null:
-                name = not_null_check_name(table_name, column_name)
-                offline.set_not_null(table_name, schema, column_name, name, budget.lock_timeout)
-        return
-    conn = op.get_bind()
-    table = require_table(conn, table_name, schema)
-    found = probe(conn, None, sql.SQL("ADD COLUMN probe {}{}").format(type_sql, default_sql))
-    existing = column(conn, table, column_name)
-    if existing is not None and existing.type_sql != found.type_sql:
-        raise MigrationError(
-            f"column {col.as_string()} already exists in {table.display} as "
-            f"{existing.type_sql}, not {found.type_sql}; use another name, or "
-            "change_column_type_online"
-        )
-    with context.autocommit_block():
-        conn = op.get_bind()
-        what = f"add column {column_name} to {table.display}"
+
+    def inspected(self, conn: sa.Connection) -> _AddColumn:
+        """With what the server says: does adding the column rewrite, is it there already
+        (with the same type, or the helper refuses)."""
+        table = require_table(conn, self.table_name, self.schema)
+        change = sql.SQL("ADD COLUMN probe {}{}").format(sql.SQL(self.type_), self.default_sql)
+        found = probe(conn, None, change)
+        existing = column(conn, table, self.column_name)
+        if existing is not None and existing.type_sql != found.type_sql:
+            raise MigrationError(
+                f"column {ident(self.column_name).as_string()} already exists in "
+                f"{table.display} as {existing.type_sql}, not {found.type_sql}; use another "
+                "name, or change_column_type_online"
+            )
+        return replace(self, rewrites=found.rewrites, missing=existing is None)
+
+    def online(self, conn: sa.Connection, budget: Tunables) -> None:
+        table = require_table(conn, self.table_name, self.schema)
         with session_settings(conn, budget.lock_timeout):
-            if not found.rewrites:  # one catalog change, whatever the table's size
-                if existing is None:
-                    add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}{}{}").format(
-                        table.identifier, col, type_sql, default_sql,
-                        sql.SQL(" NOT NULL") if not_null else sql.SQL(""),
-                    )  # fmt: skip
-                    retry_alter(conn, what, (table.oid,), budget, add)
-            else:
-                if existing is None:
-                    add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
-                        table.identifier, col, type_sql
-                    )
-                    retry_alter(conn, what, (table.oid,), budget, add)
-                # The default before the backfill: rows inserted meanwhile get it themselves.
-                set_default = sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}").format(
-                    table.identifier, col, sql.SQL(default or "NULL")
-                )
-                retry_alter(conn, f"set the default of {column_name}", (table.oid,), budget,
-                            set_default)  # fmt: skip
-        if found.rewrites:
-            run_backfill(conn, job, table, budget.lock_timeout)
-        if not_null and not require_column(conn, table, column_name).not_null:
-            name = not_null_check_name(table_name, column_name)
-            set_not_null_steps(conn, table, column_name, name, budget)
+            self._alter(conn, table, budget)
+        if self.rewrites:
+            run_backfill(conn, self.job, table, budget.lock_timeout)
+        if self.not_null and not require_column(conn, table, self.column_name).not_null:
+            name = not_null_check_name(self.table_name, self.column_name)
+            set_not_null_steps(conn, table, self.column_name, name, budget)
+
+    def _alter(self, conn: sa.Connection, table: Table, budget: Tunables) -> None:
+        """One catalog change when adding the column with its default rewrites nothing,
+        whatever the table's size; else the column, then its default, for the backfill."""
+        what = f"add column {self.column_name} to {table.display}"
+        col, type_sql = ident(self.column_name), sql.SQL(self.type_)
+        if not self.rewrites:
+            if self.missing:
+                add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}{}{}").format(
+                    table.identifier, col, type_sql, self.default_sql,
+                    sql.SQL(" NOT NULL") if self.not_null else sql.SQL(""),
+                )  # fmt: skip
+                retry_alter(conn, what, (table.oid,), budget, add)
+            return
+        if self.missing:
+            add = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                table.identifier, col, type_sql
+            )
+            retry_alter(conn, what, (table.oid,), budget, add)
+        # The default before the backfill: rows inserted meanwhile get it themselves.
+        set_default = sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {}").format(
+            table.identifier, col, sql.SQL(self.default or "NULL")
+        )
+        retry_alter(conn, f"set the default of {self.column_name}", (table.oid,), budget,
+                    set_default)  # fmt: skip
 
 
 @shown_by_alembic
