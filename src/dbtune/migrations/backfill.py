@@ -140,92 +140,106 @@ def _walk_key(conn: sa.Connection, job: Backfill, table: Table) -> list[tuple[st
     return found
 
 
-def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout: str) -> None:
-    """The batches, in autocommit (each statement its own transaction)."""
-    keys = _walk_key(conn, job, table)
-    progress = ident(table.schema, PROGRESS_TABLE)
-    names = sql.SQL(", ").join(ident(k) for k, _ in keys)
-    as_text = sql.SQL(", ").join(sql.SQL("{}::text").format(ident(k)) for k, _ in keys)
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """One backfill's walk over its key: where it is, the next batch's bound, the batch."""
 
-    def bound(values: Sequence[str]) -> sql.Composable:
+    conn: sa.Connection
+    job: Backfill
+    table: Table
+    keys: list[tuple[str, str]]  # (column, type) of the walk's key
+
+    @property
+    def progress(self) -> sql.Composable:
+        return ident(self.table.schema, PROGRESS_TABLE)
+
+    @property
+    def names(self) -> sql.Composable:
+        return sql.SQL(", ").join(ident(k) for k, _ in self.keys)
+
+    def _bound(self, values: Sequence[str]) -> sql.Composable:
         return sql.SQL("({})").format(
             sql.SQL(", ").join(
                 sql.SQL("CAST({} AS {})").format(sql.Literal(v), sql.SQL(t))
-                for v, (_, t) in zip(values, keys, strict=True)
+                for v, (_, t) in zip(values, self.keys, strict=True)
             )
         )
 
-    def one(query: sql.Composable) -> tuple[str, ...] | None:
-        row = conn.execute(statement_text(query)).first()
+    def _key_at(self, where: sql.Composable, offset: int) -> tuple[str, ...] | None:
+        as_text = sql.SQL(", ").join(sql.SQL("{}::text").format(ident(k)) for k, _ in self.keys)
+        query = sql.SQL("SELECT /* dbtune */ {} FROM {} {} ORDER BY {} OFFSET {} LIMIT 1").format(
+            as_text, self.table.identifier, where, self.names, sql.Literal(offset)
+        )
+        row = self.conn.execute(statement_text(query)).first()
         return tuple(str(v) for v in row) if row is not None else None
 
-    with session_settings(conn, lock_timeout):
-        conn.execute(
+    def start(self) -> tuple[tuple[str, ...] | None, int]:
+        """Where the walk begins (where a killed run stopped), and the rows done so far."""
+        self.conn.execute(
             sa.text("SELECT set_config('statement_timeout', :t, false)"),
-            {"t": job.statement_timeout},
+            {"t": self.job.statement_timeout},
         )
-        conn.execute(statement_text(sql.SQL(
+        self.conn.execute(statement_text(sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} (job text PRIMARY KEY, next_key text[] NOT NULL, "
             "rows_done bigint NOT NULL, updated_at timestamptz NOT NULL)"
-        ).format(progress)))  # fmt: skip
-        saved = conn.execute(
+        ).format(self.progress)))  # fmt: skip
+        saved = self.conn.execute(
             statement_text(
                 sql.SQL("SELECT /* dbtune */ next_key, rows_done FROM {} WHERE job = {}").format(
-                    progress, sql.Literal(job.name)
+                    self.progress, sql.Literal(self.job.name)
                 )
             )
         ).first()
-        if saved is not None:
-            low: tuple[str, ...] | None = tuple(saved[0])
-            done = int(saved[1])
-            log.info("backfill %s: resuming at key %s (%d rows done)", job.name, low, done)
+        if saved is None:
+            return self._key_at(sql.SQL(""), 0), 0
+        log.info("backfill %s: resuming at key %s (%d rows done)", self.job.name, saved[0],
+                 saved[1])  # fmt: skip
+        return tuple(saved[0]), int(saved[1])
+
+    def next_bound(self, low: Sequence[str]) -> tuple[str, ...] | None:
+        """The key a batch size past ``low``; None: the rest is the last batch."""
+        where = sql.SQL("WHERE ({}) >= {}").format(self.names, self._bound(low))
+        return self._key_at(where, self.job.batch_size)
+
+    def batch(self, low: Sequence[str], high: Sequence[str] | None) -> int:
+        """One batch and its progress, in one statement: they commit together or not at all."""
+        job, progress = self.job, self.progress
+        batch = sql.SQL("UPDATE {} SET {} WHERE ({}) >= {}{}{} RETURNING 1").format(
+            self.table.identifier, sql.SQL(job.assignments), self.names, self._bound(low),
+            sql.SQL(" AND ({}) < {}").format(self.names, self._bound(high))
+            if high else sql.SQL(""),
+            job.where_sql(),
+        )  # fmt: skip
+        if high is None:  # the last batch: its progress row goes with it
+            record = sql.SQL("DELETE FROM {} WHERE job = {}").format(
+                progress, sql.Literal(job.name)
+            )
         else:
-            low = one(sql.SQL("SELECT /* dbtune */ {} FROM {} ORDER BY {} LIMIT 1").format(
-                as_text, table.identifier, names))  # fmt: skip
-            done = 0
+            record = sql.SQL(
+                "INSERT INTO {p} (job, next_key, rows_done, updated_at) "
+                "VALUES ({job}, {next}, (SELECT count(*) FROM batch), now()) "
+                "ON CONFLICT (job) DO UPDATE SET next_key = excluded.next_key, "
+                "rows_done = {p}.rows_done + excluded.rows_done, updated_at = now()"
+            ).format(p=progress, job=sql.Literal(job.name), next=sql.Literal(list(high)))
+        step = sql.SQL("WITH /* dbtune */ batch AS ({}), record AS ({}) SELECT count(*) FROM batch")
+        return int(self.conn.execute(statement_text(step.format(batch, record))).scalar_one())
+
+
+def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout: str) -> None:
+    """The batches, in autocommit (each statement its own transaction)."""
+    walk = _Walk(conn, job, table, _walk_key(conn, job, table))
+    with session_settings(conn, lock_timeout):
+        low, done = walk.start()
         with _progress_bar(job.name, estimated_rows(conn, table)) as advance:
             while low is not None:
                 _throttle(conn, job)
-                high = one(
-                    sql.SQL("SELECT /* dbtune */ {} FROM {} WHERE ({}) >= {} ORDER BY {} "
-                            "OFFSET {} LIMIT 1")
-                    .format(as_text, table.identifier, names, bound(low), names,
-                            sql.Literal(job.batch_size))
-                )  # fmt: skip
-                batch = sql.SQL("UPDATE {} SET {} WHERE ({}) >= {}{}{} RETURNING 1").format(
-                    table.identifier,
-                    sql.SQL(job.assignments),
-                    names,
-                    bound(low),
-                    sql.SQL(" AND ({}) < {}").format(names, bound(high)) if high else sql.SQL(""),
-                    job.where_sql(),
-                )
-                if high is None:  # the last batch: its progress row goes with it
-                    record = sql.SQL("DELETE FROM {} WHERE job = {}").format(
-                        progress, sql.Literal(job.name)
-                    )
-                else:
-                    record = sql.SQL(
-                        "INSERT INTO {p} (job, next_key, rows_done, updated_at) "
-                        "VALUES ({job}, {next}, (SELECT count(*) FROM batch), now()) "
-                        "ON CONFLICT (job) DO UPDATE SET next_key = excluded.next_key, "
-                        "rows_done = {p}.rows_done + excluded.rows_done, updated_at = now()"
-                    ).format(
-                        p=progress,
-                        job=sql.Literal(job.name),
-                        next=sql.Literal(list(high)),
-                    )
-                # One statement: the batch and its progress commit together or not at all.
-                step = sql.SQL(
-                    "WITH /* dbtune */ batch AS ({}), record AS ({}) SELECT count(*) FROM batch"
-                )
-                updated = int(conn.execute(statement_text(step.format(batch, record))).scalar_one())
-                done += updated
+                high = walk.next_bound(low)
+                done += walk.batch(low, high)
                 advance(job.batch_size)
                 low = high
                 if job.pause_s and low is not None:
                     time.sleep(job.pause_s)
-        _drop_progress_table_when_empty(conn, progress)
+        _drop_progress_table_when_empty(conn, walk.progress)
     log.info("backfill %s: %d rows updated on %s", job.name, done, table.display)
 
 
