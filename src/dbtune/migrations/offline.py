@@ -209,11 +209,7 @@ def add_unique(spec: IndexSpec, schema: str | None, lock_timeout: str) -> None:
     execute("RESET lock_timeout")
 
 
-def backfill(job: Backfill) -> None:
-    """A ``DO`` loop that commits every batch (PostgreSQL 11+, run outside a transaction, as
-    psql does). The key is looked up when the script runs (a one-column primary key or the
-    one column in ``key``); ``where`` is required, because it is what lets a re-run skip the
-    rows an interrupted run already did."""
+def _refuse_offline(job: Backfill) -> None:
     if not job.where:
         raise MigrationError(
             f"backfill of {job.table} in offline mode (--sql) needs where=...: the SQL "
@@ -225,50 +221,52 @@ def backfill(job: Backfill) -> None:
             f"backfill of {job.table} in offline mode (--sql) walks one key column; "
             f"key={list(job.key)} has {len(job.key)}. Run this revision online"
         )
-    target = ident(*([job.schema] if job.schema else []), job.table).as_string()
 
+
+def _dynamic(shape: str, fixed: Mapping[str, str]) -> sql.Composable:
+    """A statement as a PL/pgSQL string expression: fixed text as literals, ``{k}`` the quoted
+    key column and ``{t}`` its type, found when the script runs. (No format() and no %:
+    Alembic doubles % in offline SQL under a ``pyformat`` paramstyle.)"""
+    parts: list[sql.Composable] = []
+    for piece in re.split(r"(\{\w+\})", shape):
+        name = piece[1:-1] if piece.startswith("{") else None
+        if name in ("k", "t"):
+            parts.append(sql.SQL("quote_ident(k)" if name == "k" else "t"))
+        elif name is not None:
+            parts.append(sql.Literal(fixed[name]))
+        elif piece:
+            parts.append(sql.Literal(piece))
+    return sql.SQL(" || ").join(parts)
+
+
+def _find_key(job: Backfill) -> sql.Composable:
+    """The walk's key column and type, looked up when the script runs."""
+    if job.key:
+        return sql.SQL(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO k, t "
+            "FROM pg_attribute a WHERE a.attrelid = {rel}::regclass AND a.attname = {key}"
+        ).format(rel=_regclass_text(job.schema, job.table), key=sql.Literal(job.key[0]))
+    return sql.SQL(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO k, t "
+        "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = i.indkey[0] "
+        "WHERE i.indrelid = {rel}::regclass AND i.indisprimary AND i.indnkeyatts = 1"
+    ).format(rel=_regclass_text(job.schema, job.table))
+
+
+def backfill(job: Backfill) -> None:
+    """A ``DO`` loop that commits every batch (PostgreSQL 11+, run outside a transaction, as
+    psql does). The key is looked up when the script runs (a one-column primary key or the
+    one column in ``key``); ``where`` is required, because it is what lets a re-run skip the
+    rows an interrupted run already did."""
+    _refuse_offline(job)
+    target = ident(*([job.schema] if job.schema else []), job.table).as_string()
     fixed = {
         "table": target,
         "assignments": job.assignments,
         "where": f" AND ({job.where})",
         "batch": str(int(job.batch_size)),
     }
-
-    def dynamic(shape: str) -> sql.Composable:
-        """The statement as a PL/pgSQL string expression: fixed text as literals, ``{k}`` the
-        quoted key column and ``{t}`` its type, found when the script runs. (No format() and
-        no %: Alembic doubles % in offline SQL under a ``pyformat`` paramstyle.)"""
-        parts: list[sql.Composable] = []
-        for piece in re.split(r"(\{\w+\})", shape):
-            name = piece[1:-1] if piece.startswith("{") else None
-            if name in ("k", "t"):
-                parts.append(sql.SQL("quote_ident(k)" if name == "k" else "t"))
-            elif name is not None:
-                parts.append(sql.Literal(fixed[name]))
-            elif piece:
-                parts.append(sql.Literal(piece))
-        return sql.SQL(" || ").join(parts)
-
-    first = dynamic("SELECT {k}::text FROM {table} ORDER BY {k} LIMIT 1")
-    next_ = dynamic(
-        "SELECT {k}::text FROM {table} WHERE {k} >= $1::{t} ORDER BY {k} OFFSET {batch} LIMIT 1"
-    )
-    last = dynamic("UPDATE {table} SET {assignments} WHERE {k} >= $1::{t}{where}")
-    middle = dynamic(
-        "UPDATE {table} SET {assignments} WHERE {k} >= $1::{t} AND {k} < $2::{t}{where}"
-    )
-    if job.key:
-        find_key = sql.SQL(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO k, t "
-            "FROM pg_attribute a WHERE a.attrelid = {rel}::regclass AND a.attname = {key}"
-        ).format(rel=_regclass_text(job.schema, job.table), key=sql.Literal(job.key[0]))
-    else:
-        find_key = sql.SQL(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) INTO k, t "
-            "FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-            "AND a.attnum = i.indkey[0] "
-            "WHERE i.indrelid = {rel}::regclass AND i.indisprimary AND i.indnkeyatts = 1"
-        ).format(rel=_regclass_text(job.schema, job.table))
     missing = sql.Literal(f"backfill of {target}: no one-column primary key to walk")
     body = sql.SQL(
         "DECLARE k name; t text; lo text; hi text; "
@@ -283,14 +281,20 @@ def backfill(job: Backfill) -> None:
         "COMMIT; lo := hi; PERFORM pg_sleep({pause}); "
         "END LOOP; END"
     ).format(
-        find_key=find_key,
+        find_key=_find_key(job),
         missing=missing,
-        first=first,
-        next=next_,
-        last=last,
-        middle=middle,
+        first=_dynamic("SELECT {k}::text FROM {table} ORDER BY {k} LIMIT 1", fixed),
+        next=_dynamic(
+            "SELECT {k}::text FROM {table} WHERE {k} >= $1::{t} ORDER BY {k} OFFSET {batch} "
+            "LIMIT 1", fixed,
+        ),
+        last=_dynamic("UPDATE {table} SET {assignments} WHERE {k} >= $1::{t}{where}", fixed),
+        middle=_dynamic(
+            "UPDATE {table} SET {assignments} WHERE {k} >= $1::{t} AND {k} < $2::{t}{where}",
+            fixed,
+        ),
         pause=sql.Literal(float(job.pause_s)),
-    )
+    )  # fmt: skip
     execute(sql.SQL("SET statement_timeout = 0"))
     execute(do_block(body))
     execute("RESET statement_timeout")
