@@ -180,6 +180,21 @@ def _enrich(
     return run_checks(ctx), facts
 
 
+def _pipelined(
+    query: HotQuery, info: StatementInfo, setup: Setup | None, pickers: Mapping[str, Any]
+) -> bool:
+    """In a pipeline, the BEGIN, the settings and the EXPLAIN go to the server in one round
+    trip, not four. Not for $n text (a generic plan): EXPLAIN (GENERIC_PLAN) must go over the
+    simple protocol, which a pipeline never uses; nor with a setup or pickers to run first."""
+    return (
+        setup is None
+        and not pickers
+        and not info.dollar_parameters
+        and not query.expect.generic_plan
+        and psycopg.Pipeline.is_supported()
+    )
+
+
 GENERIC_NOTE = (
     "checked as its generic plan: what a driver that prepares runs after five executions "
     "(psycopg 3, asyncpg); psycopg2, and SQLAlchemy over it, send literals and get a custom "
@@ -221,17 +236,8 @@ def _explain_once(
         raise QueryFailed(f"a {info.kind} is not a query; explain runs SELECT and DML only")
     run = execution(info, analyze, allow_writes)
     # rolled_back: a savepoint on a connection already in a transaction (a test's, an
-    # ORM session's), and the caller's read_only as it was afterwards. In a pipeline, the
-    # BEGIN, the settings and the EXPLAIN go to the server in one round trip, not four.
-    # Not for $n text (a generic plan): EXPLAIN (GENERIC_PLAN) must go over the simple
-    # protocol, which a pipeline never uses.
-    pipelined = (
-        setup is None
-        and not pickers
-        and not info.dollar_parameters
-        and not query.expect.generic_plan
-        and psycopg.Pipeline.is_supported()
-    )
+    # ORM session's), and the caller's read_only as it was afterwards.
+    pipelined = _pipelined(query, info, setup, pickers)
     with (
         conn.pipeline() if pipelined else nullcontext(),
         rolled_back(conn, read_only=run.read_only and setup is None),
@@ -362,6 +368,26 @@ def _advised(
     return replace(result, advice=advice)
 
 
+def _one(
+    conn: Connection, url: str, query: HotQuery, profile: str,
+    explain: Callable[..., QueryResult], advise: Advise | None, statement_timeout_ms: int,
+) -> QueryResult:  # fmt: skip
+    """One query and profile, advised when it fails; its own failure as an ``error`` result
+    (the run goes on), a lost connection as the run's end."""
+    try:
+        result = explain()
+        return _advised(conn, result, advise, explain) if advise is not None else result
+    except QueryFailed as exc:
+        error = str(exc)
+    except psycopg.Error as exc:
+        if conn.closed:
+            raise ConnectionFailed(
+                f"lost the connection to {describe(url)}: {connection_error_text(exc)}"
+            ) from None
+        error = query_error_text(exc, statement_timeout_ms)
+    return QueryResult(query, profile, {}, None, (), error=error)
+
+
 def run_workload(
     url: str,
     workload: Workload,
@@ -385,37 +411,15 @@ def run_workload(
         version = conn.info.server_version
         for query in workload.queries:
             for profile, pickers in query.profile_params().items():
-                error: str | None = None
                 explain = partial(
-                    explain_query,
-                    conn,
-                    query,
-                    profile=profile,
-                    pickers=pickers,
-                    analyze=analyze,
-                    mode=mode,
-                    allow_writes=allow_writes,
-                    statement_timeout_ms=statement_timeout_ms,
-                    server_version=version,
-                    picked=picked,
-                    seq_scan_rows=seq_scan_rows,
-                    allow_seq_scan=allow_seq_scan,
+                    explain_query, conn, query, profile=profile, pickers=pickers,
+                    analyze=analyze, mode=mode, allow_writes=allow_writes,
+                    statement_timeout_ms=statement_timeout_ms, server_version=version,
+                    picked=picked, seq_scan_rows=seq_scan_rows, allow_seq_scan=allow_seq_scan,
+                )  # fmt: skip
+                results.append(
+                    _one(conn, url, query, profile, explain, advise, statement_timeout_ms)
                 )
-                try:
-                    result = explain()
-                    if advise is not None:
-                        result = _advised(conn, result, advise, explain)
-                    results.append(result)
-                except QueryFailed as exc:
-                    error = str(exc)
-                except psycopg.Error as exc:
-                    if conn.closed:
-                        raise ConnectionFailed(
-                            f"lost the connection to {describe(url)}: {connection_error_text(exc)}"
-                        ) from None
-                    error = query_error_text(exc, statement_timeout_ms)
-                if error is not None:
-                    results.append(QueryResult(query, profile, {}, None, (), error=error))
     return ExplainReport(
         target=describe(url),
         workload=workload.source,
