@@ -11,7 +11,7 @@ a table whose CHECKs or triggers refuse the rows is left empty and reported, nev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -144,6 +144,58 @@ def _value(column: _Column, allowed: str | None = None) -> sql.Composable | None
     return sql.SQL("({})::{}").format(expression, cast)
 
 
+@dataclass
+class _Insert:
+    """The INSERT ... SELECT being built: its columns, their values, the parents joined."""
+
+    names: list[sql.Composable] = field(default_factory=list)
+    values: list[sql.Composable] = field(default_factory=list)
+    joins: list[sql.Composable] = field(default_factory=list)
+    covered: set[int] = field(default_factory=set)  # attnums already given a value
+
+    def statement(self, schema: str, table: str, rows: int) -> sql.Composed:
+        if not self.names:
+            return sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, {}) AS g").format(
+                sql.Identifier(schema, table), sql.Literal(rows)
+            )
+        return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {}) AS g{}").format(
+            sql.Identifier(schema, table), sql.SQL(", ").join(self.names),
+            sql.SQL(", ").join(self.values), sql.Literal(rows), sql.SQL("").join(self.joins),
+        )  # fmt: skip
+
+
+def _parents(
+    conn: psycopg.Connection[Any], oid: int, columns: list[_Column], insert: _Insert
+) -> None:
+    """Foreign key columns take their parent's rows in turn (a join on the row number)."""
+    by_attnum = {c.attnum: c for c in columns}
+    for number, (conkey, parent_oid, _, pschema, pname, pcols) in enumerate(
+        conn.execute(_FOREIGN_KEYS, {"oid": oid}).fetchall()
+    ):
+        if parent_oid == oid or set(conkey) & insert.covered:
+            continue
+        count = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(pschema, pname))
+        ).fetchone()
+        parents = int(count[0]) if count else 0
+        if parents == 0:
+            continue  # nullable columns stay NULL; a NOT NULL one makes the INSERT fail
+        alias = sql.Identifier(f"p{number}")
+        insert.joins.append(
+            sql.SQL(
+                " JOIN (SELECT {}, row_number() OVER () - 1 AS rn FROM {}) AS {} "
+                "ON {}.rn = (g - 1) % {}"
+            ).format(
+                sql.SQL(", ").join(sql.Identifier(c) for c in pcols),
+                sql.Identifier(pschema, pname), alias, alias, sql.Literal(parents),
+            )
+        )  # fmt: skip
+        for attnum, pcol in zip(conkey, pcols, strict=True):
+            insert.names.append(sql.Identifier(by_attnum[attnum].name))
+            insert.values.append(sql.SQL("{}.{}").format(alias, sql.Identifier(pcol)))
+            insert.covered.add(attnum)
+
+
 def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows: int) -> str:
     """Insert ``rows`` rows into one empty table; '' or why it stayed empty."""
     columns = [_Column(*r) for r in conn.execute(_COLUMNS, {"oid": oid}).fetchall()]
@@ -152,67 +204,21 @@ def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows
         for attnum, definition in conn.execute(_CHECKS, {"oid": oid}).fetchall()
         if (accepted := allowed_value(str(definition))) is not None
     }
-    names: list[sql.Composable] = []
-    values: list[sql.Composable] = []
-    joins: list[sql.Composable] = []
-    covered: set[int] = set()
-    for number, (conkey, parent_oid, _, pschema, pname, pcols) in enumerate(
-        conn.execute(_FOREIGN_KEYS, {"oid": oid}).fetchall()
-    ):
-        if parent_oid == oid or set(conkey) & covered:
-            continue
-        count = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(pschema, pname))
-        ).fetchone()
-        parents = int(count[0]) if count else 0
-        alias = sql.Identifier(f"p{number}")
-        if parents == 0:
-            continue  # nullable columns stay NULL; a NOT NULL one makes the INSERT fail below
-        joins.append(
-            sql.SQL(
-                " JOIN (SELECT {}, row_number() OVER () - 1 AS rn FROM {}) AS {} "
-                "ON {}.rn = (g - 1) % {}"
-            ).format(
-                sql.SQL(", ").join(sql.Identifier(c) for c in pcols),
-                sql.Identifier(pschema, pname),
-                alias,
-                alias,
-                sql.Literal(parents),
-            )
-        )
-        by_attnum = {c.attnum: c for c in columns}
-        for attnum, pcol in zip(conkey, pcols, strict=True):
-            names.append(sql.Identifier(by_attnum[attnum].name))
-            values.append(sql.SQL("{}.{}").format(alias, sql.Identifier(pcol)))
-            covered.add(attnum)
+    insert = _Insert()
+    _parents(conn, oid, columns, insert)
     for column in columns:
-        if column.attnum in covered or column.has_default:
+        if column.attnum in insert.covered or column.has_default:
             continue
         value = _value(column, allowed.get(column.attnum))
         if value is None:
             if column.not_null:
                 return f"no value for column {column.name} of type {column.type_sql}"
             continue
-        names.append(sql.Identifier(column.name))
-        values.append(value)
-    statement: sql.Composable
-    if not names:
-        statement = sql.SQL("INSERT INTO {} SELECT FROM generate_series(1, {}) AS g").format(
-            sql.Identifier(schema, table), sql.Literal(rows)
-        )
-    else:
-        statement = sql.SQL(
-            "INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {}) AS g{}"
-        ).format(
-            sql.Identifier(schema, table),
-            sql.SQL(", ").join(names),
-            sql.SQL(", ").join(values),
-            sql.Literal(rows),
-            sql.SQL("").join(joins),
-        )
+        insert.names.append(sql.Identifier(column.name))
+        insert.values.append(value)
     try:
         with conn.transaction():
-            conn.execute(statement)
+            conn.execute(insert.statement(schema, table, rows))
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return ""
