@@ -103,3 +103,18 @@ def test_no_two_modules_import_each_other() -> None:
     graph = _module_graph()
     mutual = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if a in graph[b]})
     assert mutual == [], mutual
+
+
+FUNCTION_LINES_MAX = 60
+
+
+def test_no_function_is_longer_than_a_screen() -> None:
+    """A newcomer reads a function at a time: split by step, not by size."""
+    long = [
+        f"{path.relative_to(SRC)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+        for path in sorted(SRC.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.end_lineno or node.lineno) - node.lineno + 1 > FUNCTION_LINES_MAX
+    ]
+    assert long == [], long
