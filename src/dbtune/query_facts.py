@@ -15,7 +15,7 @@ import psycopg
 from dbtune.catalog import (
     Column,
     IndexInfo,
-    TableStats,
+    Table,
     psycopg_runner,
     read_columns,
     read_indexes,
@@ -31,7 +31,7 @@ class QueryFacts:
     """What the catalog says of the query's tables, for hints and the advisor."""
 
     shape: QueryShape
-    relations: Mapping[str, TableStats]
+    relations: Mapping[str, Table]
     indexes: tuple[IndexInfo, ...]
     facts: Mapping[str, TableHintFacts]  # by table name as the query spells it
     columns: Mapping[tuple[int, int], Column]
@@ -56,7 +56,7 @@ _INDEX_NAMED = "SELECT count(*) FROM pg_class WHERE relname = %s AND relkind IN 
 def query_facts(
     conn: Connection,
     query_shape: QueryShape,
-    relations: Mapping[str, TableStats],
+    relations: Mapping[str, Table],
     expected: str | None = None,
 ) -> QueryFacts:
     """Columns and indexes of the tables the query names (by OID), read once; and whether an

@@ -195,11 +195,11 @@ def test_a_sequence_is_not_a_table_to_index() -> None:
 
 
 def test_a_never_analyzed_table_is_sized_by_the_plan_and_named_as_such() -> None:
-    from dbtune.catalog import TableStats
+    from dbtune.catalog import Table
     from dbtune.explain.runner import table_facts
 
     plan = _seq_scan("events", 12, removed=799_988)
-    relations = {"events": TableStats(1, "public", "events", 0, 0, -1.0, 0.0)}
+    relations = {"events": Table(1, "public", "events", 0, 0, -1.0, 0.0)}
     rows, _, unanalyzed, _ = table_facts(relations, [plan])
     assert rows == {"events": 800_000.0}
     assert unanalyzed == {"events"}

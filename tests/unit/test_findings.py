@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from dbtune.catalog import Catalog, Column, ForeignKey, IndexInfo, TableStats
+from dbtune.catalog import Catalog, Column, ForeignKey, IndexInfo, Table
 from dbtune.doctor import DoctorOptions, diagnose
 from dbtune.index_spec import ColumnType
 from dbtune.pool.budget import ServerBudget
@@ -55,7 +55,7 @@ COLUMNS = {
     (ORDERS, 4): _column(4, "Meta", "jsonb", -1),
     (ORDERS, 5): _column(5, "Role", "text", -1, 32),  # bounded by a validated CHECK
 }
-TABLES = {ORDERS: TableStats(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.0, 0.0)}
+TABLES = {ORDERS: Table(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.0, 0.0)}
 
 
 def _catalog(*indexes: IndexInfo, **changes: object) -> Catalog:
@@ -155,7 +155,7 @@ def test_locked_indexes_are_left_out() -> None:
 
 def test_visibility_and_connections() -> None:
     covering = _index("ix_cover", (2,), include_attnums=(5,), include=("Role",))
-    lagging = {ORDERS: TableStats(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.0, 40_000.0)}
+    lagging = {ORDERS: Table(ORDERS, "App Schema", "Orders", 1000, 900, 100_000.0, 40_000.0)}
     [(_subject, fix)] = _found(_catalog(covering, tables=lagging), "visibility")
     assert fix.startswith('VACUUM (ANALYZE) "App Schema"."Orders"; ALTER TABLE')
     tiny = _catalog(budget=ServerBudget(10, 3, 0))
@@ -238,8 +238,8 @@ def test_partitioned_indexes_are_judged_once_on_the_parent() -> None:
 
 
 def test_a_big_table_never_analyzed_is_a_finding_a_small_one_is_not() -> None:
-    never = TableStats(USERS, "public", "Big Load", 5000, 0, -1.0, 0.0)
-    tiny = TableStats(USERS + 1, "public", "tiny", 3, 0, -1.0, 0.0)
+    never = Table(USERS, "public", "Big Load", 5000, 0, -1.0, 0.0)
+    tiny = Table(USERS + 1, "public", "tiny", 3, 0, -1.0, 0.0)
     catalog = _catalog(tables={**TABLES, never.oid: never, tiny.oid: tiny})
     assert _found(catalog, "unanalyzed_tables") == [
         ('public."Big Load"', 'ANALYZE public."Big Load";')

@@ -31,7 +31,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.advice import Advice, Suggestion
-from dbtune.catalog import Column, IndexInfo, TableStats
+from dbtune.catalog import Column, IndexInfo, Table
 from dbtune.identifiers import fit_name, ident
 from dbtune.plan import Plan
 from dbtune.query_facts import QueryFacts
@@ -64,7 +64,7 @@ _MODIFIED = "SELECT n_mod_since_analyze FROM pg_stat_all_tables WHERE relid = %s
 @dataclass(frozen=True, slots=True)
 class _Table:
     use: TableUse
-    stats: TableStats
+    stats: Table
     columns: Mapping[str, Column]  # by name, this table's
 
     def attnum(self, name: str) -> int | None:

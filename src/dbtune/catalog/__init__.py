@@ -38,7 +38,7 @@ from dbtune.catalog.query import (
 from dbtune.catalog.tables import (
     FOREIGN_KEYS,
     ForeignKey,
-    TableStats,
+    Table,
     read_tables,
     tables_from,
     tables_query,
@@ -62,7 +62,7 @@ class Catalog:
     indexes: tuple[IndexInfo, ...]
     columns: Mapping[tuple[int, int], Column] = field(default_factory=dict)
     foreign_keys: tuple[ForeignKey, ...] = ()
-    tables: Mapping[int, TableStats] = field(default_factory=dict)
+    tables: Mapping[int, Table] = field(default_factory=dict)
     stats_since: str = "?"
     stats_age_s: float = 0.0  # how long the statistics have been collected
     budget: ServerBudget = field(default_factory=lambda: ServerBudget(100, 3, 0))
@@ -134,7 +134,7 @@ __all__ = [
     "Health",
     "IndexInfo",
     "Runner",
-    "TableStats",
+    "Table",
     "drop_index_sql",
     "psycopg_query",
     "psycopg_runner",

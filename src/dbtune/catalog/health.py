@@ -12,20 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbtune.catalog.query import CatalogQuery, Runner
-
-_TABLES = CatalogQuery(
-    """
-SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence, c.relispartition,
-       EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conrelid = c.oid AND k.contype = 'p'),
-       pg_stat_get_mod_since_analyze(c.oid), c.reltuples, c.relpages,
-       CASE WHEN c.relkind IN ('r', 'm', 't') THEN age(c.relfrozenxid) ELSE 0 END,
-       coalesce((SELECT CAST(split_part(o, '=', 2) AS int) FROM unnest(c.reloptions) AS o
-                 WHERE o LIKE 'fillfactor=%'), 100)
-FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p', 'm')
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
-"""
-)
+from dbtune.catalog.tables import Table, read_tables
 
 _COLUMNS = CatalogQuery(
     """
@@ -106,22 +93,6 @@ GROUP BY 1, 2 ORDER BY 3 DESC
 
 
 @dataclass(frozen=True, slots=True)
-class TableFacts:
-    oid: int
-    schema: str
-    name: str
-    kind: str  # r table, p partitioned, m materialized view
-    persistence: str  # p permanent, u unlogged
-    partition: bool
-    has_primary_key: bool
-    modified_since_analyze: int
-    tuples: float  # -1 never analyzed
-    pages: int
-    xid_age: int
-    fillfactor: int
-
-
-@dataclass(frozen=True, slots=True)
 class ColumnFacts:
     table_oid: int
     attnum: int
@@ -179,7 +150,7 @@ class NodeScans:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    tables: Mapping[int, TableFacts] = field(default_factory=dict)
+    tables: Mapping[int, Table] = field(default_factory=dict)
     columns: Mapping[tuple[int, int], ColumnFacts] = field(default_factory=dict)
     sequences: tuple[SequenceFacts, ...] = ()
     loose_constraints: tuple[LooseConstraint, ...] = ()
@@ -204,12 +175,7 @@ def _opt_int(value: Any) -> int | None:
 
 def read_health(run: Runner) -> Health:
     """Every table, column, sequence, loose constraint and foreign key of the user schemas."""
-    tables = {
-        int(r[0]): TableFacts(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), bool(r[5]),
-                              bool(r[6]), int(r[7] or 0), float(r[8]), int(r[9]), int(r[10]),
-                              int(r[11]))
-        for r in run(_TABLES, {})
-    }  # fmt: skip
+    tables = read_tables(run, [], every=True)
     columns = {
         (int(r[0]), int(r[1])): ColumnFacts(
             int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), bool(r[6]),

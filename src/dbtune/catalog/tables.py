@@ -43,6 +43,11 @@ WITH wanted AS (
     WHERE CAST(:unanalyzed AS boolean) AND c.reltuples < 0 AND c.relkind IN ('r', 'm')
       AND n.nspname NOT IN ('pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg_toast%'
+    UNION  -- with :every, every table of the user schemas (doctor's health checks)
+    SELECT c.oid FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE CAST(:every AS boolean) AND c.relkind IN ('r', 'p', 'm')
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname !~ '^pg_(toast|temp)'
 )
 SELECT c.oid, n.nspname, c.relname,
        -- never analyzed, relpages may still be 0: ask the file, unless another session
@@ -62,7 +67,13 @@ SELECT c.oid, n.nspname, c.relname,
        pg_stat_get_tuples_inserted(c.oid) + pg_stat_get_tuples_updated(c.oid)
          + pg_stat_get_tuples_deleted(c.oid) AS writes,
        pg_stat_get_numscans(c.oid) AS seq_scans,
-       pg_stat_get_tuples_returned(c.oid) AS seq_rows_read
+       pg_stat_get_tuples_returned(c.oid) AS seq_rows_read,
+       c.relpersistence, c.relispartition,
+       EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conrelid = c.oid AND k.contype = 'p'),
+       pg_stat_get_mod_since_analyze(c.oid),
+       CASE WHEN c.relkind IN ('r', 'm', 't') THEN age(c.relfrozenxid) ELSE 0 END,
+       coalesce((SELECT CAST(split_part(o, '=', 2) AS int) FROM unnest(c.reloptions) AS o
+                 WHERE o LIKE 'fillfactor=%'), 100)
 FROM wanted AS w
 JOIN pg_class AS c ON c.oid = w.oid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -92,8 +103,9 @@ class ForeignKey:
 
 
 @dataclass(frozen=True, slots=True)
-class TableStats:
-    """What the planner and autovacuum know of a table."""
+class Table:
+    """A table as the catalog, the planner and autovacuum know it: the one table record of
+    explain, the advisor and doctor."""
 
     oid: int
     schema: str
@@ -107,6 +119,12 @@ class TableStats:
     writes: int = 0  # rows inserted, updated and deleted since the statistics were reset
     seq_scans: int = 0  # sequential scans since then, and the rows they read
     seq_rows_read: int = 0
+    persistence: str = "p"  # p permanent, u unlogged
+    partition: bool = False
+    has_primary_key: bool = True
+    modified_since_analyze: int = 0
+    xid_age: int = 0
+    fillfactor: int = 100
 
     @property
     def analyzed(self) -> bool:
@@ -124,11 +142,12 @@ def read_tables(
     *,
     unanalyzed: bool = False,
     named: Sequence[tuple[str | None, str]] = (),
-) -> dict[int, TableStats]:
+    every: bool = False,
+) -> dict[int, Table]:
     """The relations ``oids``, and those ``named`` ((schema or None, name) resolved through
-    the search_path, in the same round trip), and, with ``unanalyzed``, every table never
-    analyzed."""
-    return tables_from(run(*tables_query(oids, unanalyzed=unanalyzed, named=named)))
+    the search_path, in the same round trip); with ``unanalyzed``, every table never
+    analyzed; with ``every``, every table of the user schemas."""
+    return tables_from(run(*tables_query(oids, unanalyzed=unanalyzed, named=named, every=every)))
 
 
 def tables_query(
@@ -136,17 +155,23 @@ def tables_query(
     *,
     unanalyzed: bool = False,
     named: Sequence[tuple[str | None, str]] = (),
+    every: bool = False,
 ) -> tuple[CatalogQuery, dict[str, Any]]:
     """:func:`read_tables`' query and binds, for a caller that sends it in a pipeline."""
-    params = {"oids": list(oids), "unanalyzed": unanalyzed,
+    params = {"oids": list(oids), "unanalyzed": unanalyzed, "every": every,
               "schemas": [n[0] for n in named], "names": [n[1] for n in named]}  # fmt: skip
     return _TABLES, params
 
 
-def tables_from(rows: Sequence[Sequence[Any]]) -> dict[int, TableStats]:
-    return {
-        int(r[0]): TableStats(int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
-                              float(r[5]), float(r[6]), str(r[7]), r[8],
-                              *(int(v or 0) for v in r[9:12]))
-        for r in rows
-    }  # fmt: skip
+def _table(r: Sequence[Any]) -> Table:
+    return Table(
+        int(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]), float(r[5]), float(r[6]),
+        kind=str(r[7]), parent=r[8], writes=int(r[9] or 0), seq_scans=int(r[10] or 0),
+        seq_rows_read=int(r[11] or 0), persistence=str(r[12]), partition=bool(r[13]),
+        has_primary_key=bool(r[14]), modified_since_analyze=int(r[15] or 0),
+        xid_age=int(r[16] or 0), fillfactor=int(r[17]),
+    )  # fmt: skip
+
+
+def tables_from(rows: Sequence[Sequence[Any]]) -> dict[int, Table]:
+    return {int(r[0]): _table(r) for r in rows}

@@ -23,23 +23,20 @@ def score(
     table_oid = finding.table_oid if finding.table_oid is not None else (
         index.table_oid if index else None
     )  # fmt: skip
+    # catalog.tables: the indexed (and never analyzed) tables, with the write counts the
+    # weight uses; health.tables: every table. Both are the same Table record.
     table = catalog.tables.get(table_oid) if table_oid is not None else None
-    facts = catalog.health.tables.get(table_oid) if table_oid is not None else None
-    if index is None and table is None and facts is None:
+    facts = table or (catalog.health.tables.get(table_oid) if table_oid is not None else None)
+    if index is None and facts is None:
         return Scored(finding, schema=finding.schema)
-    if index is not None:
-        size: int | None = index.bytes
-    elif table is not None:
-        size = table.pages * 8192
-    else:
-        size = facts.pages * 8192 if facts else None
-    tuples = table.tuples if table else (facts.tuples if facts else -1.0)
+    size = index.bytes if index is not None else (facts.pages * 8192 if facts else None)
+    tuples = facts.tuples if facts else -1.0
     rows = tuples if tuples >= 0 else None
     days = max(catalog.stats_age_s / 86_400, 1 / 24)
     return Scored(
         finding,
-        schema=index.schema if index else (table or facts).schema,  # type: ignore[union-attr]
-        table=index.table if index else (table or facts).name,  # type: ignore[union-attr]
+        schema=index.schema if index else facts.schema if facts else None,
+        table=index.table if index else facts.name if facts else None,
         index=index.name if index else None,
         size_bytes=size,
         rows=rows,

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from dbtune.catalog import (
-    TableStats,
+    Table,
     psycopg_runner,
     read_tables,
     tables_from,
@@ -31,7 +31,7 @@ def read_relations(
     info: StatementInfo,
     plans: list[Plan],
     named_rows: Sequence[Sequence[Any]] | None = None,
-) -> dict[str, TableStats]:
+) -> dict[str, Table]:
     """What the catalog says of each relation the plans scan, keyed by the plan's name.
 
     The query's own relations are resolved by OID through the session's search_path (as the
@@ -51,7 +51,7 @@ def read_relations(
     if missing:
         oids = [int(oid) for _, oid in conn.execute(_BY_NAME, [missing]).fetchall()]
         tables += read_tables(run, oids).values()
-    found: dict[str, TableStats] = {}
+    found: dict[str, Table] = {}
     for stats in tables:
         current = found.get(stats.name)
         if current is None or stats.tuples > current.tuples:
@@ -79,7 +79,7 @@ def scanned_rows(plans: list[Plan], name: str) -> float:
 
 
 def table_facts(
-    relations: Mapping[str, TableStats], plans: list[Plan]
+    relations: Mapping[str, Table], plans: list[Plan]
 ) -> tuple[dict[str, float], frozenset[str], frozenset[str], dict[str, str]]:
     """(rows per table, relations that are not tables, never-analyzed tables, partitions'
     parents) for the checks."""

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.advice import Advice, Advise, Setup
-from dbtune.catalog import TableStats, psycopg_query
+from dbtune.catalog import Table, psycopg_query
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, rolled_back
 from dbtune.dsn import describe
@@ -140,7 +140,7 @@ def _plan(
 def _judge(
     conn: Connection, query: HotQuery, info: StatementInfo, planned: _Planned, *,
     seq_scan_rows: float, allow_seq_scan: frozenset[str],
-) -> tuple[CheckContext, list[CheckResult], dict[str, TableStats] | None]:  # fmt: skip
+) -> tuple[CheckContext, list[CheckResult], dict[str, Table] | None]:  # fmt: skip
     """The checks over the plan. The catalog's sizes serve the Seq Scan check only: a plan
     without one (most plans) needs no catalog read."""
     plans = [planned.plan] + ([planned.generic] if planned.generic else [])
@@ -161,7 +161,7 @@ def _judge(
 
 def _enrich(
     conn: Connection, query: HotQuery, info: StatementInfo, planned: _Planned,
-    judged: tuple[CheckContext, list[CheckResult], dict[str, TableStats] | None], *,
+    judged: tuple[CheckContext, list[CheckResult], dict[str, Table] | None], *,
     with_facts: bool, setup: Setup | None,
 ) -> tuple[list[CheckResult], QueryFacts | None]:  # fmt: skip
     """The catalog's columns and indexes, for the hints and the advisor: read only when a
