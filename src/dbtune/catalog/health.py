@@ -11,28 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from dbtune.catalog.columns import Column, read_columns
 from dbtune.catalog.query import CatalogQuery, Runner
 from dbtune.catalog.tables import Table, read_tables
-
-_COLUMNS = CatalogQuery(
-    """
-SELECT a.attrelid, a.attnum, a.attname, t.typname, format_type(a.atttypid, a.atttypmod),
-       t.typcategory, a.attnotnull, a.attidentity,
-       a.attidentity = '' AND EXISTS (
-           SELECT 1 FROM pg_depend AS dep WHERE dep.refobjid = a.attrelid
-           AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass
-           AND dep.deptype = 'a'),  -- owns a sequence: serial (no pg_get_expr: it locks)
-       s.null_frac, s.avg_width
-FROM pg_attribute AS a
-JOIN pg_class AS c ON c.oid = a.attrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-JOIN pg_type AS t ON t.oid = a.atttypid
-LEFT JOIN pg_stats AS s ON s.schemaname = n.nspname AND s.tablename = c.relname
-     AND s.attname = a.attname AND NOT s.inherited
-WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
-"""
-)
 
 _SEQUENCES = CatalogQuery(
     """
@@ -93,21 +74,6 @@ GROUP BY 1, 2 ORDER BY 3 DESC
 
 
 @dataclass(frozen=True, slots=True)
-class ColumnFacts:
-    table_oid: int
-    attnum: int
-    name: str
-    typname: str
-    type_sql: str  # format_type(), e.g. "character(2)", "integer[]"
-    category: str  # pg_type.typcategory: A array, B boolean, D date/time, S string, ...
-    not_null: bool
-    identity: str  # '' none, a always, d by default
-    serial: bool  # its default is nextval(...)
-    null_frac: float | None  # pg_stats, when analyzed
-    avg_width: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class SequenceFacts:
     oid: int
     schema: str
@@ -151,7 +117,7 @@ class NodeScans:
 @dataclass(frozen=True, slots=True)
 class Health:
     tables: Mapping[int, Table] = field(default_factory=dict)
-    columns: Mapping[tuple[int, int], ColumnFacts] = field(default_factory=dict)
+    columns: Mapping[tuple[int, int], Column] = field(default_factory=dict)
     sequences: tuple[SequenceFacts, ...] = ()
     loose_constraints: tuple[LooseConstraint, ...] = ()
     database_xid_age: int = 0
@@ -161,7 +127,7 @@ class Health:
     def replica_scans(self, index_oid: int) -> int:
         return sum(node.scans.get(index_oid, 0) for node in self.replicas)
 
-    def column(self, table_oid: int, attnum: int) -> ColumnFacts | None:
+    def column(self, table_oid: int, attnum: int) -> Column | None:
         return self.columns.get((table_oid, attnum))
 
     def table_name(self, oid: int) -> tuple[str, str] | None:
@@ -176,14 +142,7 @@ def _opt_int(value: Any) -> int | None:
 def read_health(run: Runner) -> Health:
     """Every table, column, sequence, loose constraint and foreign key of the user schemas."""
     tables = read_tables(run, [], every=True)
-    columns = {
-        (int(r[0]), int(r[1])): ColumnFacts(
-            int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), bool(r[6]),
-            str(r[7] or ""), bool(r[8]), float(r[9]) if r[9] is not None else None,
-            _opt_int(r[10]),
-        )
-        for r in run(_COLUMNS, {})
-    }  # fmt: skip
+    columns = read_columns(run, [], every=True)
     sequences = tuple(
         SequenceFacts(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4]), _opt_int(r[5]),
                       _opt_int(r[6]), _opt_int(r[7]))

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dbtune.catalog import Catalog, IndexInfo, quoted
-from dbtune.catalog.health import ColumnFacts
+from dbtune.catalog import Catalog, Column, IndexInfo, quoted
 from dbtune.doctor import Finding
 
 
@@ -15,7 +14,7 @@ def table_name(catalog: Catalog, oid: int) -> str:
     return quoted(*found) if found else str(oid)
 
 
-def key_columns(catalog: Catalog, index: IndexInfo) -> list[ColumnFacts | None]:
+def key_columns(catalog: Catalog, index: IndexInfo) -> list[Column | None]:
     """The facts of each key column of ``index`` (None for an expression)."""
     return [catalog.health.column(index.table_oid, n) if n else None for n in index.key_attnums]
 
@@ -26,7 +25,7 @@ def plain_btrees(catalog: Catalog) -> list[IndexInfo]:
 
 
 def column_findings(
-    catalog: Catalog, check: str, wanted: Callable[[ColumnFacts], bool], why: str
+    catalog: Catalog, check: str, wanted: Callable[[Column], bool], why: str
 ) -> list[Finding]:
     """One low-severity finding per column ``wanted`` picks: ``table.column is TYPE: why``."""
     found = []

@@ -24,7 +24,8 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
         catalog,
         ID,
         lambda column: (
-            column.typname == "bpchar" and column.type_sql not in ("character(1)", "character")
+            column.declared_typname == "bpchar"
+            and column.type_sql not in ("character(1)", "character")
         ),
         "values are padded with spaces that compare as nothing and come back to the application",
     )

@@ -26,9 +26,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
         if seq.table_oid is None or seq.attnum is None or seq.last_value is None:
             continue
         column = catalog.health.column(seq.table_oid, seq.attnum)
-        if column is None or column.typname not in LIMITS:
+        if column is None or column.declared_typname not in LIMITS:
             continue
-        limit = LIMITS[column.typname]
+        limit = LIMITS[column.declared_typname]
         used = seq.last_value / limit
         if used < options.int_key_used_max:
             continue

@@ -21,6 +21,6 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     return column_findings(
         catalog,
         ID,
-        lambda column: column.typname == "json",
+        lambda column: column.declared_typname == "json",
         "parsed on every access, no equality, no index for @> or ?; jsonb is what queries want",
     )

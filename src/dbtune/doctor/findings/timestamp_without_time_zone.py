@@ -23,6 +23,6 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     return column_findings(
         catalog,
         ID,
-        lambda column: column.typname == "timestamp",
+        lambda column: column.declared_typname == "timestamp",
         "its values mean nothing without the writer's time zone, which is not stored",
     )
