@@ -26,7 +26,10 @@ SELECT a.attrelid, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), ty
            SELECT 1 FROM pg_depend AS dep WHERE dep.refobjid = a.attrelid
            AND dep.refobjsubid = a.attnum AND dep.classid = 'pg_class'::regclass
            AND dep.deptype = 'a'),  -- owns a sequence: serial (no pg_get_expr: it locks)
-       s.null_frac, s.avg_width
+       s.null_frac, s.avg_width,
+       CASE WHEN a.attcollation <> 0 AND a.attcollation <> dt.typcollation
+            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
+       a.atthasdef
 FROM pg_attribute AS a
 JOIN pg_class AS c ON c.oid = a.attrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -34,6 +37,8 @@ JOIN pg_type AS dt ON dt.oid = a.atttypid
 JOIN pg_type AS ty ON ty.oid = CASE WHEN dt.typtype = 'd' THEN dt.typbasetype ELSE dt.oid END
 LEFT JOIN pg_stats AS s ON s.schemaname = n.nspname AND s.tablename = c.relname
      AND s.attname = a.attname AND NOT s.inherited
+LEFT JOIN pg_collation AS co ON co.oid = a.attcollation
+LEFT JOIN pg_namespace AS cn ON cn.oid = co.collnamespace
 WHERE a.attnum > 0 AND NOT a.attisdropped
   AND (a.attrelid = ANY(CAST(:oids AS oid[]))
        OR CAST(:every AS boolean) AND c.relkind IN ('r', 'p', 'm')
@@ -74,6 +79,8 @@ class Column:
     serial: bool = False  # its default is nextval(...)
     null_frac: float | None = None  # pg_stats, when analyzed
     avg_width: int | None = None
+    collation: str | None = None  # quoted, schema-qualified, when not the type's default
+    has_default: bool = False
 
     @property
     def name(self) -> str:
@@ -119,10 +126,12 @@ def _column(key: tuple[int, int], row: Sequence[Any], check_bound: int | None) -
         str(name), str(type_name), int(typlen), min(limits) if limits else None, max_bytes
     )
     declared, category, not_null, identity, serial, null_frac, avg_width = row[8:15]
+    collation, has_default = row[15:17]
     return Column(
         key[0], key[1], width, str(typname), str(declared), str(category), bool(not_null),
         str(identity or ""), bool(serial), float(null_frac) if null_frac is not None else None,
         int(avg_width) if avg_width is not None else None,
+        str(collation) if collation is not None else None, bool(has_default),
     )  # fmt: skip
 
 

@@ -33,7 +33,7 @@ from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.backfill_job import Backfill
-from dbtune.migrations.catalog import Table, columns, estimated_rows, primary_key
+from dbtune.migrations.catalog import ResolvedTable, columns, estimated_rows, primary_key
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import text as statement_text
@@ -116,7 +116,7 @@ class _Backfill:
         offline.backfill(self.job)
 
 
-def _walk_key(conn: sa.Connection, job: Backfill, table: Table) -> list[tuple[str, str]]:
+def _walk_key(conn: sa.Connection, job: Backfill, table: ResolvedTable) -> list[tuple[str, str]]:
     if job.key:
         known = columns(conn, table)
         missing = [k for k in job.key if k not in known]
@@ -146,7 +146,7 @@ class _Walk:
 
     conn: sa.Connection
     job: Backfill
-    table: Table
+    table: ResolvedTable
     keys: list[tuple[str, str]]  # (column, type) of the walk's key
 
     @property
@@ -225,7 +225,9 @@ class _Walk:
         return int(self.conn.execute(statement_text(step.format(batch, record))).scalar_one())
 
 
-def run_backfill(conn: sa.Connection, job: Backfill, table: Table, lock_timeout: str) -> None:
+def run_backfill(
+    conn: sa.Connection, job: Backfill, table: ResolvedTable, lock_timeout: str
+) -> None:
     """The batches, in autocommit (each statement its own transaction)."""
     walk = _Walk(conn, job, table, _walk_key(conn, job, table))
     with session_settings(conn, lock_timeout):

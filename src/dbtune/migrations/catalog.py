@@ -1,6 +1,7 @@
-"""Catalog reads the migration helpers need: a table by OID, an index's structure, column
-widths (through :mod:`dbtune.catalog`, the same SQL the doctor reads), and the sessions an
-operation would wait for.
+"""What the migration helpers read besides :mod:`dbtune.catalog` (whose one column and index
+records they use, through the same SQL the doctor reads): a table resolved by name, a
+constraint by name and table OID, the primary key, and the sessions an operation would wait
+for.
 
 They take a SQLAlchemy connection (what Alembic's ``op.get_bind()`` returns) and bind every
 value. Tables are resolved once with ``to_regclass`` (the search_path the session really has),
@@ -12,18 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
 from psycopg import sql
 
-from dbtune.catalog import read_columns, read_indexes, sqlalchemy_runner
+from dbtune.catalog import Column, read_columns, read_indexes, sqlalchemy_runner
 from dbtune.identifiers import ident
 from dbtune.index_spec import ColumnType, ExistingIndex
 
 
 @dataclass(frozen=True, slots=True)
-class Table:
+class ResolvedTable:
+    """A table named in a revision, resolved once (``to_regclass``): what every step after
+    looks it up by. The catalog's record of a table is :class:`dbtune.catalog.Table`."""
+
     oid: int
     schema: str
     name: str
@@ -46,14 +49,14 @@ _RESOLVE = sa.text(
 )
 
 
-def resolve_table(conn: sa.Connection, table: str, schema: str | None) -> Table | None:
+def resolve_table(conn: sa.Connection, table: str, schema: str | None) -> ResolvedTable | None:
     """The table as the session's search_path finds it (or in ``schema``), or None."""
     name = ident(*([schema] if schema else []), table).as_string()
     row = conn.execute(_RESOLVE, {"name": name}).first()
-    return Table(int(row[0]), str(row[1]), str(row[2])) if row else None
+    return ResolvedTable(int(row[0]), str(row[1]), str(row[2])) if row else None
 
 
-def describe_index(conn: sa.Connection, name: str, table: Table) -> ExistingIndex | None:
+def describe_index(conn: sa.Connection, name: str, table: ResolvedTable) -> ExistingIndex | None:
     """The index called ``name`` in ``table``'s schema (indexes live beside their table)."""
     found = read_indexes(sqlalchemy_runner(conn), name=name, beside=table.oid)
     if not found:
@@ -83,7 +86,7 @@ def describe_index(conn: sa.Connection, name: str, table: Table) -> ExistingInde
     )
 
 
-def column_types(conn: sa.Connection, table: Table) -> dict[str, ColumnType]:
+def column_types(conn: sa.Connection, table: ResolvedTable) -> dict[str, ColumnType]:
     """Every column of ``table`` by its exact name, with its width facts."""
     columns = read_columns(sqlalchemy_runner(conn), [table.oid])
     return {c.width.name: c.width for c in columns.values()}
@@ -158,49 +161,14 @@ def find_blockers(
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class ColumnFacts:
-    """One column by attnum: its type as ``format_type`` spells it, NOT NULL, collation."""
-
-    attnum: int
-    name: str
-    type_sql: str
-    not_null: bool
-    collation: str | None  # quoted, schema-qualified, when it is not the type's default
-    has_default: bool
+def columns(conn: sa.Connection, table: ResolvedTable) -> dict[str, Column]:
+    """Every column of ``table`` by its exact name (the catalog's one column record)."""
+    found = read_columns(sqlalchemy_runner(conn), [table.oid])
+    return {c.name: c for c in sorted(found.values(), key=lambda c: c.attnum)}
 
 
-_COLUMN = sa.text(
-    """
-    SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-           CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
-                THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END,
-           a.atthasdef
-    FROM pg_attribute AS a
-    JOIN pg_type AS t ON t.oid = a.atttypid
-    LEFT JOIN pg_collation AS co ON co.oid = a.attcollation
-    LEFT JOIN pg_namespace AS cn ON cn.oid = co.collnamespace
-    WHERE a.attrelid = :table_oid AND a.attnum > 0 AND NOT a.attisdropped
-      AND (CAST(:name AS text) IS NULL OR a.attname = :name)
-    ORDER BY a.attnum
-    """
-)
-
-
-def columns(conn: sa.Connection, table: Table) -> dict[str, ColumnFacts]:
-    """Every column of ``table`` by its exact name."""
-    rows = conn.execute(_COLUMN, {"table_oid": table.oid, "name": None})
-    facts = [_column(row) for row in rows]
-    return {c.name: c for c in facts}
-
-
-def _column(row: Any) -> ColumnFacts:
-    return ColumnFacts(int(row[0]), str(row[1]), str(row[2]), bool(row[3]), row[4], bool(row[5]))
-
-
-def column(conn: sa.Connection, table: Table, name: str) -> ColumnFacts | None:
-    row = conn.execute(_COLUMN, {"table_oid": table.oid, "name": name}).first()
-    return None if row is None else _column(row)
+def column(conn: sa.Connection, table: ResolvedTable, name: str) -> Column | None:
+    return columns(conn, table).get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +195,7 @@ _CONSTRAINT = sa.text(
 )
 
 
-def constraint(conn: sa.Connection, table: Table, name: str) -> ConstraintFacts | None:
+def constraint(conn: sa.Connection, table: ResolvedTable, name: str) -> ConstraintFacts | None:
     row = conn.execute(_CONSTRAINT, {"table_oid": table.oid, "name": name}).first()
     if row is None:
         return None
@@ -255,13 +223,13 @@ _PRIMARY_KEY = sa.text(
 )
 
 
-def primary_key(conn: sa.Connection, table: Table) -> list[tuple[str, str]]:
+def primary_key(conn: sa.Connection, table: ResolvedTable) -> list[tuple[str, str]]:
     """The primary key's columns in key order, each with its type (``format_type``)."""
     rows = conn.execute(_PRIMARY_KEY, {"table_oid": table.oid})
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
-def estimated_rows(conn: sa.Connection, table: Table) -> int | None:
+def estimated_rows(conn: sa.Connection, table: ResolvedTable) -> int | None:
     """``reltuples`` (None when the table was never vacuumed or analyzed)."""
     value = conn.execute(
         sa.text("SELECT reltuples FROM pg_class WHERE oid = :oid"), {"oid": table.oid}

@@ -30,7 +30,7 @@ from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
 from dbtune.migrations.backfill_job import Backfill
-from dbtune.migrations.catalog import Table, column
+from dbtune.migrations.catalog import ResolvedTable, column
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.not_null import not_null_check_name, require_column, set_not_null_steps
@@ -145,7 +145,7 @@ class _AddColumn:
             name = not_null_check_name(self.table_name, self.column_name)
             set_not_null_steps(conn, table, self.column_name, name, budget)
 
-    def _alter(self, conn: sa.Connection, table: Table, budget: Tunables) -> None:
+    def _alter(self, conn: sa.Connection, table: ResolvedTable, budget: Tunables) -> None:
         """One catalog change when adding the column with its default rewrites nothing,
         whatever the table's size; else the column, then its default, for the backfill."""
         what = f"add column {self.column_name} to {table.display}"

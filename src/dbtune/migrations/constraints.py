@@ -23,7 +23,7 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
-from dbtune.migrations.catalog import Table
+from dbtune.migrations.catalog import ResolvedTable
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import LockRetry
 from dbtune.migrations.operation import require_table, run_operation, session_settings
@@ -36,7 +36,7 @@ _STATE = sa.text(
 )
 
 
-def _state(conn: sa.Connection, table: Table, name: str) -> bool | None:
+def _state(conn: sa.Connection, table: ResolvedTable, name: str) -> bool | None:
     """None when missing, else whether it is validated."""
     row = conn.execute(_STATE, {"table_oid": table.oid, "name": name}).first()
     return None if row is None else bool(row[0])
@@ -86,14 +86,20 @@ def add_checks_online(
 
 
 def _retry(
-    conn: sa.Connection, table: Table, budget: Tunables, what: str, statement: sql.Composable
+    conn: sa.Connection,
+    table: ResolvedTable,
+    budget: Tunables,
+    what: str,
+    statement: sql.Composable,
 ) -> None:
     # An ALTER cut short by lock_timeout changes nothing, so there is nothing to wait out first.
     retry = LockRetry(conn, what, (table.oid,), budget, every_lock=True, prewait=False)
     retry.run(lambda: execute(statement))
 
 
-def _validate(conn: sa.Connection, table: Table, names: list[str], budget: Tunables) -> None:
+def _validate(
+    conn: sa.Connection, table: ResolvedTable, names: list[str], budget: Tunables
+) -> None:
     conn.execute(
         sa.text(
             "SELECT set_config('lock_timeout', :l, true), "
@@ -144,7 +150,9 @@ class _DropChecks:
         offline.drop_checks(self.table_name, self.schema, self.names, budget.lock_timeout)
 
 
-def _drop(conn: sa.Connection, table: Table, names: Sequence[str], budget: Tunables) -> None:
+def _drop(
+    conn: sa.Connection, table: ResolvedTable, names: Sequence[str], budget: Tunables
+) -> None:
     with session_settings(conn, budget.lock_timeout):
         for name in names:
             if _state(conn, table, name) is None:

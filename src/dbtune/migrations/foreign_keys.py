@@ -22,7 +22,7 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
-from dbtune.migrations.catalog import Table, columns, constraint, estimated_rows
+from dbtune.migrations.catalog import ResolvedTable, columns, constraint, estimated_rows
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
 from dbtune.migrations.operation import require_table, run_operation, session_settings
@@ -128,7 +128,7 @@ class _Definition:
         )
 
 
-def _attnums(conn: sa.Connection, table: Table, wanted: Sequence[str]) -> tuple[int, ...]:
+def _attnums(conn: sa.Connection, table: ResolvedTable, wanted: Sequence[str]) -> tuple[int, ...]:
     found = columns(conn, table)
     missing = [c for c in wanted if c not in found]
     if missing:
@@ -139,7 +139,7 @@ def _attnums(conn: sa.Connection, table: Table, wanted: Sequence[str]) -> tuple[
     return tuple(found[c].attnum for c in wanted)
 
 
-def has_leading_index(conn: sa.Connection, table: Table, attnums: Sequence[int]) -> bool:
+def has_leading_index(conn: sa.Connection, table: ResolvedTable, attnums: Sequence[int]) -> bool:
     """A valid, non-partial index whose leading key columns are exactly these (any order):
     what a DELETE on the referenced table needs to find the referencing rows."""
     width = len(attnums)
@@ -152,8 +152,8 @@ def has_leading_index(conn: sa.Connection, table: Table, attnums: Sequence[int])
 def _add(
     conn: sa.Connection,
     fk: _Definition,
-    source: Table,
-    referent: Table,
+    source: ResolvedTable,
+    referent: ResolvedTable,
     budget: Tunables,
     allow_unindexed: bool,
 ) -> None:
@@ -194,7 +194,9 @@ def _add(
             raise MigrationError(exc.message + " " + _drop_quietly(conn, fk, source)) from None
 
 
-def _unindexed(conn: sa.Connection, fk: _Definition, source: Table, referent: Table) -> str:
+def _unindexed(
+    conn: sa.Connection, fk: _Definition, source: ResolvedTable, referent: ResolvedTable
+) -> str:
     rows = estimated_rows(conn, source)
     size = f"all {rows:,} rows of" if rows is not None else "all of"
     cols = ", ".join(repr(c) for c in fk.cols)
@@ -214,7 +216,9 @@ def _unindexed(conn: sa.Connection, fk: _Definition, source: Table, referent: Ta
     )
 
 
-def _violated(conn: sa.Connection, fk: _Definition, source: Table, exc: sa.exc.DBAPIError) -> str:
+def _violated(
+    conn: sa.Connection, fk: _Definition, source: ResolvedTable, exc: sa.exc.DBAPIError
+) -> str:
     orig = getattr(exc, "orig", None)
     diag = getattr(orig, "diag", None)
     detail = getattr(diag, "message_detail", None) or "a row references a missing key"
@@ -224,7 +228,7 @@ def _violated(conn: sa.Connection, fk: _Definition, source: Table, exc: sa.exc.D
     )
 
 
-def _drop_quietly(conn: sa.Connection, fk: _Definition, source: Table) -> str:
+def _drop_quietly(conn: sa.Connection, fk: _Definition, source: ResolvedTable) -> str:
     """A failed run takes its NOT VALID constraint away again, so the tables are as before."""
     if constraint(conn, source, fk.name) is None:
         return "Nothing was added."

@@ -45,7 +45,7 @@ from dbtune.index_spec import (
     width_problem,
 )
 from dbtune.migrations import offline
-from dbtune.migrations.catalog import Table, column_types, describe_index, resolve_table
+from dbtune.migrations.catalog import ResolvedTable, column_types, describe_index, resolve_table
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
 from dbtune.migrations.operation import require_table, run_operation, session_settings
@@ -114,7 +114,7 @@ def _unbounded_unique_keys(spec: IndexSpec, columns: Mapping[str, ColumnType]) -
 
 
 def _warn_unbounded_unique(
-    conn: sa.Connection, spec: IndexSpec, table: Table, columns: Mapping[str, ColumnType],
+    conn: sa.Connection, spec: IndexSpec, table: ResolvedTable, columns: Mapping[str, ColumnType],
     unbounded: Sequence[str],
 ) -> None:  # fmt: skip
     """Say how wide each unbounded key is today and the CHECK that would bound it."""
@@ -150,7 +150,7 @@ def _warn_unbounded_unique(
 
 
 def _refuse_unknown_or_wide(
-    conn: sa.Connection, spec: IndexSpec, table: Table, columns: Mapping[str, ColumnType],
+    conn: sa.Connection, spec: IndexSpec, table: ResolvedTable, columns: Mapping[str, ColumnType],
     allow_wide: bool,
 ) -> None:  # fmt: skip
     missing = [c for c, _ in spec.columns if c not in columns] + [
@@ -173,7 +173,7 @@ def _refuse_unknown_or_wide(
         _warn_unbounded_unique(conn, spec, table, columns, unbounded)
 
 
-def _already_there(conn: sa.Connection, spec: IndexSpec, table: Table) -> bool:
+def _already_there(conn: sa.Connection, spec: IndexSpec, table: ResolvedTable) -> bool:
     """True when a valid index of the same definition exists; refuses a different one."""
     existing = describe_index(conn, spec.name, table)
     if existing is None or not existing.valid:
@@ -191,7 +191,7 @@ def _already_there(conn: sa.Connection, spec: IndexSpec, table: Table) -> bool:
 
 
 def build_index(
-    conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
+    conn: sa.Connection, spec: IndexSpec, table: ResolvedTable, budget: Tunables, allow_wide: bool
 ) -> None:
     _refuse_unknown_or_wide(conn, spec, table, column_types(conn, table), allow_wide)
     if _already_there(conn, spec, table):
@@ -251,7 +251,7 @@ class _BuildFailed(MigrationError):
 
 
 def _build_failed(
-    conn: sa.Connection, spec: IndexSpec, table: Table, exc: sa.exc.DBAPIError
+    conn: sa.Connection, spec: IndexSpec, table: ResolvedTable, exc: sa.exc.DBAPIError
 ) -> MigrationError:
     """The build itself failed (data, not locks): clean up its INVALID leftover and say why."""
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from psycopg import sql
 
+from dbtune.catalog import Column
 from dbtune.errors import MigrationError
 from dbtune.identifiers import derived_name, ident
 from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
-from dbtune.migrations.catalog import ColumnFacts, Table, column, constraint, primary_key
+from dbtune.migrations.catalog import ResolvedTable, column, constraint, primary_key
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.lock_retry import retry_alter, sqlstate
 from dbtune.migrations.operation import require_table, run_operation, session_settings
@@ -73,7 +74,7 @@ class _SetNotNull:
         )
 
 
-def require_column(conn: sa.Connection, table: Table, name: str) -> ColumnFacts:
+def require_column(conn: sa.Connection, table: ResolvedTable, name: str) -> Column:
     found = column(conn, table, name)
     if found is None:
         raise MigrationError(
@@ -84,7 +85,7 @@ def require_column(conn: sa.Connection, table: Table, name: str) -> ColumnFacts:
 
 
 def set_not_null_steps(
-    conn: sa.Connection, table: Table, column_name: str, name: str, budget: Tunables
+    conn: sa.Connection, table: ResolvedTable, column_name: str, name: str, budget: Tunables
 ) -> None:
     """The four steps on a resolved table, in autocommit (each step its own transaction)."""
     target = require_column(conn, table, column_name)
@@ -128,7 +129,7 @@ def set_not_null_steps(
 
 
 def _validate(
-    conn: sa.Connection, table: Table, column_name: str, name: str, budget: Tunables
+    conn: sa.Connection, table: ResolvedTable, column_name: str, name: str, budget: Tunables
 ) -> None:
     validate = validate_constraint(table.identifier, name)
     try:
@@ -146,7 +147,7 @@ def _validate(
         ) from None
 
 
-def _null_row(conn: sa.Connection, table: Table, column_name: str) -> str:
+def _null_row(conn: sa.Connection, table: ResolvedTable, column_name: str) -> str:
     keys = [name for name, _ in primary_key(conn, table)] or ["ctid"]
     shown = sql.SQL(", ").join(sql.Identifier(k) if k != "ctid" else sql.SQL(k) for k in keys)
     query = sql.SQL("SELECT /* dbtune */ {} FROM {} WHERE {} IS NULL LIMIT 1").format(
@@ -158,7 +159,7 @@ def _null_row(conn: sa.Connection, table: Table, column_name: str) -> str:
     return ", ".join(f"{k} = {v}" for k, v in zip(keys, row, strict=True))
 
 
-def _drop_quietly(conn: sa.Connection, table: Table, name: str) -> str:
+def _drop_quietly(conn: sa.Connection, table: ResolvedTable, name: str) -> str:
     """Take the temporary check away again, so a failed run leaves the table as it was."""
     drop = drop_constraint(table.identifier, name)
     if not undone(drop):

@@ -19,7 +19,7 @@ from alembic import op
 
 from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
-from dbtune.migrations.catalog import Table, resolve_table
+from dbtune.migrations.catalog import ResolvedTable, resolve_table
 from dbtune.migrations.tunables import Tunables, tunables
 
 
@@ -61,7 +61,7 @@ def session_settings(conn: sa.Connection, lock_timeout: str) -> Iterator[None]:
         conn.execute(apply, {"l": saved[0], "s": saved[1]})
 
 
-def require_table(conn: sa.Connection, table: str, schema: str | None) -> Table:
+def require_table(conn: sa.Connection, table: str, schema: str | None) -> ResolvedTable:
     found = resolve_table(conn, table, schema)
     if found is None:
         where = f"schema {schema}" if schema else "the search_path"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from psycopg import sql
 
-from dbtune.migrations.catalog import ColumnFacts
+from dbtune.catalog import Column
 from dbtune.migrations.statements import text
 
 PROBE = sql.Identifier("pg_temp", "dbtune_rewrite_probe")
@@ -72,7 +72,7 @@ def probe(
     return Probe(before[0] != after[0] or list(before[1]) != list(after[1]), type_sql)
 
 
-def column_copy(facts: ColumnFacts) -> sql.Composable:
+def column_copy(facts: Column) -> sql.Composable:
     collate = (
         sql.SQL(" COLLATE {}").format(sql.SQL(facts.collation)) if facts.collation else sql.SQL("")
     )

@@ -20,7 +20,7 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import IndexSpec, check_identifiers
 from dbtune.migrations import offline
-from dbtune.migrations.catalog import Table, columns, constraint
+from dbtune.migrations.catalog import ResolvedTable, columns, constraint
 from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.indexes import CreateIndex, build_index
 from dbtune.migrations.lock_retry import retry_alter
@@ -59,7 +59,7 @@ class _AddUnique(CreateIndex):
 
 
 def _add(
-    conn: sa.Connection, spec: IndexSpec, table: Table, budget: Tunables, allow_wide: bool
+    conn: sa.Connection, spec: IndexSpec, table: ResolvedTable, budget: Tunables, allow_wide: bool
 ) -> None:
     existing = constraint(conn, table, spec.name)
     if existing is not None:
