@@ -14,13 +14,24 @@ from collections.abc import Sequence
 
 import psycopg
 
-from dbtune.cli import bench, capture, doctor, explain, init_ops, pool, revision, seed, trace
+from dbtune.cli import (
+    bench,
+    capture,
+    doctor,
+    explain,
+    init_ops,
+    pool,
+    revision,
+    seed,
+    stats,
+    trace,
+)
 from dbtune.cli.args import EXIT_USAGE, Parser
 from dbtune.db import connection_error_text
 from dbtune.dsn import redact
 from dbtune.errors import DbtuneError
 
-COMMANDS = (explain, revision, capture, init_ops, seed, pool, doctor, bench, trace)
+COMMANDS = (explain, revision, capture, init_ops, seed, pool, doctor, bench, trace, stats)
 """In the order ``dbtune --help`` lists them."""
 
 

@@ -1,0 +1,105 @@
+"""``dbtune stats export`` and ``dbtune stats import``: production's planner statistics on a
+test-sized database."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dbtune.cli.args import DSN_HELP, EXIT_OK, Parser
+from dbtune.config import load_config
+from dbtune.db import connect
+from dbtune.dsn import describe, resolve_url
+from dbtune.errors import UsageError
+from dbtune.results import stderr_console
+from dbtune.stats import file
+from dbtune.stats.export import export_stats
+from dbtune.stats.restore import restore_stats
+
+
+def _url(args: argparse.Namespace, what: str) -> str:
+    url = resolve_url(args.dsn, load_config().dsn_env)
+    if url is None:
+        raise UsageError(f"stats {what} needs a database: pass --dsn postgresql://...")
+    return url
+
+
+def run_export(args: argparse.Namespace) -> int:
+    url = _url(args, "export")
+    with connect(url) as conn:
+        data = export_stats(conn, schemas=args.schema or (), tables=args.table or (),
+                            values=not args.no_values)  # fmt: skip
+    file.write(Path(args.out), data)
+    tables = data["tables"]
+    columns = sum(len(t["columns"]) for t in tables)
+    note = (
+        "; without the columns' values (--no-values): equality and ranges on a skewed column "
+        "are then planned as if uniform"
+        if args.no_values
+        else ""
+    )
+    stderr_console().print(
+        f"dbtune: wrote the statistics of {len(tables)} tables and {columns} columns of "
+        f"{describe(url)} to {args.out}{note}",
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+def run_import(args: argparse.Namespace) -> int:
+    data = file.read(Path(args.file))
+    url = _url(args, "import")
+    with connect(url) as conn:
+        done = restore_stats(conn, data, keep_autovacuum=args.keep_autovacuum)
+    console = stderr_console()
+    for why in done.skipped:
+        console.print(f"dbtune: skipped {why}", soft_wrap=True)
+    kept = (
+        "autovacuum is still on for them (--keep-autovacuum)"
+        if args.keep_autovacuum
+        else f"autovacuum switched off on {len(done.autovacuum_off)} of them "
+        "(ALTER TABLE ... SET (autovacuum_enabled = off))"
+    )
+    console.print(
+        f"dbtune: imported the statistics of {done.tables} tables, {done.indexes} indexes and "
+        f"{done.columns} columns into {describe(url)}; the next ANALYZE of a table replaces "
+        f"them: {kept}",
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+def add_arguments(sub: Any) -> None:
+    stats = sub.add_parser(
+        "stats",
+        help="carry planner statistics from one database to another (PostgreSQL 18 to import)",
+    )
+    stats_sub = stats.add_subparsers(dest="stats_command", required=True, parser_class=Parser)
+    export = stats_sub.add_parser(
+        "export", help="write the tables', indexes' and columns' planner statistics to a file",
+        description="Reads pg_class and pg_stats (reads only; a role with pg_read_all_stats "
+        "sees every column) and writes versioned JSON.",
+    )  # fmt: skip
+    export.add_argument("--dsn", help=DSN_HELP)
+    export.add_argument("--out", required=True, help="the JSON file to write")
+    export.add_argument("--schema", action="append", metavar="NAME", help="only this schema")
+    export.add_argument("--table", action="append", metavar="NAME", help="only this table")
+    export.add_argument(
+        "--no-values", action="store_true",
+        help="leave out the columns' most common values and histograms (they hold real data)",
+    )  # fmt: skip
+    export.set_defaults(func=run_export)
+    load = stats_sub.add_parser(
+        "import", help="apply a statistics file to a database of the same schema",
+        description="Matches tables, indexes and columns by name, skips and lists what does "
+        "not match, and applies the rest in one transaction through pg_restore_relation_stats "
+        "and pg_restore_attribute_stats (PostgreSQL 18+). Rows are never touched.",
+    )  # fmt: skip
+    load.add_argument("file", help="a file written by dbtune stats export")
+    load.add_argument("--dsn", help=DSN_HELP)
+    load.add_argument(
+        "--keep-autovacuum", action="store_true",
+        help="leave autovacuum on for the imported tables (its ANALYZE replaces the figures)",
+    )  # fmt: skip
+    load.set_defaults(func=run_import)

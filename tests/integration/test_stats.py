@@ -1,0 +1,134 @@
+"""``dbtune stats export`` / ``import``: a big database's planner statistics on a small one.
+
+The import needs PostgreSQL 18 (``pg_restore_relation_stats``); on an older server it is one
+line and exit 2, which CI's PostgreSQL 15 run checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dbtune import reference_schema
+from dbtune.seed import seed
+from tests.integration.helpers import one_row, run_cli
+
+
+def _server_version(url: str) -> int:
+    return int(one_row(url, "SHOW server_version_num"))
+
+
+def _export(url: str, out: Path, *extra: str) -> dict[str, Any]:
+    done = run_cli("stats", "export", "--dsn", url, "--out", str(out), *extra)
+    assert done.code == 0, done.stderr
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def _small(url: str) -> None:
+    reference_schema.upgrade(url)
+    seed(url, messages=2_000, users=50)
+
+
+def test_the_import_sets_the_big_databases_statistics_on_the_small_one(
+    seeded_url: str, empty_url: str, tmp_path: Path
+) -> None:
+    """Relation sizes and column statistics arrive as exported, rows stay as they were, and
+    autovacuum is off. (What the planner then does with them: docs/stats.md — it scales
+    ``reltuples`` by the table file's real size.)"""
+    if _server_version(empty_url) < 180_000:
+        pytest.skip("importing statistics needs PostgreSQL 18")
+    data = _export(seeded_url, tmp_path / "prod.json")
+    assert data["format"] == "dbtune-stats"
+    assert data["server_version"] >= 180_000
+    history = next(t for t in data["tables"] if t["name"] == "conversation_history")
+    assert history["reltuples"] > 20_000
+    user_id = next(c for c in history["columns"] if c["name"] == "user_id")
+    assert "most_common_vals" in user_id
+    _small(empty_url)
+    rows_before = one_row(empty_url, "SELECT count(*) FROM conversation_history")
+    stats = (
+        "SELECT n_distinct, most_common_vals::text FROM pg_stats "
+        "WHERE tablename = 'conversation_history' AND attname = 'user_id'"
+    )
+    assert one_row(empty_url, stats) != one_row(seeded_url, stats)
+
+    done = run_cli("stats", "import", "--dsn", empty_url, str(tmp_path / "prod.json"))
+    assert done.code == 0, done.stderr
+    assert "imported the statistics of" in done.stderr
+    with psycopg.connect(empty_url) as conn:
+        assert conn.execute(stats).fetchone() == (
+            user_id["n_distinct"],
+            user_id["most_common_vals"],
+        )
+    assert one_row(empty_url, "SELECT count(*) FROM conversation_history") == rows_before
+    assert one_row(
+        empty_url, "SELECT reltuples FROM pg_class WHERE relname = 'conversation_history'"
+    ) == pytest.approx(history["reltuples"])
+    options = one_row(
+        empty_url, "SELECT reloptions FROM pg_class WHERE relname = 'conversation_history'"
+    )
+    assert "autovacuum_enabled=off" in options
+
+
+def test_no_values_and_what_does_not_match_is_listed(
+    seeded_url: str, empty_url: str, tmp_path: Path
+) -> None:
+    if _server_version(empty_url) < 180_000:
+        pytest.skip("importing statistics needs PostgreSQL 18")
+    out = tmp_path / "prod.json"
+    data = _export(seeded_url, out, "--no-values", "--table", "conversation_history",
+                   "--table", "users")  # fmt: skip
+    assert sorted(t["name"] for t in data["tables"]) == ["conversation_history", "users"]
+    for table in data["tables"]:
+        for column in table["columns"]:
+            assert "most_common_vals" not in column
+            assert "histogram_bounds" not in column
+    _small(empty_url)
+    with psycopg.connect(empty_url, autocommit=True) as conn:  # the schema moved on here
+        conn.execute("ALTER TABLE users ALTER COLUMN timezone TYPE varchar(200)")
+        conn.execute("ALTER TABLE users RENAME COLUMN name TO display_name")
+    before = one_row(empty_url, "SELECT reloptions FROM pg_class WHERE relname = 'users'")
+    done = run_cli("stats", "import", "--dsn", empty_url, str(out), "--keep-autovacuum")
+    assert done.code == 0, done.stderr
+    text = " ".join(done.stderr.split())
+    assert "skipped column public.users.timezone: its type changed" in text
+    assert "skipped column public.users.name: not in this table" in text
+    assert one_row(empty_url, "SELECT reloptions FROM pg_class WHERE relname = 'users'") == before
+
+
+def test_bad_input_is_one_line_and_nothing_is_applied(
+    seeded_url: str, shop_url: str, tmp_path: Path
+) -> None:
+    """A truncated file, a file that is no statistics file, a file from another schema (the
+    shop's tables into the reference schema), and a server older than 18."""
+    out = tmp_path / "prod.json"
+    _export(seeded_url, out)
+    truncated = tmp_path / "cut.json"
+    truncated.write_text(out.read_text()[:500])
+    foreign = tmp_path / "other.json"
+    foreign.write_text(json.dumps({"queries": []}))
+    shop_file = tmp_path / "shop.json"
+    _export(shop_url, shop_file, "--schema", "Shop")
+    before = one_row(
+        seeded_url, "SELECT reltuples FROM pg_class WHERE relname = 'conversation_history'"
+    )
+    old_server = _server_version(seeded_url) < 180_000
+    for path, expected in (
+        (truncated, "is not JSON"),
+        (foreign, "is not a dbtune statistics file"),
+        (shop_file, "needs PostgreSQL 18" if old_server else "the file is from another schema"),
+    ):
+        done = run_cli("stats", "import", "--dsn", seeded_url, str(path))
+        assert done.code == 2, (path, done.stdout + done.stderr)
+        assert expected in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+    assert (
+        one_row(seeded_url, "SELECT reltuples FROM pg_class WHERE relname = 'conversation_history'")
+        == before
+    )
