@@ -12,13 +12,13 @@ clean under the project's configuration and under none (code lines fit 88 column
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dbtune import helper_calls as calls
+from dbtune import json_file
 from dbtune.advice import Suggestion
 from dbtune.errors import UsageError
 from dbtune.helper_calls import wrapped
@@ -133,15 +133,9 @@ def merged(found: Sequence[Accepted]) -> list[Accepted]:
 
 
 def load_report(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{path} is not JSON ({exc.msg} at line {exc.lineno}); write it with "
-            "`dbtune explain --what-if --format json > REPORT.json`"
-        ) from None
+    data = json_file.load(
+        path, "write it with `dbtune explain --what-if --format json > REPORT.json`"
+    )
     if not isinstance(data, dict) or not isinstance(data.get("queries"), list):
         raise UsageError(f"{path} is not a dbtune explain JSON report (no 'queries' list)")
     return data

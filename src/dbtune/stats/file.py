@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dbtune import json_file
 from dbtune.errors import UsageError
 
 FORMAT = "dbtune-stats"
@@ -32,15 +33,7 @@ def write(path: Path, data: dict[str, Any]) -> None:
 
 def read(path: Path) -> dict[str, Any]:
     """The file's data, or a one-line :class:`UsageError` saying why it is not one."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{path} is not JSON ({exc.msg} at line {exc.lineno}): a truncated file? Export "
-            "it again with `dbtune stats export`"
-        ) from None
+    data = json_file.load(path, "a truncated file? Export it again with `dbtune stats export`")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f'{path} is not a dbtune statistics file (no "format": "{FORMAT}")')
     if data.get("version") != VERSION:
