@@ -15,7 +15,8 @@ from dbtune.errors import UsageError
 from dbtune.results import stderr_console
 from dbtune.stats import file
 from dbtune.stats.export import export_stats
-from dbtune.stats.restore import restore_stats
+from dbtune.stats.grow import GROW_LIMIT_MB
+from dbtune.stats.restore import Restored, restore_stats
 
 
 def _url(args: argparse.Namespace, what: str) -> str:
@@ -47,19 +48,38 @@ def run_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def print_growth(done: Restored) -> None:
+    """What growing the files did (stderr): grown tables, and those that still plan small."""
+    console = stderr_console()
+    grown = done.grown
+    if grown.tables:
+        console.print(
+            f"dbtune: grew {len(grown.tables)} table files to the file's page counts "
+            f"({grown.written_bytes >> 20:,} MB: copies of their rows, deleted "
+            f"again by the same transaction): {'; '.join(grown.tables)}",
+            soft_wrap=True,
+        )
+    for why in grown.skipped:
+        console.print(f"dbtune: {why}", soft_wrap=True)
+
+
 def run_import(args: argparse.Namespace) -> int:
     data = file.read(Path(args.file))
     url = _url(args, "import")
+    if args.grow_limit < 0:
+        raise UsageError("--grow-limit is in MB and cannot be negative (0: do not grow)")
     with connect(url) as conn:
-        done = restore_stats(conn, data, keep_autovacuum=args.keep_autovacuum)
+        done = restore_stats(conn, data, keep_autovacuum=args.keep_autovacuum,
+                             grow_limit_bytes=args.grow_limit << 20)  # fmt: skip
     console = stderr_console()
     for why in done.skipped:
         console.print(f"dbtune: skipped {why}", soft_wrap=True)
+    print_growth(done)
     kept = (
         "autovacuum is still on for them (--keep-autovacuum)"
         if args.keep_autovacuum
         else f"autovacuum switched off on {len(done.autovacuum_off)} of them "
-        "(ALTER TABLE ... SET (autovacuum_enabled = off))"
+        "(ALTER TABLE ... SET (autovacuum_enabled = off, vacuum_truncate = off))"
     )
     console.print(
         f"dbtune: imported the statistics of {done.tables} tables, {done.indexes} indexes and "
@@ -94,12 +114,20 @@ def add_arguments(sub: Any) -> None:
         "import", help="apply a statistics file to a database of the same schema",
         description="Matches tables, indexes and columns by name, skips and lists what does "
         "not match, and applies the rest in one transaction through pg_restore_relation_stats "
-        "and pg_restore_attribute_stats (PostgreSQL 18+). Rows are never touched.",
+        "and pg_restore_attribute_stats (PostgreSQL 18+). Tables smaller here first have "
+        "their files grown with copies of their rows that the same transaction deletes: no "
+        "session ever sees one.",
     )  # fmt: skip
     load.add_argument("file", help="a file written by dbtune stats export")
     load.add_argument("--dsn", help=DSN_HELP)
     load.add_argument(
         "--keep-autovacuum", action="store_true",
         help="leave autovacuum on for the imported tables (its ANALYZE replaces the figures)",
+    )  # fmt: skip
+    load.add_argument(
+        "--grow-limit", type=int, default=GROW_LIMIT_MB, metavar="MB",
+        help="grow smaller table files to the file's page counts, writing at most this much "
+        f"(default {GROW_LIMIT_MB}; 0: do not grow). The planner sizes a table by its file, "
+        "not by the imported row count",
     )  # fmt: skip
     load.set_defaults(func=run_import)

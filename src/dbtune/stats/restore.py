@@ -20,6 +20,7 @@ from psycopg import sql
 from dbtune.errors import UsageError
 from dbtune.identifiers import ident
 from dbtune.stats.file import COLUMN_KEYS, RELATION_KEYS
+from dbtune.stats.grow import Grown, grow_files
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -59,6 +60,7 @@ class Restored:
     columns: int = 0
     skipped: list[str] = field(default_factory=list)
     autovacuum_off: list[str] = field(default_factory=list)
+    grown: Grown = field(default_factory=Grown)
 
 
 def _call(
@@ -125,16 +127,25 @@ def _table(
                         where, done):  # fmt: skip
                 done.columns += 1
     if not keep_autovacuum and kind in ("r", "m"):
-        conn.execute(sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = off)").format(qualified))
+        # vacuum_truncate: a VACUUM would otherwise give a grown file's free pages back.
+        conn.execute(
+            sql.SQL("ALTER TABLE {} SET (autovacuum_enabled = off, vacuum_truncate = off)").format(
+                qualified
+            )
+        )
         done.autovacuum_off.append(qualified.as_string(conn))
 
 
 def restore_stats(
-    conn: Connection, data: Mapping[str, Any], *, keep_autovacuum: bool = False
-) -> Restored:
+    conn: Connection, data: Mapping[str, Any], *, keep_autovacuum: bool = False,
+    grow_limit_bytes: int = 0, other_schema_ok: bool = False,
+) -> Restored:  # fmt: skip
     """Apply ``data`` (a read statistics file) in one transaction; what did not match is listed
-    in ``skipped``. Raises :class:`UsageError` before anything is applied for a server older
-    than 18 or a file whose tables are mostly not here."""
+    in ``skipped``. With ``grow_limit_bytes``, tables smaller here than in the file first get
+    their files grown (:mod:`.grow`), without which the planner keeps sizing them by their
+    rows here. Raises :class:`UsageError` before anything is applied for a server older
+    than 18 or a file whose tables are mostly not here (unless ``other_schema_ok``: trace's
+    scratch database, whose tables come one revision at a time)."""
     if conn.info.server_version < RESTORE_VERSION:
         raise UsageError(
             f"importing statistics needs PostgreSQL 18 or later (pg_restore_relation_stats); "
@@ -143,7 +154,7 @@ def restore_stats(
         )
     tables = list(data["tables"])
     present = sum(1 for t in tables if _find(conn, str(t["schema"]), str(t["name"])))
-    if tables and present < MATCHED_MIN * len(tables):
+    if tables and present < MATCHED_MIN * len(tables) and not other_schema_ok:
         raise UsageError(
             f"only {present} of the file's {len(tables)} tables are in this database: the file "
             "is from another schema. Export from a database of the same schema (the same "
@@ -151,6 +162,8 @@ def restore_stats(
         )
     done = Restored()
     with conn.transaction():
+        if grow_limit_bytes > 0:
+            done.grown = grow_files(conn, tables, limit_bytes=grow_limit_bytes)
         for entry in tables:
             _table(conn, entry, done, keep_autovacuum)
     return done
