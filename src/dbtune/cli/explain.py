@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from dbtune.advisor import advisor
 from dbtune.advisor.what_if import ENGINES
@@ -16,11 +20,54 @@ from dbtune.cli.args import (
     emit,
 )
 from dbtune.config import load_config
+from dbtune.db import connect
 from dbtune.demo import embedded_demo_url
 from dbtune.dsn import redact, resolve_url
 from dbtune.explain import report as explain_report
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
+from dbtune.results import stderr_console
+from dbtune.stats import file as stats_file
+from dbtune.stats.grow import GROW_LIMIT_MB, Grown, give_back
+from dbtune.stats.restore import restore_stats
 from dbtune.workload import load_workload
+
+Prepare = Callable[[psycopg.Connection[Any]], None]
+
+
+class WithStats:
+    """Import a statistics file (files grown, figures applied) into the run's transaction,
+    which is rolled back: the database plans at production's scale for this run only. The
+    file is read at once, so a bad one fails before any server starts; :meth:`give_back`
+    shrinks the grown files afterwards."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.data = stats_file.read(Path(path))
+        self.grown = Grown()
+
+    def __call__(self, conn: psycopg.Connection[Any]) -> None:
+        path = self.path
+        done = restore_stats(conn, self.data, keep_autovacuum=True,
+                             grow_limit_bytes=GROW_LIMIT_MB << 20)  # fmt: skip
+        self.grown = done.grown
+        console = stderr_console()
+        for why in (*done.skipped, *done.grown.skipped):
+            console.print(f"dbtune: --stats: {why}", soft_wrap=True)
+        console.print(
+            f"dbtune: planning with the statistics of {path}: {done.tables} tables, "
+            f"{done.columns} columns, {len(done.grown.tables)} table files grown to "
+            "production's page counts (in this run's transaction, rolled back at the end; the "
+            "files are vacuumed back to their rows' size after it)",
+            soft_wrap=True,
+        )
+
+    def give_back(self, url: str) -> None:
+        if not self.grown.names:
+            return
+        with connect(url, autocommit=True) as conn:
+            failed = give_back(conn, self.grown)
+        for why in failed:
+            stderr_console().print(f"dbtune: --stats: could not vacuum {why}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     url = resolve_url(args.dsn, config.dsn_env)
     # A bad file fails before any server starts.
     workload = load_workload(args.workload or config.workload_path())
+    prepare = WithStats(args.stats) if args.stats else None
     embedded = url is None
     if url is None:
         url = embedded_demo_url()
@@ -40,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
         advise=advisor(args.what_if, embedded=embedded),
         seq_scan_rows=config.seq_scan_rows,
         allow_seq_scan=frozenset(config.allow_seq_scan),
+        prepare=prepare,
     )
+    if prepare is not None:
+        prepare.give_back(url)
     emit(
         args.format,
         lambda: explain_report.render_json(report),
@@ -95,4 +146,9 @@ def add_arguments(sub: Any) -> None:
         "when installed (no lock), else by building it in a rolled-back transaction (embedded "
         "server, or =build: holds a SHARE lock on the table while it builds)",
     )
+    explain.add_argument(
+        "--stats", metavar="FILE",
+        help="plan with production's statistics (a `dbtune stats export` file, PostgreSQL 18): "
+        "imported into the run's rolled-back transaction, table files grown to its page counts",
+    )  # fmt: skip
     explain.set_defaults(func=run)

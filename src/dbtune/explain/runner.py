@@ -399,16 +399,24 @@ def run_workload(
     advise: Advise | None = None,
     seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD,
     allow_seq_scan: frozenset[str] = frozenset(),
+    prepare: Callable[[Connection], None] | None = None,
 ) -> ExplainReport:
     """EXPLAIN every query and profile of ``workload`` on ``url`` and run their checks.
 
     A query that fails becomes an ``error`` result; the others still run. ``advise`` (the
-    advisor) is asked about every query that fails a check.
+    advisor) is asked about every query that fails a check. ``prepare`` runs first, in a
+    transaction that holds every query's (each then a savepoint) and is rolled back at the
+    end: ``explain --stats`` imports production's statistics there.
     """
     results: list[QueryResult] = []
     picked = Pickers(allow_writes)
-    with connect(url) as conn:
+    with (
+        connect(url) as conn,
+        conn.transaction(force_rollback=True) if prepare else nullcontext(),
+    ):
         version = conn.info.server_version
+        if prepare is not None:
+            prepare(conn)
         for query in workload.queries:
             for profile, pickers in query.profile_params().items():
                 explain = partial(

@@ -62,6 +62,22 @@ class Grown:
     """What grew: ``name: from -> to pages``."""
     skipped: list[str] = field(default_factory=list)
     written_bytes: int = 0
+    names: list[tuple[str, str]] = field(default_factory=list)
+    """(schema, table) of each table grown, for :func:`give_back`."""
+
+
+def give_back(conn: Connection, grown: Grown) -> list[str]:
+    """``VACUUM`` the grown tables after a rolled-back run (``explain --stats``), so their
+    files shrink to their rows again: left grown, the table would plan afterwards as its own
+    density times production's pages. ``conn`` in autocommit. Returns what could not be
+    vacuumed (dropped since, say)."""
+    failed = []
+    for schema, name in grown.names:
+        try:
+            conn.execute(sql.SQL("VACUUM (TRUNCATE) {}").format(ident(schema, name)))
+        except psycopg.Error as exc:
+            failed.append(f"{ident(schema, name).as_string(conn)}: {_first_line(exc)}")
+    return failed
 
 
 def _pages(conn: Connection, oid: int) -> int:
@@ -139,6 +155,10 @@ def _grow(conn: Connection, oid: int, table: sql.Composable, want: int) -> str:
     triggers = [(str(n), str(e)) for n, e in conn.execute(_TRIGGERS, {"oid": oid}).fetchall()]
     for name, _ in triggers:
         conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(table, ident(name)))
+    # New index files before the copies too: in a transaction that is rolled back
+    # (explain --stats) the table's own index files then never see a copy, and come back
+    # as they were; entries for the copies would stay in them, VACUUM or not.
+    conn.execute(sql.SQL("REINDEX TABLE {}").format(table))
     why, xids = _copy(conn, oid, table, want)
     if xids:
         conn.execute(sql.SQL("REINDEX TABLE {}").format(table))
@@ -216,3 +236,5 @@ def _grow_one(
         grown.skipped.append(f"{shown}: not grown, {why}")
     else:
         grown.tables.append(f"{shown}: {have:,} -> {after:,} pages")
+    if after > have:
+        grown.names.append((schema, name))
