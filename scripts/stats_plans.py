@@ -1,13 +1,14 @@
 """Do seven literal queries plan on a small database as on a big one, before and after
 ``dbtune stats import``?
 
-    python scripts/stats_plans.py [--big 300000] [--small 3000]
+    python scripts/stats_plans.py [--big 300000] [--small 3000] [--import-args=--grow-limit=0]
 
 Two fresh databases at head on the embedded PostgreSQL 18 (``dbtune_stats_big`` and
 ``dbtune_stats_small``, recreated), seeded with ``--big`` and ``--small`` messages; the big
 one's statistics exported and imported into the small one. Prints, per query, whether the
 small database's plan tree (node types, relations, indexes) is the big one's, before and
-after, and the small database's row estimate for a whole-table scan against the big one's.
+after, the small database's row estimate for a whole-table scan against the big one's, and
+``dbtune explain --no-analyze``'s exit code on each (and on the small one with ``--stats``).
 """
 
 from __future__ import annotations
@@ -17,58 +18,30 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
+
+from tests.integration.stats_probe import QUERIES, estimate, trees  # noqa: E402
 
 from dbtune import embedded, reference_schema  # noqa: E402
 from dbtune.seed import seed  # noqa: E402
 
-QUERIES = {
-    "a heavy user's listing": "SELECT id, role, created_at FROM conversation_history "
-    "WHERE user_id = 1 ORDER BY created_at DESC LIMIT 20",
-    "a light user's full history": "SELECT id, content FROM conversation_history "
-    "WHERE user_id = 900 ORDER BY created_at",
-    "a count": "SELECT count(*) FROM conversation_history WHERE user_id = 1",
-    "a time range": "SELECT id FROM conversation_history "
-    "WHERE created_at > now() - interval '1 day'",
-    "a GROUP BY": "SELECT user_id, count(*) FROM conversation_history GROUP BY user_id",
-    "a join with users": "SELECT u.name, m.id FROM users AS u JOIN conversation_history AS m "
-    "ON m.user_id = u.id WHERE u.id = 2 ORDER BY m.created_at DESC LIMIT 10",
-    "another join with users": "SELECT u.name, count(*) FROM users AS u JOIN food_entries AS f "
-    "ON f.user_id = u.id WHERE f.created_at > now() - interval '7 days' GROUP BY u.name",
-}
 
-
-def shape(url: str, query: str) -> list[tuple[str, Any, Any]]:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(f"EXPLAIN (FORMAT JSON) {query}").fetchone()
-    assert row is not None
-    found: list[tuple[str, Any, Any]] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        found.append((node["Node Type"], node.get("Relation Name"), node.get("Index Name")))
-        for child in node.get("Plans", ()):
-            walk(child)
-
-    walk(row[0][0]["Plan"])
-    return found
-
-
-def estimate(url: str) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("EXPLAIN (FORMAT JSON) SELECT * FROM conversation_history").fetchone()
-    assert row is not None
-    return f"{row[0][0]['Plan']['Plan Rows']:,.0f}"
+def _verdict(url: str, *extra: str) -> int:
+    """``dbtune explain --no-analyze``'s exit code on ``url``."""
+    command = [sys.executable, "-m", "dbtune", "explain", "--dsn", url, "--no-analyze", *extra]
+    return subprocess.run(command, capture_output=True, check=False).returncode
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", type=int, default=300_000)
     parser.add_argument("--small", type=int, default=3_000)
+    parser.add_argument(
+        "--import-args", nargs="*", default=[], metavar="ARG",
+        help="extra arguments for `stats import` (e.g. --grow-limit 0: figures only)",
+    )  # fmt: skip
     args = parser.parse_args()
     server = embedded.start()
     urls = {}
@@ -77,16 +50,19 @@ def main() -> None:
         reference_schema.upgrade(url, "head")
         seed(url, messages=messages, users=max(50, messages // 100))
         urls[name] = url
-    big = {k: shape(urls["big"], q) for k, q in QUERIES.items()}
-    before = {k: shape(urls["small"], q) for k, q in QUERIES.items()}
+    big, before = trees(urls["big"]), trees(urls["small"])
     estimates = [estimate(urls["big"]), estimate(urls["small"])]
+    verdicts = [_verdict(urls["big"]), _verdict(urls["small"])]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "stats.json"
-        for command in (["export", "--dsn", urls["big"], "--out", str(path)],
-                        ["import", "--dsn", urls["small"], str(path)]):  # fmt: skip
-            subprocess.run([sys.executable, "-m", "dbtune", "stats", *command], check=True)
-    after = {k: shape(urls["small"], q) for k, q in QUERIES.items()}
+        export = ["export", "--dsn", urls["big"], "--out", str(path)]
+        subprocess.run([sys.executable, "-m", "dbtune", "stats", *export], check=True)
+        verdicts.append(_verdict(urls["small"], "--stats", str(path)))
+        load = ["import", "--dsn", urls["small"], str(path), *args.import_args]
+        subprocess.run([sys.executable, "-m", "dbtune", "stats", *load], check=True)
+    after = trees(urls["small"])
     estimates.append(estimate(urls["small"]))
+    verdicts.append(_verdict(urls["small"]))
     print(f"| query ({args.big:,} vs {args.small:,} messages) | same plan before | after |")
     print("|---|---|---|")
     for key in QUERIES:
@@ -94,8 +70,12 @@ def main() -> None:
               f"{'yes' if after[key] == big[key] else 'no'} |")  # fmt: skip
     same = [sum(d[k] == big[k] for k in QUERIES) for d in (before, after)]
     print(f"| **same tree** | **{same[0]} of {len(QUERIES)}** | **{same[1]} of {len(QUERIES)}** |")
-    print(f"\nrows the planner expects from conversation_history: big {estimates[0]}, small "
-          f"before {estimates[1]}, small after the import {estimates[2]}")  # fmt: skip
+    print(
+        f"\nrows the planner expects from conversation_history: big {estimates[0]:,.0f}, "
+        f"small before {estimates[1]:,.0f}, small after the import {estimates[2]:,.0f}"
+    )
+    print(f"`dbtune explain --no-analyze` exit code: big {verdicts[0]}, small {verdicts[1]}, "
+          f"small with --stats {verdicts[2]}, small after the import {verdicts[3]}")  # fmt: skip
 
 
 if __name__ == "__main__":

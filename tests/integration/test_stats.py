@@ -7,15 +7,20 @@ line and exit 2, which CI's PostgreSQL 15 run checks.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from dbtune import reference_schema
 from dbtune.seed import seed
+from tests.integration import stats_probe
 from tests.integration.helpers import one_row, run_cli
+from tests.servers import Server
 
 
 def _server_version(url: str) -> int:
@@ -132,3 +137,76 @@ def test_bad_input_is_one_line_and_nothing_is_applied(
         one_row(seeded_url, "SELECT reltuples FROM pg_class WHERE relname = 'conversation_history'")
         == before
     )
+
+
+def test_a_small_database_plans_as_the_big_one_after_the_import(
+    empty_url: str, pg_server: Server, tmp_path: Path
+) -> None:
+    """The proof of [prod-stats]: 300,000 messages exported, 3,000 imported into; the seven
+    queries of ``stats_probe`` plan with the big database's trees (at least 6 of 7), and
+    ``explain`` gives the big database's verdict — with ``--stats`` in a rolled-back run that
+    leaves the small database's files as they were, and after ``stats import`` for good."""
+    if _server_version(empty_url) < 180_000:
+        pytest.skip("importing statistics needs PostgreSQL 18")
+    big = empty_url
+    reference_schema.upgrade(big)
+    seed(big, messages=300_000, users=3_000)
+    with _another_database(pg_server, "dbtune_stats_small") as small:
+        reference_schema.upgrade(small)
+        seed(small, messages=3_000, users=50)
+        wanted = stats_probe.trees(big)
+        before = stats_probe.trees(small)
+        out = tmp_path / "prod.json"
+        _export(big, out)
+        verdict = run_cli("explain", "--dsn", big, "--no-analyze")
+        assert verdict.code == 0, verdict.stdout
+        assert run_cli("explain", "--dsn", small, "--no-analyze").code == 1
+        sizes = _sizes(small)
+
+        once = run_cli("explain", "--dsn", small, "--no-analyze", "--stats", str(out))
+        assert once.code == verdict.code, once.stdout + once.stderr
+        assert "table files grown to production's page counts" in once.stderr
+        assert _sizes(small) == sizes  # rolled back, and the files vacuumed back
+        assert run_cli("explain", "--dsn", small, "--no-analyze").code == 1
+
+        rows = one_row(small, "SELECT count(*) FROM conversation_history")
+        next_id = one_row(small, "SELECT last_value FROM conversation_history_id_seq")
+        done = run_cli("stats", "import", "--dsn", small, str(out))
+        assert done.code == 0, done.stderr
+        assert "grew 7 table files" in done.stderr, done.stderr
+        after = stats_probe.trees(small)
+        same_before = sum(before[k] == wanted[k] for k in wanted)
+        same_after = sum(after[k] == wanted[k] for k in wanted)
+        assert same_after >= 6, (same_before, {k: (after[k], wanted[k]) for k in wanted})
+        assert same_after > same_before
+        assert stats_probe.estimate(small) == pytest.approx(stats_probe.estimate(big), rel=0.02)
+        assert one_row(small, "SELECT count(*) FROM conversation_history") == rows
+        assert one_row(small, "SELECT last_value FROM conversation_history_id_seq") == next_id
+        assert run_cli("explain", "--dsn", small, "--no-analyze").code == verdict.code
+
+
+def _sizes(url: str) -> list[tuple[str, int]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT relname, pg_relation_size(oid) FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'i') ORDER BY 1"
+        ).fetchall()
+    return [(str(n), int(s)) for n, s in rows]
+
+
+@contextmanager
+def _another_database(server: Server, name: str) -> Iterator[str]:
+    """A second fresh database beside the test's, dropped afterwards."""
+    admin = server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield server.url(name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
