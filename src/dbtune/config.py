@@ -11,6 +11,7 @@ the workload's: an unknown key or a wrong type names the file and the key.
     dsn_env = "APP_DATABASE_URL"      # where the URL comes from without --dsn (DATABASE_URL)
     seq_scan_rows = 50000             # no_seq_scan's default threshold (10,000)
     allow_seq_scan = ["audit_log"]    # tables a Seq Scan is fine on (explain, the plugin)
+    stats = "perf/prod-stats.json"    # the pytest plugin plans with production's statistics
 """
 
 from __future__ import annotations
@@ -33,18 +34,26 @@ class Config:
     seq_scan_rows: int = SEQ_SCAN_ROW_THRESHOLD
     allow_seq_scan: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()  # doctor findings to leave out (see dbtune.doctor.selection)
+    stats: str | None = None  # a `dbtune stats export` file for the pytest plugin
     source: str = "defaults"  # the file it came from, for messages
 
     def workload_path(self) -> str | None:
         """``workload`` resolved against the directory of the file that names it."""
-        if self.workload is None or self.source == "defaults":
-            return self.workload
-        return str(Path(self.source).parent / self.workload)
+        return self._resolved(self.workload)
+
+    def stats_path(self) -> str | None:
+        """``stats`` resolved against the directory of the file that names it."""
+        return self._resolved(self.stats)
+
+    def _resolved(self, path: str | None) -> str | None:
+        if path is None or self.source == "defaults":
+            return path
+        return str(Path(self.source).parent / path)
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "workload": str, "dsn_env": str, "seq_scan_rows": int, "allow_seq_scan": list,
-    "ignore": list,
+    "ignore": list, "stats": str,
 }  # fmt: skip
 
 

@@ -15,8 +15,10 @@ import psycopg
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from psycopg import sql
 
 from dbtune.dsn import sqlalchemy_url
+from tests.servers import Server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,3 +97,21 @@ def one_row(url: str, query: str, params: Any = None) -> Any:
         row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0] if len(row) == 1 else row
+
+
+@contextmanager
+def another_database(server: Server, name: str) -> Iterator[str]:
+    """A second fresh database beside the test's, dropped afterwards."""
+    admin = server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield server.url(name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -15,6 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.integration.helpers import another_database, one_row, run_cli
+from tests.servers import Server
+
 APP = """
 CREATE TABLE conversation_history (
     id bigserial PRIMARY KEY,
@@ -210,3 +213,51 @@ def test_a_driver_first_imported_inside_a_test_is_watched(
     via_sa = next(s for q, s in seen.items() if "created_at <" in q)
     assert via_sa["driver"] == "psycopg2"
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+COUNT_SUITE = """
+import os
+import sqlalchemy as sa
+
+URL = os.environ["APP_URL"]
+engine = sa.create_engine(URL.replace("postgresql://", "postgresql+psycopg://", 1))
+
+
+def test_count():
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.text("SELECT count(*) FROM conversation_history WHERE user_id = :u"), {"u": 7}
+        ).scalar_one()
+        assert count == 100
+"""
+
+
+def test_stats_in_pyproject_make_the_plugin_plan_as_production(
+    app_url: str, pg_server: Server, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """``[tool.dbtune] stats``: the count plans as a Bitmap Heap Scan on the test's 5,000
+    rows, and as production's Index Only Scan once the plugin has imported production's
+    statistics (exported from 500,000 rows) into the test database; its rows stay."""
+    if int(one_row(app_url, "SHOW server_version_num")) < 180_000:
+        pytest.skip("importing statistics needs PostgreSQL 18")
+    monkeypatch.setenv("APP_URL", app_url)
+    pytester.makepyfile(test_count=COUNT_SUITE)
+    _, data = _run(pytester)
+    (plain,) = data["statements"]
+    assert "Bitmap Heap Scan" in plain["plan"], plain
+    with another_database(pg_server, "dbtune_plugin_prod") as prod:
+        with psycopg.connect(prod, autocommit=True) as conn:
+            conn.execute(APP.replace("generate_series(1, 5000)", "generate_series(1, 500000)"))
+            conn.execute("VACUUM ANALYZE conversation_history")
+        exported = run_cli(
+            "stats", "export", "--dsn", prod, "--out", str(pytester.path / "prod.json")
+        )
+        assert exported.code == 0, exported.stderr
+    pytester.makepyprojecttoml('[tool.dbtune]\nstats = "prod.json"\n')
+    result, data = _run(pytester)
+    (planned,) = data["statements"]
+    assert planned["plan"].startswith("Aggregate > Index Only Scan using ix_history_user_created")
+    assert "imported into" in data["stats"][0]
+    assert "the files of 1 table grown" in data["stats"][0]  # runs is as large as in prod
+    assert "statistics of" in result.stdout.str()
+    assert one_row(app_url, "SELECT count(*) FROM conversation_history") == 5000

@@ -13,12 +13,13 @@ from dbtune.errors import UsageError
 def test_found_upward_and_paths_relative_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.dbtune]\nworkload = "perf/w.toml"\ndsn_env = "APP_DB"\n'
-        'seq_scan_rows = 500\nallow_seq_scan = ["audit_log"]\n'
+        'seq_scan_rows = 500\nallow_seq_scan = ["audit_log"]\nstats = "perf/prod.json"\n'
     )
     deep = tmp_path / "src" / "pkg"
     deep.mkdir(parents=True)
     config = load_config(deep)
     assert config.workload_path() == str(tmp_path / "perf" / "w.toml")
+    assert config.stats_path() == str(tmp_path / "perf" / "prod.json")
     assert config.dsn_env == "APP_DB"
     assert config.seq_scan_rows == 500
     assert config.allow_seq_scan == ("audit_log",)

@@ -55,7 +55,7 @@ class WithStats:
             console.print(f"dbtune: --stats: {why}", soft_wrap=True)
         console.print(
             f"dbtune: planning with the statistics of {path}: {done.tables} tables, "
-            f"{done.columns} columns, {len(done.grown.tables)} table files grown to "
+            f"{done.columns} columns, {done.grown.count()} grown to "
             "production's page counts (in this run's transaction, rolled back at the end; the "
             "files are vacuumed back to their rows' size after it)",
             soft_wrap=True,

@@ -54,7 +54,7 @@ def print_growth(done: Restored) -> None:
     grown = done.grown
     if grown.tables:
         console.print(
-            f"dbtune: grew {len(grown.tables)} table files to the file's page counts "
+            f"dbtune: grew {grown.count()} to the file's page counts "
             f"({grown.written_bytes >> 20:,} MB: copies of their rows, deleted "
             f"again by the same transaction): {'; '.join(grown.tables)}",
             soft_wrap=True,

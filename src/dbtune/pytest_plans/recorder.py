@@ -25,6 +25,7 @@ from dbtune.checks import CheckResult
 from dbtune.config import Config
 from dbtune.explain.runner import CAN_REACH, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
+from dbtune.pytest_plans.stats_import import StatsImports
 from dbtune.query_shape import shape
 from dbtune.sqltext import comments
 from dbtune.workload import Expectations, HotQuery
@@ -103,6 +104,12 @@ class PlanRecorder:
     templates: dict[str, str] = field(default_factory=dict)  # statement text -> fingerprint
     current_test: str = "(collection)"
     own: dict[str, psycopg.Connection[Any]] = field(default_factory=dict)
+    stats: StatsImports | None = None  # [tool.dbtune] stats: imported once per database
+
+    def __post_init__(self) -> None:
+        path = self.config.stats_path()
+        if path is not None and self.stats is None:
+            self.stats = StatsImports(path)
 
     def _name(self, literal: str) -> str | None:
         """The name of a statement worth planning, or None (utility, catalog, our own)."""
@@ -120,6 +127,9 @@ class PlanRecorder:
         return Expectations(no_seq_scan=True), frozenset(self.config.allow_seq_scan) | read_whole
 
     def _plan(self, conn: psycopg.Connection[Any], seen: Seen) -> None:
+        if self.stats is not None:
+            with _quiet():
+                self.stats.ensure(conn)
         expect, allowed = self._expect(seen.sql)
         query = HotQuery(name=seen.name, sql=seen.sql.replace("%", "%%"), expect=expect)
         explain = functools.partial(
@@ -177,6 +187,9 @@ class PlanRecorder:
                 template: str | None = None) -> None:  # fmt: skip
         """A statement the tests sent (values inlined), on ``conn`` (psycopg 3) or on a
         connection to ``conninfo()``; ``template`` is its text before the values went in."""
+        if self.stats is not None and conn is not None and not conn.closed:
+            with _quiet():  # before the test's transaction holds the tables
+                self.stats.ensure(conn)
         # The fingerprint first (one C call): most statements a suite sends were seen before.
         try:
             print_ = fingerprint(literal)

@@ -38,6 +38,8 @@ def terminal_summary(recorder: PlanRecorder, terminalreporter: Any) -> None:
             tr.write_line(f"  advice: {s.advice.message}")
     for s in errors:
         tr.write_line(f"not planned: {s.name} ({s.test}): {s.error}")
+    for line in recorder.stats.lines.values() if recorder.stats else ():
+        tr.write_line(line)
 
 
 def report(recorder: PlanRecorder) -> Report:
@@ -62,6 +64,7 @@ def as_json(recorder: PlanRecorder) -> str:
     return json.dumps(
         {
             "flagged": len(recorder.flagged()),
+            "stats": list(recorder.stats.lines.values()) if recorder.stats else [],
             "statements": [
                 {
                     "name": s.name, "sql": s.sql, "test": s.test, "driver": s.driver,

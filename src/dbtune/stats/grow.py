@@ -65,6 +65,11 @@ class Grown:
     names: list[tuple[str, str]] = field(default_factory=list)
     """(schema, table) of each table grown, for :func:`give_back`."""
 
+    def count(self) -> str:
+        """``the files of 1 table`` / ``of 7 tables``."""
+        n = len(self.tables)
+        return f"the files of {n} table{'' if n == 1 else 's'}"
+
 
 def give_back(conn: Connection, grown: Grown) -> list[str]:
     """``VACUUM`` the grown tables after a rolled-back run (``explain --stats``), so their
@@ -229,7 +234,7 @@ def _grow_one(
         with conn.transaction():
             why = _grow(conn, oid, table, want)
     except psycopg.Error as exc:
-        why = f"its own rows cannot be copied into it ({_first_line(exc)})"
+        why = f"{_first_line(exc)}"
     after = _pages(conn, oid)
     grown.written_bytes += max(0, after - have) * block
     if why:

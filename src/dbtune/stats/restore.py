@@ -53,6 +53,11 @@ WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped
 """
 
 
+class OtherSchema(UsageError):
+    """The file's tables are mostly not in this database (yet: a test database before its
+    migrations have run)."""
+
+
 @dataclass
 class Restored:
     tables: int = 0
@@ -155,7 +160,7 @@ def restore_stats(
     tables = list(data["tables"])
     present = sum(1 for t in tables if _find(conn, str(t["schema"]), str(t["name"])))
     if tables and present < MATCHED_MIN * len(tables) and not other_schema_ok:
-        raise UsageError(
+        raise OtherSchema(
             f"only {present} of the file's {len(tables)} tables are in this database: the file "
             "is from another schema. Export from a database of the same schema (the same "
             "migrations), or pass --schema/--table to export only what this one has"
