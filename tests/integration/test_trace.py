@@ -343,3 +343,94 @@ def test_synthetic_rows_are_not_blamed_on_the_revision(pg_server: Server, tmp_pa
     assert "it fails without dbtune's rows too, as plain `alembic upgrade` from its parent" in (
         message
     )
+
+
+EVENTS_TABLE = '''"""Events, by account.
+
+Revision ID: e01_events
+Revises: t00_base
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "e01_events"
+down_revision = "t00_base"
+EXPECTED = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "Events",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("AccountId", sa.Integer, nullable=False),
+        sa.Column("Payload", sa.Text, nullable=False),
+        schema="App",
+    )
+    op.create_index("ix_Events_AccountId", "Events", ["AccountId"], schema="App")
+'''
+
+EVENTS_DATA_MIGRATION = '''"""A data change on one account's events.
+
+Revision ID: e02_touch
+Revises: e01_events
+"""
+
+from alembic import op
+
+revision = "e02_touch"
+down_revision = "e01_events"
+EXPECTED = None
+
+
+def upgrade() -> None:
+    op.execute(\'UPDATE "App"."Events" SET "Payload" = \\'x\\' WHERE "AccountId" = 1\')
+'''
+
+PRODUCTION_EVENTS = """
+CREATE SCHEMA "App";
+CREATE TABLE "App"."Events" (
+    id bigserial PRIMARY KEY, "AccountId" integer NOT NULL, "Payload" text NOT NULL
+);
+CREATE INDEX "ix_Events_AccountId" ON "App"."Events" ("AccountId");
+INSERT INTO "App"."Events" ("AccountId", "Payload")
+SELECT least(g % 10, 1), 'payload ' || g FROM generate_series(1, 300000) AS g;
+"""
+
+
+def test_trace_stats_plans_a_data_migration_at_productions_scale(
+    pg_server: Server, tmp_path: Path
+) -> None:
+    """``UPDATE ... WHERE "AccountId" = 1`` finds one of dbtune's 2,000 synthetic rows
+    through the index; in production 9 in 10 of the table's 300,000 rows have account 1, and with
+    ``--stats`` the trace plans it as production would: a sequential scan of the table."""
+    prod = _database(pg_server, "trace_stats_prod")
+    with psycopg.connect(prod, autocommit=True) as conn:
+        if conn.info.server_version < 180_000:
+            pytest.skip("importing statistics needs PostgreSQL 18")
+        conn.execute(PRODUCTION_EVENTS)
+        conn.execute('VACUUM ANALYZE "App"."Events"')
+    stats = tmp_path / "prod.json"
+    assert run_cli("stats", "export", "--dsn", prod, "--out", str(stats)).code == 0
+    ini = _copy_chain(tmp_path)
+    versions = ini.parent / "versions"
+    for late in sorted(versions.glob("*.py"))[1:]:
+        late.unlink()
+    (versions / "e01_events.py").write_text(EVENTS_TABLE)
+    (versions / "e02_touch.py").write_text(EVENTS_DATA_MIGRATION)
+
+    def scanned(*extra: str) -> tuple[list[str], list[str]]:
+        url = _database(pg_server, "trace_stats")
+        done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "2000",
+                       "--format", "json", *extra)  # fmt: skip
+        assert done.code in (0, 1), done.stderr
+        report = json.loads(done.stdout)
+        (touch,) = [r for r in report["revisions"] if r["revision"] == "e02_touch"]
+        (update,) = [s for s in touch["statements"] if "Events" in s["sql"]]
+        return [s["relation"] for s in update["scanned"]], report.get("notes", [])
+
+    plain, _ = scanned()
+    assert plain == []
+    with_stats, notes = scanned("--stats", str(stats))
+    assert with_stats == ['"App"."Events"'], (with_stats, notes)
+    assert any('before e02_touch, grew "App"."Events"' in n for n in notes), notes

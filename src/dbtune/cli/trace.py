@@ -36,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
         settings=Settings(large_rows=args.large_rows),
     )
     _, script = load_script(options)  # a bad path fails before any server starts
+    if args.stats:
+        from dbtune.stats import file as stats_file
+        from dbtune.stats.restore import import_before
+
+        data = stats_file.read(Path(args.stats))
+        options = replace(options, before_each=lambda conn, rev: import_before(conn, data, rev))
     only = None
     if args.revision_files:
         only = frozenset(Path(p).resolve() for p in args.revision_files)
@@ -103,6 +109,12 @@ def add_arguments(sub: Any) -> None:
     trace.add_argument(
         "--large-rows", type=positive_int, default=1000,
         help="a data change this large beside DDL is a finding (default 1000)",
+    )  # fmt: skip
+    trace.add_argument(
+        "--stats", metavar="FILE",
+        help="before each revision, import production's statistics (a `dbtune stats export` "
+        "file, PostgreSQL 18) into the tables that exist, their files grown: data migrations "
+        "plan and rewrites read at production's scale",
     )  # fmt: skip
     trace.add_argument("--version-table", default="alembic_version")
     trace.add_argument("--version-table-schema", default=None)

@@ -20,7 +20,7 @@ from psycopg import sql
 from dbtune.errors import UsageError
 from dbtune.identifiers import ident
 from dbtune.stats.file import COLUMN_KEYS, RELATION_KEYS
-from dbtune.stats.grow import Grown, grow_files
+from dbtune.stats.grow import GROW_LIMIT_MB, Grown, grow_files
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -172,3 +172,20 @@ def restore_stats(
         for entry in tables:
             _table(conn, entry, done, keep_autovacuum)
     return done
+
+
+def import_before(conn: Connection, data: Mapping[str, Any], revision: str) -> list[str]:
+    """``trace --stats``: the statistics of the tables that exist before ``revision``, their
+    files grown (so its UPDATEs and scans plan, and its rewrites read, at production's
+    scale); notes for what could not be done. Tables the chain has not created yet are no
+    news, and a table's figures are imported again before each revision (a rewrite resets
+    them)."""
+    done = restore_stats(conn, data, grow_limit_bytes=GROW_LIMIT_MB << 20, other_schema_ok=True)
+    notes = [
+        f"statistics: {why}"
+        for why in (*done.skipped, *done.grown.skipped)
+        if not why.endswith("not in this database")
+    ]
+    if done.grown.tables:
+        notes.append(f"statistics: before {revision}, grew {'; '.join(done.grown.tables)}")
+    return notes

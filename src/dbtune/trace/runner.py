@@ -52,6 +52,9 @@ class TraceOptions:
     rows: int = 0  # rows given to each empty table before each revision (0: none)
     only: frozenset[Path] | None = None  # trace only the revisions in these files
     settings: Settings = field(default_factory=Settings)
+    before_each: Callable[[Side, str], list[str]] | None = None
+    """Runs on the trace's own connection before each traced revision (its id given) and
+    returns notes: ``trace --stats`` imports production's statistics there."""
 
 
 @dataclass(slots=True)
@@ -211,6 +214,10 @@ def trace_chain(
                     f"left empty: {why}"
                     for why in fill_empty_tables(side, options.rows, skip, filled, synthetic)
                 ]
+            if options.before_each is not None:
+                progress(f"preparing the database for {script.revision}")
+                notes = options.before_each(side, script.revision)
+                result.notes += [n for n in notes if n not in result.notes]
             progress(f"tracing {script.revision}")
             revision = _traced(chain, conn, side, script, path, rules)
             result.revisions.append(revision)
