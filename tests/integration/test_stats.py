@@ -189,3 +189,27 @@ def _sizes(url: str) -> list[tuple[str, int]]:
             "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'i') ORDER BY 1"
         ).fetchall()
     return [(str(n), int(s)) for n, s in rows]
+
+
+def test_explain_and_trace_refuse_a_bad_statistics_file_in_one_line(
+    seeded_url: str, tmp_path: Path
+) -> None:
+    """Before any server work: a truncated file is one line and exit 2, for ``explain
+    --stats`` and ``trace --stats``; on a server older than 18 ``explain --stats`` says what
+    it needs."""
+    out = tmp_path / "prod.json"
+    _export(seeded_url, out)
+    truncated = tmp_path / "cut.json"
+    truncated.write_text(out.read_text()[:300])
+    explain = ["explain", "--dsn", seeded_url, "--no-analyze"]
+    trace = ["trace", "--dsn", seeded_url, "--script-location", str(tmp_path)]
+    for command in (explain, trace):
+        done = run_cli(*command, "--stats", str(truncated))
+        assert done.code == 2, done.stdout + done.stderr
+        assert "is not JSON" in done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+    if _server_version(seeded_url) < 180_000:
+        done = run_cli("explain", "--dsn", seeded_url, "--no-analyze", "--stats", str(out))
+        assert done.code == 2
+        assert "needs PostgreSQL 18" in done.stderr
+        assert "Traceback" not in done.stderr
