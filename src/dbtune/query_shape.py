@@ -318,8 +318,26 @@ def _selected(
             if _owner(column[0], tables) is owner and column[1] not in names:
                 names.append(column[1])
         elif value is not None and not _free_of_columns(value):
-            return None  # an expression over columns: which ones is not worth guessing
+            if _has_sublink(value):
+                return None  # a subquery's columns are its own tables'
+            # An expression (``sum(calories)``, ``a + b``): the columns it reads are selected.
+            for ref in _column_refs(value):
+                inner = _column(ref)
+                if inner is None:
+                    return None
+                if _owner(inner[0], tables) is owner and inner[1] not in names:
+                    names.append(inner[1])
     return tuple(names)
+
+
+def _has_sublink(value: object) -> bool:
+    if isinstance(value, ast.SubLink):
+        return True
+    if isinstance(value, ast.Node):
+        return any(_has_sublink(getattr(value, name)) for name in value)
+    if isinstance(value, tuple | list):
+        return any(_has_sublink(item) for item in value)
+    return False
 
 
 @lru_cache(maxsize=1024)  # a statement's shape never changes; explain and the plugin ask twice

@@ -19,7 +19,7 @@ ENTRY, TOOLS, CORE, LEAVES = 4, 3, 2, 1
 TIERS = {
     # entry points: what users call
     "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
-    "pytest_plugin": ENTRY, "pytest_plans": ENTRY,
+    "pytest_plugin": ENTRY, "pytest_plans": ENTRY, "advise": ENTRY,
     # tools
     "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS, "capture": TOOLS,
     "trace": TOOLS, "stats": TOOLS,

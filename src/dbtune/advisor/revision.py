@@ -94,7 +94,7 @@ def accepted(report: Mapping[str, Any], *, unverified: bool = False) -> list[Acc
     return merged(found)
 
 
-def _bare(column: str) -> str:
+def bare_column(column: str) -> str:
     """The column of a key item (``created_at DESC`` -> ``created_at``)."""
     for suffix in (" DESC", " ASC"):
         if column.endswith(suffix):
@@ -102,7 +102,7 @@ def _bare(column: str) -> str:
     return column
 
 
-def _merge(big: Suggestion, small: Suggestion) -> Suggestion | None:
+def merge(big: Suggestion, small: Suggestion) -> Suggestion | None:
     """One index for both, when ``small``'s key leads ``big``'s on the same table with the
     same predicate: ``big``'s key and the union of their INCLUDE lists (each bounded by the
     advisor), less what the key holds."""
@@ -110,7 +110,7 @@ def _merge(big: Suggestion, small: Suggestion) -> Suggestion | None:
         return None
     if big.columns[: len(small.columns)] != small.columns:
         return None
-    keyed = {_bare(c) for c in big.columns}
+    keyed = {bare_column(c) for c in big.columns}
     include = tuple(dict.fromkeys(c for c in (*big.include, *small.include) if c not in keyed))
     return replace(big, include=include)
 
@@ -122,7 +122,7 @@ def merged(found: Sequence[Accepted]) -> list[Accepted]:
     kept: list[Accepted] = []
     for item in sorted(found, key=lambda a: -len(a.suggestion.columns)):  # stable: report order
         for i, other in enumerate(kept):
-            both = _merge(other.suggestion, item.suggestion)
+            both = merge(other.suggestion, item.suggestion)
             if both is not None:
                 served = (*other.served, *(q for q in item.served if q not in other.served))
                 kept[i] = Accepted(both, served)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import psycopg
 
 from dbtune.cli import (
+    advise,
     bench,
     capture,
     doctor,
@@ -31,7 +32,7 @@ from dbtune.db import connection_error_text
 from dbtune.dsn import redact
 from dbtune.errors import DbtuneError
 
-COMMANDS = (explain, revision, capture, init_ops, seed, pool, doctor, bench, trace, stats)
+COMMANDS = (explain, advise, revision, capture, init_ops, seed, pool, doctor, bench, trace, stats)
 """In the order ``dbtune --help`` lists them."""
 
 

@@ -1,0 +1,168 @@
+"""``dbtune advise``: one index design for the whole workload (explain, the advisor and the
+selection wired together, as an entry point: the tools do not import one another).
+
+1. Plan every query of the workload (natural plans, no execution); the advisor suggests an
+   index for each one that fails (:mod:`dbtune.advisor.suggest`).
+2. Candidates: those suggestions and their merges (:mod:`dbtune.advisor.design`).
+3. The cost matrix (:mod:`.measure`): each query planned with each candidate beside the
+   existing indexes — HypoPG, or a rolled-back build.
+4. The exact selection (CP-SAT), then the chosen set planned together (verified).
+5. Drops (:mod:`.drops`): what no verified plan uses and doctor calls unused or redundant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbtune.advise.drops import Drop, drops
+from dbtune.advise.measure import Profile, measure, verify
+from dbtune.advise.overhead import Overhead, overhead_of, updated_columns
+from dbtune.advisor import advisor
+from dbtune.advisor.design import Candidate, QueryCosts, Selection, candidates_with_merges, select
+from dbtune.advisor.what_if import choose_engine, hypopg_installed
+from dbtune.db import connect
+from dbtune.dsn import describe
+from dbtune.errors import UsageError
+from dbtune.explain.results import QueryResult
+from dbtune.explain.runner import run_workload
+from dbtune.workload import Workload
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass
+class Design:
+    """What ``advise`` found: the report's whole content."""
+
+    target: str
+    engine: str
+    profiles: list[Profile]
+    before: dict[str, QueryResult]
+    candidates: list[Candidate]
+    selection: Selection
+    after: dict[str, QueryResult]
+    drops: list[Drop]
+    overheads: dict[str, Overhead] = field(default_factory=dict)  # by index name
+    skipped: list[str] = field(default_factory=list)  # queries that could not be planned
+    per_query: int = 0  # distinct per-query suggestions (what `explain --what-if` proposes)
+
+    @property
+    def chosen(self) -> list[Candidate]:
+        return [self.candidates[i] for i in self.selection.chosen]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.after.values())
+
+
+def _profiles(workload: Workload) -> list[Profile]:
+    found = []
+    for query in workload.queries:
+        weight = float((query.captured or {}).get("calls", 1) or 1)
+        for profile, pickers in query.profile_params().items():
+            found.append(Profile(query, profile, dict(pickers), weight))
+    return found
+
+
+def _engine(conn: Connection, asked: str, embedded: bool, candidates: list[Candidate]) -> str:
+    rows = 0.0
+    for c in candidates:
+        name = sql.Identifier(c.suggestion.schema, c.suggestion.table).as_string(conn)
+        row = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [name]
+        ).fetchone()
+        rows = max(rows, float(row[0]) if row else 0.0)
+    engine, why = choose_engine(
+        asked, installed=hypopg_installed(conn), embedded=embedded, rows=rows
+    )
+    if engine is None:
+        raise UsageError(
+            f"advise plans each query with each candidate index, and cannot here: {why}. "
+            "Install HypoPG (apt-get install postgresql-NN-hypopg; CREATE EXTENSION hypopg) "
+            "or run it on dbtune's embedded server"
+        )
+    return engine
+
+
+@dataclass
+class _Planned:
+    """The workload planned as it is: each profile's result, and the advisor's suggestions."""
+
+    profiles: list[Profile]
+    before: dict[str, QueryResult]
+    skipped: list[str]
+    candidates: list[Candidate]
+    per_query: int
+
+
+def _planned(url: str, workload: Workload) -> _Planned:
+    report = run_workload(url, workload, analyze=False, advise=advisor())
+    before = {f"{r.query.name}[{r.profile}]": r for r in report.results}
+    skipped = [f"{k}: {r.error}" for k, r in before.items() if r.error]
+    profiles = [p for p in _profiles(workload) if p.key in before and before[p.key].error is None]
+    suggestions = [
+        (r.advice.suggestion, k)
+        for k, r in before.items()
+        if r.advice is not None and r.advice.suggestion is not None
+    ]
+    candidates = candidates_with_merges(suggestions)
+    per_query = sum(1 for c in candidates if not c.aliases)  # distinct definitions suggested
+    return _Planned(profiles, before, skipped, candidates, per_query)
+
+
+def advise_workload(
+    url: str,
+    workload: Workload,
+    *,
+    engine: str = "auto",
+    embedded: bool = False,
+    max_per_table: int | None = None,
+    max_write_overhead: float | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Design:
+    """The design for ``workload`` on ``url`` (read only: every index it makes is
+    hypothetical or rolled back). Raises :class:`UsageError` when no what-if engine can run,
+    or when the limits leave no design."""
+    progress("planning the workload as it is")
+    planned = _planned(url, workload)
+    profiles, before = planned.profiles, planned.before
+    updated = updated_columns(workload)
+    with connect(url) as conn:
+        chosen_engine = (
+            _engine(conn, engine, embedded, planned.candidates) if planned.candidates else "none"
+        )
+        overheads = {
+            c.suggestion.name: overhead_of(conn, c.suggestion, updated) for c in planned.candidates
+        }
+        candidates = [
+            Candidate(c.suggestion, c.sources, c.aliases, overheads[c.suggestion.name].ratio)
+            for c in planned.candidates
+        ]
+        matrix = measure(conn, profiles, candidates, chosen_engine, progress) if candidates else {}
+        costs = [
+            QueryCosts(
+                p.key, p.weight, _cost(before[p.key]), before[p.key].passed, matrix.get(p.key, {})
+            )
+            for p in profiles
+        ]
+        try:
+            selection = select(candidates, costs, max_per_table=max_per_table,
+                               max_write_overhead=max_write_overhead)  # fmt: skip
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        chosen = [candidates[i] for i in selection.chosen]
+        progress("planning the workload with the chosen indexes")
+        after = verify(conn, profiles, chosen, chosen_engine) if chosen else dict(before)
+        used = {n for r in after.values() if r.plan for n in r.plan.index_names()}
+        dropped = drops(conn, used, [c.suggestion for c in chosen])
+    return Design(describe(url), chosen_engine, profiles, before, candidates, selection, after,
+                  dropped, overheads, planned.skipped, planned.per_query)  # fmt: skip
+
+
+def _cost(result: QueryResult) -> float:
+    return result.plan.root.total_cost if result.plan is not None else 0.0

@@ -1,0 +1,83 @@
+"""Which existing indexes the design drops, each with its exact undo.
+
+An index is dropped only when no query of the workload uses it under the chosen design (its
+name in none of the verified plans) *and* doctor calls it unused (never scanned since the
+statistics were reset) or redundant (another index, existing or chosen, leads with its key).
+Primary-key, unique and constraint indexes are never dropped; neither is the index led by a
+foreign key's columns (doctor's own rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from pglast import ast, parse_sql
+
+from dbtune.advice import Suggestion
+from dbtune.advisor.design import prefix_redundant
+from dbtune.catalog import IndexInfo, read_catalog
+from dbtune.doctor import DoctorOptions
+from dbtune.doctor.findings import redundant_indexes, unused_indexes
+from dbtune.helper_calls import HelperCall, drop_index, index_stmt
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    index: IndexInfo
+    why: str
+
+    def call(self) -> HelperCall:
+        return drop_index(self.index.name, self.index.table, schema=self.index.schema)
+
+    def undo(self) -> HelperCall | None:
+        """The ``create_index_online`` call that builds it again as it is."""
+        statement = parse_sql(self.index.definition)[0].stmt
+        return index_stmt(statement) if isinstance(statement, ast.IndexStmt) else None
+
+
+def _as_suggestion(index: IndexInfo) -> Suggestion:
+    key = tuple(
+        f"{c} DESC" if d else c for c, d in zip(index.key_columns, index.descending, strict=False)
+    )
+    return Suggestion(
+        index.schema, index.table, index.name, key, index.include, index.predicate or None
+    )
+
+
+def drops(conn: Connection, used: Iterable[str], chosen: Sequence[Suggestion]) -> list[Drop]:
+    """The existing indexes to drop: used by no verified plan, and unused or redundant."""
+    with conn.transaction(force_rollback=True):
+        catalog = read_catalog(conn)
+    options = DoctorOptions()
+    flagged = {
+        f.index_oid: f.message
+        for module in (unused_indexes, redundant_indexes)
+        for f in module.inspect(catalog, options)
+        if f.index_oid is not None
+    }
+    used_names = set(used)
+    found = []
+    for index in catalog.indexes:
+        if index.name in used_names or index.protected or not index.valid:
+            continue
+        why = flagged.get(index.oid)
+        if why is None:
+            mine = _as_suggestion(index)
+            covering = next(
+                (
+                    c
+                    for c in chosen
+                    if len(c.columns) > len(mine.columns) and prefix_redundant(mine, c)
+                ),
+                None,
+            )
+            if covering is not None:
+                why = f"the design's {covering.name} leads with its key and serves what it serves"
+        if why is not None:
+            found.append(Drop(index, why))
+    return found

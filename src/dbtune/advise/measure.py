@@ -1,0 +1,154 @@
+"""The cost matrix: each workload query planned with each candidate index in place.
+
+Each candidate is made once — hypothetical (HypoPG: no lock, nothing written) or built in a
+transaction that is rolled back (the embedded server, or when asked: a SHARE lock on the table
+while it builds) — and every query that reads its table is planned beside it, each in a
+savepoint. Plans only (EXPLAIN without ANALYZE): HypoPG's indexes are invisible to execution,
+and the choice compares estimated costs. The same machinery plans the chosen set together,
+to verify it. A hypothetical index is never left behind: ``hypopg_reset()`` runs after each
+candidate whatever happened, Ctrl-C included, and the indexes die with the connection anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from dbtune.advice import Setup, Suggestion
+from dbtune.advisor.design import Candidate
+from dbtune.explain.results import QueryFailed, QueryResult
+from dbtune.explain.runner import explain_query
+from dbtune.sqltext import SqlTextError, analyse
+from dbtune.workload import HotQuery, ParamPicker
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One query of the workload with one profile's parameters: what a cost is measured for."""
+
+    query: HotQuery
+    profile: str
+    pickers: dict[str, ParamPicker]
+    weight: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.query.name}[{self.profile}]"
+
+    def tables(self) -> frozenset[str]:
+        """The (unqualified) names of the tables it reads."""
+        try:
+            return frozenset(r.name for r in analyse(self.query.sql).relations)
+        except SqlTextError:
+            return frozenset()
+
+
+@contextmanager
+def made(
+    conn: Connection, suggestions: Sequence[Suggestion], engine: str
+) -> Iterator[dict[str, str]]:
+    """The indexes in place for the block, in a transaction that is rolled back; yields the
+    name each has in a plan (HypoPG's is ``<oid>btree_...``)."""
+    names: dict[str, str] = {}
+    with conn.transaction(force_rollback=True):
+        try:
+            for s in suggestions:
+                statement = s.spec().statement(s.schema, concurrently=False)
+                if engine == "hypopg":
+                    row = conn.execute(
+                        "SELECT indexname FROM hypopg_create_index(%s)",
+                        [statement.as_string(conn)],
+                    ).fetchone()
+                    names[s.name] = str(row[0]) if row else s.name
+                else:
+                    conn.execute(statement)
+                    names[s.name] = s.name
+            yield names
+        finally:
+            if engine == "hypopg" and not conn.closed:
+                conn.execute("SELECT hypopg_reset()")
+
+
+def plan_with(
+    conn: Connection, profile: Profile, answering: Callable[[str | None], str]
+) -> QueryResult:
+    """Plan ``profile`` now (the indexes made by the caller), its expected index read under
+    the name ``answering`` gives for it ('' keeps the workload's)."""
+
+    def run(_: Connection) -> str:
+        return answering(profile.query.expect.index)
+
+    return explain_query(
+        conn,
+        profile.query,
+        profile=profile.profile,
+        pickers=profile.pickers,
+        analyze=False,
+        setup=Setup(run, plan_only=True),
+        natural_first=False,
+    )
+
+
+def _answering(candidate: Candidate, shown: str) -> Callable[[str | None], str]:
+    """The plan name of ``candidate`` for a query expecting it (or a suggestion it stands
+    for), '' for any other query."""
+    return lambda expected: shown if candidate.answers_to(expected) else ""
+
+
+def measure(
+    conn: Connection,
+    profiles: Sequence[Profile],
+    candidates: Sequence[Candidate],
+    engine: str,
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, dict[int, tuple[float, bool]]]:
+    """query key -> candidate position -> (estimated cost, passes) for every query that reads
+    the candidate's table. A query the planner refuses with a candidate is left out for it."""
+    matrix: dict[str, dict[int, tuple[float, bool]]] = {p.key: {} for p in profiles}
+    tables = {p.key: p.tables() for p in profiles}
+    for i, candidate in enumerate(candidates):
+        progress(f"candidate {i + 1} of {len(candidates)}: {candidate.suggestion.name}")
+        readers = [p for p in profiles if candidate.suggestion.table in tables[p.key]]
+        if not readers:
+            continue
+        with made(conn, [candidate.suggestion], engine) as names:
+            shown = names[candidate.suggestion.name]
+            for p in readers:
+                try:
+                    result = plan_with(conn, p, _answering(candidate, shown))
+                except (QueryFailed, psycopg.Error):
+                    if conn.closed:
+                        raise
+                    continue
+                if result.plan is not None:
+                    matrix[p.key][i] = (result.plan.root.total_cost, result.passed)
+    return matrix
+
+
+def verify(
+    conn: Connection, profiles: Sequence[Profile], chosen: Sequence[Candidate], engine: str
+) -> dict[str, QueryResult]:
+    """Every query planned with the whole chosen set in place."""
+    results: dict[str, QueryResult] = {}
+    with made(conn, [c.suggestion for c in chosen], engine) as names:
+
+        def answering(expected: str | None) -> str:
+            for c in chosen:
+                if c.answers_to(expected):
+                    return names[c.suggestion.name]
+            return ""
+
+        for p in profiles:
+            try:
+                results[p.key] = plan_with(conn, p, answering)
+            except (QueryFailed, psycopg.Error) as exc:
+                if conn.closed:
+                    raise
+                results[p.key] = QueryResult(p.query, p.profile, {}, None, (), error=str(exc))
+    return results

@@ -1,0 +1,157 @@
+"""What ``advise`` prints (a table, Markdown or JSON) and the one revision it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dbtune import helper_calls as calls
+from dbtune.advisor.revision import LINE
+from dbtune.helper_calls import wrapped
+from dbtune.migrations.chain import current_head
+from dbtune.revision_file import RevisionFile, new_revision_id
+
+if TYPE_CHECKING:
+    from dbtune.advise import Design
+
+
+def to_dict(design: Design) -> dict[str, Any]:
+    selection = design.selection
+    return {
+        "target": design.target,
+        "engine": design.engine,
+        "passed": design.passed,
+        "per_query_suggestions": design.per_query,
+        "design_indexes": len(design.chosen),
+        "cost_before": round(selection.cost_before, 2),
+        "cost_after": round(selection.cost_after, 2),
+        "solver": {"optimal": selection.optimal, "seconds": round(selection.seconds, 3)},
+        "candidates": [
+            {
+                **c.suggestion.to_dict(),
+                "sources": list(c.sources),
+                "aliases": list(c.aliases),
+                "chosen": i in selection.chosen,
+                "overhead": design.overheads[c.suggestion.name].to_dict(),
+            }
+            for i, c in enumerate(design.candidates)
+        ],
+        "drops": [
+            {
+                "index": d.index.name,
+                "table": d.index.table,
+                "schema": d.index.schema,
+                "why": d.why,
+                "call": d.call().text(),
+                "undo": (u.text() if (u := d.undo()) else None),
+            }
+            for d in design.drops
+        ],
+        "queries": [_query(design, p.key) for p in design.profiles],
+        "unfixable": list(selection.unfixable),
+        "skipped": design.skipped,
+    }
+
+
+def _query(design: Design, key: str) -> dict[str, Any]:
+    before, after = design.before[key], design.after.get(key)
+    served = design.selection.served_by.get(key)
+    return {
+        "query": key,
+        "weight": next(p.weight for p in design.profiles if p.key == key),
+        "before": {
+            "cost": before.plan.root.total_cost if before.plan else None,
+            "passed": before.passed,
+            "plan": before.plan.summary() if before.plan else None,
+        },
+        "after": None
+        if after is None
+        else {
+            "cost": after.plan.root.total_cost if after.plan else None,
+            "passed": after.passed,
+            "plan": after.plan.summary() if after.plan else None,
+            "error": after.error,
+        },
+        "served_by": None if served is None else design.candidates[served].suggestion.name,
+    }
+
+
+def render_json(design: Design) -> str:
+    return json.dumps(to_dict(design), indent=2)
+
+
+def render_markdown(design: Design) -> str:
+    data = to_dict(design)
+    verdict = "every query passes" if data["passed"] else "SOME QUERIES FAIL"
+    solved = "optimal" if data["solver"]["optimal"] else "time limit"
+    lines = [
+        f"# Index design for {data['target']} ({data['engine']} what-if)",
+        "",
+        f"{data['design_indexes']} new indexes (the per-query advice: "
+        f"{data['per_query_suggestions']}), {len(data['drops'])} dropped; workload cost "
+        f"{data['cost_before']:,.0f} -> {data['cost_after']:,.0f}; {verdict}; solver "
+        f"{solved} in {data['solver']['seconds']:.2f} s",
+        "",
+        "| index | on | serves | write overhead | HOT lost on |",
+        "|---|---|---|---|---|",
+    ]
+    for c in data["candidates"]:
+        if c["chosen"]:
+            serves = ", ".join(q["query"] for q in data["queries"] if q["served_by"] == c["name"])
+            o = c["overhead"]
+            lines.append(
+                f"| {c['name']} | {c['schema']}.{c['table']} | {serves} | "
+                f"{o['ratio']:.1%} | {', '.join(o['hot_columns']) or '-'} |"
+            )
+    for d in data["drops"]:
+        lines.append(f"| drop {d['index']} | {d['schema']}.{d['table']} | {d['why']} | | |")
+    lines += [
+        "",
+        "| query | weight | cost before | cost after | passes before | after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for q in data["queries"]:
+        after = q["after"] or {}
+        lines.append(
+            f"| {q['query']} | {q['weight']:g} | {q['before']['cost'] or 0:,.1f} | "
+            f"{after.get('cost') or 0:,.1f} | {'yes' if q['before']['passed'] else 'no'} | "
+            f"{'yes' if after.get('passed') else 'no'} |"
+        )
+    lines += [f"\nskipped (could not be planned): {s}" for s in data["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+def _served(design: Design, position: int) -> list[str]:
+    return [k for k, i in design.selection.served_by.items() if i == position]
+
+
+def revision(design: Design, versions: Path, command: str) -> Path:
+    """One revision for the design: the chosen indexes built online, the drops dropped
+    online; its downgrade undoes both exactly."""
+    chosen = [(i, design.candidates[i].suggestion) for i in design.selection.chosen]
+    create = [
+        calls.create_index(s.name, s.table, s.columns, include=s.include, where=s.where,
+                           schema=s.schema)
+        for _, s in chosen
+    ]  # fmt: skip
+    undo_create = [calls.drop_index(s.name, s.table, schema=s.schema) for _, s in chosen]
+    drop = [d.call() for d in design.drops]
+    undo_drop = [u for d in design.drops if (u := d.undo()) is not None]
+    lines = [
+        f"The index design of dbtune advise: {len(create)} new indexes, {len(drop)} dropped.",
+        "",
+        *(f"{s.name}: for {', '.join(_served(design, i))}" for i, s in chosen),
+        *(f"drop {d.index.name}: {d.why}" for d in design.drops),
+        "",
+        "Produced by:",
+        f"    {command}",
+    ]
+    doc = "\n".join(wrapped(lines, LINE - 3)).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    steps = [("build the design's indexes", create), ("drop what no query uses", drop)]
+    undo = [("", undo_drop), ("", undo_create)]
+    made = RevisionFile(
+        new_revision_id(), current_head(versions), doc,
+        [(c, k) for c, k in steps if k], [(c, k) for c, k in undo if k],
+    )  # fmt: skip
+    return made.write(versions, "index_design")

@@ -1,0 +1,249 @@
+"""One index design for a whole workload: which candidate indexes to build, chosen together.
+
+The per-query advisor proposes one index per failing query; on a real workload that gives
+overlapping indexes and no idea of the total. Here the candidates (every per-query suggestion,
+and the merges of those that share a key prefix) are weighed together: each query's estimated
+cost with each candidate in place (a *cost matrix*, measured by the caller with HypoPG or a
+rolled-back build) and its weight (calls, from pg_stat_statements when captured). The choice
+is an exact integer program, solved with OR-Tools CP-SAT:
+
+- every query is served by at most one chosen candidate, or by what exists today;
+- at most ``max_per_table`` new indexes per table, at most ``max_write_overhead`` of write
+  overhead per table (the sum of the chosen indexes' entry bytes over row bytes);
+- never two chosen indexes one of whose key is a prefix of the other's (same predicate), nor
+  two of one name;
+- lexicographically: the most failing queries made to pass, then the least total weighted
+  cost, then the fewest indexes (three solves, each keeping the one before's optimum).
+
+Costs are per query and candidate, each measured on its own beside the existing indexes: a
+query uses one index per table in the plans that matter here, so its cost under a set is the
+least of its costs under each member (the usual assumption of index-selection tools). The
+caller verifies the chosen set together afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbtune.advice import Suggestion
+from dbtune.advisor.revision import bare_column, merge
+from dbtune.errors import UsageError
+
+COST_SCALE = 100
+"""Costs are planner cost units with two decimals; CP-SAT wants integers."""
+SOLVER_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    suggestion: Suggestion
+    sources: tuple[str, ...]  # the queries whose suggestion it is (or, merged, was)
+    aliases: tuple[str, ...] = ()  # names of the suggestions a merge stands for
+    overhead: float = 0.0  # index entry bytes / row bytes x the predicate's share of rows
+
+    @property
+    def table(self) -> tuple[str, str]:
+        return (self.suggestion.schema, self.suggestion.table)
+
+    def answers_to(self, name: str | None) -> bool:
+        """Whether a query expecting index ``name`` is served by this one."""
+        return name is not None and (name == self.suggestion.name or name in self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryCosts:
+    """One query (a profile of it): its weight, its cost and verdict today, and with each
+    candidate that touches its tables (by candidate position)."""
+
+    key: str
+    weight: float
+    base: float
+    base_passes: bool
+    with_candidate: Mapping[int, tuple[float, bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    chosen: tuple[int, ...]
+    served_by: Mapping[str, int | None]  # query key -> candidate position, or None: as today
+    cost_before: float
+    cost_after: float
+    optimal: bool
+    seconds: float
+    unfixable: tuple[str, ...] = ()  # failing queries no candidate makes pass
+
+
+def candidates_with_merges(suggestions: Sequence[tuple[Suggestion, str]]) -> list[Candidate]:
+    """Every distinct suggestion (by table, key, INCLUDE and predicate; by name otherwise),
+    with the queries it came from, plus each merge of two that share a key prefix."""
+    found: dict[tuple[object, ...], Candidate] = {}
+    for suggestion, query in suggestions:
+        identity = _identity(suggestion)
+        old = found.get(identity)
+        sources = (*(old.sources if old else ()), query)
+        found[identity] = Candidate(suggestion, tuple(dict.fromkeys(sources)))
+    plain = list(found.values())
+    merged: dict[tuple[object, ...], Candidate] = {}
+    for big in plain:
+        for small in plain:
+            if big is small or len(small.suggestion.columns) > len(big.suggestion.columns):
+                continue  # same length: same key, other INCLUDE lists (merged into their union)
+            both = merge(big.suggestion, small.suggestion)
+            if both is None or both == big.suggestion:
+                continue
+            identity = _identity(both)
+            sources = tuple(dict.fromkeys((*big.sources, *small.sources)))
+            aliases: tuple[str, ...] = (small.suggestion.name,)
+            old = merged.get(identity)
+            if old is not None:
+                sources = tuple(dict.fromkeys((*old.sources, *sources)))
+                aliases = tuple(dict.fromkeys((*old.aliases, *aliases)))
+            merged[identity] = Candidate(both, sources, aliases)
+    return plain + [m for k, m in merged.items() if k not in found]
+
+
+def _identity(s: Suggestion) -> tuple[object, ...]:
+    return (s.schema, s.table, s.columns, tuple(sorted(s.include)), s.where)
+
+
+def prefix_redundant(a: Suggestion, b: Suggestion) -> bool:
+    """One key leads the other's on the same table and predicate: a reader of the shorter
+    is served by the longer (directions as written)."""
+    if (a.schema, a.table, a.where) != (b.schema, b.table, b.where):
+        return False
+    short, long_ = (a, b) if len(a.columns) <= len(b.columns) else (b, a)
+    n = len(short.columns)
+    if long_.columns[:n] == short.columns:
+        return True
+    return [bare_column(c) for c in long_.columns[:n]] == [
+        bare_column(c) for c in short.columns
+    ] and (
+        [c.endswith(" DESC") for c in long_.columns[:n]]
+        == [not c.endswith(" DESC") for c in short.columns]
+    )
+
+
+def unfixable(costs: Sequence[QueryCosts]) -> tuple[str, ...]:
+    """Failing queries that no candidate makes pass."""
+    return tuple(
+        q.key
+        for q in costs
+        if not q.base_passes and not any(p for _, p in q.with_candidate.values())
+    )
+
+
+@dataclass
+class _Model:
+    """The integer program: ``use[i]`` builds candidate i; ``serve[(q, i)]`` serves query q
+    with it; ``today[q]`` leaves q as it is."""
+
+    candidates: Sequence[Candidate]
+    costs: Sequence[QueryCosts]
+    model: Any = None
+    use: list[Any] = field(default_factory=list)
+    serve: dict[tuple[str, int], Any] = field(default_factory=dict)
+    terms: list[Any] = field(default_factory=list)
+    fixes: list[Any] = field(default_factory=list)  # serve vars that make a failing query pass
+
+    def build(self, max_per_table: int | None, max_write_overhead: float | None) -> None:
+        from ortools.sat.python import cp_model
+
+        self.model = cp_model.CpModel()
+        self.use = [self.model.new_bool_var(f"use_{i}") for i in range(len(self.candidates))]
+        for q in self.costs:
+            self._query(q, must_fix=not q.base_passes)
+        for table in {c.table for c in self.candidates}:
+            self._table(
+                [i for i, c in enumerate(self.candidates) if c.table == table],
+                max_per_table,
+                max_write_overhead,
+            )
+
+    def _query(self, q: QueryCosts, must_fix: bool) -> None:
+        options = []
+        for i, (cost, passes) in q.with_candidate.items():
+            var = self.model.new_bool_var(f"serve_{q.key}_{i}")
+            self.model.add_implication(var, self.use[i])
+            self.serve[(q.key, i)] = var
+            options.append(var)
+            self.terms.append(round(q.weight * cost * COST_SCALE) * var)
+            if must_fix and passes:
+                self.fixes.append(var)
+        today = self.model.new_bool_var(f"today_{q.key}")
+        self.terms.append(round(q.weight * q.base * COST_SCALE) * today)
+        self.model.add_exactly_one([*options, today])
+
+    def _table(
+        self, on_table: list[int], max_per_table: int | None, max_write_overhead: float | None
+    ) -> None:
+        use = self.use
+        if max_per_table is not None:
+            self.model.add(sum(use[i] for i in on_table) <= max_per_table)
+        if max_write_overhead is not None:
+            overheads = [round(self.candidates[i].overhead * 1000) * use[i] for i in on_table]
+            self.model.add(sum(overheads) <= round(max_write_overhead * 1000))
+        for x in on_table:
+            for y in on_table:
+                a, b = self.candidates[x].suggestion, self.candidates[y].suggestion
+                if x < y and (a.name == b.name or prefix_redundant(a, b)):
+                    self.model.add(use[x] + use[y] <= 1)  # one name, one index
+
+
+def select(
+    candidates: Sequence[Candidate],
+    costs: Sequence[QueryCosts],
+    *,
+    max_per_table: int | None = None,
+    max_write_overhead: float | None = None,
+    seconds: float = SOLVER_SECONDS,
+) -> Selection:
+    """The exact choice (CP-SAT): least weighted cost, then, at that cost, fewest indexes.
+    Raises ValueError when the limits leave no design that fixes every fixable query."""
+    try:
+        from ortools.sat.python import cp_model  # imported here: advise only
+    except ImportError:
+        raise UsageError(
+            "dbtune advise chooses the design with OR-Tools, which is not installed: "
+            "pip install 'dbtune[advise]'"
+        ) from None
+    started = time.perf_counter()
+    built = _Model(candidates, costs)
+    built.build(max_per_table, max_write_overhead)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.num_workers = 2
+    total = sum(built.terms)
+    statuses = []
+    # Lexicographic: the most failing queries fixed, then the least cost, then fewest indexes.
+    for objective in (-sum(built.fixes), total, sum(built.use)):
+        built.model.minimize(objective)
+        status = solver.solve(built.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):  # pragma: no cover
+            raise ValueError(f"the solver found no index design ({solver.status_name(status)})")
+        statuses.append(status)
+        built.model.add(objective <= round(solver.objective_value))
+    chosen = tuple(i for i, v in enumerate(built.use) if solver.value(v))
+    served: dict[str, int | None] = {q.key: None for q in costs}
+    for (key, i), var in built.serve.items():
+        if solver.value(var):
+            served[key] = i
+    return Selection(
+        chosen,
+        served,
+        sum(q.weight * q.base for q in costs),
+        _cost_after(costs, served),
+        all(s == cp_model.OPTIMAL for s in statuses),
+        time.perf_counter() - started,
+        unfixable(costs),
+    )
+
+
+def _cost_after(costs: Sequence[QueryCosts], served: Mapping[str, int | None]) -> float:
+    total = 0.0
+    for q in costs:
+        by = served[q.key]
+        total += q.weight * (q.base if by is None else q.with_candidate[by][0])
+    return total

@@ -1,0 +1,120 @@
+"""``dbtune advise``: one index design for the whole workload."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from dbtune.cli.args import DSN_HELP, EXIT_CHECK_FAILED, EXIT_OK, positive_int, without_dsns
+from dbtune.config import load_config
+from dbtune.dsn import resolve_url
+from dbtune.errors import UsageError
+from dbtune.results import stderr_console
+from dbtune.workload import Workload, load_workload
+
+CAPTURE_TOP = 200
+
+
+def _workload(args: argparse.Namespace, url: str) -> Workload:
+    """The hand-written workload, the captured one (``--from-stats``), or both."""
+    config = load_config()
+    queries = []
+    if args.workload or not args.from_stats:
+        queries += list(load_workload(args.workload or config.workload_path()).queries)
+    if args.from_stats:
+        from dbtune.capture.statements import read_statements
+        from dbtune.capture.workload_file import captured_queries
+        from dbtune.db import connect
+
+        with connect(url) as conn:
+            statements = read_statements(conn, top=CAPTURE_TOP, min_calls=args.min_calls)
+        names = {q.name for q in queries}
+        queries += [q for q in captured_queries(statements) if q.name not in names]
+    if not queries:
+        raise UsageError(
+            "no query to design for: the workload is empty and pg_stat_statements "
+            "has none yet (let the application run, or pass --workload)"
+        )
+    return Workload("<advise>", tuple(queries))
+
+
+def run(args: argparse.Namespace) -> int:
+    from dbtune.advise import advise_workload
+    from dbtune.advise import report as advise_report
+    from dbtune.demo import embedded_demo_url
+
+    url = resolve_url(args.dsn, load_config().dsn_env)
+    embedded = url is None
+    if url is None:
+        url = embedded_demo_url(stat_statements=True)
+    workload = _workload(args, url)
+    console = stderr_console()
+    with console.status("advise") as status:
+        design = advise_workload(
+            url,
+            workload,
+            engine=args.what_if,
+            embedded=embedded,
+            max_per_table=args.max_indexes_per_table,
+            max_write_overhead=args.max_write_overhead,
+            progress=lambda text: status.update(text),
+        )
+    text = (
+        advise_report.render_json(design)
+        if args.format == "json"
+        else advise_report.render_markdown(design)
+    )
+    print(text, end="")
+    if args.write_revision:
+        command = "dbtune " + " ".join(without_dsns(sys.argv[1:]))
+        path = advise_report.revision(design, Path(args.write_revision), command)
+        console.print(f"dbtune: wrote {path}", soft_wrap=True)
+    for key in design.selection.unfixable:
+        console.print(f"dbtune: no candidate makes {key} pass", soft_wrap=True)
+    return EXIT_OK if design.passed else EXIT_CHECK_FAILED
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("a share of the row's bytes, 0 or more (0.5: half)")
+    return value
+
+
+def add_arguments(sub: Any) -> None:
+    advise = sub.add_parser(
+        "advise",
+        help="one index design for the whole workload: chosen together, verified, with drops",
+        description="Plans every query of the workload, takes the advisor's per-query "
+        "suggestions and their merges as candidates, plans each query with each candidate "
+        "(HypoPG, or a rolled-back build on the embedded server), chooses the set exactly "
+        "(least weighted cost, then fewest indexes; OR-Tools CP-SAT), verifies it, and lists "
+        "the existing indexes no query then uses that doctor calls unused or redundant. "
+        "Exit 0 every query passes with the design, 1 some still fail, 2 an error.",
+    )
+    advise.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo server")
+    advise.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
+    advise.add_argument(
+        "--from-stats",
+        action="store_true",
+        help=f"the top {CAPTURE_TOP} statements of pg_stat_statements too, weighted by calls",
+    )
+    advise.add_argument("--min-calls", type=positive_int, default=5, help=argparse.SUPPRESS)
+    advise.add_argument("--max-indexes-per-table", type=int, default=None, metavar="N")
+    advise.add_argument(
+        "--max-write-overhead",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="per table, the new indexes' bytes per write over the row's bytes (0.5: half)",
+    )
+    advise.add_argument("--what-if", choices=("auto", "hypopg", "build"), default="auto")
+    advise.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    advise.add_argument(
+        "--write-revision",
+        metavar="DIR",
+        help="write one Alembic revision for the design into this versions directory",
+    )
+    advise.set_defaults(func=run)

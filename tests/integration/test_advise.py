@@ -1,0 +1,120 @@
+"""``dbtune advise``: one index design for the whole workload, on the reference schema with
+every secondary index dropped and on the shop (a schema nobody here wrote: ``"Shop"``,
+mixed-case names). The design makes every query pass, is smaller than the per-query advice,
+has no prefix-redundant pair, leaves the database as it was, and its one revision is
+ruff-clean and applies through an ops chain, after which ``explain`` passes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dbtune.advice import Suggestion
+from dbtune.advisor.design import prefix_redundant
+from tests.foreign_app import app as shop
+from tests.integration.helpers import run_cli
+
+SHOP_WORKLOAD = Path(shop.__file__).with_name("workload.toml")
+
+
+def _indexes(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+            "JOIN pg_class AS c ON c.oid = indrelid WHERE c.relnamespace::regnamespace::text "
+            "NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1"
+        ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def _drop_secondary(url: str) -> list[str]:
+    """Every index that is neither unique nor a primary key: what the design must rebuild."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = [
+            str(r[0]) for r in conn.execute(
+                "SELECT indexrelid::regclass::text FROM pg_index JOIN pg_class AS c "
+                "ON c.oid = indrelid WHERE c.relnamespace = 'public'::regnamespace "
+                "AND NOT indisunique AND NOT indisprimary"
+            )
+        ]  # fmt: skip
+        for name in names:
+            conn.execute(f"DROP INDEX {name}")  # regclass text: quoted as needed
+    return names
+
+
+def _advise(url: str, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], Path]:
+    ops = tmp_path / "ops"
+    assert run_cli("init-ops", str(ops)).code == 0
+    before = _indexes(url)
+    done = run_cli("advise", "--dsn", url, "--what-if", "build", "--format", "json",
+                   "--write-revision", str(ops / "versions"), *extra)  # fmt: skip
+    assert done.code in (0, 1), done.stdout + done.stderr
+    assert _indexes(url) == before  # hypothetical or rolled back: nothing was left
+    return done.code, json.loads(done.stdout), ops
+
+
+def _chosen(design: dict[str, Any]) -> list[Suggestion]:
+    return [
+        Suggestion(c["schema"], c["table"], c["name"], tuple(c["columns"]), tuple(c["include"]),
+                   c["where"])
+        for c in design["candidates"] if c["chosen"]
+    ]  # fmt: skip
+
+
+def _apply_and_explain(url: str, ops: Path, *explain: str) -> None:
+    (revision,) = sorted((ops / "versions").glob("*.py"))
+    for args in (["check", "--isolated"], ["format", "--check", "--isolated"]):
+        lint = subprocess.run([sys.executable, "-m", "ruff", *args, str(revision)],
+                              capture_output=True, text=True)  # fmt: skip
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+    env = {"DATABASE_URL": url}
+    applied = run_cli("-c", str(ops / "alembic.ini"), "upgrade", "head", module="alembic", env=env)
+    assert applied.code == 0, applied.stderr
+    after = run_cli("explain", "--dsn", url, "--format", "json", *explain)
+    assert after.code == 0, after.stdout
+    down = run_cli("-c", str(ops / "alembic.ini"), "downgrade", "base", module="alembic", env=env)
+    assert down.code == 0, down.stderr
+
+
+def test_the_reference_schema_without_its_indexes(seeded_url: str, tmp_path: Path) -> None:
+    dropped = _drop_secondary(seeded_url)
+    assert len(dropped) >= 7
+    without = _indexes(seeded_url)
+    code, design, ops = _advise(seeded_url, tmp_path)
+    assert code == 0, [q for q in design["queries"] if not q["after"]["passed"]]
+    assert design["passed"]
+    assert design["design_indexes"] < design["per_query_suggestions"]
+    chosen = _chosen(design)
+    assert not [(a.name, b.name) for a in chosen for b in chosen
+                if a is not b and prefix_redundant(a, b)]  # fmt: skip
+    assert {s.name for s in chosen} <= {n.removeprefix("public.") for n in dropped}
+    assert design["solver"]["optimal"]
+    assert design["cost_after"] < design["cost_before"] / 5
+    _apply_and_explain(seeded_url, ops)
+    ops_table = [i for i in _indexes(seeded_url) if i[0] == "dbtune_ops_version_pkc"]
+    assert _indexes(seeded_url) == sorted([*without, *ops_table])  # the downgrade undid it
+
+
+def test_the_shop(shop_url: str, tmp_path: Path) -> None:
+    code, design, ops = _advise(shop_url, tmp_path, "--workload", str(SHOP_WORKLOAD))
+    assert code == 0, design["queries"]
+    assert 1 <= design["design_indexes"] <= design["per_query_suggestions"]
+    chosen = _chosen(design)
+    assert all(s.schema == "Shop" for s in chosen)
+    assert not [(a.name, b.name) for a in chosen for b in chosen
+                if a is not b and prefix_redundant(a, b)]  # fmt: skip
+    _apply_and_explain(shop_url, ops, "--workload", str(SHOP_WORKLOAD))
+
+
+@pytest.mark.parametrize("limit", ["0"])
+def test_limits_are_kept_and_said(seeded_url: str, tmp_path: Path, limit: str) -> None:
+    _drop_secondary(seeded_url)
+    code, design, _ = _advise(seeded_url, tmp_path, "--max-indexes-per-table", limit)
+    assert code == 1  # the queries still fail, as the limit wants
+    assert design["design_indexes"] == 0
