@@ -118,3 +118,44 @@ def test_limits_are_kept_and_said(seeded_url: str, tmp_path: Path, limit: str) -
     code, design, _ = _advise(seeded_url, tmp_path, "--max-indexes-per-table", limit)
     assert code == 1  # the queries still fail, as the limit wants
     assert design["design_indexes"] == 0
+
+
+def test_hypopg_gives_the_build_s_design(shop_url: str, tmp_path: Path) -> None:
+    """The lock-free engine (CI's PostgreSQL 15 run has HypoPG) chooses the indexes the
+    rolled-back builds chose, under the same names, and leaves no hypothetical index."""
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        available = conn.execute(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'"
+        ).fetchone()
+        if not (available and available[0]):
+            pytest.skip("HypoPG is not available on this server (Debian: postgresql-NN-hypopg)")
+        conn.execute("CREATE EXTENSION hypopg")
+    workload = ["--workload", str(SHOP_WORKLOAD)]
+    _, built, _ = _advise(shop_url, tmp_path / "build", *workload)
+    done = run_cli("advise", "--dsn", shop_url, "--what-if", "hypopg", "--format", "json",
+                   *workload)  # fmt: skip
+    assert done.code == 0, done.stdout + done.stderr
+    hypothetical = json.loads(done.stdout)
+    assert hypothetical["engine"] == "hypopg"
+    assert [s.name for s in _chosen(hypothetical)] == [s.name for s in _chosen(built)]
+
+
+def test_bad_input(shop_url: str, tmp_path: Path) -> None:
+    """A statement that cannot be planned is listed and skipped; a lock-free engine asked for
+    where there is none is one line, exit 2, with what to install."""
+    workload = tmp_path / "w.toml"
+    workload.write_text(
+        SHOP_WORKLOAD.read_text()
+        + '\n[[query]]\nname = "gone"\nsql = "SELECT * FROM \\"Shop\\".\\"Gone\\" WHERE id = 1"\n'
+    )
+    code, design, _ = _advise(shop_url, tmp_path, "--workload", str(workload))
+    assert code == 0
+    (skipped,) = design["skipped"]
+    assert skipped.startswith("gone[default]: ")
+    assert "Gone" in skipped
+    done = run_cli("advise", "--dsn", shop_url, "--what-if", "hypopg", "--workload",
+                   str(SHOP_WORKLOAD))  # fmt: skip
+    assert done.code == 2
+    assert "HypoPG" in done.stderr
+    assert "CREATE EXTENSION hypopg" in done.stderr
+    assert "Traceback" not in done.stderr
