@@ -19,6 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from dbtune.advice import Suggestion
+from dbtune.advise.conditions import condition_candidates
 from dbtune.advise.drops import Drop, drops
 from dbtune.advise.measure import Profile, measure, verify
 from dbtune.advise.overhead import Overhead, overhead_of, updated_columns
@@ -47,7 +49,7 @@ class Design:
     selection: Selection
     after: dict[str, QueryResult]
     drops: list[Drop]
-    overheads: dict[str, Overhead] = field(default_factory=dict)  # by index name
+    overheads: dict[Suggestion, Overhead] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # queries that could not be planned
     per_query: int = 0  # distinct per-query suggestions (what `explain --what-if` proposes)
 
@@ -96,7 +98,7 @@ class _Planned:
     profiles: list[Profile]
     before: dict[str, QueryResult]
     skipped: list[str]
-    candidates: list[Candidate]
+    suggestions: list[tuple[Suggestion, str]]  # the advisor's, with the query each is for
     per_query: int
 
 
@@ -110,9 +112,8 @@ def _planned(url: str, workload: Workload) -> _Planned:
         for k, r in before.items()
         if r.advice is not None and r.advice.suggestion is not None
     ]
-    candidates = candidates_with_merges(suggestions)
-    per_query = sum(1 for c in candidates if not c.aliases)  # distinct definitions suggested
-    return _Planned(profiles, before, skipped, candidates, per_query)
+    per_query = sum(1 for c in candidates_with_merges(suggestions) if not c.aliases)
+    return _Planned(profiles, before, skipped, suggestions, per_query)
 
 
 def advise_workload(
@@ -133,23 +134,17 @@ def advise_workload(
     profiles, before = planned.profiles, planned.before
     updated = updated_columns(workload)
     with connect(url) as conn:
-        chosen_engine = (
-            _engine(conn, engine, embedded, planned.candidates) if planned.candidates else "none"
+        found = candidates_with_merges(
+            [*planned.suggestions, *condition_candidates(conn, profiles)]
         )
-        overheads = {
-            c.suggestion.name: overhead_of(conn, c.suggestion, updated) for c in planned.candidates
-        }
+        chosen_engine = _engine(conn, engine, embedded, found) if found else "none"
+        overheads = {c.suggestion: overhead_of(conn, c.suggestion, updated) for c in found}
         candidates = [
-            Candidate(c.suggestion, c.sources, c.aliases, overheads[c.suggestion.name].ratio)
-            for c in planned.candidates
+            Candidate(c.suggestion, c.sources, c.aliases, overheads[c.suggestion].ratio)
+            for c in found
         ]
         matrix = measure(conn, profiles, candidates, chosen_engine, progress) if candidates else {}
-        costs = [
-            QueryCosts(
-                p.key, p.weight, _cost(before[p.key]), before[p.key].passed, matrix.get(p.key, {})
-            )
-            for p in profiles
-        ]
+        costs = [_costs(p, before[p.key], matrix.get(p.key, {})) for p in profiles]
         try:
             selection = select(candidates, costs, max_per_table=max_per_table,
                                max_write_overhead=max_write_overhead)  # fmt: skip
@@ -162,6 +157,20 @@ def advise_workload(
         dropped = drops(conn, used, [c.suggestion for c in chosen])
     return Design(describe(url), chosen_engine, profiles, before, candidates, selection, after,
                   dropped, overheads, planned.skipped, planned.per_query)  # fmt: skip
+
+
+GAIN = 0.1
+"""A candidate serves a passing query only when it cuts its estimated cost by this share:
+a sliver of cost is not worth an index every write pays for."""
+
+
+def _costs(profile: Profile, before: QueryResult, row: dict[int, tuple[float, bool]]) -> QueryCosts:
+    base, passes = _cost(before), before.passed
+    worth = {
+        i: (cost, ok) for i, (cost, ok) in row.items()
+        if (ok and not passes) or cost <= base * (1 - GAIN)
+    }  # fmt: skip
+    return QueryCosts(profile.key, profile.weight, base, passes, worth)
 
 
 def _cost(result: QueryResult) -> float:

@@ -33,7 +33,7 @@ def to_dict(design: Design) -> dict[str, Any]:
                 "sources": list(c.sources),
                 "aliases": list(c.aliases),
                 "chosen": i in selection.chosen,
-                "overhead": design.overheads[c.suggestion.name].to_dict(),
+                "overhead": design.overheads[c.suggestion].to_dict(),
             }
             for i, c in enumerate(design.candidates)
         ],
