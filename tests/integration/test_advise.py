@@ -159,3 +159,44 @@ def test_bad_input(shop_url: str, tmp_path: Path) -> None:
     assert "HypoPG" in done.stderr
     assert "CREATE EXTENSION hypopg" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_redundant_index_no_plan_uses_is_dropped_with_its_undo(
+    shop_url: str, tmp_path: Path
+) -> None:
+    """``(status)`` beside ``(status, total)``: doctor calls the first redundant, and no query
+    of the workload uses it under the design, so the revision drops it; the other stays (no
+    query uses it either, but doctor has nothing against it); the downgrade builds the dropped
+    one again exactly."""
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute('CREATE INDEX "ix_Orders_status" ON "Shop"."Orders" (status)')
+        conn.execute('CREATE INDEX "ix_Orders_status_total" ON "Shop"."Orders" (status, total)')
+    before = _indexes(shop_url)
+    code, design, ops = _advise(shop_url, tmp_path, "--workload", str(SHOP_WORKLOAD))
+    assert code == 0, design["queries"]
+    (drop,) = design["drops"]
+    assert drop["index"] == "ix_Orders_status"
+    assert "redundant" in drop["why"] or "ix_Orders_status_total" in drop["why"]
+    assert "drop_index_online(" in drop["call"]
+    assert "'ix_Orders_status', 'Orders', ['status'], schema='Shop'" in drop["undo"]
+    revision = next((ops / "versions").glob("*.py")).read_text()
+    assert '"ix_Orders_status"' in revision
+    _apply_and_explain(shop_url, ops, "--workload", str(SHOP_WORKLOAD))
+    assert set(before) <= set(_indexes(shop_url))  # the downgrade built it again
+
+
+def test_from_stats_weighs_captured_statements_by_their_calls(shop_url: str) -> None:
+    """``--from-stats``: the statements the application ran, each weighted by its calls."""
+    with psycopg.connect(shop_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+        for customer in range(40):
+            conn.execute('SELECT id, total FROM "Shop"."Orders" WHERE "customerId" = %s '
+                         "ORDER BY id DESC LIMIT 5", [customer])  # fmt: skip
+    done = run_cli("advise", "--dsn", shop_url, "--from-stats", "--what-if", "build",
+                   "--format", "json")  # fmt: skip
+    assert done.code in (0, 1), done.stdout + done.stderr
+    design = json.loads(done.stdout)
+    weights = {q["query"]: q["weight"] for q in design["queries"]}
+    captured = [w for k, w in weights.items() if "orders" in k.lower()]
+    assert 40 in captured, weights
