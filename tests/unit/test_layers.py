@@ -22,7 +22,7 @@ TIERS = {
     "pytest_plugin": ENTRY, "pytest_plans": ENTRY, "advise": ENTRY,
     # tools
     "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS, "capture": TOOLS,
-    "trace": TOOLS, "stats": TOOLS,
+    "trace": TOOLS, "stats": TOOLS, "fleet": TOOLS,
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
     "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,

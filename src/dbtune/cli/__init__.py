@@ -20,6 +20,7 @@ from dbtune.cli import (
     capture,
     doctor,
     explain,
+    fleet,
     init_ops,
     pool,
     revision,
@@ -32,7 +33,20 @@ from dbtune.db import connection_error_text
 from dbtune.dsn import redact
 from dbtune.errors import DbtuneError
 
-COMMANDS = (explain, advise, revision, capture, init_ops, seed, pool, doctor, bench, trace, stats)
+COMMANDS = (
+    explain,
+    advise,
+    revision,
+    capture,
+    init_ops,
+    seed,
+    pool,
+    doctor,
+    bench,
+    trace,
+    stats,
+    fleet,
+)
 """In the order ``dbtune --help`` lists them."""
 
 

@@ -30,7 +30,7 @@ from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
 from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
 from dbtune.errors import DbtuneError
 from dbtune.migrations.autogenerate import rewrite_directives
-from dbtune.migrations.run_lock import DEFAULT_WAIT, migration_lock, validated_wait
+from dbtune.migrations.run_lock import DEFAULT_WAIT, lock_key, migration_lock, validated_wait
 
 target_metadata = None
 
@@ -85,7 +85,11 @@ def _run(connection: Connection) -> None:
     )
     try:
         # One Alembic run per database at a time: a second waits, saying who holds the lock.
-        with migration_lock(connection, validated_wait(wait)), context.begin_transaction():
+        key = lock_key(_version_options().get("version_table_schema"))
+        with (
+            migration_lock(connection, validated_wait(wait), key),
+            context.begin_transaction(),
+        ):
             context.run_migrations()
     except DbtuneError as error:
         # dbtune's migration errors name the index and the fix: show them as one FAILED line.

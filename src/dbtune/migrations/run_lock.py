@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,18 +39,26 @@ _HOLDER = sa.text(
 )
 
 
-def holder(conn: sa.Connection) -> str:
-    row = conn.execute(_HOLDER, {"c": LOCK_CLASS, "o": LOCK_ID}).first()
+def lock_key(version_table_schema: str | None) -> int:
+    """The lock's second key: 1 for a database's chain, one per schema for a tenant's (a
+    schema-per-tenant fleet migrates its tenants side by side, each under its own lock)."""
+    if not version_table_schema:
+        return LOCK_ID
+    return (zlib.crc32(version_table_schema.encode("utf-8")) & 0x7FFFFFFF) | 2
+
+
+def holder(conn: sa.Connection, key: int = LOCK_ID) -> str:
+    row = conn.execute(_HOLDER, {"c": LOCK_CLASS, "o": key}).first()
     if row is None:
         return "a session that has just let go"
     pid, app, client, since, query = row
     return f"pid {pid} ({app or 'no application_name'}, {client}, connected {since}): {query}"
 
 
-def _try(conn: sa.Connection) -> bool:
+def _try(conn: sa.Connection, key: int) -> bool:
     got = bool(
         conn.execute(
-            sa.text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": LOCK_ID}
+            sa.text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": key}
         ).scalar()
     )
     # The lock outlives transactions; end the one its query opened. A waiter must hold no
@@ -60,19 +69,22 @@ def _try(conn: sa.Connection) -> bool:
 
 
 @contextmanager
-def migration_lock(conn: sa.Connection, wait: str = DEFAULT_WAIT) -> Iterator[None]:
-    """Hold the database's migration lock on ``conn`` for the body (a session lock)."""
-    if not _try(conn):
+def migration_lock(
+    conn: sa.Connection, wait: str = DEFAULT_WAIT, key: int = LOCK_ID
+) -> Iterator[None]:
+    """Hold the database's (or, with a schema's ``key``, the tenant's) migration lock on
+    ``conn`` for the body (a session lock)."""
+    if not _try(conn, key):
         log.warning(
             "another migration run holds this database's migration lock: %s; waiting up to %s",
-            holder(conn),
+            holder(conn, key),
             wait,
         )
         conn.commit()
         deadline = time.monotonic() + duration_s(wait, "migration_lock_wait")
-        while not _try(conn):
+        while not _try(conn, key):
             if time.monotonic() > deadline:
-                who = holder(conn)
+                who = holder(conn, key)
                 conn.commit()
                 raise MigrationError(
                     f"another migration run held this database's migration lock for over "
@@ -85,9 +97,7 @@ def migration_lock(conn: sa.Connection, wait: str = DEFAULT_WAIT) -> Iterator[No
     finally:
         try:
             conn.rollback()
-            conn.execute(
-                sa.text("SELECT pg_advisory_unlock(:c, :o)"), {"c": LOCK_CLASS, "o": LOCK_ID}
-            )
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:c, :o)"), {"c": LOCK_CLASS, "o": key})
             conn.commit()
         except sa.exc.DBAPIError:
             pass  # the connection is gone, and its session lock with it

@@ -1,0 +1,158 @@
+"""``dbtune fleet upgrade`` / ``fleet status``: many databases or tenant schemas as one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from dbtune.cli.args import DSN_HELP, EXIT_CHECK_FAILED, EXIT_OK, positive_int, report_console
+from dbtune.config import load_config
+from dbtune.dsn import resolve_url
+from dbtune.errors import UsageError
+from dbtune.results import stderr_console
+
+
+def _targets(args: argparse.Namespace) -> list[Any]:
+    from dbtune.fleet import targets
+
+    chosen = [bool(args.targets), bool(args.targets_query), bool(args.schemas)]
+    if sum(chosen) != 1:
+        raise UsageError("name the fleet once: --targets FILE, --targets-query SQL --dsn URL, "
+                         "or --schemas PATTERN --dsn URL")  # fmt: skip
+    if args.targets:
+        return targets.from_file(Path(args.targets))
+    url = resolve_url(args.dsn, load_config().dsn_env)
+    if url is None:
+        raise UsageError("--targets-query and --schemas need the database: pass --dsn")
+    if args.targets_query:
+        return targets.from_query(url, args.targets_query)
+    return targets.tenant_schemas(url, args.schemas)
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from dbtune.fleet.upgrade import Chain, Rollout
+
+    chain = Chain.load(Path(args.config), args.to)
+    fleet = _targets(args)
+    with Progress(console=stderr_console(), transient=True) as bar:
+        task = bar.add_task(f"upgrading {len(fleet)} targets to {chain.head}", total=len(fleet))
+        rollout = Rollout(chain, args.parallel, args.timeout, args.continue_on_error,
+                          progress=lambda _: bar.advance(task))  # fmt: skip
+        outcomes = rollout.run(fleet, args.canary)
+    rows = [o.to_dict() for o in outcomes]
+    if args.format == "json":
+        print(json.dumps({"head": chain.head, "targets": rows}, indent=2))
+    else:
+        _table(["target", "from", "to", "s", "result", "error"],
+               [[r["target"], r["from"] or "base", r["to"] or "base", f"{r['seconds']:.1f}",
+                 r["result"], r["error"]] for r in rows])  # fmt: skip
+    failed = [o for o in outcomes if o.result not in ("upgraded", "at target")]
+    summary = stderr_console()
+    for o in failed:
+        summary.print(f"dbtune: {o.target.name}: {o.result}: {o.error}", soft_wrap=True)
+    summary.print(f"dbtune: {len(outcomes) - len(failed)} of {len(outcomes)} targets at "
+                  f"{chain.head}", soft_wrap=True)  # fmt: skip
+    return EXIT_CHECK_FAILED if failed else EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from dbtune.fleet.status import fleet_status
+    from dbtune.fleet.upgrade import Chain
+
+    chain = Chain.load(Path(args.config), args.to)
+    status = fleet_status(_targets(args), chain)
+    data = status.to_dict(chain)
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        counts: dict[str, list[str]] = {}
+        for t in data["targets"]:
+            counts.setdefault(t["revision"] or "base", []).append(t["target"])
+        _table(["revision", "targets", "which"],
+               [[rev, str(len(ts)), ", ".join(ts[:8]) + (" ..." if len(ts) > 8 else "")]
+                for rev, ts in counts.items()])  # fmt: skip
+        for finding in data["drift"]:
+            print(f"drift: {finding['finding']}: {', '.join(finding['targets'])}")
+        for target, why in data["errors"].items():
+            print(f"not read: {target}: {why}")
+    behind = [t for t in data["targets"] if not t["at_head"]]
+    return EXIT_CHECK_FAILED if behind or data["drift"] or data["errors"] else EXIT_OK
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(*header)
+    for row in rows:
+        table.add_row(*row)
+    report_console().print(table)
+
+
+def _fleet_arguments(parser: Any) -> None:
+    parser.add_argument("-c", "--config", default="alembic.ini", help="the chain's alembic.ini")
+    parser.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="one DSN per line, or TOML [[target]] with dsn, name, group",
+    )
+    parser.add_argument(
+        "--targets-query", metavar="SQL", help="a query on --dsn returning DSNs or schema names"
+    )
+    parser.add_argument(
+        "--schemas",
+        metavar="PATTERN",
+        help="tenant schemas of --dsn's database (SQL LIKE: tenant_%%)",
+    )
+    parser.add_argument("--dsn", help=DSN_HELP)
+    parser.add_argument("--to", default=None, metavar="REV", help="default: the chain's head")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def add_arguments(sub: Any) -> None:
+    from dbtune.cli.args import Parser
+    from dbtune.fleet.upgrade import DEFAULT_TIMEOUT_S
+
+    fleet = sub.add_parser("fleet", help="migrate and check many databases or tenant schemas")
+    fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, parser_class=Parser)
+    upgrade = fleet_sub.add_parser(
+        "upgrade",
+        help="upgrade every target: canaries first, then K at a time",
+        description="Each target runs alembic upgrade in its own process (dbtune's environment: "
+        "a migration lock per database or tenant, the online helpers' lock retries). Targets "
+        "already at the revision are skipped, so a rerun resumes. Exit 0 all at the "
+        "revision, 1 some failed or did not run, 2 usage.",
+    )
+    _fleet_arguments(upgrade)
+    upgrade.add_argument(
+        "--canary",
+        type=int,
+        default=1,
+        metavar="N",
+        help="upgrade these first; stop if any fails (default 1)",
+    )
+    upgrade.add_argument(
+        "--parallel",
+        type=positive_int,
+        default=4,
+        metavar="K",
+        help="targets at a time, and connections per server (default 4)",
+    )
+    upgrade.add_argument("--continue-on-error", action="store_true")
+    upgrade.add_argument(
+        "--timeout",
+        type=positive_int,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds per target (default {DEFAULT_TIMEOUT_S})",
+    )
+    upgrade.set_defaults(func=run_upgrade)
+    status = fleet_sub.add_parser(
+        "status",
+        help="each target's revision, and drift from the majority's indexes",
+        description="Exit 0 all at the revision without drift, 1 otherwise, 2 usage.",
+    )
+    _fleet_arguments(status)
+    status.set_defaults(func=run_status)

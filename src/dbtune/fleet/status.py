@@ -1,0 +1,88 @@
+"""Who is where: each target's revision, and drift from the fleet's majority.
+
+Drift is judged index by index: the definition each target has for an index name (its
+``pg_get_indexdef`` with the target's own schema taken out, so tenants compare alike), against
+the definition most targets have. A target lacking an index most have, having one most lack,
+or holding another definition is listed, and so is every INVALID index (a build that
+failed half-way). Grouped by finding, with the targets that have it, not repeated per target.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from dbtune.db import CONNECT_TIMEOUT_S
+from dbtune.fleet.targets import Target
+from dbtune.fleet.upgrade import Chain, current
+
+_INDEXES = """
+SELECT c.relname, n.nspname, pg_get_indexdef(i.indexrelid), i.indisvalid
+FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
+  AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s)
+"""
+
+
+@dataclass
+class Status:
+    revisions: dict[str, str | None] = field(default_factory=dict)  # target -> revision
+    errors: dict[str, str] = field(default_factory=dict)  # target -> why it was not read
+    drift: dict[str, list[str]] = field(default_factory=dict)  # finding -> targets
+
+    def to_dict(self, chain: Chain) -> dict[str, Any]:
+        return {
+            "head": chain.head,
+            "targets": [
+                {"target": t, "revision": r, "at_head": r == chain.head}
+                for t, r in self.revisions.items()
+            ],
+            "errors": self.errors,
+            "drift": [{"finding": f, "targets": ts} for f, ts in self.drift.items()],
+        }
+
+
+def _indexes(target: Target) -> dict[str, tuple[str, bool]]:
+    with psycopg.connect(target.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        rows = conn.execute(_INDEXES, {"schema": target.schema}).fetchall()
+    found = {}
+    for name, schema, definition, valid in rows:
+        own = f" ON {schema}." if target.schema else " ON "
+        found[str(name)] = (str(definition).replace(own, " ON "), bool(valid))
+    return found
+
+
+def fleet_status(targets: Sequence[Target], chain: Chain) -> Status:
+    status = Status()
+    by_target: dict[str, dict[str, tuple[str, bool]]] = {}
+    for target in targets:
+        try:
+            status.revisions[target.name] = current(target, chain.version_table)
+            by_target[target.name] = _indexes(target)
+        except psycopg.Error as exc:
+            status.errors[target.name] = str(exc).strip().splitlines()[0] if str(exc) else "?"
+    drift: dict[str, list[str]] = defaultdict(list)
+    names = {n for found in by_target.values() for n in found}
+    for name in sorted(names):
+        have = {t: found.get(name) for t, found in by_target.items()}
+        majority, count = Counter(d[0] if d else None for d in have.values()).most_common(1)[0]
+        for who, entry in have.items():
+            if entry is not None and not entry[1]:
+                drift[f"INVALID index {name}: a build that failed half-way (drop it, rebuild)"
+                      ].append(who)  # fmt: skip
+            definition = entry[0] if entry else None
+            if definition == majority or count == len(have):
+                continue
+            if definition is None:
+                drift[f"missing index {name} (most have: {majority})"].append(who)
+            elif majority is None:
+                drift[f"extra index {name}: {definition}"].append(who)
+            else:
+                drift[f"index {name} differs: {definition} (most have: {majority})"].append(who)
+    status.drift = dict(drift)
+    return status

@@ -1,0 +1,164 @@
+"""``dbtune fleet``: 50 tenant schemas of one database and databases named in a file, upgraded
+as one rollout; a tenant whose table is locked waits, retries, fails cleanly, and the rerun
+completes it; a target that refuses connections is named; ``fleet status`` says who is where
+and which index drifted from the majority."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.integration.helpers import run_cli
+from tests.servers import Server
+
+TENANTS = 50
+
+ITEMS = '''"""Items.
+
+Revision ID: f01_items
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "f01_items"
+down_revision = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "items",
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("owner", sa.BigInteger),
+    )
+'''
+
+ITEMS_OWNER = '''"""An index on items.owner.
+
+Revision ID: f02_owner
+Revises: f01_items
+"""
+
+from dbtune.migrations import create_index_online
+
+revision = "f02_owner"
+down_revision = "f01_items"
+
+
+def upgrade() -> None:
+    create_index_online("ix_items_owner", "items", ["owner"])
+'''
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    ops = tmp_path / "chain"
+    assert run_cli("init-ops", str(ops), "--version-table", "alembic_version").code == 0
+    (ops / "versions" / "f01_items.py").write_text(ITEMS)
+    (ops / "versions" / "f02_owner.py").write_text(ITEMS_OWNER)
+    return ops / "alembic.ini"
+
+
+def _fleet(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any], str]:
+    done = run_cli("fleet", *args, "--format", "json", env=env)
+    data = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    return done.code, data, done.stderr
+
+
+def test_fifty_tenants_a_locked_one_and_the_rerun(empty_url: str, chain: Path) -> None:
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for i in range(1, TENANTS + 1):
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"tenant_{i:02d}")))
+    tenants = ["--schemas", "tenant_%", "--dsn", empty_url, "-c", str(chain)]
+    code, first, _ = _fleet("upgrade", *tenants, "--to", "f01_items", "--parallel", "4")
+    assert code == 0, first
+    assert {t["result"] for t in first["targets"]} == {"upgraded"}
+    assert len(first["targets"]) == TENANTS
+
+    # tenant_07's table is held by a session: its index build waits, retries, and fails.
+    holder = psycopg.connect(empty_url)
+    holder.execute("LOCK TABLE tenant_07.items IN ACCESS EXCLUSIVE MODE")
+    quick = {"DBTUNE_LOCK_TIMEOUT": "200ms", "DBTUNE_LOCK_RETRIES": "2"}
+    try:
+        code, second, stderr = _fleet("upgrade", *tenants, "--parallel", "4",
+                                      "--continue-on-error", env=quick)  # fmt: skip
+    finally:
+        holder.close()
+    assert code == 1
+    results = {t["target"]: t for t in second["targets"]}
+    assert results["tenant_07"]["result"] == "failed", json.dumps(second["targets"][:3])
+    assert results["tenant_07"]["to"] == "f01_items"
+    assert "tenant_07" in stderr
+    assert sum(t["result"] == "upgraded" for t in second["targets"]) == TENANTS - 1
+
+    code, third, _ = _fleet("upgrade", *tenants, "--parallel", "4")
+    assert code == 0
+    done = {t["target"]: t["result"] for t in third["targets"]}
+    assert done["tenant_07"] == "upgraded"
+    assert sum(r == "at target" for r in done.values()) == TENANTS - 1  # resumed, not redone
+    with psycopg.connect(empty_url) as conn:
+        versions = conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname = 'alembic_version'"
+        ).fetchone()
+        indexes = conn.execute(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_items_owner'"
+        ).fetchone()
+    assert versions == (TENANTS,)  # one version table per tenant
+    assert indexes == (TENANTS,)
+
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX tenant_13.ix_items_owner")
+        conn.execute("CREATE INDEX ix_items_owner ON tenant_13.items (id)")
+    code, status, _ = _fleet("status", *tenants)
+    assert code == 1
+    assert all(t["at_head"] for t in status["targets"])
+    (drift,) = status["drift"]
+    assert drift["targets"] == ["tenant_13"]
+    assert "ix_items_owner differs" in drift["finding"]
+
+
+def test_databases_from_a_file_and_one_that_refuses(
+    pg_server: Server, chain: Path, tmp_path: Path
+) -> None:
+    names = [f"fleet_db_{i}" for i in range(4)]
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    refusing = "postgresql://nobody@127.0.0.1:1/nowhere"
+    targets = tmp_path / "targets.txt"
+    targets.write_text("# the fleet\n" + "\n".join(pg_server.url(n) for n in names)
+                       + f"\n{refusing}\n")  # fmt: skip
+    rollout = ["--canary", "1", "--parallel", "2", "--continue-on-error"]
+    code, data, stderr = _fleet("upgrade", "--targets", str(targets), "-c", str(chain), *rollout)
+    assert code == 1
+    results = [t["result"] for t in data["targets"]]
+    assert results == ["upgraded"] * 4 + ["failed"]
+    assert "connect" in data["targets"][-1]["error"]
+    assert "Traceback" not in stderr
+
+    # A failing canary stops the rollout: nothing else runs.
+    canary_first = tmp_path / "canary.txt"
+    canary_first.write_text("\n".join([refusing, *(pg_server.url(n) for n in names)]) + "\n")
+    code, data, _ = _fleet("upgrade", "--targets", str(canary_first), "-c", str(chain),
+                           "--canary", "1")  # fmt: skip
+    assert code == 1
+    assert [t["result"] for t in data["targets"]] == ["failed"] + ["not run"] * 4
+
+
+def test_usage_errors_are_one_line(chain: Path, tmp_path: Path) -> None:
+    for args, expected in (
+        (["upgrade", "-c", str(chain)], "name the fleet once"),
+        (["upgrade", "--targets", str(tmp_path / "none.txt"), "-c", str(chain)], "cannot read"),
+        (["upgrade", "--targets", str(chain), "-c", str(tmp_path / "no.ini")], "no Alembic ini"),
+    ):
+        done = run_cli("fleet", *args)
+        assert done.code == 2, done.stderr
+        assert expected in done.stderr
+        assert "Traceback" not in done.stderr
