@@ -122,6 +122,31 @@ def test_fifty_tenants_a_locked_one_and_the_rerun(empty_url: str, chain: Path) -
     assert drift["targets"] == ["tenant_13"]
     assert "ix_items_owner differs" in drift["finding"]
 
+    # doctor and explain on every tenant: each kind of finding once, with its tenants.
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for i in range(1, TENANTS + 1):
+            conn.execute(f"CREATE INDEX ix_items_owner_again ON tenant_{i:02d}.items (owner)")
+    code, doctor, _ = _fleet("doctor", *tenants, "--all")
+    assert code == 1
+    redundant = [g for g in doctor["findings"] if g["kind"] == "redundant_indexes"]
+    # one line for the 49 tenants alike; tenant_13's drifted index (on id) twins the key
+    assert [len(g["targets"]) for g in redundant] == [TENANTS - 1, 1], redundant
+    assert (
+        "<schema>.ix_items_owner_again duplicates <schema>.ix_items_owner"
+        in (redundant[0]["finding"])
+    )
+    assert redundant[1]["targets"] == ["tenant_13"]
+    workload = chain.parent / "w.toml"
+    workload.write_text(
+        '[[query]]\nname = "owned"\nsql = "SELECT id FROM items WHERE owner = 5"\n'
+        'expect.index = "ix_items_owner"\n'
+    )
+    code, explained, _ = _fleet("explain", *tenants, "--workload", str(workload))
+    assert code == 1
+    named = [g for g in explained["findings"] if "tenant_13" in g["targets"]]
+    assert named
+    assert all(len(set(g["targets"])) == len(g["targets"]) for g in explained["findings"])
+
 
 def test_databases_from_a_file_and_one_that_refuses(
     pg_server: Server, chain: Path, tmp_path: Path

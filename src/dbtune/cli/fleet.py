@@ -10,7 +10,7 @@ from typing import Any
 from dbtune.cli.args import DSN_HELP, EXIT_CHECK_FAILED, EXIT_OK, positive_int, report_console
 from dbtune.config import load_config
 from dbtune.dsn import resolve_url
-from dbtune.errors import UsageError
+from dbtune.errors import DbtuneError, UsageError
 from dbtune.results import stderr_console
 
 
@@ -81,6 +81,84 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"not read: {target}: {why}")
     behind = [t for t in data["targets"] if not t["at_head"]]
     return EXIT_CHECK_FAILED if behind or data["drift"] or data["errors"] else EXIT_OK
+
+
+def _with_search_path(target: Any) -> str:
+    """The target's URL, with its tenant schema first on the search_path."""
+    from psycopg.conninfo import make_conninfo
+
+    if not target.schema:
+        return str(target.url)
+    return make_conninfo(target.url, options=f"-csearch_path={target.schema}")
+
+
+def _print_groups(groups: list[Any], what: str, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps({what: [{"kind": g.kind, "finding": g.text, "targets": list(g.targets)}
+                                 for g in groups]}, indent=2))  # fmt: skip
+        return
+    _table(["kind", "finding", "targets"],
+           [[g.kind, g.text, f"{len(g.targets)}: " + ", ".join(g.targets[:6])
+             + (" ..." if len(g.targets) > 6 else "")] for g in groups])  # fmt: skip
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dbtune.explain.runner import run_workload
+    from dbtune.fleet.grouping import grouped
+    from dbtune.workload import load_workload
+
+    workload = load_workload(args.workload or load_config().workload_path())
+    fleet = _targets(args)
+
+    def one(target: Any) -> list[tuple[Any, str, str]]:
+        try:
+            report = run_workload(_with_search_path(target), workload, analyze=False)
+        except DbtuneError as exc:
+            return [(target, "error", exc.message)]
+        found = []
+        for r in report.results:
+            if r.error:
+                found.append((target, f"{r.query.name}[{r.profile}]", r.error))
+            for c in r.checks:
+                if c.status == "fail":
+                    found.append((target, f"{r.query.name}[{r.profile}] {c.id}", c.message))
+        return found
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        groups = grouped(f for found in pool.map(one, fleet) for f in found)
+    _print_groups(groups, "findings", args.format)
+    return EXIT_CHECK_FAILED if groups else EXIT_OK
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from dbtune.doctor import DoctorOptions
+    from dbtune.doctor.run import run_doctor as doctor
+    from dbtune.fleet.grouping import grouped, tenant_of
+
+    fleet = _targets(args)
+    found: list[tuple[Any, str, str]] = []
+    for url in dict.fromkeys(t.url for t in fleet):  # a database's tenants: read once
+        on_it = [t for t in fleet if t.url == url]
+        try:
+            report = doctor(url, DoctorOptions(show_all=args.all))
+        except DbtuneError as exc:
+            found += [(t, "error", exc.message) for t in on_it]
+            continue
+        for outcome in report.outcomes:
+            for scored in outcome.findings:
+                finding = scored.finding
+                owner = on_it[0]
+                if owner.schema:  # the tenant whose schema it concerns, if any
+                    owner = next((t for t in on_it if t.schema == scored.schema), None) or (
+                        tenant_of(finding.subject, on_it)
+                    )
+                if owner is not None:
+                    found.append((owner, outcome.id, finding.message))
+    groups = grouped(found)
+    _print_groups(groups, "findings", args.format)
+    return EXIT_CHECK_FAILED if groups else EXIT_OK
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
@@ -156,3 +234,23 @@ def add_arguments(sub: Any) -> None:
     )
     _fleet_arguments(status)
     status.set_defaults(func=run_status)
+    explain = fleet_sub.add_parser(
+        "explain",
+        help="the same workload on every target, findings grouped by kind",
+        description="Plans only. Exit 0 no finding anywhere, 1 some, 2 usage.",
+    )
+    _fleet_arguments(explain)
+    explain.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
+    explain.add_argument("--parallel", type=positive_int, default=4, metavar="K")
+    explain.set_defaults(func=run_explain)
+    doctor = fleet_sub.add_parser(
+        "doctor",
+        help="doctor on every target, findings grouped by kind with their targets",
+        description="A database's tenants are read once. Exit 0 nothing found, 1 findings, "
+        "2 usage.",
+    )
+    _fleet_arguments(doctor)
+    doctor.add_argument(
+        "--all", action="store_true", help="list findings on small tables too (doctor --all)"
+    )
+    doctor.set_defaults(func=run_doctor)
