@@ -227,6 +227,11 @@ def add_arguments(sub: Any) -> None:
         help=f"seconds per target (default {DEFAULT_TIMEOUT_S})",
     )
     upgrade.set_defaults(func=run_upgrade)
+    _checks(fleet_sub)
+
+
+def _checks(fleet_sub: Any) -> None:
+    """``fleet status``, ``fleet explain``, ``fleet doctor``."""
     status = fleet_sub.add_parser(
         "status",
         help="each target's revision, and drift from the majority's indexes",
