@@ -6,6 +6,9 @@ and which index drifted from the majority."""
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import pytest
 from psycopg import sql
 
 from tests.integration.helpers import run_cli
-from tests.servers import Server
+from tests.servers import TEST_DSN_ENV, Server, embedded_server, scratch_server
 
 TENANTS = 50
 
@@ -187,3 +190,56 @@ def test_usage_errors_are_one_line(chain: Path, tmp_path: Path) -> None:
         assert done.code == 2, done.stderr
         assert expected in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_twenty_databases_on_three_servers_within_the_connection_budget(
+    pg_server: Server, chain: Path, tmp_path: Path
+) -> None:
+    """``--parallel 2`` over 20 databases on three servers: at no moment more than two of the
+    rollout's connections on any server (sampled from pg_stat_activity while it runs)."""
+    if os.environ.get(TEST_DSN_ENV):
+        pytest.skip("runs once, on embedded servers")
+    with scratch_server() as second, scratch_server() as third:
+        servers = [pg_server, embedded_server(second), embedded_server(third)]
+        urls = []
+        for i in range(20):
+            server = servers[i % 3]
+            with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+                name = sql.Identifier(f"fleet3_{i:02d}")
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+            urls.append(server.url(f"fleet3_{i:02d}"))
+        targets = tmp_path / "targets.txt"
+        targets.write_text("\n".join(urls) + "\n")
+        peaks = [0, 0, 0]
+        stop = threading.Event()
+
+        def watch() -> None:
+            conns = [psycopg.connect(s.url("postgres"), autocommit=True,
+                                     application_name="watch") for s in servers]  # fmt: skip
+            try:
+                while not stop.is_set():
+                    for i, conn in enumerate(conns):
+                        row = conn.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = "
+                            "'client backend' AND application_name <> 'watch' "
+                            "AND datname LIKE 'fleet3_%'"
+                        ).fetchone()
+                        peaks[i] = max(peaks[i], int(row[0]) if row else 0)
+                    time.sleep(0.01)
+            finally:
+                for conn in conns:
+                    conn.close()
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            code, data, _ = _fleet("upgrade", "--targets", str(targets), "-c", str(chain),
+                                   "--parallel", "2")  # fmt: skip
+        finally:
+            stop.set()
+            watcher.join()
+    assert code == 0, data
+    assert [t["result"] for t in data["targets"]] == ["upgraded"] * 20
+    assert max(peaks) >= 1  # the watch saw the rollout
+    assert all(p <= 2 for p in peaks), peaks
