@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -243,3 +245,33 @@ def test_twenty_databases_on_three_servers_within_the_connection_budget(
     assert [t["result"] for t in data["targets"]] == ["upgraded"] * 20
     assert max(peaks) >= 1  # the watch saw the rollout
     assert all(p <= 2 for p in peaks), peaks
+
+
+def test_a_killed_rollout_is_resumed(empty_url: str, chain: Path) -> None:
+    """The fleet process killed half-way (its Alembic processes may still finish); the rerun
+    — here naming the tenants with ``--targets-query`` — skips the tenants already at head
+    and completes the others."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for i in range(12):
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"killed_{i:02d}")))
+    command = [sys.executable, "-m", "dbtune", "fleet", "upgrade", "--schemas", "killed_%",
+               "--dsn", empty_url, "-c", str(chain), "--parallel", "2"]  # fmt: skip
+    rollout = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    count = "SELECT count(*) FROM pg_class WHERE relname = 'alembic_version'"
+    deadline = time.monotonic() + 60
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        while time.monotonic() < deadline and rollout.poll() is None:
+            row = conn.execute(count).fetchone()
+            if row and row[0] >= 3:
+                break
+            time.sleep(0.05)
+    rollout.kill()
+    rollout.wait()
+    query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'killed_%' ORDER BY 1"
+    code, data, _ = _fleet("upgrade", "--targets-query", query, "--dsn", empty_url,
+                           "-c", str(chain), "--parallel", "2")  # fmt: skip
+    assert code == 0, data
+    results = [t["result"] for t in data["targets"]]
+    assert len(results) == 12
+    assert results.count("at target") >= 1  # what the killed run finished is not redone
+    assert set(results) <= {"at target", "upgraded"}
