@@ -275,3 +275,30 @@ def test_a_killed_rollout_is_resumed(empty_url: str, chain: Path) -> None:
     assert len(results) == 12
     assert results.count("at target") >= 1  # what the killed run finished is not redone
     assert set(results) <= {"at target", "upgraded"}
+
+
+def test_a_target_that_hangs_times_out_without_holding_the_others(
+    empty_url: str, chain: Path
+) -> None:
+    """Another run holds hang_1's migration lock (its tenant's own: hang_0 and hang_2 are not
+    held up by it): hang_1 waits, times out at --timeout, and is named."""
+    from dbtune.migrations.run_lock import LOCK_CLASS, lock_key
+
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"hang_{i}")))
+    holder = psycopg.connect(empty_url, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, lock_key("hang_1")])
+    try:
+        code, data, stderr = _fleet("upgrade", "--schemas", "hang_%", "--dsn", empty_url,
+                                    "-c", str(chain), "--canary", "0", "--timeout", "4",
+                                    "--continue-on-error")  # fmt: skip
+    finally:
+        holder.close()
+    assert code == 1
+    results = {t["target"]: t for t in data["targets"]}
+    assert results["hang_0"]["result"] == results["hang_2"]["result"] == "upgraded"
+    assert results["hang_1"]["result"] == "failed"
+    assert "timed out after 4 s" in results["hang_1"]["error"]
+    assert results["hang_0"]["seconds"] < 4
+    assert "hang_1: failed: timed out" in " ".join(stderr.split())
