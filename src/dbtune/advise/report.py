@@ -93,9 +93,11 @@ def render_markdown(design: Design) -> str:
         f"{data['cost_before']:,.0f} -> {data['cost_after']:,.0f}; {verdict}; solver "
         f"{solved} in {data['solver']['seconds']:.2f} s",
         "",
-        "| index | on | serves | write overhead | HOT lost on |",
-        "|---|---|---|---|---|",
     ]
+    if data["design_indexes"] or data["drops"]:
+        lines += ["| index | on | serves | write overhead | HOT lost on |", "|---|---|---|---|---|"]
+    else:
+        lines.append("Nothing to build or drop: the existing indexes serve the workload.")
     for c in data["candidates"]:
         if c["chosen"]:
             serves = ", ".join(q["query"] for q in data["queries"] if q["served_by"] == c["name"])

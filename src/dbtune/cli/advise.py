@@ -61,12 +61,18 @@ def run(args: argparse.Namespace) -> int:
             max_write_overhead=args.max_write_overhead,
             progress=lambda text: status.update(text),
         )
-    text = (
-        advise_report.render_json(design)
-        if args.format == "json"
-        else advise_report.render_markdown(design)
-    )
-    print(text, end="")
+    if args.format == "table":
+        from rich.markdown import Markdown
+
+        from dbtune.cli.args import report_console
+
+        report_console().print(Markdown(advise_report.render_markdown(design)))
+    else:
+        json_out = args.format == "json"
+        text = (
+            advise_report.render_json(design) if json_out else advise_report.render_markdown(design)
+        )
+        print(text, end="" if text.endswith("\n") else "\n")
     if args.write_revision:
         command = "dbtune " + " ".join(without_dsns(sys.argv[1:]))
         path = advise_report.revision(design, Path(args.write_revision), command)
