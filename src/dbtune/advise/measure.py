@@ -20,6 +20,7 @@ import psycopg
 
 from dbtune.advice import Setup, Suggestion
 from dbtune.advisor.design import Candidate
+from dbtune.advisor.what_if import make_index
 from dbtune.explain.results import QueryFailed, QueryResult
 from dbtune.explain.runner import explain_query
 from dbtune.sqltext import SqlTextError, analyse
@@ -59,16 +60,7 @@ def made(
     with conn.transaction(force_rollback=True):
         try:
             for s in suggestions:
-                statement = s.spec().statement(s.schema, concurrently=False)
-                if engine == "hypopg":
-                    row = conn.execute(
-                        "SELECT indexname FROM hypopg_create_index(%s)",
-                        [statement.as_string(conn)],
-                    ).fetchone()
-                    names[s.name] = str(row[0]) if row else s.name
-                else:
-                    conn.execute(statement)
-                    names[s.name] = s.name
+                names[s.name] = make_index(conn, s, engine)
             yield names
         finally:
             if engine == "hypopg" and not conn.closed:

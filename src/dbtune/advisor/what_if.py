@@ -35,21 +35,25 @@ def hypopg_installed(conn: Connection) -> bool:
     return bool(row and row[0])
 
 
-def _hypothetical(suggestion: Suggestion) -> Setup:
-    def run(conn: Connection) -> str:
-        statement = suggestion.spec().statement(suggestion.schema).as_string(conn)
-        row = conn.execute("SELECT indexname FROM hypopg_create_index(%s)", [statement]).fetchone()
+def make_index(conn: Connection, suggestion: Suggestion, engine: str) -> str:
+    """Make the suggested index in ``conn``'s transaction — hypothetical (``hypopg``) or built
+    (``build``, rolled back with the transaction) — and return the name a plan shows for it."""
+    statement = suggestion.spec().statement(suggestion.schema, concurrently=False)
+    if engine == "hypopg":
+        row = conn.execute(
+            "SELECT indexname FROM hypopg_create_index(%s)", [statement.as_string(conn)]
+        ).fetchone()
         return str(row[0]) if row else suggestion.name
+    conn.execute(statement)
+    return suggestion.name
 
-    return Setup(run, plan_only=True)
+
+def _hypothetical(suggestion: Suggestion) -> Setup:
+    return Setup(lambda conn: make_index(conn, suggestion, "hypopg"), plan_only=True)
 
 
 def _built(suggestion: Suggestion) -> Setup:
-    def run(conn: Connection) -> str:
-        conn.execute(suggestion.spec().statement(suggestion.schema))
-        return suggestion.name
-
-    return Setup(run)
+    return Setup(lambda conn: make_index(conn, suggestion, "build"))
 
 
 def choose_engine(
