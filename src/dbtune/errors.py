@@ -40,3 +40,10 @@ class MigrationError(DbtuneError):
 
 for _cls in (DbtuneError, UsageError, ConnectionFailed, MissingExtra, MigrationError):
     _cls.__module__ = "dbtune"
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a server error's detail lines left out), or
+    its type's name when it has none: what a one-line report of it shows."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

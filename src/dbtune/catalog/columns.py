@@ -12,6 +12,7 @@ from psycopg import sql
 
 from dbtune.catalog.indexes import IndexInfo
 from dbtune.catalog.query import CatalogQuery, Connection, Runner
+from dbtune.errors import first_line
 from dbtune.index_spec import ColumnType, length_limit, max_width, typmod_bounds
 
 _COLUMNS = CatalogQuery(
@@ -149,5 +150,5 @@ def measure_widest(conn: Connection, index: IndexInfo, wide: list[Column]) -> in
         with conn.transaction():
             row = conn.execute(query).fetchone()
     except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return first_line(exc)
     return int(row[0]) if row and row[0] is not None else 0

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from dbtune.db import CONNECT_TIMEOUT_S
+from dbtune.errors import first_line
 from dbtune.fleet.targets import Target
 from dbtune.fleet.upgrade import Chain, current
 
@@ -65,7 +66,7 @@ def fleet_status(targets: Sequence[Target], chain: Chain) -> Status:
             status.revisions[target.name] = current(target, chain.version_table)
             by_target[target.name] = _indexes(target)
         except psycopg.Error as exc:
-            status.errors[target.name] = str(exc).strip().splitlines()[0] if str(exc) else "?"
+            status.errors[target.name] = first_line(exc)
     drift: dict[str, list[str]] = defaultdict(list)
     names = {n for found in by_target.values() for n in found}
     for name in sorted(names):

@@ -23,6 +23,7 @@ from dbtune.capture.statements import worth_checking
 from dbtune.capture.workload_file import statement_name
 from dbtune.checks import CheckResult
 from dbtune.config import Config
+from dbtune.errors import first_line
 from dbtune.explain.runner import CAN_REACH, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.pytest_plans.stats_import import StatsImports
@@ -57,11 +58,6 @@ class Seen:
     @property
     def flagged(self) -> bool:
         return self.result is not None and self.result.status == "fail"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _walked_whole(
@@ -147,7 +143,7 @@ class PlanRecorder:
             with _quiet():
                 result = explain()
         except (QueryFailed, psycopg.Error) as exc:
-            seen.error = _first_line(exc)
+            seen.error = first_line(exc)
             return
         walked = _walked_whole(result, allowed, expect)
         if walked is not None:
@@ -155,7 +151,7 @@ class PlanRecorder:
                 with _quiet():  # again, with the catalog's facts the advisor needs
                     result = explain(with_facts=True)
             except (QueryFailed, psycopg.Error) as exc:
-                seen.error = _first_line(exc)
+                seen.error = first_line(exc)
                 return
             result = replace(result, checks=(*result.checks, walked))
         seen.result = result
@@ -169,7 +165,7 @@ class PlanRecorder:
                     conn, result.facts, result.plan, expect, seen.result.checks, replan
                 )
         except (QueryFailed, psycopg.Error) as exc:
-            seen.advice = Advice(f"no advice: the advisor could not finish ({_first_line(exc)})")
+            seen.advice = Advice(f"no advice: the advisor could not finish ({first_line(exc)})")
 
     def repeated(self, template: str) -> bool:
         """A statement text (placeholders and all) seen before: counted, nothing more to do.

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from dbtune.errors import UsageError
+from dbtune.errors import UsageError, first_line
 from dbtune.stats import file as stats_file
 from dbtune.stats.grow import GROW_LIMIT_MB
 from dbtune.stats.restore import OtherSchema, restore_stats
@@ -64,7 +64,7 @@ class StatsImports:
             self.lines[database] = f"{_WAITING} {self.path} into {database}: {exc}"
             return
         except (UsageError, psycopg.Error) as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = first_line(exc)
             self.lines[database] = f"statistics of {self.path} not imported into {database}: {text}"
             return
         left = [*done.skipped, *done.grown.skipped]

@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from dbtune.errors import first_line
 from dbtune.identifiers import ident
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -81,18 +82,13 @@ def give_back(conn: Connection, grown: Grown) -> list[str]:
         try:
             conn.execute(sql.SQL("VACUUM (TRUNCATE) {}").format(ident(schema, name)))
         except psycopg.Error as exc:
-            failed.append(f"{ident(schema, name).as_string(conn)}: {_first_line(exc)}")
+            failed.append(f"{ident(schema, name).as_string(conn)}: {first_line(exc)}")
     return failed
 
 
 def _pages(conn: Connection, oid: int) -> int:
     row = conn.execute(_PAGES, {"oid": oid}).fetchone()
     return int(row[0]) if row else 0
-
-
-def _first_line(exc: psycopg.Error) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _copy_statement(
@@ -234,7 +230,7 @@ def _grow_one(
         with conn.transaction():
             why = _grow(conn, oid, table, want)
     except psycopg.Error as exc:
-        why = f"{_first_line(exc)}"
+        why = f"{first_line(exc)}"
     after = _pages(conn, oid)
     grown.written_bytes += max(0, after - have) * block
     if why:

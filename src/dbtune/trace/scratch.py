@@ -22,6 +22,7 @@ from pglast.visitors import Visitor
 from psycopg import sql
 
 from dbtune import embedded
+from dbtune.errors import first_line
 
 SCRATCH_DATABASE = "dbtune_trace"
 
@@ -220,7 +221,7 @@ def _fill(conn: psycopg.Connection[Any], oid: int, schema: str, table: str, rows
         with conn.transaction():
             conn.execute(insert.statement(schema, table, rows))
     except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return first_line(exc)
     return ""
 
 
@@ -286,5 +287,5 @@ def empty_again(conn: psycopg.Connection[Any], oids: Sequence[int]) -> str:
     try:
         conn.execute(statement)
     except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return first_line(exc)
     return ""
