@@ -99,19 +99,24 @@ def one_row(url: str, query: str, params: Any = None) -> Any:
     return row[0] if len(row) == 1 else row
 
 
-@contextmanager
-def another_database(server: Server, name: str) -> Iterator[str]:
-    """A second fresh database beside the test's, dropped afterwards."""
-    admin = server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
+def fresh_database(server: Server, name: str) -> str:
+    """Database ``name`` on ``server``, dropped first if it was there; its URL."""
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return server.url(name)
+
+
+@contextmanager
+def another_database(server: Server, name: str) -> Iterator[str]:
+    """A second fresh database beside the test's, dropped afterwards."""
+    url = fresh_database(server, name)
     try:
-        yield server.url(name)
+        yield url
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
+        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

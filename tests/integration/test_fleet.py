@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.integration.helpers import run_cli
+from tests.integration.helpers import fresh_database, run_cli
 from tests.servers import TEST_DSN_ENV, Server, embedded_server, scratch_server
 
 TENANTS = 50
@@ -157,10 +157,8 @@ def test_databases_from_a_file_and_one_that_refuses(
     pg_server: Server, chain: Path, tmp_path: Path
 ) -> None:
     names = [f"fleet_db_{i}" for i in range(4)]
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        for name in names:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    for name in names:
+        fresh_database(pg_server, name)
     refusing = "postgresql://nobody@127.0.0.1:1/nowhere"
     targets = tmp_path / "targets.txt"
     targets.write_text("# the fleet\n" + "\n".join(pg_server.url(n) for n in names)
@@ -203,14 +201,7 @@ def test_twenty_databases_on_three_servers_within_the_connection_budget(
         pytest.skip("runs once, on embedded servers")
     with scratch_server() as second, scratch_server() as third:
         servers = [pg_server, embedded_server(second), embedded_server(third)]
-        urls = []
-        for i in range(20):
-            server = servers[i % 3]
-            with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-                name = sql.Identifier(f"fleet3_{i:02d}")
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(name))
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-            urls.append(server.url(f"fleet3_{i:02d}"))
+        urls = [fresh_database(servers[i % 3], f"fleet3_{i:02d}") for i in range(20)]
         targets = tmp_path / "targets.txt"
         targets.write_text("\n".join(urls) + "\n")
         peaks = [0, 0, 0]

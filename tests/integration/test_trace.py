@@ -26,7 +26,7 @@ from dbtune.trace import TraceReport, judge
 from dbtune.trace.report import as_results
 from dbtune.trace.rules import Settings, registry
 from dbtune.trace.runner import TraceOptions, trace_chain
-from tests.integration.helpers import REPO, run_cli
+from tests.integration.helpers import REPO, fresh_database, run_cli
 from tests.servers import Server
 
 CHAIN = REPO / "tests" / "trace_chain"
@@ -35,18 +35,9 @@ SNAPSHOT = REPO / "tests" / "unit" / "snapshots" / "trace-report.md"
 VERSION_TABLE = "app_version"
 
 
-def _database(server: Server, name: str) -> str:
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return server.url(name)
-
-
 @pytest.fixture(scope="module")
 def fixture_trace(pg_server: Server) -> tuple[TraceReport, str]:
-    url = _database(pg_server, "trace_fixture_chain")
+    url = fresh_database(pg_server, "trace_fixture_chain")
     chain = trace_chain(url, TraceOptions(ini=INI, rows=2000, version_table=VERSION_TABLE))
     return judge(chain, Settings()), url
 
@@ -148,7 +139,7 @@ def test_report_snapshot(fixture_trace: tuple[TraceReport, str]) -> None:
 
 
 def test_dbtune_own_chain_traces_clean(pg_server: Server) -> None:
-    url = _database(pg_server, "trace_own_chain")
+    url = fresh_database(pg_server, "trace_own_chain")
     chain = trace_chain(url, TraceOptions(ini=REPO / "alembic.ini", rows=500))
     report = judge(chain, Settings())
     assert len(chain.revisions) == 7
@@ -181,7 +172,7 @@ def test_cli_gates_ci_and_traces_only_what_a_branch_changed(
     for name in ("03_t02_create_index.py", "04_t02_create_index_safe.py"):
         shutil.copy(CHAIN / "versions" / name, versions / name)
 
-    url = _database(pg_server, "trace_cli")
+    url = fresh_database(pg_server, "trace_cli")
     done = run_cli(
         "trace", "--dsn", url, "-c", str(ini), "--changed-since", base, "--rows", "100",
         "--version-table", VERSION_TABLE, "--format", "json",
@@ -215,7 +206,7 @@ def test_a_failing_revision_exits_2_and_keeps_what_was_traced(
     broken = (CHAIN / "versions" / "03_t02_create_index.py").read_text()
     broken = broken.replace('["accountId"]', '["noSuchColumn"]')
     (versions / "03_t02_create_index.py").write_text(broken)
-    url = _database(pg_server, "trace_failing")
+    url = fresh_database(pg_server, "trace_failing")
     done = run_cli("trace", "--dsn", url, "-c", str(ini), "--format", "json")
     assert done.code == 2
     assert "revision t02_create_index failed" in done.stderr
@@ -309,7 +300,7 @@ def test_synthetic_rows_are_not_blamed_on_the_revision(pg_server: Server, tmp_pa
         late.unlink()
     (versions / "s01_settings.py").write_text(SETTINGS_TABLE)
     (versions / "s02_version_key.py").write_text(JSON_DATA_MIGRATION)
-    url = _database(pg_server, "trace_synthetic")
+    url = fresh_database(pg_server, "trace_synthetic")
     done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
     assert done.code in (0, 1), done.stderr
     report = json.loads(done.stdout)
@@ -322,7 +313,7 @@ def test_synthetic_rows_are_not_blamed_on_the_revision(pg_server: Server, tmp_pa
     assert "invalid input syntax for type json" in note
 
     (versions / "s03_broken.py").write_text(BROKEN)
-    url = _database(pg_server, "trace_synthetic_broken")
+    url = fresh_database(pg_server, "trace_synthetic_broken")
     done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
     assert done.code == 2
     assert "revision s03_broken failed" in done.stderr
@@ -336,7 +327,7 @@ def test_synthetic_rows_are_not_blamed_on_the_revision(pg_server: Server, tmp_pa
     (versions / "s03_broken.py").write_text(BROKEN.replace(
         'down_revision = "s02_version_key"', 'down_revision = "s01_settings"'
     ))  # fmt: skip
-    url = _database(pg_server, "trace_synthetic_broken_filled")
+    url = fresh_database(pg_server, "trace_synthetic_broken_filled")
     done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
     assert done.code == 2
     message = " ".join(done.stderr.split())
@@ -404,7 +395,7 @@ def test_trace_stats_plans_a_data_migration_at_productions_scale(
     """``UPDATE ... WHERE "AccountId" = 1`` finds one of dbtune's 2,000 synthetic rows
     through the index; in production 9 in 10 of the table's 300,000 rows have account 1, and with
     ``--stats`` the trace plans it as production would: a sequential scan of the table."""
-    prod = _database(pg_server, "trace_stats_prod")
+    prod = fresh_database(pg_server, "trace_stats_prod")
     with psycopg.connect(prod, autocommit=True) as conn:
         if conn.info.server_version < 180_000:
             pytest.skip("importing statistics needs PostgreSQL 18")
@@ -420,7 +411,7 @@ def test_trace_stats_plans_a_data_migration_at_productions_scale(
     (versions / "e02_touch.py").write_text(EVENTS_DATA_MIGRATION)
 
     def scanned(*extra: str) -> tuple[list[str], list[str]]:
-        url = _database(pg_server, "trace_stats")
+        url = fresh_database(pg_server, "trace_stats")
         done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "2000",
                        "--format", "json", *extra)  # fmt: skip
         assert done.code in (0, 1), done.stderr
