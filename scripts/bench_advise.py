@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from dbtune import embedded  # noqa: E402
 from dbtune.advice import Suggestion  # noqa: E402
-from dbtune.advise import advise_workload  # noqa: E402
+from dbtune.advise import AdviseOptions, advise_workload  # noqa: E402
 from dbtune.advisor import advisor  # noqa: E402
 from dbtune.advisor.design import Candidate, QueryCosts, select  # noqa: E402
 from dbtune.explain.runner import run_workload  # noqa: E402
@@ -256,7 +256,7 @@ def main() -> None:
     load = workload(queries)
     configs: dict[str, list[Suggestion]] = {"none": [], "per-query": per_query(url, load)}
     started = time.perf_counter()
-    design = advise_workload(url, load, engine="build", embedded=True)
+    design = advise_workload(url, load, AdviseOptions(engine="build", embedded=True))
     print(f"advise: {time.perf_counter() - started:.0f} s, solver {design.selection.seconds:.2f} s")
     configs["advise"] = [c.suggestion for c in design.chosen]
     started = time.perf_counter()

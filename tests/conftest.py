@@ -21,6 +21,7 @@ from pytest_postgresql import factories
 from dbtune import reference_schema
 from dbtune.seed import seed
 from tests.foreign_app import app as shop
+from tests.storage_app import app as storage
 from tests.servers import (
     BIG_MESSAGES,
     BIG_USERS,
@@ -78,6 +79,12 @@ def _load_shop(
     shop.install(Server(host, int(port), user, password).url(dbname))
 
 
+def _load_storage(
+    host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
+    storage.install(Server(host, int(port), user, password).url(dbname))
+
+
 def _load_busy_shop(
     host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
 ) -> None:
@@ -85,8 +92,10 @@ def _load_busy_shop(
 
 
 empty_template = factories.postgresql_noproc(dbname="dbtune_empty")
+storage_template = factories.postgresql_noproc(dbname="dbtune_storage", load=[_load_storage])
 shop_template = factories.postgresql_noproc(dbname="dbtune_shop", load=[_load_shop])
-busy_shop_template = factories.postgresql_noproc(dbname="dbtune_busy_shop", load=[_load_busy_shop])
+busy_storage_template = factories.postgresql_noproc(dbname="dbtune_storage", load=[_load_storage])
+shop_template = factories.postgresql_noproc(dbname="dbtune_busy_shop", load=[_load_busy_shop])
 big_baseline_template = factories.postgresql_noproc(
     dbname="dbtune_big_baseline", load=[_load_big_baseline]
 )
@@ -114,6 +123,11 @@ def shop_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
+def storage_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
+    return request.getfixturevalue("storage_template")
+
+
+@pytest.fixture(scope="session")
 def busy_shop_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("busy_shop_template")
 
@@ -121,6 +135,7 @@ def busy_shop_proc(pg_server: Server, request: pytest.FixtureRequest) -> Any:
 empty_db = factories.postgresql("empty_proc")
 busy_shop_db = factories.postgresql("busy_shop_proc")
 shop_db = factories.postgresql("shop_proc")
+storage_db = factories.postgresql("storage_proc")
 big_baseline_db = factories.postgresql("big_baseline_proc")
 seeded_db = factories.postgresql("seeded_proc")
 
@@ -160,3 +175,12 @@ def busy_shop_url(busy_shop_db: psycopg.Connection[Any], pg_server: Server) -> s
     tried on while the shop's own writers run."""
     busy_shop_db.commit()
     return url_of(busy_shop_db, pg_server)
+
+
+@pytest.fixture
+def storage_url(storage_db: psycopg.Connection[Any], pg_server: Server) -> str:
+    """URL of a fresh copy of a library's storage (tests/storage_app): SQLAlchemy models
+    with ``index=True`` columns and unique ``(parent_id, key)`` pairs, made by ``create_all``,
+    one study holding most trials."""
+    storage_db.commit()
+    return url_of(storage_db, pg_server)

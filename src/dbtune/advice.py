@@ -49,6 +49,7 @@ class Suggestion:
     include: tuple[str, ...] = ()
     where: str | None = None
     reason: str = ""
+    allow_wide: bool = False  # an unbounded column, measured small today (advise/wide.py)
 
     def spec(self) -> IndexSpec:
         return IndexSpec.build(
@@ -62,7 +63,7 @@ class Suggestion:
         """The ``create_index_online`` call for an Alembic revision."""
         return helper_calls.create_index(
             self.name, self.table, self.columns, include=self.include, where=self.where,
-            schema=self.schema,
+            schema=self.schema, allow_wide=self.allow_wide,
         )  # fmt: skip
 
     def call(self) -> str:
@@ -77,6 +78,7 @@ class Suggestion:
             "include": list(self.include),
             "where": self.where,
             "reason": self.reason,
+            "allow_wide": self.allow_wide,
             "sql": self.statement(),
             "call": self.call(),
         }

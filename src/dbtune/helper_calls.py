@@ -127,6 +127,7 @@ def create_index(
     where: str | None = None,
     unique: bool = False,
     schema: str | None = None,
+    allow_wide: bool = False,
 ) -> HelperCall:
     kwargs: list[tuple[str, object]] = []
     if include:
@@ -137,6 +138,8 @@ def create_index(
         kwargs.append(("unique", True))
     if schema:
         kwargs.append(("schema", schema))
+    if allow_wide:
+        kwargs.append(("allow_wide", True))
     return HelperCall("create_index_online", (name, table, tuple(columns)), tuple(kwargs))
 
 

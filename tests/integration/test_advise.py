@@ -175,17 +175,22 @@ def test_a_redundant_index_no_plan_uses_is_dropped_with_its_undo(
     shop_url: str, tmp_path: Path
 ) -> None:
     """``(status)`` beside ``(status, total)``: doctor calls the first redundant, and no query
-    of the workload uses it under the design, so the revision drops it; the other stays (no
-    query uses it either, but doctor has nothing against it); the downgrade builds the dropped
-    one again exactly."""
+    of the workload uses it under the design, so with ``--propose-drops`` the revision drops
+    it, saying whose it is; the other stays (no query uses it either, but doctor has nothing
+    against it); the downgrade builds the dropped one again exactly. Without the flag the
+    application's indexes are not touched."""
     with psycopg.connect(shop_url, autocommit=True) as conn:
         conn.execute('CREATE INDEX "ix_Orders_status" ON "Shop"."Orders" (status)')
         conn.execute('CREATE INDEX "ix_Orders_status_total" ON "Shop"."Orders" (status, total)')
     before = _indexes(shop_url)
-    code, design, ops = _advise(shop_url, tmp_path, "--workload", str(SHOP_WORKLOAD))
+    _, unasked, _ = _advise(shop_url, tmp_path / "unasked", "--workload", str(SHOP_WORKLOAD))
+    assert unasked["drops"] == []
+    code, design, ops = _advise(shop_url, tmp_path, "--workload", str(SHOP_WORKLOAD),
+                                "--propose-drops")  # fmt: skip
     assert code == 0, design["queries"]
     (drop,) = design["drops"]
     assert drop["index"] == "ix_Orders_status"
+    assert drop["owner"] == "the application's"
     assert "redundant" in drop["why"] or "ix_Orders_status_total" in drop["why"]
     assert "drop_index_online(" in drop["call"]
     assert "'ix_Orders_status', 'Orders', ['status'], schema='Shop'" in drop["undo"]

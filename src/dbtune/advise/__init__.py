@@ -6,14 +6,21 @@ selection wired together, as an entry point: the tools do not import one another
 2. Candidates: those suggestions and their merges (:mod:`dbtune.advisor.design`).
 3. The cost matrix (:mod:`.measure`): each query planned with each candidate beside the
    existing indexes — HypoPG, or a rolled-back build.
-4. The exact selection (CP-SAT), then the chosen set planned together (verified).
-5. Drops (:mod:`.drops`): what no verified plan uses and doctor calls unused or redundant.
+   Before that, the existing indexes have their say (:mod:`.existing`): a candidate one of
+   them already is goes, a name one of them has is freed; unbounded columns are measured
+   (:mod:`.wide`).
+4. The exact selection (CP-SAT), then the chosen set planned together (verified), and, where
+   indexes can be built, measured (:mod:`.proof`): an index no statement is measurably faster
+   with, or one that makes a statement slower, leaves the design, and why is listed.
+5. The existing indexes a chosen one makes redundant are named; drops (:mod:`.drops`) only
+   when asked: what no verified plan uses and doctor calls unused or redundant.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,11 +29,22 @@ from psycopg import sql
 from dbtune.advice import Suggestion
 from dbtune.advise.conditions import condition_candidates
 from dbtune.advise.drops import Drop, drops
+from dbtune.advise.existing import Redundant, read_existing, redundant_existing, sift
 from dbtune.advise.measure import Profile, measure, verify
 from dbtune.advise.overhead import Overhead, overhead_of, updated_columns
+from dbtune.advise.proof import Measured, Timing, prove, refuted
+from dbtune.advise.wide import Refused, settle_wide
 from dbtune.advisor import advisor
-from dbtune.advisor.design import Candidate, QueryCosts, Selection, candidates_with_merges, select
+from dbtune.advisor.design import (
+    Candidate,
+    QueryCosts,
+    Selection,
+    candidates_with_merges,
+    select,
+    weighted_cost_after,
+)
 from dbtune.advisor.what_if import choose_engine, hypopg_installed
+from dbtune.catalog import IndexInfo
 from dbtune.db import connect
 from dbtune.dsn import describe
 from dbtune.errors import UsageError
@@ -52,6 +70,11 @@ class Design:
     overheads: dict[Suggestion, Overhead] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # queries that could not be planned
     per_query: int = 0  # distinct per-query suggestions (what `explain --what-if` proposes)
+    existing: list[tuple[Suggestion, IndexInfo]] = field(default_factory=list)  # already there
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # a name the database has
+    refused: list[Refused] = field(default_factory=list)  # candidates left out, and why
+    redundant: list[Redundant] = field(default_factory=list)  # existing, made redundant
+    measured: dict[str, Measured] | None = None  # None: nothing could be executed (HypoPG)
 
     @property
     def chosen(self) -> list[Candidate]:
@@ -116,14 +139,25 @@ def _planned(url: str, workload: Workload) -> _Planned:
     return _Planned(profiles, before, skipped, suggestions, per_query)
 
 
+MAX_PROOF_ROUNDS = 3
+"""Measure, leave out what the measurements refute, measure the rest again: at most this
+often (each round builds the design once and runs its statements 2 x RUNS times)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdviseOptions:
+    engine: str = "auto"
+    embedded: bool = False
+    max_per_table: int | None = None
+    max_write_overhead: float | None = None
+    propose_drops: bool = False
+    versions: Path | None = None  # the ops chain's versions folder: whose an index is
+
+
 def advise_workload(
     url: str,
     workload: Workload,
-    *,
-    engine: str = "auto",
-    embedded: bool = False,
-    max_per_table: int | None = None,
-    max_write_overhead: float | None = None,
+    options: AdviseOptions = AdviseOptions(),
     progress: Callable[[str], None] = lambda _: None,
 ) -> Design:
     """The design for ``workload`` on ``url`` (read only: every index it makes is
@@ -137,26 +171,73 @@ def advise_workload(
         found = candidates_with_merges(
             [*planned.suggestions, *condition_candidates(conn, profiles)]
         )
-        chosen_engine = _engine(conn, engine, embedded, found) if found else "none"
+        existing = read_existing(conn, [c.suggestion for c in found])
+        sifted = sift(existing, found)
+        found, refused = settle_wide(conn, existing, sifted.candidates)
+        chosen_engine = _engine(conn, options.engine, options.embedded, found) if found else "none"
         overheads = {c.suggestion: overhead_of(conn, c.suggestion, updated) for c in found}
-        candidates = [
-            Candidate(c.suggestion, c.sources, c.aliases, overheads[c.suggestion].ratio)
-            for c in found
-        ]
+        candidates = [replace(c, overhead=overheads[c.suggestion].ratio) for c in found]
         matrix = measure(conn, profiles, candidates, chosen_engine, progress) if candidates else {}
         costs = [_costs(p, before[p.key], matrix.get(p.key, {})) for p in profiles]
         try:
-            selection = select(candidates, costs, max_per_table=max_per_table,
-                               max_write_overhead=max_write_overhead)  # fmt: skip
+            selection = select(candidates, costs, max_per_table=options.max_per_table,
+                               max_write_overhead=options.max_write_overhead)  # fmt: skip
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        measured: dict[str, Measured] | None = None
+        if chosen_engine == "build" and selection.chosen:
+            selection, measured, more = _proven(conn, profiles, candidates, costs, selection,
+                                                progress)  # fmt: skip
+            refused += more
         chosen = [candidates[i] for i in selection.chosen]
         progress("planning the workload with the chosen indexes")
         after = verify(conn, profiles, chosen, chosen_engine) if chosen else dict(before)
         used = {n for r in after.values() if r.plan for n in r.plan.index_names()}
-        dropped = drops(conn, used, [c.suggestion for c in chosen])
-    return Design(describe(url), chosen_engine, profiles, before, candidates, selection, after,
-                  dropped, overheads, planned.skipped, planned.per_query)  # fmt: skip
+        chosen_suggestions = [c.suggestion for c in chosen]
+        dropped = (
+            drops(conn, used, chosen_suggestions, options.versions)
+            if options.propose_drops else []
+        )  # fmt: skip
+    return Design(
+        describe(url), chosen_engine, profiles, before, candidates, selection, after, dropped,
+        overheads, planned.skipped, planned.per_query, sifted.served, sifted.renamed, refused,
+        redundant_existing(existing, chosen_suggestions, options.versions), measured,
+    )  # fmt: skip
+
+
+def _proven(
+    conn: Connection,
+    profiles: Sequence[Profile],
+    candidates: Sequence[Candidate],
+    costs: Sequence[QueryCosts],
+    selection: Selection,
+    progress: Callable[[str], None],
+) -> tuple[Selection, dict[str, Measured], list[Refused]]:
+    """The selection less what measurement refutes (see :mod:`.proof`), the last
+    measurements, and the refused indexes with why."""
+    baseline: dict[str, Timing | None] = {}
+    refused: list[Refused] = []
+    measured: dict[str, Measured] = {}
+    for _ in range(MAX_PROOF_ROUNDS):
+        chosen = [candidates[i] for i in selection.chosen]
+        if not chosen:
+            break
+        progress(f"measuring the workload with and without {len(chosen)} indexes")
+        measured = prove(conn, profiles, [c.suggestion for c in chosen], baseline)
+        served = {
+            c.suggestion.name: [k for k, i in selection.served_by.items() if i == pos]
+            for pos, c in zip(selection.chosen, chosen, strict=True)
+        }
+        expected = {p.query.expect.index for p in profiles if p.query.expect.index}
+        why = refuted(chosen, served, measured, expected)
+        if not why:
+            break
+        refused += [Refused(name, text) for name, text in why.items()]
+        keep = tuple(i for i in selection.chosen if candidates[i].suggestion.name not in why)
+        by = {k: (i if i in keep else None) for k, i in selection.served_by.items()}
+        selection = replace(selection, chosen=keep, served_by=by,
+                            cost_after=weighted_cost_after(costs, by))  # fmt: skip
+    return selection, measured, refused
 
 
 GAIN = 0.1

@@ -1,4 +1,10 @@
-"""Which existing indexes the design drops, each with its exact undo.
+"""Which existing indexes the design would drop (only under ``--propose-drops``: an index the
+user did not ask dbtune to touch is the application's), each with whose it is and its undo.
+
+An index whose undo the online helper cannot write exactly (an expression, an operator class,
+a collation, a NULLS order, another method) is never proposed: every revision dbtune writes
+must round-trip. The undo passes ``allow_wide``: the index existed, so the width guard has no
+say over building it again.
 
 An index is dropped only when no query of the workload uses it under the chosen design (its
 name in none of the verified plans) *and* doctor calls it unused (never scanned since the
@@ -10,13 +16,15 @@ foreign key's columns (doctor's own rules).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql
 
 from dbtune.advice import Suggestion
+from dbtune.advise.existing import owner
 from dbtune.advisor.design import prefix_redundant
 from dbtune.catalog import IndexInfo, read_catalog
 from dbtune.doctor import DoctorOptions
@@ -30,6 +38,7 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 class Drop:
     index: IndexInfo
     why: str
+    owner: str = "the application's"
 
     def call(self) -> HelperCall:
         return drop_index(self.index.name, self.index.table, schema=self.index.schema)
@@ -37,7 +46,10 @@ class Drop:
     def undo(self) -> HelperCall | None:
         """The ``create_index_online`` call that builds it again as it is."""
         statement = parse_sql(self.index.definition)[0].stmt
-        return index_stmt(statement) if isinstance(statement, ast.IndexStmt) else None
+        call = index_stmt(statement) if isinstance(statement, ast.IndexStmt) else None
+        if call is None:
+            return None
+        return replace(call, kwargs=(*call.kwargs, ("allow_wide", True)))
 
 
 def _as_suggestion(index: IndexInfo) -> Suggestion:
@@ -49,8 +61,11 @@ def _as_suggestion(index: IndexInfo) -> Suggestion:
     )
 
 
-def drops(conn: Connection, used: Iterable[str], chosen: Sequence[Suggestion]) -> list[Drop]:
-    """The existing indexes to drop: used by no verified plan, and unused or redundant."""
+def drops(
+    conn: Connection, used: Iterable[str], chosen: Sequence[Suggestion], versions: Path | None
+) -> list[Drop]:
+    """The existing indexes to drop: used by no verified plan, unused or redundant, and with
+    an exact undo."""
     with conn.transaction(force_rollback=True):
         catalog = read_catalog(conn)
     options = DoctorOptions()
@@ -79,5 +94,7 @@ def drops(conn: Connection, used: Iterable[str], chosen: Sequence[Suggestion]) -
             if covering is not None:
                 why = f"the design's {covering.name} leads with its key and serves what it serves"
         if why is not None:
-            found.append(Drop(index, why))
+            drop = Drop(index, why, owner(index, versions))
+            if drop.undo() is not None:
+                found.append(drop)
     return found

@@ -13,6 +13,7 @@ from dbtune.migrations.chain import current_head
 from dbtune.revision_file import RevisionFile, new_revision_id
 
 if TYPE_CHECKING:
+    from dbtune.advice import Suggestion
     from dbtune.advise import Design
 
 
@@ -37,11 +38,21 @@ def to_dict(design: Design) -> dict[str, Any]:
             }
             for i, c in enumerate(design.candidates)
         ],
+        "measured": design.measured is not None,
+        "figures": _figures(design),
+        "existing_serves": [
+            {"candidate": s.name, "existing": i.name, "definition": i.definition}
+            for s, i in design.existing
+        ],
+        "renamed": [{"from": a, "to": b} for a, b in design.renamed],
+        "refused": [r.to_dict() for r in design.refused],
+        "redundant_existing": [r.to_dict() for r in design.redundant],
         "drops": [
             {
                 "index": d.index.name,
                 "table": d.index.table,
                 "schema": d.index.schema,
+                "owner": d.owner,
                 "why": d.why,
                 "call": d.call().text(),
                 "undo": (u.text() if (u := d.undo()) else None),
@@ -52,6 +63,14 @@ def to_dict(design: Design) -> dict[str, Any]:
         "unfixable": list(selection.unfixable),
         "skipped": design.skipped,
     }
+
+
+def _figures(design: Design) -> str:
+    if design.measured is not None:
+        return "measured: EXPLAIN (ANALYZE, BUFFERS), medians"
+    if not design.chosen and not design.drops:
+        return "nothing new to measure"
+    return "estimates only: nothing was built, so nothing could be executed"
 
 
 def _query(design: Design, key: str) -> dict[str, Any]:
@@ -74,6 +93,7 @@ def _query(design: Design, key: str) -> dict[str, Any]:
             "error": after.error,
         },
         "served_by": None if served is None else design.candidates[served].suggestion.name,
+        "measured": m.to_dict() if (m := (design.measured or {}).get(key)) else None,
     }
 
 
@@ -107,44 +127,93 @@ def render_markdown(design: Design) -> str:
                 f"{o['ratio']:.1%} | {', '.join(o['hot_columns']) or '-'} |"
             )
     for d in data["drops"]:
-        lines.append(f"| drop {d['index']} | {d['schema']}.{d['table']} | {d['why']} | | |")
+        lines.append(
+            f"| drop {d['index']} ({d['owner']}) | {d['schema']}.{d['table']} | {d['why']} | | |"
+        )
+    lines += ["", f"Figures: {data['figures']}.", ""]
     lines += [
-        "",
-        "| query | weight | cost before | cost after | passes before | after |",
-        "|---|---|---|---|---|---|",
+        "| query | weight | cost before | cost after | passes before | after | measured |",
+        "|---|---|---|---|---|---|---|",
     ]
     for q in data["queries"]:
         after = q["after"] or {}
         lines.append(
             f"| {q['query']} | {q['weight']:g} | {q['before']['cost'] or 0:,.1f} | "
             f"{after.get('cost') or 0:,.1f} | {'yes' if q['before']['passed'] else 'no'} | "
-            f"{'yes' if after.get('passed') else 'no'} |"
+            f"{'yes' if after.get('passed') else 'no'} | {_measured_cell(q['measured'])} |"
         )
-    lines += [f"\nskipped (could not be planned): {s}" for s in data["skipped"]]
+    lines += _notes(data)
     return "\n".join(lines) + "\n"
+
+
+def _measured_cell(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "-"
+    b, a = m["before"], m["after"]
+    return (
+        f"{b['median_ms']:.3f} -> {a['median_ms']:.3f} ms, {b['buffers']:,} -> "
+        f"{a['buffers']:,} buffers ({m['verdict']})"
+    )
+
+
+def _notes(data: dict[str, Any]) -> list[str]:
+    """What the existing indexes and the measurements said, one line each."""
+    lines = [""]
+    lines += [
+        f"- not proposed: {e['candidate']} is already there as {e['existing']}"
+        for e in data["existing_serves"]
+    ]
+    lines += [f"- renamed {r['from']} -> {r['to']}: the database has an index of that name"
+              for r in data["renamed"]]  # fmt: skip
+    lines += [f"- left out: {r['index']}: {r['why']}" for r in data["refused"]]
+    lines += [
+        f"- {r['index']} ({r['owner']}) leads the key of the new {r['made_redundant_by']}; "
+        f"{r['note']}"
+        for r in data["redundant_existing"]
+    ]
+    lines += [f"- skipped (could not be planned): {s}" for s in data["skipped"]]
+    return lines if len(lines) > 1 else []
 
 
 def _served(design: Design, position: int) -> list[str]:
     return [k for k, i in design.selection.served_by.items() if i == position]
 
 
+def _index_lines(design: Design, position: int, s: Suggestion) -> list[str]:
+    lines = [f"{s.name}: for {', '.join(_served(design, position))}"]
+    for key in _served(design, position):
+        m = (design.measured or {}).get(key)
+        if m is not None:
+            lines.append(f"  {m.text()}")
+    if s.allow_wide and "allow_wide:" in s.reason:
+        lines.append("  allow_wide:" + s.reason.split("allow_wide:", 1)[1])
+    return lines
+
+
 def revision(design: Design, versions: Path, command: str) -> Path:
     """One revision for the design: the chosen indexes built online, the drops dropped
     online; its downgrade undoes both exactly."""
     chosen = [(i, design.candidates[i].suggestion) for i in design.selection.chosen]
-    create = [
-        calls.create_index(s.name, s.table, s.columns, include=s.include, where=s.where,
-                           schema=s.schema)
-        for _, s in chosen
-    ]  # fmt: skip
+    create = [s.helper_call() for _, s in chosen]
     undo_create = [calls.drop_index(s.name, s.table, schema=s.schema) for _, s in chosen]
     drop = [d.call() for d in design.drops]
     undo_drop = [u for d in design.drops if (u := d.undo()) is not None]
+    figures = (
+        "Measured before -> after: EXPLAIN (ANALYZE, BUFFERS), medians."
+        if design.measured is not None
+        else "Estimates only (HypoPG): nothing was built or executed; `--what-if build` measures."
+    )
     lines = [
         f"The index design of dbtune advise: {len(create)} new indexes, {len(drop)} dropped.",
         "",
-        *(f"{s.name}: for {', '.join(_served(design, i))}" for i, s in chosen),
-        *(f"drop {d.index.name}: {d.why}" for d in design.drops),
+        figures,
+        "",
+        *(line for i, s in chosen for line in _index_lines(design, i, s)),
+        *(f"drop {d.index.name} ({d.owner}): {d.why}" for d in design.drops),
+        *(
+            f"{r.index.name} ({r.owner}) leads the key of {r.by}; {r.kept_because}"
+            for r in design.redundant
+        ),
         "",
         "Produced by:",
         f"    {command}",

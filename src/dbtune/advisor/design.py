@@ -234,14 +234,14 @@ def select(
         chosen,
         served,
         sum(q.weight * q.base for q in costs),
-        _cost_after(costs, served),
+        weighted_cost_after(costs, served),
         all(s == cp_model.OPTIMAL for s in statuses),
         time.perf_counter() - started,
         unfixable(costs),
     )
 
 
-def _cost_after(costs: Sequence[QueryCosts], served: Mapping[str, int | None]) -> float:
+def weighted_cost_after(costs: Sequence[QueryCosts], served: Mapping[str, int | None]) -> float:
     total = 0.0
     for q in costs:
         by = served[q.key]

@@ -41,7 +41,7 @@ def _workload(args: argparse.Namespace, url: str) -> Workload:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dbtune.advise import advise_workload
+    from dbtune.advise import AdviseOptions, advise_workload
     from dbtune.advise import report as advise_report
     from dbtune.demo import embedded_demo_url
 
@@ -52,15 +52,15 @@ def run(args: argparse.Namespace) -> int:
     workload = _workload(args, url)
     console = stderr_console()
     with console.status("advise") as status:
-        design = advise_workload(
-            url,
-            workload,
+        options = AdviseOptions(
             engine=args.what_if,
             embedded=embedded,
             max_per_table=args.max_indexes_per_table,
             max_write_overhead=args.max_write_overhead,
-            progress=lambda text: status.update(text),
+            propose_drops=args.propose_drops,
+            versions=Path(args.write_revision) if args.write_revision else None,
         )
+        design = advise_workload(url, workload, options, lambda text: status.update(text))
     if args.format == "table":
         from rich.markdown import Markdown
 
@@ -73,13 +73,30 @@ def run(args: argparse.Namespace) -> int:
             advise_report.render_json(design) if json_out else advise_report.render_markdown(design)
         )
         print(text, end="" if text.endswith("\n") else "\n")
-    if args.write_revision:
-        command = "dbtune " + " ".join(without_dsns(sys.argv[1:]))
+    if args.write_revision and not design.chosen and not design.drops:
+        console.print("dbtune: no revision written: the design has nothing to build or drop")
+    elif args.write_revision:
+        command = "dbtune " + " ".join(portable(a) for a in without_dsns(sys.argv[1:]))
         path = advise_report.revision(design, Path(args.write_revision), command)
         console.print(f"dbtune: wrote {path}", soft_wrap=True)
     for key in design.selection.unfixable:
         console.print(f"dbtune: no candidate makes {key} pass", soft_wrap=True)
     return EXIT_OK if design.passed else EXIT_CHECK_FAILED
+
+
+def portable(arg: str) -> str:
+    """An argument as a committed file may record it: an absolute path made relative to the
+    working directory, or cut to its last two parts (no user's home in a revision)."""
+    if arg.startswith("--") and "=" in arg:
+        flag, value = arg.split("=", 1)
+        return f"{flag}={portable(value)}"
+    path = Path(arg)
+    if not path.is_absolute():
+        return arg
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(Path(*path.parts[-2:]))
 
 
 def _fraction(text: str) -> float:
@@ -115,6 +132,12 @@ def add_arguments(sub: Any) -> None:
         default=None,
         metavar="F",
         help="per table, the new indexes' bytes per write over the row's bytes (0.5: half)",
+    )
+    advise.add_argument(
+        "--propose-drops",
+        action="store_true",
+        help="also weigh dropping existing indexes no verified plan uses that doctor calls "
+        "unused or redundant (never without this flag: they are the application's)",
     )
     advise.add_argument("--what-if", choices=("auto", "hypopg", "build"), default="auto")
     advise.add_argument("--format", choices=("table", "json", "markdown"), default="table")

@@ -1,0 +1,247 @@
+"""The indexes the database already has, in every decision ``advise`` makes (SPEC §11).
+
+An application brings its own indexes: primary keys, unique constraints, the
+``ix_<table>_<column>`` SQLAlchemy names for ``index=True`` — the very shape of dbtune's names.
+Judged against its own candidates only, advise built exact copies of the application's
+indexes, prefixes of its unique keys, and collided with its names. So, before any candidate is
+planned:
+
+- a candidate that an existing valid index already serves (the same leading key columns by
+  attnum, the same directions or all of them reversed, default operator classes, no predicate
+  on either side, its INCLUDE columns held by the existing index) is no candidate: the existing
+  index is credited, since every query is planned with it in place anyway;
+- a candidate whose name another relation of its schema has gets a free one (the name plus
+  ``_2``, ``_3``, ...), so a rolled-back build never fails on ``already exists`` and a revision
+  never builds over an index of another definition;
+- an existing index that a chosen one makes redundant (its key leads the chosen key) is named
+  in the report with whose it is; it is dropped only under ``--propose-drops``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbtune.advice import Suggestion
+from dbtune.advisor.design import Candidate
+from dbtune.advisor.revision import bare_column
+from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_catalog, read_columns
+from dbtune.identifiers import derived_name
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_NAMES = """
+SELECT n.nspname, c.relname FROM pg_class AS c
+JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s)
+"""
+_ATTNUMS = """
+SELECT a.attname, a.attnum FROM pg_attribute AS a
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Redundant:
+    """An existing index whose key leads a chosen one's: the chosen index serves its readers."""
+
+    index: IndexInfo
+    by: str  # the chosen index's name
+    owner: str  # "the application's" or "dbtune's (<revision file>)"
+
+    @property
+    def kept_because(self) -> str:
+        if self.index.primary or self.index.unique or self.index.backs_constraint:
+            return "kept: it enforces a constraint"
+        return "kept: pass --propose-drops to weigh dropping it"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index.name,
+            "schema": self.index.schema,
+            "table": self.index.table,
+            "definition": self.index.definition,
+            "made_redundant_by": self.by,
+            "owner": self.owner,
+            "note": self.kept_because,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Existing:
+    """The database's indexes, by table OID, and each candidate table's columns by name."""
+
+    indexes: tuple[IndexInfo, ...]
+    tables: Mapping[tuple[str, str], int]  # (schema, table) -> OID
+    attnums: Mapping[int, Mapping[str, int]]  # table OID -> column name -> attnum
+    names: frozenset[tuple[str, str]]  # (schema, relation name) taken
+    columns: Mapping[tuple[int, int], Column]  # the candidate tables' columns
+
+    def on(self, suggestion: Suggestion) -> list[IndexInfo]:
+        oid = self.tables.get((suggestion.schema, suggestion.table))
+        return [
+            i
+            for i in self.indexes
+            if i.table_oid == oid and i.valid and not i.locked and i.method == "btree"
+        ]
+
+    def key_of(self, suggestion: Suggestion) -> tuple[tuple[int, bool], ...] | None:
+        """(attnum, descending) per key column, or None when a column is not the table's."""
+        oid = self.tables.get((suggestion.schema, suggestion.table))
+        columns = self.attnums.get(oid or -1, {})
+        key = []
+        for item in suggestion.columns:
+            attnum = columns.get(bare_column(item))
+            if attnum is None:
+                return None
+            key.append((attnum, item.endswith(" DESC")))
+        return tuple(key)
+
+    def include_of(self, suggestion: Suggestion) -> set[int]:
+        oid = self.tables.get((suggestion.schema, suggestion.table))
+        columns = self.attnums.get(oid or -1, {})
+        return {columns.get(c, -1) for c in suggestion.include}
+
+    def serving(self, suggestion: Suggestion) -> IndexInfo | None:
+        """The existing index that already is this candidate, or holds it as a key prefix."""
+        key = self.key_of(suggestion)
+        if key is None or suggestion.where:
+            return None
+        for index in self.on(suggestion):
+            if _leads(key, index) and self.include_of(suggestion) <= {
+                *index.key_attnums,
+                *index.include_attnums,
+            }:
+                return index
+        return None
+
+    def made_redundant(self, suggestion: Suggestion) -> list[IndexInfo]:
+        """The existing indexes whose whole key leads ``suggestion``'s (no predicate on
+        either), whose INCLUDE columns it holds: its readers are served by the new one."""
+        key = self.key_of(suggestion)
+        if key is None or suggestion.where:
+            return []
+        held = {a for a, _ in key} | self.include_of(suggestion)
+        found = []
+        for index in self.on(suggestion):
+            mine = _key(index)
+            if (
+                mine is not None
+                and len(mine) < len(key)
+                and _same_order(mine, key[: len(mine)])
+                and set(index.include_attnums) <= held
+                and not index.predicate
+            ):
+                found.append(index)
+        return found
+
+    def free_name(self, suggestion: Suggestion) -> str:
+        """The suggestion's name, or the first ``<name>_<n>`` no relation of its schema has.
+        Candidates may share a name (alternatives for one query): the selection never
+        chooses two of one name."""
+        name, n = suggestion.name, 1
+        while (suggestion.schema, name) in self.names:
+            n += 1
+            name = derived_name(suggestion.name, suffix=str(n))
+        return name
+
+
+def _key(index: IndexInfo) -> tuple[tuple[int, bool], ...] | None:
+    if (
+        index.predicate
+        or not index.default_opclasses
+        or 0 in index.key_attnums
+        or any(n != d for n, d in zip(index.nulls_first, index.descending, strict=False))
+    ):
+        return None  # an expression, a predicate, an operator class or a NULLS order of its own
+    return tuple(zip(index.key_attnums, index.descending, strict=True))
+
+
+def _same_order(a: Sequence[tuple[int, bool]], b: Sequence[tuple[int, bool]]) -> bool:
+    """Same columns, and the same directions or every one reversed (a btree reads both ways)."""
+    if [n for n, _ in a] != [n for n, _ in b]:
+        return False
+    same = [x == y for (_, x), (_, y) in zip(a, b, strict=True)]
+    return all(same) or not any(same)
+
+
+def _leads(key: Sequence[tuple[int, bool]], index: IndexInfo) -> bool:
+    mine = _key(index)
+    return mine is not None and len(key) <= len(mine) and _same_order(key, mine[: len(key)])
+
+
+def read_existing(conn: Connection, suggestions: Iterable[Suggestion]) -> Existing:
+    """The catalog's indexes and the names and columns the candidates' tables and schemas
+    have, read in one rolled-back transaction."""
+    suggestions = list(suggestions)
+    with conn.transaction(force_rollback=True):
+        catalog = read_catalog(conn, measure_rows_max=0)
+        schemas = sorted({s.schema for s in suggestions})
+        names = frozenset((str(a), str(b)) for a, b in conn.execute(_NAMES, [schemas]))
+        tables: dict[tuple[str, str], int] = {}
+        attnums: dict[int, dict[str, int]] = {}
+        for s in suggestions:
+            if (s.schema, s.table) in tables:
+                continue
+            row = conn.execute(
+                "SELECT to_regclass(%s)::oid", [sql.Identifier(s.schema, s.table).as_string(conn)]
+            ).fetchone()
+            if row is None or row[0] is None:
+                continue
+            oid = int(row[0])
+            tables[(s.schema, s.table)] = oid
+            attnums[oid] = {str(a): int(n) for a, n in conn.execute(_ATTNUMS, [oid])}
+        columns = read_columns(psycopg_runner(conn), sorted(tables.values()))
+    return Existing(catalog.indexes, tables, attnums, names, columns)
+
+
+@dataclass(frozen=True, slots=True)
+class Sifted:
+    """The candidates left after the existing indexes had their say, and what they said."""
+
+    candidates: list[Candidate]
+    served: list[tuple[Suggestion, IndexInfo]]  # a candidate the existing index already is
+    renamed: list[tuple[str, str]]  # (the candidate's name, the free name it got)
+
+
+def sift(existing: Existing, candidates: Sequence[Candidate]) -> Sifted:
+    """No candidate an existing index serves; a free name for every one left."""
+    kept, served, renamed = [], [], []
+    for c in candidates:
+        index = existing.serving(c.suggestion)
+        if index is not None:
+            served.append((c.suggestion, index))
+            continue
+        name = existing.free_name(c.suggestion)
+        if name != c.suggestion.name:
+            # No alias for the old name: an index of the database has it.
+            if (c.suggestion.name, name) not in renamed:
+                renamed.append((c.suggestion.name, name))
+            c = replace(c, suggestion=replace(c.suggestion, name=name))
+        kept.append(c)
+    return Sifted(kept, served, renamed)
+
+
+def owner(index: IndexInfo, versions: Path | None) -> str:
+    """Whose an index is: dbtune's when a revision of its ops chain (``versions``) names it,
+    the application's otherwise."""
+    if versions is not None and versions.is_dir():
+        for path in sorted(versions.glob("*.py")):
+            if repr(index.name) in path.read_text(errors="replace"):
+                return f"dbtune's ({path.name})"
+    return "the application's"
+
+
+def redundant_existing(
+    existing: Existing, chosen: Sequence[Suggestion], versions: Path | None
+) -> list[Redundant]:
+    """Each existing index a chosen one makes redundant, with whose it is."""
+    found = []
+    for s in chosen:
+        for index in existing.made_redundant(s):
+            found.append(Redundant(index, s.name, owner(index, versions)))
+    return found
