@@ -21,7 +21,6 @@ from pytest_postgresql import factories
 from dbtune import reference_schema
 from dbtune.seed import seed
 from tests.foreign_app import app as shop
-from tests.storage_app import app as storage
 from tests.servers import (
     BIG_MESSAGES,
     BIG_USERS,
@@ -35,6 +34,7 @@ from tests.servers import (
     scratch_server,
     url_of,
 )
+from tests.storage_app import app as storage
 
 pytest_plugins = ["pytester"]  # the pytest plugin's own tests run a small suite in a subprocess
 

@@ -33,7 +33,7 @@ _FILL = [
        SELECT t, 'note', '"trial ' || t || '"' FROM generate_series(1, %(trials)s) t""",
     """INSERT INTO events (id, kind, created_at, payload)
        SELECT g, (ARRAY['login', 'logout', 'purchase', 'refund', 'view'])[1 + g %% 5]
-                 || CASE WHEN g %% 1000 = 0 THEN '-rare' ELSE '' END,
+                 || CASE WHEN g %% 1001 = 0 THEN '-rare' ELSE '' END,
               timestamptz '2026-11-01' + g * interval '1 second', repeat('p', g %% 50)
        FROM generate_series(1, %(events)s) g""",
 ]
