@@ -152,6 +152,7 @@ class Advice:
     message: str
     suggestion: Suggestion | None = None
     what_if: WhatIf | None = None
+    nothing_to_serve: bool = False  # the query has no condition or order an index could serve
 
     @property
     def verified(self) -> bool:

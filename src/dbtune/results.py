@@ -21,9 +21,10 @@ from rich.text import Text
 
 from dbtune.junit import xml_text
 
-Status = Literal["pass", "fail", "skip", "error"]
+Status = Literal["pass", "fail", "skip", "error", "accepted"]
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "yellow", "error": "bold red"}
+_STYLE = {"pass": "bold green", "fail": "bold red", "skip": "yellow", "error": "bold red",
+          "accepted": "cyan"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +39,9 @@ class Outcome:
 
 
 def worst(statuses: set[Status]) -> Status:
-    """error over fail over pass; skips pass."""
-    return "error" if "error" in statuses else "fail" if "fail" in statuses else "pass"
+    """error over fail over accepted over pass; skips pass."""
+    order: tuple[Status, ...] = ("error", "fail", "accepted")
+    return next((s for s in order if s in statuses), "pass")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,9 @@ class Report:
 
     @property
     def status(self) -> Status:
-        return worst({s.status for s in self.sections})
+        """The run's verdict: an accepted section passes the gate."""
+        status = worst({s.status for s in self.sections})
+        return "pass" if status == "accepted" else status
 
     @property
     def exit_code(self) -> int:
@@ -82,8 +86,9 @@ def _cell(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     """A Markdown table, one row per outcome and one evidence row per section."""
-    passed = sum(1 for s in report.sections if s.status == "pass")
+    passed = sum(1 for s in report.sections if s.status in ("pass", "accepted"))
     skipped = sum(1 for s in report.sections if s.status == "skip")
+    accepted = sum(1 for s in report.sections if s.status == "accepted")
     lines = [
         f"## dbtune {report.tool}: {report.status.upper()}",
         "",
@@ -102,6 +107,7 @@ def render_markdown(report: Report) -> str:
             lines.append(f"| {_cell(section.name)} | plan | | `{_cell(section.evidence)}` | |")
     lines += ["", *(f"Note: {note}" for note in report.notes)] if report.notes else []
     also = f", {skipped} skipped" if skipped else ""
+    also += f" ({accepted} accepted: no index helps)" if accepted else ""
     lines += ["", f"{passed} of {len(report.sections)} pass{also}.", ""]
     return "\n".join(lines)
 
@@ -148,7 +154,7 @@ def render_junit(report: Report) -> str:
 def _summary(section: Section) -> Text:
     """``4 pass`` or ``2 fail: no_sort, uses_index; 2 pass`` — the checks of one row."""
     text = Text()
-    for status in ("error", "fail", "skip", "pass"):
+    for status in ("error", "fail", "accepted", "skip", "pass"):
         ids = [o.id for o in section.outcomes if o.status == status]
         if not ids:
             continue
@@ -187,7 +193,7 @@ def render_table(report: Report, console: Console) -> None:
         table.add_row(*cells)
     console.print(table)
     for section in report.sections:
-        shown = [o for o in section.outcomes if o.status in ("fail", "error")]
+        shown = [o for o in section.outcomes if o.status in ("fail", "error", "accepted")]
         if not shown:
             continue
         console.print(Text(section.name, style="bold"), soft_wrap=True)
@@ -203,12 +209,18 @@ def render_table(report: Report, console: Console) -> None:
         console.print(Text("note", style="yellow").append(f": {note}", style=""), soft_wrap=True)
     bad = [s.name for s in report.sections if s.status in ("fail", "error")]
     skipped = [s.name for s in report.sections if s.status == "skip"]
+    accepted = [s.name for s in report.sections if s.status == "accepted"]
+    if accepted:  # passes the gate, and says so: no index helps these
+        accepted_note = f"; {len(accepted)} accepted (no index helps): {', '.join(accepted)}"
+    else:
+        accepted_note = ""
     # A section that could not judge is counted, never folded into "pass".
     also = f"; {len(skipped)} skipped: {', '.join(skipped)}" if skipped else ""
+    also += accepted_note
     if bad:
         verdict = Text(report.status.upper(), style="bold red")
         verdict.append(f": {len(bad)} of {len(report.sections)}: {', '.join(bad)}{also}", style="")
-    elif skipped:
+    elif skipped or accepted:
         verdict = Text("PASS", style="bold green")
         verdict.append(f": {len(report.sections) - len(skipped)} of {len(report.sections)} "
                        f"pass{also}", style="")  # fmt: skip

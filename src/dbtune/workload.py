@@ -49,6 +49,8 @@ class Expectations:
     )
     max_buffers: int | None = field(default=None, metadata=_key((int,), "50"))
     generic_plan: bool = field(default=False, metadata=_key((bool,), "true"))
+    strict: bool = field(default=False, metadata=_key((bool,), "true"))
+    """A failure stays a failure even where no index helps (otherwise it is *accepted*)."""
 
     @classmethod
     def keys(cls) -> dict[str, Mapping[str, Any]]:

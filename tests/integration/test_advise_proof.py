@@ -161,3 +161,55 @@ def test_drops_only_when_asked_and_only_with_an_exact_undo(
     _alembic(storage_url, ops, "downgrade", "base")
     assert sorted(i for i in _indexes(storage_url) if "dbtune_ops" not in i[0]) == before
     _alembic(storage_url, ops, "upgrade", "head")
+
+
+READS_WHOLE = """
+[[query]]
+name = "all_history"
+description = "A history whose range covers every row"
+sql = "SELECT id, kind, payload FROM events WHERE created_at >= %(since)s"
+params.since = { sql = "SELECT min(created_at) FROM events" }
+expect = { no_seq_scan = true }
+
+[[query]]
+name = "every_param"
+sql = "SELECT count(*) FROM trial_params"
+expect = { no_seq_scan = true }
+"""
+
+
+def test_a_statement_no_index_helps_is_accepted_not_failed(
+    storage_url: str, tmp_path: Path
+) -> None:
+    """Failures 4 and 10: a statement that reads its whole table fails ``no_seq_scan`` whatever
+    index exists. Without a what-if the advice says it is unverified (exit 1); with one, the
+    index the advisor tried keeps the Seq Scan, so the verdict is *accepted* with how much of
+    the table it reads (exit 0), and a query without any condition is accepted as such;
+    ``expect.strict`` keeps the failure."""
+    workload = tmp_path / "w.toml"
+    workload.write_text(READS_WHOLE)
+    plain = run_cli("explain", "--dsn", storage_url, "--workload", str(workload),
+                    "--format", "json")  # fmt: skip
+    assert plain.code == 1
+    (history, every) = json.loads(plain.stdout)["queries"]
+    assert "Unverified: --what-if" in history["advice"]["message"]
+    assert every["status"] == "accepted"  # nothing of it an index could serve
+    assert "no condition or ORDER BY an index can serve" in every["advice"]["message"]
+
+    done = run_cli("explain", "--dsn", storage_url, "--workload", str(workload),
+                   "--what-if", "build", "--format", "json")  # fmt: skip
+    assert done.code == 0, done.stdout
+    (history, every) = json.loads(done.stdout)["queries"]
+    assert history["status"] == "accepted"
+    (seq,) = [c for c in history["checks"] if c["id"] == "no_seq_scan"]
+    assert seq["status"] == "accepted"
+    assert seq["message"].startswith("reads 100% of events (60,000 of 60,000 rows)")
+    assert "the build what-if keeps Seq Scan on events" in seq["message"]
+    assert history["advice"]["what_if"]["passes"] is False
+
+    workload.write_text(READS_WHOLE.replace("no_seq_scan = true }", "no_seq_scan = true, "
+                                            "strict = true }"))  # fmt: skip
+    strict = run_cli("explain", "--dsn", storage_url, "--workload", str(workload),
+                     "--what-if", "build", "--format", "json")  # fmt: skip
+    assert strict.code == 1
+    assert {q["status"] for q in json.loads(strict.stdout)["queries"]} == {"fail"}

@@ -24,6 +24,10 @@ from dbtune.workload import Expectations
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 READ_TIMEOUT_MS = 10_000
+UNVERIFIED = (
+    " Unverified: --what-if plans the query with it; where no index helps (the plan keeps its "
+    "Seq Scan) the verdict becomes accepted."
+)
 
 
 def advisor(engine: str | None = None, *, embedded: bool = False) -> Advise:
@@ -53,7 +57,8 @@ def advisor(engine: str | None = None, *, embedded: bool = False) -> Advise:
         if advice.suggestion is None:
             return advice
         if chosen is None:
-            return replace(advice, message=advice.message + (f" No what-if: {why}." if why else ""))
+            note = f" No what-if: {why}." if why else UNVERIFIED
+            return replace(advice, message=advice.message + note)
         result = what_if(conn, advice.suggestion, chosen, Measure.of(plan, checks), replan)
         return replace(advice, what_if=result)
 

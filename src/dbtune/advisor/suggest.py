@@ -227,6 +227,21 @@ def _name(table: _Table, key: Sequence[tuple[str, bool]], expect: Expectations,
     return fit_name("_".join(["ix", table.stats.name, *(n for n, _ in key)]))
 
 
+def _no_target(facts: QueryFacts) -> Advice:
+    """No table to index: say whether the query has nothing an index could serve (the best
+    plan reads the table), or has conditions that could not be matched (a hint says why)."""
+    hints = facts.hints()
+    if hints or any(u.conditions or u.order_by for u in facts.shape.tables):
+        return Advice(
+            "no index suggested: no condition or ORDER BY of the query could be matched to "
+            "a column of the table it reads" + (f" ({'; '.join(hints)})" if hints else "")
+        )
+    return Advice(
+        "no index suggested: the query has no condition or ORDER BY an index can serve",
+        nothing_to_serve=True,
+    )
+
+
 def suggest(
     conn: Connection,
     facts: QueryFacts,
@@ -241,11 +256,7 @@ def suggest(
     """
     table = _target(facts, plan)
     if table is None:
-        hints = facts.hints()
-        return Advice(
-            "no index suggested: the query has no condition or ORDER BY an index can serve"
-            + (f" ({'; '.join(hints)})" if hints else "")
-        )
+        return _no_target(facts)
     distinct = _distinct_values(conn, table)
     partial = _partial(conn, table, distinct)
     key, why = _key(table, distinct, partial)

@@ -20,7 +20,10 @@ from dbtune.plan import Plan
 from dbtune.registry import modules_in
 from dbtune.workload import Expectations
 
-Status = Literal["pass", "fail", "skip"]
+Status = Literal["pass", "fail", "skip", "accepted"]
+"""``accepted``: a failure no index can fix (the what-if keeps the plan, or nothing of the
+query can be served by an index), so it does not fail the gate; ``expect.strict`` keeps it a
+failure."""
 
 SEQ_SCAN_ROW_THRESHOLD = 10_000
 """``no_seq_scan`` is on by default for tables the planner estimates above this many rows."""

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from dbtune.explain.runner import CAN_USE, CAN_USE_SETTINGS, ExplainReport, QueryResult
-from dbtune.results import Outcome, Report, Section
+from dbtune.results import Outcome, Report, Section, Status
 
 
 def _plan_text(result: QueryResult) -> str:
@@ -110,7 +110,8 @@ def as_results(report: ExplainReport) -> Report:
         if r.error is not None:
             outcomes.append(Outcome("query", "error", name, r.error))
         if r.advice is not None:
-            outcomes.append(Outcome("advice", "fail", name, r.advice.text(), r.advice.fix))
+            status: Status = "accepted" if r.status == "accepted" else "fail"
+            outcomes.append(Outcome("advice", status, name, r.advice.text(), r.advice.fix))
         sections.append(Section(name, tuple(outcomes), _plan_text(r) if r.plan else ""))
     return Report(
         "explain",

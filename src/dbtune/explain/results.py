@@ -34,11 +34,14 @@ class QueryResult:
     def status(self) -> str:
         if self.error is not None:
             return "error"
-        return "pass" if all(c.passed for c in self.checks) else "fail"
+        if not all(c.passed for c in self.checks):
+            return "fail"
+        return "accepted" if any(c.status == "accepted" for c in self.checks) else "pass"
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        """Passes the gate: every check passes, or failed where no index helps (accepted)."""
+        return self.status in ("pass", "accepted")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run
 from dbtune.db import connect, connection_error_text, rolled_back
 from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
+from dbtune.explain.best_plan import accept_if_no_index_helps
 from dbtune.explain.generic import explain_generic, generic_plan, plan_of
 from dbtune.explain.params import Pickers
 from dbtune.explain.relations import named_tables, read_relations, scans_a_table, table_facts
@@ -365,7 +366,7 @@ def _advised(
         # The query's own verdict stands; only the advice is missing, and says why.
         text = str(exc) if isinstance(exc, QueryFailed) else connection_error_text(exc)
         advice = Advice(f"no advice: the advisor could not finish ({text.split('; LINE ')[0]})")
-    return replace(result, advice=advice)
+    return accept_if_no_index_helps(result, advice)
 
 
 def _one(
