@@ -261,3 +261,58 @@ def test_stats_in_pyproject_make_the_plugin_plan_as_production(
     assert "the files of 1 table grown" in data["stats"][0]  # runs is as large as in prod
     assert "statistics of" in result.stdout.str()
     assert one_row(app_url, "SELECT count(*) FROM conversation_history") == 5000
+
+
+CHILDREN = """
+CREATE TABLE children (
+    id bigserial PRIMARY KEY,
+    parent_id integer NOT NULL,
+    key varchar(40) NOT NULL,
+    UNIQUE (parent_id, key)
+);
+CREATE INDEX ix_children_parent_id ON children (parent_id);
+INSERT INTO children (parent_id, key)
+SELECT CASE WHEN g % 10 = 0 THEN g % 20 ELSE 1 END, 'k' || g FROM generate_series(1, 3000) g;
+"""
+
+CHILDREN_SUITE = """
+import os
+import sqlalchemy as sa
+
+URL = os.environ["APP_URL"]
+engine = sa.create_engine(URL.replace("postgresql://", "postgresql+psycopg://", 1))
+
+
+def test_children_of_the_heaviest_parent():
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT id, key FROM children WHERE parent_id = :p ORDER BY id"), {"p": 1}
+        ).all()
+    assert len(rows) == 2700
+"""
+
+
+def test_the_verdict_does_not_depend_on_when_autovacuum_analyzed(
+    empty_url: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[proof] failure 5: the heaviest parent's children in id order, an index on parent_id.
+    Before the table is analyzed the forced plan reads that index; right after an ANALYZE (which
+    autovacuum runs whenever it likes) the statistics make walking the primary key in id order
+    look cheaper, and the plugin flagged "no index serves the query's conditions", which is
+    false. The same suite gives the same verdict in both states, run after run."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute(CHILDREN)
+    monkeypatch.setenv("APP_URL", empty_url)
+    pytester.makefile(".ini", pytest="[pytest]\n")
+    pytester.makepyfile(test_children=CHILDREN_SUITE)
+    verdicts = []
+    for analyzed in (False, True, True):
+        if analyzed:
+            with psycopg.connect(empty_url, autocommit=True) as conn:
+                conn.execute("ANALYZE children")
+        result, data = _run(pytester)
+        (seen,) = [s for s in data["statements"] if "FROM children" in s["sql"]]
+        verdicts.append((seen["status"], [c["id"] for c in seen["checks"]]))
+        result.assert_outcomes(passed=1)
+    assert verdicts[0] == verdicts[1] == verdicts[2]
+    assert verdicts[0][0] == "pass", verdicts

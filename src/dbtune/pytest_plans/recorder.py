@@ -79,6 +79,27 @@ def _walked_whole(
     return None
 
 
+def _served_by_an_index(result: QueryResult, flag: CheckResult) -> bool:
+    """An existing valid index leads with a column the query's conditions compare on the
+    walked table: the forced plan walked another index because of the statistics of the
+    moment (a fresh ANALYZE of a skewed table makes the primary key's order look cheaper), not
+    because no index serves the condition. The flag would come and go with autovacuum."""
+    if result.facts is None or result.plan is None:
+        return False
+    walked = {
+        n.relation_name
+        for n in result.plan.nodes()
+        if n.node_type in ("Index Scan", "Index Only Scan") and not n.index_cond
+        and n.relation_name and n.label() in flag.message
+    }  # fmt: skip
+    compared = {(use.name, c.column) for use in result.facts.shape.tables for c in use.conditions}
+    return any(
+        i.valid and not i.predicate and i.key_columns and (i.table, i.key_columns[0]) in compared
+        for i in result.facts.indexes
+        if i.table in walked
+    )
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """The plugin's own statements are not observed."""
@@ -153,7 +174,8 @@ class PlanRecorder:
             except (QueryFailed, psycopg.Error) as exc:
                 seen.error = first_line(exc)
                 return
-            result = replace(result, checks=(*result.checks, walked))
+            if not _served_by_an_index(result, walked):
+                result = replace(result, checks=(*result.checks, walked))
         seen.result = result
         if not seen.flagged or result.facts is None or result.plan is None:
             return
