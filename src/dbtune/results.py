@@ -193,7 +193,11 @@ def render_table(report: Report, console: Console) -> None:
         table.add_row(*cells)
     console.print(table)
     for section in report.sections:
-        shown = [o for o in section.outcomes if o.status in ("fail", "error", "accepted")]
+        shown = [
+            o
+            for o in section.outcomes
+            if o.status in ("fail", "error", "accepted") or section.status == "skip"
+        ]
         if not shown:
             continue
         console.print(Text(section.name, style="bold"), soft_wrap=True)

@@ -20,6 +20,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 from pglast import ast, parse_sql
+from pglast.enums.primnodes import CoercionForm
 from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
@@ -159,6 +160,50 @@ def positional(statement: str) -> tuple[str, list[str]]:
         return f"${order.index(name) + 1}"
 
     return _NAMED.sub(swap, statement), order
+
+
+_TYPED_LITERAL_TYPES = frozenset({"INTERVAL", "TIMESTAMP", "TIME", "DATE", "IDENT"})
+"""Tokens that, right before a ``$n``, are pg_stat_statements' rewrite of a typed literal
+(``INTERVAL '1 day'`` -> ``INTERVAL $1``): a form the server's grammar refuses."""
+
+
+class _ExtractToDatePart(Visitor):
+    """``EXTRACT($n FROM x)`` -> ``pg_catalog.date_part($n, x)``: the same value (a double
+    rather than a numeric on 14+) and the same plan, in a form the server parses."""
+
+    def visit_FuncCall(self, ancestors: object, node: ast.FuncCall) -> None:
+        names = [str(n.sval) for n in node.funcname or ()]
+        if names[-1:] == ["extract"] and node.args and isinstance(node.args[0], ast.ParamRef):
+            node.funcname = (ast.String(sval="pg_catalog"), ast.String(sval="date_part"))
+            node.funcformat = CoercionForm.COERCE_EXPLICIT_CALL
+
+
+def servable(text: str) -> str:
+    """``text`` (pg_stat_statements' normalized form) as SQL the server parses.
+
+    pg_stat_statements writes ``$n`` for every constant, also where the grammar needs a
+    keyword or a literal: ``EXTRACT($1 FROM created_at)``, ``INTERVAL $1``, ``DATE $2``.
+    libpg_query (pglast) parses those; the server does not, so such a statement could never
+    be checked. When the server's scanner finds such a spot, the statement is rebuilt from its
+    tree: ``pg_catalog.date_part($1, created_at)``, ``CAST($1 AS interval)``. Other text is
+    returned as it is."""
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return text
+    spots = any(
+        (first.name == "EXTRACT" and second.name == "ASCII_40" and third.name == "PARAM")
+        or (second.name in _TYPED_LITERAL_TYPES and third.name == "PARAM")
+        for first, second, third in zip(tokens, tokens[1:], tokens[2:], strict=False)
+    )
+    if not spots:
+        return text
+    try:
+        tree = parse_one(text)
+    except SqlTextError:
+        return text
+    _ExtractToDatePart()(tree)
+    return str(RawStream()(tree))
 
 
 def parse_one(text: str) -> ast.Node:

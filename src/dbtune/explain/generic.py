@@ -14,7 +14,7 @@ from psycopg import sql
 from dbtune.db import connection_error_text
 from dbtune.explain.results import QueryFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
-from dbtune.sqltext import positional
+from dbtune.sqltext import positional, servable
 from dbtune.workload import HotQuery
 
 GENERIC_PLAN_OPTION_VERSION = 160_000
@@ -39,7 +39,9 @@ def explain_generic(
 ) -> Plan:
     """The generic plan of ``text`` (``$n`` placeholders): ``EXPLAIN (GENERIC_PLAN)`` on 16+;
     before, ``PREPARE`` under ``force_generic_plan`` and ``EXPLAIN EXECUTE`` with ``values``
-    (NULLs when there are none: a generic plan does not depend on them)."""
+    (NULLs when there are none: a generic plan does not depend on them). pg_stat_statements'
+    ``EXTRACT($1 FROM ...)`` and ``INTERVAL $1`` are rebuilt as SQL the server parses."""
+    text = servable(text)
     if server_version >= GENERIC_PLAN_OPTION_VERSION:
         # $n stay unbound here, so this goes over the simple protocol; the text is the
         # workload query that pglast has already found to be one statement.

@@ -97,6 +97,16 @@ def render_json(report: ExplainReport) -> str:
     return json.dumps(to_dict(report), indent=2)
 
 
+def _grouped_notes(report: ExplainReport) -> tuple[str, ...]:
+    """Each note once, naming every query it is about: the generic-plan note of a captured
+    workload is the same for each ``$n`` statement and buried the failures twenty times over."""
+    by_text: dict[str, list[str]] = {}
+    for r in report.results:
+        for note in r.notes:
+            by_text.setdefault(note, []).append(section_name(r))
+    return tuple(f"{', '.join(names)}: {note}" for note, names in by_text.items())
+
+
 def section_name(result: QueryResult) -> str:
     return f"{result.query.name}[{result.profile}]"
 
@@ -118,6 +128,6 @@ def as_results(report: ExplainReport) -> Report:
         report.target,
         tuple(sections),
         caption=f"workload `{report.workload}`; {mode_line(report)}",
-        notes=tuple(f"{section_name(r)}: {n}" for r in report.results for n in r.notes),
+        notes=_grouped_notes(report),
         properties={"mode": mode_line(report)},
     )

@@ -36,12 +36,15 @@ class QueryResult:
             return "error"
         if not all(c.passed for c in self.checks):
             return "fail"
+        if self.plan is None and self.checks and all(c.status == "skip" for c in self.checks):
+            return "skip"  # could not be planned as written, and says why
         return "accepted" if any(c.status == "accepted" for c in self.checks) else "pass"
 
     @property
     def passed(self) -> bool:
-        """Passes the gate: every check passes, or failed where no index helps (accepted)."""
-        return self.status in ("pass", "accepted")
+        """Passes the gate: every check passes, or failed where no index helps (accepted), or
+        the statement cannot be checked as written (a skip that says why)."""
+        return self.status in ("pass", "accepted", "skip")
 
 
 @dataclass(frozen=True, slots=True)
