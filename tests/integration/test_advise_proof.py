@@ -260,3 +260,22 @@ def test_every_captured_statement_is_checkable(storage_url: str, tmp_path: Path)
     table = run_cli("explain", "--dsn", storage_url, "--workload", str(out))
     assert table.code in (0, 1)
     assert table.stdout.count("checked as its generic plan") == 1
+
+
+def test_a_picker_on_an_empty_table_names_it(storage_url: str, tmp_path: Path) -> None:
+    """Failure 6: on an application's database the picker's empty table is named; the demo
+    schema's ``dbtune seed`` is not offered there."""
+    with psycopg.connect(storage_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE heartbeats (trial_id integer, beat timestamptz)")
+    workload = tmp_path / "w.toml"
+    workload.write_text(
+        '[[query]]\nname = "beats"\n'
+        'sql = "SELECT beat FROM heartbeats WHERE trial_id = %(trial)s"\n'
+        'params.trial = { sql = "SELECT trial_id FROM heartbeats LIMIT 1" }\n'
+    )
+    done = run_cli("explain", "--dsn", storage_url, "--workload", str(workload),
+                   "--format", "json")  # fmt: skip
+    assert done.code == 2
+    (query,) = json.loads(done.stdout)["queries"]
+    assert "heartbeats is empty here" in query["error"]
+    assert "seed" not in query["error"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from dbtune.explain.results import QueryFailed
 from dbtune.explain.transaction import volatile_functions
-from dbtune.sqltext import Access, SqlTextError, analyse, with_own_marker
+from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, with_own_marker
 from dbtune.workload import HotQuery, ParamPicker
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -44,9 +45,28 @@ class Pickers:
             # Marked as dbtune's own: `workload capture --update` must not take it in.
             row = conn.execute(with_own_marker(picker.sql), prepare=True).fetchone()
             if row is None:
-                raise QueryFailed(
-                    f"the picker for parameter {name} returned no row; "
-                    "is the database seeded? (python -m dbtune seed --dsn URL)"
-                )
+                raise QueryFailed(_no_row(conn, name, info))
             self.values[picker.sql] = row[0]
         return self.values[picker.sql]
+
+
+def _no_row(conn: Connection, name: str, info: StatementInfo) -> str:
+    """Why a picker found nothing: the empty tables it reads, named; the seed command only
+    when they are all tables of dbtune's own demo schema."""
+    from dbtune.seed import TABLES  # the demo schema's tables: only for this message
+
+    empty = []
+    for relation in info.relations:
+        parts = [p for p in (relation.schema, relation.name) if p]
+        row = conn.execute(
+            sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(sql.Identifier(*parts))
+        ).fetchone()
+        if row and row[0]:
+            empty.append(".".join(parts))
+    text = f"the picker for parameter {name} returned no row"
+    if not empty:
+        return f"{text}: no row of its tables matches it here"
+    text += f": {', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty here"
+    if all(r.name in TABLES for r in info.relations):
+        text += " (dbtune's demo schema: python -m dbtune seed --dsn URL)"
+    return text
