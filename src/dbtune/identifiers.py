@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Container
 
 from pglast.keywords import COL_NAME_KEYWORDS, RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from psycopg import sql
@@ -54,3 +55,14 @@ def derived_name(*parts: str, suffix: str) -> str:
     room = MAX_NAME_BYTES - len(suffix) - len(digest) - 2
     head = "_".join(parts).encode("utf-8")[:room].decode("utf-8", errors="ignore")
     return f"{head}_{digest}_{suffix}"
+
+
+def free_name(name: str, taken: Container[str]) -> str:
+    """``name``, or the first of ``name_2``, ``name_3``, ... not in ``taken`` (the names of
+    the schema's relations): SQLAlchemy names an ``index=True`` column's index
+    ``ix_<table>_<column>``, the shape of dbtune's own names."""
+    free, n = name, 1
+    while free in taken:
+        n += 1
+        free = derived_name(name, suffix=str(n))
+    return free

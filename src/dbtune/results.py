@@ -192,6 +192,12 @@ def render_table(report: Report, console: Console) -> None:
             cells.append(Text(section.evidence))
         table.add_row(*cells)
     console.print(table)
+    _print_details(report, console)
+    console.print(_verdict_line(report), soft_wrap=True)
+
+
+def _print_details(report: Report, console: Console) -> None:
+    """What failed, errored or was accepted, and why a wholly skipped section was; notes."""
     for section in report.sections:
         shown = [
             o
@@ -211,16 +217,16 @@ def render_table(report: Report, console: Console) -> None:
             console.print(Text(f"  plan: {section.evidence}"), soft_wrap=True)
     for note in report.notes:
         console.print(Text("note", style="yellow").append(f": {note}", style=""), soft_wrap=True)
+
+
+def _verdict_line(report: Report) -> Text:
     bad = [s.name for s in report.sections if s.status in ("fail", "error")]
     skipped = [s.name for s in report.sections if s.status == "skip"]
     accepted = [s.name for s in report.sections if s.status == "accepted"]
-    if accepted:  # passes the gate, and says so: no index helps these
-        accepted_note = f"; {len(accepted)} accepted (no index helps): {', '.join(accepted)}"
-    else:
-        accepted_note = ""
     # A section that could not judge is counted, never folded into "pass".
     also = f"; {len(skipped)} skipped: {', '.join(skipped)}" if skipped else ""
-    also += accepted_note
+    if accepted:  # passes the gate, and says so: no index helps these
+        also += f"; {len(accepted)} accepted (no index helps): {', '.join(accepted)}"
     if bad:
         verdict = Text(report.status.upper(), style="bold red")
         verdict.append(f": {len(bad)} of {len(report.sections)}: {', '.join(bad)}{also}", style="")
@@ -231,4 +237,4 @@ def render_table(report: Report, console: Console) -> None:
     else:
         verdict = Text("PASS", style="bold green")
         verdict.append(f": all {len(report.sections)} pass", style="")
-    console.print(verdict, soft_wrap=True)
+    return verdict

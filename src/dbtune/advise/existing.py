@@ -31,7 +31,7 @@ from dbtune.advice import Suggestion
 from dbtune.advisor.design import Candidate
 from dbtune.advisor.revision import bare_column
 from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_catalog, read_columns
-from dbtune.identifiers import derived_name
+from dbtune.identifiers import free_name
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -143,11 +143,8 @@ class Existing:
         """The suggestion's name, or the first ``<name>_<n>`` no relation of its schema has.
         Candidates may share a name (alternatives for one query): the selection never
         chooses two of one name."""
-        name, n = suggestion.name, 1
-        while (suggestion.schema, name) in self.names:
-            n += 1
-            name = derived_name(suggestion.name, suffix=str(n))
-        return name
+        taken = {n for s, n in self.names if s == suggestion.schema}
+        return free_name(suggestion.name, taken)
 
 
 def _key(index: IndexInfo) -> tuple[tuple[int, bool], ...] | None:

@@ -32,7 +32,7 @@ from psycopg import sql
 
 from dbtune.advice import Advice, Suggestion
 from dbtune.catalog import Column, IndexInfo, Table
-from dbtune.identifiers import fit_name, ident
+from dbtune.identifiers import fit_name, free_name, ident
 from dbtune.plan import Plan
 from dbtune.query_facts import QueryFacts
 from dbtune.query_shape import Condition, TableUse
@@ -227,6 +227,19 @@ def _name(table: _Table, key: Sequence[tuple[str, bool]], expect: Expectations,
     return fit_name("_".join(["ix", table.stats.name, *(n for n, _ in key)]))
 
 
+_TAKEN = """
+SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND (c.relname = %s OR c.relname LIKE %s)
+"""
+
+
+def _free_name(conn: Connection, schema: str, name: str) -> str:
+    """``name``, or a free ``<name>_<n>`` when a relation of the schema has it: a what-if
+    build under a taken name fails, and a revision would build over another definition."""
+    pattern = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "\\_%"
+    return free_name(name, {str(r[0]) for r in conn.execute(_TAKEN, [schema, name, pattern])})
+
+
 def _no_target(facts: QueryFacts) -> Advice:
     """No table to index: say whether the query has nothing an index could serve (the best
     plan reads the table), or has conditions that could not be matched (a hint says why)."""
@@ -285,7 +298,7 @@ def suggest(
     suggestion = Suggestion(
         table.stats.schema,
         table.stats.name,
-        _name(table, key, expect, facts),
+        _free_name(conn, table.stats.schema, _name(table, key, expect, facts)),
         tuple(n + (" DESC" if d else "") for n, d in key),
         tuple(include),
         where,
