@@ -94,8 +94,7 @@ def _load_busy_shop(
 empty_template = factories.postgresql_noproc(dbname="dbtune_empty")
 storage_template = factories.postgresql_noproc(dbname="dbtune_storage", load=[_load_storage])
 shop_template = factories.postgresql_noproc(dbname="dbtune_shop", load=[_load_shop])
-busy_storage_template = factories.postgresql_noproc(dbname="dbtune_storage", load=[_load_storage])
-shop_template = factories.postgresql_noproc(dbname="dbtune_busy_shop", load=[_load_busy_shop])
+busy_shop_template = factories.postgresql_noproc(dbname="dbtune_busy_shop", load=[_load_busy_shop])
 big_baseline_template = factories.postgresql_noproc(
     dbname="dbtune_big_baseline", load=[_load_big_baseline]
 )
