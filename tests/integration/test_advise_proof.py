@@ -49,10 +49,11 @@ def _doctor(url: str) -> list[dict[str, Any]]:
 def test_existing_indexes_are_what_they_are(storage_url: str) -> None:
     """Failures 2 and 8: a key the primary key, a unique constraint, an ``index=True`` index
     or a DESC index already has (or leads with) is already there; compared by attnum."""
-    existing = read_existing(psycopg.connect(storage_url), [
-        Suggestion("public", "trials", "x", ("trial_id",)),
-        Suggestion("public", "trial_params", "x", ("trial_id",)),
-    ])  # fmt: skip
+    with psycopg.connect(storage_url) as conn:
+        existing = read_existing(conn, [
+            Suggestion("public", "trials", "x", ("trial_id",)),
+            Suggestion("public", "trial_params", "x", ("trial_id",)),
+        ])  # fmt: skip
 
     def served(table: str, *columns: str, include: tuple[str, ...] = ()) -> str | None:
         found = existing.serving(Suggestion("public", table, "x", columns, include))
@@ -174,7 +175,7 @@ expect = { no_seq_scan = true }
 
 [[query]]
 name = "every_param"
-sql = "SELECT count(*) FROM trial_params"
+sql = "SELECT param_name, param_value FROM trial_params"
 expect = { no_seq_scan = true }
 """
 
@@ -256,8 +257,13 @@ def test_every_captured_statement_is_checkable(storage_url: str, tmp_path: Path)
     assert hourly["status"] in ("pass", "fail", "accepted")
     assert hourly["plan"]["nodes"]  # planned by the server
     (daily,) = [q for q in generic if "date_trunc" in q["sql"]]
-    assert daily["status"] == "skip", daily
-    assert "cannot be checked as written" in daily["checks"][0]["message"]
+    with psycopg.connect(storage_url) as conn:
+        version = conn.info.server_version
+    if version >= 180000:  # PostgreSQL 18 keeps the GROUP BY's constant, not the select's
+        assert daily["status"] == "skip", daily
+        assert "cannot be checked as written" in daily["checks"][0]["message"]
+    else:
+        assert daily["status"] != "error", daily
     table = run_cli("explain", "--dsn", storage_url, "--workload", str(out))
     assert table.code in (0, 1)
     assert table.stdout.count("checked as its generic plan") == 1

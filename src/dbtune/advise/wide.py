@@ -22,6 +22,7 @@ from psycopg import sql
 from dbtune.advise.existing import Existing
 from dbtune.advisor.design import Candidate
 from dbtune.advisor.revision import bare_column
+from dbtune.errors import first_line
 from dbtune.index_spec import BTREE_MAX_ENTRY_BYTES
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -56,10 +57,12 @@ def _unbounded(existing: Existing, candidate: Candidate) -> list[str]:
 
 
 def _widest(conn: Connection, schema: str, table: str, columns: Sequence[str]) -> list[int]:
-    """The widest value of each column today, in bytes (0 for a column of NULLs only)."""
+    """The widest value of each column today, in bytes as stored (``pg_column_size``: any
+    type, compressed as an index entry would be; 0 for a column of NULLs only)."""
     query = sql.SQL("SELECT {} FROM {}").format(
         sql.SQL(", ").join(
-            sql.SQL("coalesce(max(octet_length({})), 0)").format(sql.Identifier(c)) for c in columns
+            sql.SQL("coalesce(max(pg_column_size({})), 0)").format(sql.Identifier(c))
+            for c in columns
         ),
         sql.Identifier(schema, table),
     )
@@ -88,9 +91,11 @@ def settle_wide(
             try:
                 for w, v in zip(todo, _widest(conn, s.schema, s.table, todo), strict=True):
                     widest[(s.schema, s.table, w)] = v
-            except psycopg.errors.QueryCanceled:
-                refused.append(Refused(s.name, f"{', '.join(wide)}: unbounded, and their widest "
-                                       "value could not be measured in time"))  # fmt: skip
+            except psycopg.Error as exc:
+                if conn.closed:
+                    raise
+                why = f"{', '.join(wide)}: unbounded, widest value not measured ({first_line(exc)})"
+                refused.append(Refused(s.name, why))
                 continue
         over = [w for w in wide if widest[(s.schema, s.table, w)] > SAFE_BYTES]
         figures = ", ".join(f"{w} {widest[(s.schema, s.table, w)]:,} bytes" for w in wide)
