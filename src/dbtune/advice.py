@@ -84,6 +84,28 @@ class Suggestion:
         }
 
 
+MEASURED_GAIN = 0.10
+"""A measured change counts when it moves the median time (or the buffers) by this share."""
+MEASURED_NOISE_MS = 0.05
+"""And, for *slower*, by this much time at least: two medians of a 0.05 ms statement differ by
+more than 10 % on a busy 2-core machine."""
+
+
+def measured_verdict(
+    before_ms: float, before_buffers: int, after_ms: float, after_buffers: int
+) -> str:
+    """``faster``, ``slower`` or ``same``: the one rule for what measurement says (advise's
+    proof and explain's build what-if). Time first; fewer buffers count only when the time
+    is not worse."""
+    if after_ms > before_ms * (1 + MEASURED_GAIN) and after_ms - before_ms > MEASURED_NOISE_MS:
+        return "slower"
+    if after_ms <= before_ms * (1 - MEASURED_GAIN):
+        return "faster"
+    if after_buffers <= before_buffers * (1 - MEASURED_GAIN):
+        return "faster"
+    return "same"
+
+
 @dataclass(frozen=True, slots=True)
 class Measure:
     """One plan of a what-if, in the figures a reviewer compares."""
@@ -132,13 +154,25 @@ class WhatIf:
     note: str = ""
 
     @property
+    def verdict(self) -> str | None:
+        """What measurement says (a build: medians of executed runs), None for estimates."""
+        b, a = self.before, self.after
+        if self.engine != "build" or None in (b.time_ms, a.time_ms):
+            return None
+        return measured_verdict(b.time_ms or 0.0, b.buffers or 0, a.time_ms or 0.0,
+                                a.buffers or 0)  # fmt: skip
+
+    @property
     def passes(self) -> bool:
-        return not self.after.failing
+        """Every expectation passes with the index, and, measured, the query is not slower:
+        an index that turns a check green by making the query slower is not the fix."""
+        return not self.after.failing and self.verdict != "slower"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": self.engine,
             "passes": self.passes,
+            "measured": self.verdict,
             "before": self.before.to_dict(),
             "after": self.after.to_dict(),
             "note": self.note,
@@ -175,11 +209,12 @@ class Advice:
                 f" What-if ({w.engine}): before {w.before.figures()} [{w.before.plan}]; "
                 f"after {w.after.figures()} [{w.after.plan}]; "
             )
-            text += (
-                "every expectation passes."
-                if w.passes
-                else f"still fails {', '.join(w.after.failing)}: not the fix."
-            )
+            if w.verdict == "slower":
+                text += "measured slower with it: not the fix."
+            elif w.passes:
+                text += "every expectation passes."
+            else:
+                text += f"still fails {', '.join(w.after.failing)}: not the fix."
             if w.note:
                 text += f" {w.note}"
         return text

@@ -8,11 +8,13 @@ reads a table of the design runs under ``EXPLAIN (ANALYZE, BUFFERS)`` :data:`RUN
 the design and :data:`RUNS` times with it (each side after one run that warms the cache and is
 not counted), and the medians are compared:
 
-- *faster*: the median time at least :data:`GAIN` lower, or the median shared buffers at least
-  :data:`GAIN` lower with the time not *slower*;
-- *slower*: the median time more than :data:`GAIN` higher and more than :data:`NOISE_MS` higher
-  (two medians of a 0.05 ms statement differ by more than 10 % on a busy 2-core machine);
-- *same* otherwise.
+- *faster*: the median time at least 10 % lower, or the median shared buffers at least
+  10 % lower with the time not *slower*;
+- *slower*: the median time more than 10 % higher and more than 0.05 ms higher (two medians
+  of a 0.05 ms statement differ by more than 10 % on a busy 2-core machine);
+- *same* otherwise
+
+(:func:`dbtune.advice.measured_verdict`, the rule explain's build what-if uses too).
 
 An index stays only when a statement whose plan uses it is faster and none whose plan uses it
 is slower; a statement measured slower refuses every index its plan uses. An index the
@@ -31,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advice import Suggestion
+from dbtune.advice import Suggestion, measured_verdict
 from dbtune.advise.measure import Profile, made
 from dbtune.advisor.design import Candidate
 from dbtune.explain.results import QueryFailed
@@ -40,8 +42,6 @@ from dbtune.explain.runner import explain_query
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 RUNS = 5
-GAIN = 0.10
-NOISE_MS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +72,7 @@ class Measured:
     @property
     def verdict(self) -> str:
         b, a = self.before, self.after
-        slower = a.median_ms > b.median_ms * (1 + GAIN) and a.median_ms - b.median_ms > NOISE_MS
-        if slower:
-            return "slower"
-        if a.median_ms <= b.median_ms * (1 - GAIN) or a.buffers <= b.buffers * (1 - GAIN):
-            return "faster"
-        return "same"
+        return measured_verdict(b.median_ms, b.buffers, a.median_ms, a.buffers)
 
     def text(self) -> str:
         return f"{self.key}: {self.before.figures()} -> {self.after.figures()} ({self.verdict})"

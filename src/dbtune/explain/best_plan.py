@@ -5,9 +5,9 @@ whose range covers every row) fails ``no_seq_scan`` whatever index exists: the p
 Seq Scan because it is the best plan. Reported as a failure, it made a gate nothing could turn
 green, and explain printed an index as the fix that its own what-if refuted. So when the only
 failing check is ``no_seq_scan`` and either the advisor's what-if planned the query with its
-suggested index and the Seq Scan stayed, or nothing of the query is a condition or order an
-index could serve, the check is *accepted*: it passes the gate and says why, naming how much of
-the table the scan read. ``expect.strict = true`` keeps it a failure. Without a what-if the
+suggested index and the Seq Scan stayed (or, measured, the index made it slower), or nothing
+of the query is a condition or order an index could serve, the check is *accepted*: it passes
+the gate and says why, naming how much of the table the scan read. ``expect.strict = true`` keeps it a failure. Without a what-if the
 advice is not verified and the failure stands: ``--what-if`` settles it.
 """
 
@@ -48,6 +48,12 @@ def _why(advice: Advice) -> str | None:
         and not what_if.passes
         and set(what_if.after.failing) <= ACCEPTABLE
     ):
+        if what_if.verdict == "slower":
+            return (
+                f"the index that would serve it ({advice.suggestion.name}) makes it slower: "
+                f"{what_if.before.figures()} -> {what_if.after.figures()} (build what-if, "
+                "medians)"
+            )
         return (
             f"no index tried helps (with {advice.suggestion.name}, the {what_if.engine} "
             f"what-if keeps {what_if.after.plan})"
