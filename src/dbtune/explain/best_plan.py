@@ -7,8 +7,9 @@ green, and explain printed an index as the fix that its own what-if refuted. So 
 failing check is ``no_seq_scan`` and either the advisor's what-if planned the query with its
 suggested index and the Seq Scan stayed (or, measured, the index made it slower), or nothing
 of the query is a condition or order an index could serve, the check is *accepted*: it passes
-the gate and says why, naming how much of the table the scan read. ``expect.strict = true`` keeps it a failure. Without a what-if the
-advice is not verified and the failure stands: ``--what-if`` settles it.
+the gate and says why, naming how much of the table the scan read. ``expect.strict = true``
+keeps it a failure. Without a what-if the advice is not verified and the failure stands:
+``--what-if`` settles it.
 """
 
 from __future__ import annotations
