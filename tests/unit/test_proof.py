@@ -1,11 +1,17 @@
-"""advise's measured verdicts (advise/proof.py) on recorded figures: the [proof] issue's count
+"""The measured verdicts (advise/proof.py, explain's build what-if) on recorded figures: the [proof] issue's count
 that a primary-key-shaped index made 1.6x slower while its estimated cost fell is refused."""
 
 from __future__ import annotations
 
-from dbtune.advice import Suggestion
+from dataclasses import replace
+
+from dbtune.advice import Advice, Measure, Suggestion, WhatIf
 from dbtune.advise.proof import Measured, Timing, refuted
 from dbtune.advisor.design import Candidate
+from dbtune.checks import CheckResult
+from dbtune.explain.best_plan import accept_if_no_index_helps
+from dbtune.explain.results import QueryResult
+from dbtune.workload import Expectations, HotQuery
 
 SEQ = Timing(1.7, 170, "Aggregate > Seq Scan on trials", frozenset())
 PK_SHAPED = Timing(2.8, 9_517, "Aggregate > Index Scan using ix_pk on trials",
@@ -50,3 +56,34 @@ def test_an_unmeasured_statement_refutes_nothing() -> None:
     unused = refuted([_candidate("ix_pk")], {"ix_pk": ["q[default]"]},
                      {"q[default]": Measured("q[default]", SEQ, SEQ)})  # fmt: skip
     assert unused == {"ix_pk": "no measured statement's plan uses it"}
+
+
+def test_a_build_what_if_that_is_measured_slower_does_not_pass() -> None:
+    """explain's build what-if: every check passes with the index, but the median run is
+    slower (the issue's count), so it is not the fix; a HypoPG what-if is never measured."""
+    seq = Measure("Aggregate > Seq Scan on t", 1_430.0, 1.7, 170, ("no_seq_scan",))
+    pk_shaped = Measure("Aggregate > Index Scan using ix on t", 520.0, 2.8, 9_517, ())
+    built = WhatIf("build", seq, pk_shaped)
+    assert built.verdict == "slower"
+    assert not built.passes
+    hypothetical = WhatIf("hypopg", seq, replace(pk_shaped, time_ms=None, buffers=None))
+    assert hypothetical.verdict is None
+    assert hypothetical.passes  # an estimate: the report says so, nothing measured refutes it
+    faster = WhatIf("build", seq, replace(pk_shaped, time_ms=0.2, buffers=4))
+    assert faster.passes
+
+
+def test_the_verdict_for_an_index_measured_slower_is_accepted_with_the_figures() -> None:
+    seq = Measure("Seq Scan on logs", 4_676.5, 25.4, 2_114, ("no_seq_scan",))
+    index = Measure("Index Scan using ix_logs_level on logs", 291.2, 29.6, 2_282, ())
+    suggestion = Suggestion("public", "logs", "ix_logs_level", ("level",))
+    advice = Advice("Suggested: ...", suggestion, WhatIf("build", seq, index))
+    query = HotQuery(name="errors", sql="SELECT id FROM logs WHERE level = 'e'",
+                     expect=Expectations(no_seq_scan=True))  # fmt: skip
+    check = CheckResult("no_seq_scan", "fail", "expected no Seq Scan")
+    failing = QueryResult(query, "default", {}, None, (check,))
+    result = accept_if_no_index_helps(failing, advice)
+    assert result.status == "accepted"
+    assert "makes it slower: cost 4,676.50, 25.400 ms" in result.checks[0].message
+    strict = replace(query, expect=Expectations(no_seq_scan=True, strict=True))
+    assert accept_if_no_index_helps(replace(failing, query=strict), advice).status == "fail"
