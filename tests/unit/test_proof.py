@@ -1,5 +1,6 @@
-"""The measured verdicts (advise/proof.py, explain's build what-if) on recorded figures: the [proof] issue's count
-that a primary-key-shaped index made 1.6x slower while its estimated cost fell is refused."""
+"""The measured verdicts (advise/proof.py, explain's build what-if) on recorded figures: the
+[proof] issue's count that a primary-key-shaped index made 1.6x slower while its estimated
+cost fell is refused."""
 
 from __future__ import annotations
 
