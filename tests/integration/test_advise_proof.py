@@ -163,6 +163,10 @@ def test_drops_only_when_asked_and_only_with_an_exact_undo(
     _alembic(storage_url, ops, "downgrade", "base")
     assert sorted(i for i in _indexes(storage_url) if "dbtune_ops" not in i[0]) == before
     _alembic(storage_url, ops, "upgrade", "head")
+    code, again, _ = _advise(storage_url, ops, "--propose-drops")
+    assert code == 0
+    assert again["design_indexes"] == 0
+    assert again["drops"] == []  # the duplicated expression index: no exact undo, never
 
 
 READS_WHOLE = """
@@ -267,6 +271,11 @@ def test_every_captured_statement_is_checkable(storage_url: str, tmp_path: Path)
     table = run_cli("explain", "--dsn", storage_url, "--workload", str(out))
     assert table.code in (0, 1)
     assert table.stdout.count("checked as its generic plan") == 1
+    advised = run_cli("advise", "--dsn", storage_url, "--workload", str(out), "--what-if",
+                      "build", "--format", "json")  # fmt: skip
+    assert advised.code in (0, 1), advised.stdout + advised.stderr
+    design = json.loads(advised.stdout)
+    assert not [s for s in design["skipped"] if "EXTRACT" in s or "interval" in s.lower()]
 
 
 def test_a_picker_on_an_empty_table_names_it(storage_url: str, tmp_path: Path) -> None:
