@@ -297,17 +297,34 @@ def test_a_picker_on_an_empty_table_names_it(storage_url: str, tmp_path: Path) -
     assert "seed" not in query["error"]
 
 
-def test_the_advisor_never_takes_a_name_the_database_has(storage_url: str) -> None:
-    """Failure 1, per query: the advisor's index for the running trials is keyed on study_id,
-    SQLAlchemy's ``ix_trials_study_id`` exists with another definition, so the suggestion is
-    ``ix_trials_study_id_2`` and its what-if build runs (it failed on "already exists")."""
+def test_the_per_query_advice_is_free_named_and_its_revisions_apply(
+    storage_url: str, tmp_path: Path
+) -> None:
+    """Failures 1 and 11, per query: the advisor's index for the running trials is keyed on
+    study_id, SQLAlchemy's ``ix_trials_study_id`` exists with another definition, so the
+    suggestion is ``ix_trials_study_id_2`` and its what-if build runs (it failed on "already
+    exists"); the index for the events of a kind keys the unbounded ``text`` column and says
+    how wide it is today; ``dbtune revision`` writes both with what the guard needs, and they
+    apply through an ops chain."""
     done = run_cli("explain", "--dsn", storage_url, "--workload", str(WORKLOAD),
                    "--what-if", "build", "--format", "json")  # fmt: skip
     assert done.code in (0, 1), done.stderr
-    running = next(q for q in json.loads(done.stdout)["queries"] if q["name"] == "running_trials")
-    suggestion = running["advice"]["suggestion"]
-    assert suggestion["name"] == "ix_trials_study_id_2"
-    assert running["advice"]["what_if"]["passes"] is True
+    report = json.loads(done.stdout)
+    by_name = {q["name"]: q for q in report["queries"]}
+    running = by_name["running_trials"]["advice"]
+    assert running["suggestion"]["name"] == "ix_trials_study_id_2"
+    assert running["what_if"]["passes"] is True
+    events = by_name["events_of_kind"]["advice"]["suggestion"]
+    assert events["allow_wide"] is True
+    assert "widest value today kind" in events["reason"]
+    report_path = tmp_path / "report.json"
+    report_path.write_text(json.dumps(report))
+    ops = tmp_path / "ops"
+    assert run_cli("init-ops", str(ops)).code == 0
+    wrote = run_cli("revision", "--from", str(report_path), "--dir", str(ops / "versions"))
+    assert wrote.code == 0, wrote.stderr
+    assert "allow_wide=True" in "".join(p.read_text() for p in (ops / "versions").glob("*.py"))
+    _alembic(storage_url, ops, "upgrade", "head")
 
 
 STALE_LOGS = """

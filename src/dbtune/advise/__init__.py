@@ -29,11 +29,16 @@ from psycopg import sql
 from dbtune.advice import Suggestion
 from dbtune.advise.conditions import condition_candidates
 from dbtune.advise.drops import Drop, drops
-from dbtune.advise.existing import Redundant, read_existing, redundant_existing, sift
+from dbtune.advise.existing import (
+    Redundant,
+    read_existing,
+    redundant_existing,
+    settle_wide,
+    sift,
+)
 from dbtune.advise.measure import Profile, measure, verify
 from dbtune.advise.overhead import Overhead, overhead_of, updated_columns
-from dbtune.advise.proof import Measured, Timing, prove, refuted
-from dbtune.advise.wide import Refused, settle_wide
+from dbtune.advise.proof import Measured, Refused, Timing, prove, refuted
 from dbtune.advisor import advisor
 from dbtune.advisor.design import (
     Candidate,
@@ -173,7 +178,8 @@ def advise_workload(
         )
         existing = read_existing(conn, [c.suggestion for c in found])
         sifted = sift(existing, found)
-        found, refused = settle_wide(conn, existing, sifted.candidates)
+        found, unsafe = settle_wide(conn, existing, sifted.candidates)
+        refused = [Refused(name, why) for name, why in unsafe]
         chosen_engine = _engine(conn, options.engine, options.embedded, found) if found else "none"
         overheads = {c.suggestion: overhead_of(conn, c.suggestion, updated) for c in found}
         candidates = [replace(c, overhead=overheads[c.suggestion].ratio) for c in found]

@@ -30,6 +30,7 @@ from psycopg import sql
 from dbtune.advice import Suggestion
 from dbtune.advisor.design import Candidate
 from dbtune.advisor.revision import bare_column
+from dbtune.advisor.wide import Widest, settle
 from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_catalog, read_columns
 from dbtune.identifiers import free_name
 
@@ -139,6 +140,18 @@ class Existing:
                 found.append(index)
         return found
 
+    def unbounded(self, suggestion: Suggestion) -> list[str]:
+        """The suggestion's key and INCLUDE columns that have no width bound."""
+        oid = self.tables.get((suggestion.schema, suggestion.table))
+        attnums = self.attnums.get(oid or -1, {})
+        names = [bare_column(c) for c in suggestion.columns] + list(suggestion.include)
+        return [
+            n
+            for n in dict.fromkeys(names)
+            if (col := self.columns.get((oid or -1, attnums.get(n, -1)))) is not None
+            and col.unbounded
+        ]
+
     def free_name(self, suggestion: Suggestion) -> str:
         """The suggestion's name, or the first ``<name>_<n>`` no relation of its schema has.
         Candidates may share a name (alternatives for one query): the selection never
@@ -242,3 +255,20 @@ def redundant_existing(
         for index in existing.made_redundant(s):
             found.append(Redundant(index, s.name, owner(index, versions)))
     return found
+
+
+def settle_wide(
+    conn: Connection, existing: Existing, candidates: Sequence[Candidate]
+) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """The candidates, those with unbounded columns marked ``allow_wide`` with the reason
+    (:mod:`dbtune.advisor.wide`), and (name, why) of those that cannot be proposed."""
+    kept: list[Candidate] = []
+    refused: list[tuple[str, str]] = []
+    widest: Widest = {}
+    for c in candidates:
+        settled, why = settle(conn, c.suggestion, existing.unbounded(c.suggestion), widest)
+        if settled is None:
+            refused.append((c.suggestion.name, why))
+        else:
+            kept.append(replace(c, suggestion=settled))
+    return kept, refused

@@ -45,6 +45,17 @@ RUNS = 5
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """A candidate left out of the design, and why (measured, or not safe to propose)."""
+
+    name: str
+    why: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"index": self.name, "why": self.why}
+
+
+@dataclass(frozen=True, slots=True)
 class Timing:
     """Medians of :data:`RUNS` executions of one statement, and the plan they ran."""
 

@@ -69,6 +69,7 @@ def _suggestion(data: Mapping[str, Any]) -> Suggestion:
         tuple(str(c) for c in data.get("include") or ()),
         data.get("where"),
         str(data.get("reason", "")),
+        bool(data.get("allow_wide", False)),
     )
 
 
@@ -172,9 +173,7 @@ def _docstring(item: Accepted, command: str) -> str:
 
 def revision_file(item: Accepted, revision: str, down: str | None, command: str) -> RevisionFile:
     s = item.suggestion
-    create = calls.create_index(
-        s.name, s.table, s.columns, include=s.include, where=s.where, schema=s.schema
-    )
+    create = s.helper_call()
     drop = calls.drop_index(s.name, s.table, schema=s.schema)
     return RevisionFile(revision, down, _docstring(item, command), [("", [create])], [("", [drop])])
 

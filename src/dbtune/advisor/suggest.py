@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.advice import Advice, Suggestion
+from dbtune.advisor.wide import settle
 from dbtune.catalog import Column, IndexInfo, Table
 from dbtune.identifiers import fit_name, free_name, ident
 from dbtune.plan import Plan
@@ -309,4 +310,9 @@ def suggest(
         if expect.index and not facts.has_index(expect.index)
         else ""
     )
-    return Advice(f"{missing}Suggested: {suggestion.statement()} ({suggestion.reason})", suggestion)
+    unbounded = [n for n, _ in key if (c := table.columns.get(n)) is not None and c.unbounded]
+    settled, why_not = settle(conn, suggestion, unbounded, {})
+    if settled is None:
+        return Advice(f"{missing}no index suggested: {suggestion.statement()} would be the one, "
+                      f"but {why_not}")  # fmt: skip
+    return Advice(f"{missing}Suggested: {settled.statement()} ({settled.reason})", settled)
