@@ -144,10 +144,14 @@ def _from_url(text: str) -> Target:
     backend, _, driver = url.drivername.partition("+")
     if backend.lower() not in _SCHEMES:
         raise UsageError(f"not a PostgreSQL URL (scheme {backend!r}); {_SHAPE}")
-    if url.host and ("@" in url.host or "/" in url.host):
+    in_query = sum(k.count("@") + str(v).count("@") for k, v in url.query.items())
+    if (url.host and ("@" in url.host or "/" in url.host)) or text.count("@") > 1 + in_query:
+        # A password pasted unquoted: split at its '@', the rest of it became the host or
+        # the database name, and any message naming them would print most of it.
         raise _unparseable(
-            "the database URL has an '@' or '/' in its host part: write an '@' in the "
-            "password as %40"
+            "the database URL has more than one '@' before its host: a password holding "
+            "'@', '/', '#', '%', ':' or '?' must be URL-quoted (an '@' is %40, a '/' %2F; "
+            "urllib.parse.quote(password, safe='') does it), or give a keyword DSN"
         )
     _remember(url.password if isinstance(url.password, str) else None)
     params: dict[str, str] = {}

@@ -82,3 +82,42 @@ def test_alembic_never_prints_a_hostile_password() -> None:
         assert run.code != 0
         assert not _leaks(password, output), (dsn, output)
         assert "Traceback" not in output
+
+
+PASTED = ["Pf@ct/S3c#r%t!", "Wq/b@c:d?e#f%gX", "Qq:rr@ss?tt/uu#vv%ww"]
+"""Passwords as people paste them into a URL, unquoted: ``@``, ``/``, ``#``, ``%``, ``:``, ``?``
+inside, so a parser splits them and the rest becomes a host or a database name."""
+EVERY_CONNECTING = [
+    ("explain", "--dsn"),
+    ("doctor", "--dsn"),
+    ("pool", "--dsn"),
+    ("seed", "--dsn"),
+    ("advise", "--dsn"),
+    ("workload", "capture", "--dsn"),
+    ("stats", "export", "--out", "/dev/null", "--dsn"),
+    ("fleet", "status", "--dsn"),
+    ("trace", "--dsn"),
+]
+
+
+def _any_run_of_three(password: str, output: str) -> str | None:
+    return next(
+        (password[i : i + 3] for i in range(len(password) - 2) if password[i : i + 3] in output),
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "command", EVERY_CONNECTING, ids=[" ".join(c[:-1]) for c in EVERY_CONNECTING]
+)
+def test_no_part_of_a_pasted_password_is_ever_shown(command: tuple[str, ...]) -> None:
+    """[steady] item 5: ``postgresql://app:Pf@ct/S3c#r%t!@host/db`` printed 11 of the
+    password's 14 characters in the connect error (the "host" held them). No 3-character run
+    of such a password appears in any command's output."""
+    # Pasted raw: the quoted and keyword spellings are the hostile-password tests' above.
+    cases = [(p, f"postgresql://app:{p}@127.0.0.1:1/app") for p in PASTED]
+    for password, dsn, run in _runs(cases, lambda dsn: run_cli(*command, dsn)):
+        output = run.stdout + run.stderr
+        assert run.code == 2, (dsn, output)
+        assert _any_run_of_three(password, output) is None, (dsn, output)
+        assert "Traceback" not in output
