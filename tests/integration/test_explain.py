@@ -131,3 +131,21 @@ def test_embedded_default_cold_then_warm(tmp_path: Path) -> None:
     warm = run_cli("explain", env=env)
     assert warm.code == 0, warm.stdout + warm.stderr
     assert "100000 messages already there" in warm.stderr
+
+    # One rule for the database ([steady] 3): doctor, like explain, runs on the demo database;
+    # a command for which the demo makes no sense says so the same way; a URL from the
+    # environment is named in one line.
+    doctor = run_cli("doctor", "--format", "json", env=env)
+    assert doctor.code in (0, 1), doctor.stdout + doctor.stderr
+    assert "100000 messages already there" in doctor.stderr
+    assert json.loads(doctor.stdout)["target"].endswith("dbtune_demo")
+    seed = run_cli("seed", env=env)
+    assert seed.code == 2
+    assert (
+        "seed needs a database: pass --dsn postgresql://... or set DATABASE_URL (not the "
+        "embedded demo database" in seed.stderr
+    )
+    with_env = run_cli("doctor", "--format", "json",
+                       env={**env, "DATABASE_URL": "postgresql://app@127.0.0.1:1/app"})  # fmt: skip
+    assert with_env.code == 2
+    assert with_env.stderr.startswith("dbtune doctor: 127.0.0.1:1/app (from DATABASE_URL)\n")

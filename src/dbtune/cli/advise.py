@@ -7,9 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dbtune.cli.args import DSN_HELP, EXIT_CHECK_FAILED, EXIT_OK, positive_int, without_dsns
+from dbtune.cli.args import (
+    DSN_HELP,
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    database,
+    positive_int,
+    without_dsns,
+)
 from dbtune.config import load_config
-from dbtune.dsn import resolve_url
 from dbtune.errors import UsageError
 from dbtune.results import stderr_console
 from dbtune.workload import Workload, load_workload
@@ -43,12 +49,8 @@ def _workload(args: argparse.Namespace, url: str) -> Workload:
 def run(args: argparse.Namespace) -> int:
     from dbtune.advise import AdviseOptions, advise_workload
     from dbtune.advise import report as advise_report
-    from dbtune.demo import embedded_demo_url
 
-    url = resolve_url(args.dsn, load_config().dsn_env)
-    embedded = url is None
-    if url is None:
-        url = embedded_demo_url(stat_statements=True)
+    url, embedded = database(args.dsn, "advise", stat_statements=True)
     workload = _workload(args, url)
     console = stderr_console()
     with console.status("advise") as status:
@@ -117,7 +119,7 @@ def add_arguments(sub: Any) -> None:
         "the existing indexes no query then uses that doctor calls unused or redundant. "
         "Exit 0 every query passes with the design, 1 some still fail, 2 an error.",
     )
-    advise.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo server")
+    advise.add_argument("--dsn", help=DSN_HELP)
     advise.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
     advise.add_argument(
         "--from-stats",

@@ -11,12 +11,45 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from dbtune.results import Report, render_junit, render_markdown, render_table
+from dbtune.results import Report, render_junit, render_markdown, render_table, stderr_console
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 PIPED_WIDTH = 160
-DSN_HELP = "database URL (default: DATABASE_URL, or [tool.dbtune] dsn_env)"
+DSN_HELP = (
+    "database URL (default: DATABASE_URL, or the variable [tool.dbtune] dsn_env names; "
+    "then the embedded demo database)"
+)
+DSN_HELP_NO_DEMO = "database URL (default: DATABASE_URL, or [tool.dbtune] dsn_env)"
 REPORT_FORMATS = ("table", "json", "markdown", "junit")
+
+
+def database(
+    dsn: str | None, command: str, *, demo: str | None = None, stat_statements: bool = False
+) -> tuple[str, bool]:
+    """(URL, embedded): the one rule every command that needs a database follows. ``--dsn``,
+    then the configured variable (``DATABASE_URL`` unless ``[tool.dbtune] dsn_env`` names
+    another), then — for a command where it makes sense (``demo`` is None) — the embedded demo
+    database. Where it does not, ``demo`` says why, in the same one-line error everywhere. A
+    URL from the environment is named in one line on stderr; the demo database names itself."""
+    from dbtune.config import load_config
+    from dbtune.dsn import describe, resolve_url
+    from dbtune.errors import UsageError
+
+    variable = load_config().dsn_env
+    url = resolve_url(dsn, variable)
+    if url is not None:
+        if not dsn:
+            stderr_console().print(f"dbtune {command}: {describe(url)} (from {variable})",
+                                   soft_wrap=True)  # fmt: skip
+        return url, False
+    if demo is not None:
+        raise UsageError(
+            f"{command} needs a database: pass --dsn postgresql://... or set {variable} "
+            f"(not the embedded demo database: {demo})"
+        )
+    from dbtune.demo import embedded_demo_url
+
+    return embedded_demo_url(stat_statements=stat_statements), True
 
 
 class Parser(argparse.ArgumentParser):

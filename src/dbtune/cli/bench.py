@@ -11,7 +11,7 @@ import psutil
 
 from dbtune import embedded, reference_schema
 from dbtune.cli.args import (
-    DSN_HELP,
+    DSN_HELP_NO_DEMO,
     EXIT_OK,
 )
 from dbtune.config import load_config
@@ -93,7 +93,9 @@ def add_arguments(sub: Any) -> None:
         "uses the embedded server (database dbtune_bench, recreated). With --dsn use a scratch "
         "database: bench migrates it, seeds it when empty, and creates bench_* tables.",
     )
-    bench.add_argument("--dsn", help=DSN_HELP + "; none: the embedded server")
+    bench.add_argument(
+        "--dsn", help=DSN_HELP_NO_DEMO + "; none: the embedded server, database dbtune_bench"
+    )
     sizes = bench.add_mutually_exclusive_group()
     sizes.add_argument(
         "--scale",

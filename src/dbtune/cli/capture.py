@@ -14,19 +14,19 @@ from dbtune.cli.args import (
     EXIT_OK,
     EXIT_USAGE,
     Parser,
+    database,
     positive_int,
 )
 from dbtune.config import load_config
 from dbtune.db import connect
-from dbtune.demo import embedded_demo_url
-from dbtune.dsn import describe, redact, resolve_url
+from dbtune.dsn import describe, redact
 from dbtune.explain.runner import run_workload
 from dbtune.workload import Workload, load_workload
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config()
-    url = resolve_url(args.dsn, config.dsn_env) or embedded_demo_url(stat_statements=True)
+    url, _ = database(args.dsn, "workload capture", stat_statements=True)
     out = Path(args.out) if args.out else None
     existing = load_workload(out) if args.update and out is not None and out.exists() else None
     with connect(url) as conn:
@@ -85,7 +85,7 @@ def add_arguments(sub: Any) -> None:
         "each query checked as its generic plan, with the plan's current shape as its "
         "expectations. Without --dsn or DATABASE_URL it uses the embedded server.",
     )
-    capture.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo server")
+    capture.add_argument("--dsn", help=DSN_HELP)
     capture.add_argument("--top", type=positive_int, default=20)
     capture.add_argument("--min-calls", type=positive_int, default=1)
     capture.add_argument("--out", help="workload file to write (default: standard output)")

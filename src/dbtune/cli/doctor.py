@@ -10,6 +10,7 @@ from dbtune.cli.args import (
     DSN_HELP,
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    database,
     emit,
     positive_int,
     size_mb,
@@ -29,9 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config()
     selection = Selection.build(args.schema or (), args.table or (), config.ignore)
-    url = resolve_url(args.dsn, config.dsn_env)
-    if url is None:
-        raise UsageError("doctor needs a database: pass --dsn postgresql://... or set DATABASE_URL")
+    resolve_url(args.dsn, config.dsn_env)  # a bad URL fails first
     if args.instances < 1:
         raise UsageError(f"--instances must be at least 1, got {args.instances}")
     if args.pool_max is not None and (args.pool_size is not None or args.max_overflow is not None):
@@ -53,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         from dbtune.migrations.chain import current_head
 
         current_head(Path(args.write_revision))  # a wrong folder fails before the server is read
+    url, _ = database(args.dsn, "doctor")
     report = run_doctor(url, options)
     emit(args.format, lambda: doctor_report.render_json(report), doctor_report.as_results(report))
     if args.write_revision:

@@ -17,11 +17,11 @@ from dbtune.cli.args import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    database,
     emit,
 )
 from dbtune.config import load_config
 from dbtune.db import connect
-from dbtune.demo import embedded_demo_url
 from dbtune.dsn import redact, resolve_url
 from dbtune.explain import report as explain_report
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
@@ -72,13 +72,11 @@ class WithStats:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config()
-    url = resolve_url(args.dsn, config.dsn_env)
+    resolve_url(args.dsn, config.dsn_env)  # a bad URL fails first
     # A bad file fails before any server starts.
     workload = load_workload(args.workload or config.workload_path())
     prepare = WithStats(args.stats) if args.stats else None
-    embedded = url is None
-    if url is None:
-        url = embedded_demo_url()
+    url, embedded = database(args.dsn, "explain")
     report = run_workload(
         url,
         workload,
@@ -118,7 +116,7 @@ def add_arguments(sub: Any) -> None:
         "read-only transaction and check its plan. Without --dsn or DATABASE_URL it uses an "
         "embedded PostgreSQL, migrated and seeded. Exit 0 pass, 1 a check failed, 2 an error.",
     )
-    explain.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo server")
+    explain.add_argument("--dsn", help=DSN_HELP)
     explain.add_argument("--workload", help="workload TOML file (default: the shipped one)")
     explain.add_argument(
         "--format", choices=("table", "json", "markdown", "junit"), default="table"

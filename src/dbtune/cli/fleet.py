@@ -7,9 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dbtune.cli.args import DSN_HELP, EXIT_CHECK_FAILED, EXIT_OK, positive_int, report_console
+from dbtune.cli.args import (
+    DSN_HELP_NO_DEMO,
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    database,
+    positive_int,
+    report_console,
+)
 from dbtune.config import load_config
-from dbtune.dsn import resolve_url
 from dbtune.errors import DbtuneError, UsageError
 from dbtune.results import stderr_console
 
@@ -23,9 +29,8 @@ def _targets(args: argparse.Namespace) -> list[Any]:
                          "or --schemas PATTERN --dsn URL")  # fmt: skip
     if args.targets:
         return targets.from_file(Path(args.targets))
-    url = resolve_url(args.dsn, load_config().dsn_env)
-    if url is None:
-        raise UsageError("--targets-query and --schemas need the database: pass --dsn")
+    why = "the fleet's tenants and databases are yours"
+    url, _ = database(args.dsn, "fleet --targets-query/--schemas", demo=why)
     if args.targets_query:
         return targets.from_query(url, args.targets_query)
     return targets.tenant_schemas(url, args.schemas)
@@ -185,7 +190,7 @@ def _fleet_arguments(parser: Any) -> None:
         metavar="PATTERN",
         help="tenant schemas of --dsn's database (SQL LIKE: tenant_%%)",
     )
-    parser.add_argument("--dsn", help=DSN_HELP)
+    parser.add_argument("--dsn", help=DSN_HELP_NO_DEMO)
     parser.add_argument("--to", default=None, metavar="REV", help="default: the chain's head")
     parser.add_argument("--format", choices=("table", "json"), default="table")
 

@@ -13,7 +13,9 @@ from rich.table import Table
 
 from dbtune.cli.args import (
     DSN_HELP,
+    DSN_HELP_NO_DEMO,
     EXIT_OK,
+    database,
     positive_float,
     positive_int,
     report_console,
@@ -22,7 +24,6 @@ from dbtune.cli.args import (
 )
 from dbtune.config import load_config
 from dbtune.db import connect
-from dbtune.demo import embedded_demo_url
 from dbtune.dsn import resolve_url
 from dbtune.errors import UsageError
 from dbtune.pool.budget import server_budget
@@ -53,7 +54,7 @@ def run_tune(args: argparse.Namespace) -> int:
         )
     config = load_config()
     workload = load_workload(args.workload or config.workload_path())
-    url = resolve_url(args.dsn, config.dsn_env) or embedded_demo_url()
+    url, _ = database(args.dsn, "pool tune")
     mix = pool_tune.build_mix(url, workload)
     if not mix.calls:
         raise UsageError(
@@ -125,7 +126,7 @@ def add_arguments(sub: Any) -> None:
         "pool",
         help="recommend a pool size for this machine and check it against the server",
     )
-    pool.add_argument("--dsn", help=DSN_HELP + "; none: no server check")
+    pool.add_argument("--dsn", help=DSN_HELP_NO_DEMO + "; none: no server check")
     pool.add_argument(
         "--instances",
         type=positive_int,
@@ -143,7 +144,7 @@ def add_arguments(sub: Any) -> None:
         "throughput and p95 per size, the knee and where 2 x CPU + 5 lands, with a plot. Runs "
         "reads only, on read-only connections: the database is not changed.",
     )
-    tune.add_argument("--dsn", help=DSN_HELP + "; none: the embedded demo database")
+    tune.add_argument("--dsn", help=DSN_HELP)
     tune.add_argument(
         "--workload", help="workload TOML (default: [tool.dbtune] workload, else the reference)"
     )

@@ -7,21 +7,19 @@ from typing import Any
 
 from dbtune import seed as seeding
 from dbtune.cli.args import (
-    DSN_HELP,
+    DSN_HELP_NO_DEMO,
     EXIT_OK,
+    database,
     positive_int,
 )
-from dbtune.config import load_config
 from dbtune.demo import seed_with_progress
-from dbtune.dsn import resolve_url
-from dbtune.errors import UsageError
 from dbtune.results import stderr_console
 
 
 def run(args: argparse.Namespace) -> int:
-    url = resolve_url(args.dsn, load_config().dsn_env)
-    if url is None:
-        raise UsageError("seed needs a database: pass --dsn postgresql://... or set DATABASE_URL")
+    url, _ = database(
+        args.dsn, "seed", demo="it is seeded when first used; name the database to fill"
+    )
     plan = seed_with_progress(
         url, messages=args.messages, users=args.users, seed_value=args.seed, replace=args.replace
     )
@@ -35,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(sub: Any) -> None:
     seed = sub.add_parser("seed", help="fill the reference schema with synthetic data")
-    seed.add_argument("--dsn", help=DSN_HELP)
+    seed.add_argument("--dsn", help=DSN_HELP_NO_DEMO)
     seed.add_argument("--messages", type=positive_int, default=seeding.DEFAULT_MESSAGES)
     seed.add_argument("--users", type=positive_int, default=seeding.DEFAULT_USERS)
     seed.add_argument("--seed", type=int, default=seeding.DEFAULT_SEED)

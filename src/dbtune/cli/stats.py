@@ -7,10 +7,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dbtune.cli.args import DSN_HELP, EXIT_OK, Parser
-from dbtune.config import load_config
+from dbtune.cli.args import DSN_HELP, DSN_HELP_NO_DEMO, EXIT_OK, Parser, database
 from dbtune.db import connect
-from dbtune.dsn import describe, resolve_url
+from dbtune.dsn import describe
 from dbtune.errors import UsageError
 from dbtune.results import stderr_console
 from dbtune.stats import file
@@ -20,10 +19,10 @@ from dbtune.stats.restore import Restored, restore_stats
 
 
 def _url(args: argparse.Namespace, what: str) -> str:
-    url = resolve_url(args.dsn, load_config().dsn_env)
-    if url is None:
-        raise UsageError(f"stats {what} needs a database: pass --dsn postgresql://...")
-    return url
+    if what == "export":
+        return database(args.dsn, "stats export")[0]
+    why = "production's figures belong in the database your tests or checks use"
+    return database(args.dsn, f"stats {what}", demo=why)[0]
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -119,7 +118,7 @@ def add_arguments(sub: Any) -> None:
         "session ever sees one.",
     )  # fmt: skip
     load.add_argument("file", help="a file written by dbtune stats export")
-    load.add_argument("--dsn", help=DSN_HELP)
+    load.add_argument("--dsn", help=DSN_HELP_NO_DEMO)
     load.add_argument(
         "--keep-autovacuum", action="store_true",
         help="leave autovacuum on for the imported tables (its ANALYZE replaces the figures)",
