@@ -425,3 +425,20 @@ def test_trace_stats_plans_a_data_migration_at_productions_scale(
     with_stats, notes = scanned("--stats", str(stats))
     assert with_stats == ['"App"."Events"'], (with_stats, notes)
     assert any('before e02_touch, grew "App"."Events"' in n for n in notes), notes
+
+
+def test_a_users_broken_revision_is_named_not_reported_as_dbtunes(
+    pg_server: Server, tmp_path: Path
+) -> None:
+    """[steady] item 4: a revision file with a syntax error is the user's to fix: the error
+    names the file and the line, never "unexpected IndentationError ... (please report
+    this)"."""
+    ini = _copy_chain(tmp_path)
+    broken = ini.parent / "versions" / "99_broken.py"
+    broken.write_text('revision = "x1"\ndown_revision = None\n def upgrade():\n    pass\n')
+    url = fresh_database(pg_server, "trace_broken_file")
+    done = run_cli("trace", "--dsn", url, "-c", str(ini))
+    assert done.code == 2
+    assert f"{broken}, line 3: IndentationError: unexpected indent" in done.stderr
+    assert "please report" not in done.stderr
+    assert "Traceback" not in done.stderr
