@@ -60,3 +60,27 @@ def test_derived_names_fit_63_bytes_and_stay_distinct() -> None:
     accented = derived_name("ck", "é" * 40, suffix="not_null")  # cut on a character boundary
     assert len(accented.encode()) <= 63
     assert accented.encode().decode() == accented
+
+
+def test_batches_are_sized_by_time() -> None:
+    """A batch's size follows from the last one's rows per second: at most doubling, at once
+    smaller after a slow batch, halved while sessions wait for locks, within the ceiling."""
+    from dbtune.migrations.backfill import BatchSizer
+
+    sizer = BatchSizer(ceiling=10_000, max_batch_s=0.2)
+    assert sizer.size == 100
+    sizer.took(100, 0.001)  # fast: doubles, no more
+    assert sizer.size == 200
+    for _ in range(10):
+        sizer.took(sizer.size, sizer.size / 40_000)  # 40,000 rows/s
+    assert sizer.size == 6_400  # 0.8 x 0.2 s x 40,000 rows/s
+    sizer.took(6_400, 1.6)  # a slow batch (the machine got busy): 4,000 rows/s
+    assert sizer.size == 640
+    sizer.took(640, 0.016, waiting=True)
+    assert sizer.size == 320
+    for _ in range(20):
+        sizer.took(sizer.size, 0.0001)
+    assert sizer.size == 10_000  # the ceiling
+    fixed = BatchSizer(ceiling=10_000, max_batch_s=None)
+    fixed.took(10_000, 5.0)
+    assert fixed.size == 10_000

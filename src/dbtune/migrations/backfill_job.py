@@ -22,6 +22,7 @@ class Backfill:
     statement_timeout: str
     max_lag_s: float
     name: str
+    max_batch_s: float | None = None  # None: every batch is batch_size rows (the offline SQL)
 
     def where_sql(self) -> sql.Composable:
         return sql.SQL(" AND ({})").format(sql.SQL(self.where)) if self.where else sql.SQL("")

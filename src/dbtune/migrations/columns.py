@@ -28,7 +28,7 @@ from dbtune.errors import MigrationError
 from dbtune.identifiers import ident
 from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
-from dbtune.migrations.backfill import MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
+from dbtune.migrations.backfill import MAX_BATCH_S, MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
 from dbtune.migrations.backfill_job import Backfill
 from dbtune.migrations.catalog import ResolvedTable, column
 from dbtune.migrations.failure import shown_by_alembic
@@ -62,8 +62,11 @@ def add_column_online(
     pause_s: float = 0.0,
     lock_timeout: str | None = None,
     lock_retries: int | None = None,
+    max_batch_s: float | None = MAX_BATCH_S,
 ) -> None:
     """Add ``column_name type_ [DEFAULT default] [NOT NULL]`` (see the module docstring).
+    The existing rows are filled by :func:`~dbtune.migrations.backfill`'s batches, each at
+    most ``max_batch_s`` long.
 
     ``type_`` and ``default`` are SQL (``"timestamptz"``, ``"clock_timestamp()"``), each
     checked to be one type name and one expression. A NOT NULL column needs a default.
@@ -84,7 +87,7 @@ def add_column_online(
     job = Backfill(
         table_name, schema, f"{col} = ({default})", f"{col} IS NULL",
         (), batch_size, pause_s, STATEMENT_TIMEOUT, MAX_LAG_S,
-        f"{table_name}.{column_name} default",
+        f"{table_name}.{column_name} default", max_batch_s,
     )  # fmt: skip
     operation = _AddColumn(table_name, schema, column_name, type_, default, not_null, job)
     if not op.get_context().as_sql:
