@@ -84,9 +84,17 @@ def load_script(options: TraceOptions) -> tuple[Config, ScriptDirectory]:
         if not config.get_main_option("script_location"):
             raise UsageError(f"{ini} has no script_location in its [alembic] section")
     try:
-        return config, ScriptDirectory.from_config(config)
+        script = ScriptDirectory.from_config(config)
     except CommandError as exc:
         raise UsageError(f"cannot read the Alembic chain: {exc}") from None
+    if not script.get_heads():
+        # Traced nothing would read as "all pass": say where trace looked instead.
+        raise UsageError(
+            f"no revision in {script.versions}: trace reads the chain from script_location's "
+            "versions folder (and version_locations); if your env.py picks another folder "
+            "at run time, point --script-location (or the ini's version_locations) at it"
+        )
+    return config, script
 
 
 def _pending(script: ScriptDirectory, current: str | None, to: str) -> list[Script]:
