@@ -35,13 +35,13 @@ def run(args: argparse.Namespace) -> int:
         version_table_schema=args.version_table_schema,
         settings=Settings(large_rows=args.large_rows),
     )
-    _, script = load_script(options)  # a bad path fails before any server starts
-    if args.stats:
+    if args.stats:  # a bad file, then a bad path, fail before any server starts
         from dbtune.stats import file as stats_file
         from dbtune.stats.restore import import_before
 
         data = stats_file.read(Path(args.stats))
         options = replace(options, before_each=lambda conn, rev: import_before(conn, data, rev))
+    _, script = load_script(options)
     only = None
     if args.revision_files:
         only = frozenset(Path(p).resolve() for p in args.revision_files)
