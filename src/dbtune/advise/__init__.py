@@ -8,7 +8,7 @@ selection wired together, as an entry point: the tools do not import one another
    existing indexes — HypoPG, or a rolled-back build.
    Before that, the existing indexes have their say (:mod:`.existing`): a candidate one of
    them already is goes, a name one of them has is freed; unbounded columns are measured
-   (:mod:`.wide`).
+   (:mod:`dbtune.advisor.wide`).
 4. The exact selection (CP-SAT), then the chosen set planned together (verified), and, where
    indexes can be built, measured (:mod:`.proof`): an index no statement is measurably faster
    with, or one that makes a statement slower, leaves the design, and why is listed.
