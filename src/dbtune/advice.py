@@ -159,6 +159,8 @@ class WhatIf:
         b, a = self.before, self.after
         if self.engine != "build" or None in (b.time_ms, a.time_ms):
             return None
+        if a.plan == b.plan:
+            return "same"  # the index is not in the plan: any difference is the machine's
         return measured_verdict(b.time_ms or 0.0, b.buffers or 0, a.time_ms or 0.0,
                                 a.buffers or 0)  # fmt: skip
 

@@ -108,15 +108,18 @@ class Existing:
         return {columns.get(c, -1) for c in suggestion.include}
 
     def serving(self, suggestion: Suggestion) -> IndexInfo | None:
-        """The existing index that already is this candidate, or holds it as a key prefix."""
+        """The existing index that already is this candidate, or holds it as a key prefix
+        (:meth:`IndexInfo.leads_with`, with default operator classes and NULLS order, and
+        the candidate's INCLUDE columns held)."""
         key = self.key_of(suggestion)
-        if key is None or suggestion.where:
+        if key is None:
             return None
         for index in self.on(suggestion):
-            if _leads(key, index) and self.include_of(suggestion) <= {
-                *index.key_attnums,
-                *index.include_attnums,
-            }:
+            if (
+                _plain(index)
+                and index.leads_with(key, suggestion.where)
+                and self.include_of(suggestion) <= {*index.key_attnums, *index.include_attnums}
+            ):
                 return index
         return None
 
@@ -127,18 +130,15 @@ class Existing:
         if key is None or suggestion.where:
             return []
         held = {a for a, _ in key} | self.include_of(suggestion)
-        found = []
-        for index in self.on(suggestion):
-            mine = _key(index)
-            if (
-                mine is not None
-                and len(mine) < len(key)
-                and _same_order(mine, key[: len(mine)])
-                and set(index.include_attnums) <= held
-                and not index.predicate
-            ):
-                found.append(index)
-        return found
+        return [
+            index
+            for index in self.on(suggestion)
+            if _plain(index)
+            and 0 not in index.key_attnums
+            and len(index.key_attnums) < len(key)
+            and index.leads_with(key[: len(index.key_attnums)], None)
+            and set(index.include_attnums) <= held
+        ]
 
     def unbounded(self, suggestion: Suggestion) -> list[str]:
         """The suggestion's key and INCLUDE columns that have no width bound."""
@@ -160,28 +160,11 @@ class Existing:
         return free_name(suggestion.name, taken)
 
 
-def _key(index: IndexInfo) -> tuple[tuple[int, bool], ...] | None:
-    if (
-        index.predicate
-        or not index.default_opclasses
-        or 0 in index.key_attnums
-        or any(n != d for n, d in zip(index.nulls_first, index.descending, strict=False))
-    ):
-        return None  # an expression, a predicate, an operator class or a NULLS order of its own
-    return tuple(zip(index.key_attnums, index.descending, strict=True))
-
-
-def _same_order(a: Sequence[tuple[int, bool]], b: Sequence[tuple[int, bool]]) -> bool:
-    """Same columns, and the same directions or every one reversed (a btree reads both ways)."""
-    if [n for n, _ in a] != [n for n, _ in b]:
-        return False
-    same = [x == y for (_, x), (_, y) in zip(a, b, strict=True)]
-    return all(same) or not any(same)
-
-
-def _leads(key: Sequence[tuple[int, bool]], index: IndexInfo) -> bool:
-    mine = _key(index)
-    return mine is not None and len(key) <= len(mine) and _same_order(key, mine[: len(key)])
+def _plain(index: IndexInfo) -> bool:
+    """Default operator classes and NULLS order: an index that serves what a plain one would."""
+    return index.default_opclasses and all(
+        n == d for n, d in zip(index.nulls_first, index.descending, strict=False)
+    )
 
 
 def read_existing(conn: Connection, suggestions: Iterable[Suggestion]) -> Existing:

@@ -37,7 +37,6 @@ from dbtune.identifiers import fit_name, free_name, ident
 from dbtune.plan import Plan
 from dbtune.query_facts import QueryFacts
 from dbtune.query_shape import Condition, TableUse
-from dbtune.sqltext import same_expression
 from dbtune.workload import Expectations
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -179,17 +178,11 @@ def _serving(table: _Table, key: Sequence[tuple[str, bool]], indexes: Sequence[I
              where: str | None) -> IndexInfo | None:  # fmt: skip
     """An existing index whose leading key columns (by attnum, with directions or all of
     them reversed) are the suggestion's, with no predicate or the same one."""
-    wanted = [(table.attnum(n), d) for n, d in key]
-    flipped = [(a, not d) for a, d in wanted]
-    for index in indexes:
-        if index.table_oid != table.stats.oid or index.method != "btree":
-            continue
-        if not same_expression(index.predicate or None, where):
-            continue
-        have = list(zip(index.key_attnums, index.descending, strict=False))[: len(wanted)]
-        if have in (wanted, flipped):
-            return index
-    return None
+    wanted = [(table.attnum(n) or -1, d) for n, d in key]  # -1: no column of the table
+    return next(
+        (i for i in indexes if i.table_oid == table.stats.oid and i.leads_with(wanted, where)),
+        None,
+    )
 
 
 def _why_unused(conn: Connection, index: IndexInfo, table: _Table, generic_only: bool) -> str:

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from dbtune.catalog.query import CatalogQuery, Runner
 from dbtune.identifiers import ident
+from dbtune.sqltext import same_expression
 
 _INDEXES = CatalogQuery(
     """
@@ -127,6 +128,19 @@ class IndexInfo:
             (n, text if n == 0 else "")
             for n, text in zip(self.key_attnums, self.key_columns, strict=True)
         )
+
+    def leads_with(self, key: Sequence[tuple[int, bool]], where: str | None) -> bool:
+        """A btree index whose leading key columns are ``key`` ((attnum, descending) pairs),
+        with those directions or all of them reversed (a btree reads both ways), and with the
+        same predicate (none, or the same expression): it serves what an index on ``key``
+        would. The one test of "an existing index already is this one" for the per-query
+        advisor and advise."""
+        if self.method != "btree" or not same_expression(self.predicate or None, where):
+            return False
+        wanted = list(key)
+        flipped = [(a, not d) for a, d in wanted]
+        have = list(zip(self.key_attnums, self.descending, strict=False))[: len(wanted)]
+        return len(have) == len(wanted) and have in (wanted, flipped)
 
 
 def quoted(*names: str) -> str:
