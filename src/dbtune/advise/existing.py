@@ -31,7 +31,7 @@ from dbtune.advice import Suggestion
 from dbtune.advisor.design import Candidate
 from dbtune.advisor.revision import bare_column
 from dbtune.advisor.wide import Widest, settle
-from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_catalog, read_columns
+from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_columns, read_indexes
 from dbtune.identifiers import free_name
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -39,10 +39,6 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 _NAMES = """
 SELECT n.nspname, c.relname FROM pg_class AS c
 JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = ANY(%s)
-"""
-_ATTNUMS = """
-SELECT a.attname, a.attnum FROM pg_attribute AS a
-WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 """
 
 
@@ -90,10 +86,14 @@ class Existing:
             if i.table_oid == oid and i.valid and not i.locked and i.method == "btree"
         ]
 
+    def _columns(self, suggestion: Suggestion) -> tuple[int, Mapping[str, int]]:
+        """The suggestion's table OID (-1: no such table) and its column attnums by name."""
+        oid = self.tables.get((suggestion.schema, suggestion.table), -1)
+        return oid, self.attnums.get(oid, {})
+
     def key_of(self, suggestion: Suggestion) -> tuple[tuple[int, bool], ...] | None:
         """(attnum, descending) per key column, or None when a column is not the table's."""
-        oid = self.tables.get((suggestion.schema, suggestion.table))
-        columns = self.attnums.get(oid or -1, {})
+        _, columns = self._columns(suggestion)
         key = []
         for item in suggestion.columns:
             attnum = columns.get(bare_column(item))
@@ -103,8 +103,7 @@ class Existing:
         return tuple(key)
 
     def include_of(self, suggestion: Suggestion) -> set[int]:
-        oid = self.tables.get((suggestion.schema, suggestion.table))
-        columns = self.attnums.get(oid or -1, {})
+        _, columns = self._columns(suggestion)
         return {columns.get(c, -1) for c in suggestion.include}
 
     def serving(self, suggestion: Suggestion) -> IndexInfo | None:
@@ -142,14 +141,12 @@ class Existing:
 
     def unbounded(self, suggestion: Suggestion) -> list[str]:
         """The suggestion's key and INCLUDE columns that have no width bound."""
-        oid = self.tables.get((suggestion.schema, suggestion.table))
-        attnums = self.attnums.get(oid or -1, {})
+        oid, attnums = self._columns(suggestion)
         names = [bare_column(c) for c in suggestion.columns] + list(suggestion.include)
         return [
             n
             for n in dict.fromkeys(names)
-            if (col := self.columns.get((oid or -1, attnums.get(n, -1)))) is not None
-            and col.unbounded
+            if (col := self.columns.get((oid, attnums.get(n, -1)))) is not None and col.unbounded
         ]
 
     def free_name(self, suggestion: Suggestion) -> str:
@@ -168,28 +165,29 @@ def _plain(index: IndexInfo) -> bool:
 
 
 def read_existing(conn: Connection, suggestions: Iterable[Suggestion]) -> Existing:
-    """The catalog's indexes and the names and columns the candidates' tables and schemas
-    have, read in one rolled-back transaction."""
+    """The indexes, relation names and columns of the candidates' tables and schemas, read
+    in one rolled-back transaction (the catalog layer's readers, by OID)."""
     suggestions = list(suggestions)
     with conn.transaction(force_rollback=True):
-        catalog = read_catalog(conn, measure_rows_max=0)
         schemas = sorted({s.schema for s in suggestions})
         names = frozenset((str(a), str(b)) for a, b in conn.execute(_NAMES, [schemas]))
         tables: dict[tuple[str, str], int] = {}
-        attnums: dict[int, dict[str, int]] = {}
         for s in suggestions:
             if (s.schema, s.table) in tables:
                 continue
             row = conn.execute(
                 "SELECT to_regclass(%s)::oid", [sql.Identifier(s.schema, s.table).as_string(conn)]
             ).fetchone()
-            if row is None or row[0] is None:
-                continue
-            oid = int(row[0])
-            tables[(s.schema, s.table)] = oid
-            attnums[oid] = {str(a): int(n) for a, n in conn.execute(_ATTNUMS, [oid])}
-        columns = read_columns(psycopg_runner(conn), sorted(tables.values()))
-    return Existing(catalog.indexes, tables, attnums, names, columns)
+            if row is not None and row[0] is not None:
+                tables[(s.schema, s.table)] = int(row[0])
+        run = psycopg_runner(conn)
+        oids = sorted(tables.values())
+        indexes = read_indexes(run, tables=oids)
+        columns = read_columns(run, oids)
+    attnums: dict[int, dict[str, int]] = {}
+    for (oid, attnum), column in columns.items():
+        attnums.setdefault(oid, {})[column.width.name] = attnum
+    return Existing(indexes, tables, attnums, names, columns)
 
 
 @dataclass(frozen=True, slots=True)
