@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.foreign_app import app as shop  # noqa: E402
 
-from dbtune import embedded  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
 
 
 def _explain(url: str) -> dict[str, Any]:

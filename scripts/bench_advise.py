@@ -43,12 +43,12 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from dbtune import embedded  # noqa: E402
-from dbtune.advice import Suggestion  # noqa: E402
 from dbtune.advise import AdviseOptions, Design, advise_workload  # noqa: E402
 from dbtune.advisor import advisor  # noqa: E402
 from dbtune.advisor.design import Candidate, QueryCosts, select  # noqa: E402
 from dbtune.explain.runner import run_workload  # noqa: E402
+from dbtune.query.advice import Suggestion  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
 from dbtune.workload import Expectations, HotQuery, Workload  # noqa: E402
 
 DATABASE = "dbtune_tpch"

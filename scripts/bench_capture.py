@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from dbtune import embedded
+from dbtune.reference import embedded
 
 SUITE = """
 import os

@@ -24,8 +24,8 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dbtune import embedded  # noqa: E402
 from dbtune.doctor import DoctorOptions, run_doctor  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
 
 DATABASE = "dbtune_doctor_bench"
 

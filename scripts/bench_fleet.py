@@ -28,7 +28,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from tests.integration.test_fleet import ITEMS, ITEMS_OWNER  # noqa: E402
 
-from dbtune import embedded  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
 
 
 def _fresh(server: embedded.EmbeddedServer, names: list[str], create: bool = True) -> None:

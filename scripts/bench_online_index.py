@@ -23,12 +23,13 @@ from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
-from dbtune import embedded, reference_schema
 from dbtune.bench import machine
 from dbtune.bench.build import build_beside_writer
 from dbtune.bench.writer import WriterStats
 from dbtune.db import connect
-from dbtune.seed import seed
+from dbtune.reference import embedded
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import seed
 
 DATABASE = "dbtune_bench_index"
 

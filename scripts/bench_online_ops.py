@@ -34,9 +34,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.foreign_app import app as shop  # noqa: E402
 
-from dbtune import embedded  # noqa: E402
 from dbtune.bench.writer import writing  # noqa: E402
-from dbtune.dsn import sqlalchemy_url  # noqa: E402
+from dbtune.db.dsn import sqlalchemy_url  # noqa: E402
 from dbtune.migrations import (  # noqa: E402
     add_column_online,
     add_foreign_key_online,
@@ -45,6 +44,7 @@ from dbtune.migrations import (  # noqa: E402
     change_column_type_online,
     set_not_null_online,
 )
+from dbtune.reference import embedded  # noqa: E402
 
 ORDERS = '"Shop"."Orders"'
 TEMPLATE = "bench_ops_template"

@@ -19,13 +19,14 @@ from psycopg import sql
 from rich.console import Console
 
 import dbtune
-from dbtune import embedded, reference_schema
 from dbtune.bench import machine
 from dbtune.bench.latency import traffic_users
 from dbtune.bench.plots import pool_plot
 from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, sweep, verdicts
 from dbtune.db import connect
-from dbtune.seed import existing_rows
+from dbtune.reference import embedded
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import existing_rows
 
 DATABASE = "dbtune_bench_pool"
 

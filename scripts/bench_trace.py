@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dbtune import embedded  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
 from dbtune.trace import judge  # noqa: E402
 from dbtune.trace.record import RevisionTrace  # noqa: E402
 from dbtune.trace.rules import Settings  # noqa: E402

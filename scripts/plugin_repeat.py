@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psycopg
 
-from dbtune import embedded
+from dbtune.reference import embedded
 
 SCHEMA = """
 DROP TABLE IF EXISTS children;

@@ -21,8 +21,9 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dbtune import embedded, reference_schema  # noqa: E402
-from dbtune.seed import seed  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
+from dbtune.reference import schema as reference_schema  # noqa: E402
+from dbtune.reference.seed import seed  # noqa: E402
 
 DATABASE = "dbtune_seed_profile"
 

@@ -24,8 +24,9 @@ sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from tests.integration.stats_probe import QUERIES, estimate, trees  # noqa: E402
 
-from dbtune import embedded, reference_schema  # noqa: E402
-from dbtune.seed import seed  # noqa: E402
+from dbtune.reference import embedded  # noqa: E402
+from dbtune.reference import schema as reference_schema  # noqa: E402
+from dbtune.reference.seed import seed  # noqa: E402
 
 
 def _verdict(url: str, *extra: str) -> int:

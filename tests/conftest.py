@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from pytest_postgresql import factories
 
-from dbtune import reference_schema
-from dbtune.seed import seed
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import seed
 from tests.foreign_app import app as shop
 from tests.servers import (
     BIG_MESSAGES,

@@ -63,7 +63,7 @@ def scratch_server(*, stat_statements: bool = False) -> Iterator[Any]:
     Not under pytest's tmp_path: pytest prunes old basetemp folders, and a second pytest
     session on the machine would delete a running server's data directory.
     """
-    from dbtune import embedded
+    from dbtune.reference import embedded
 
     home = Path(tempfile.mkdtemp(prefix="dbtune-test-", dir="/var/tmp"))
     server = embedded.start(home, stat_statements=stat_statements)

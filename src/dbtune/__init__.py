@@ -5,7 +5,6 @@ The public API is what ``__all__`` lists here, plus two public modules with thei
 :mod:`dbtune.testing` (``assert_plan``). Every other module may change.
 """
 
-from dbtune.cpus import CpuCount, usable_cpus
 from dbtune.errors import ConnectionFailed, DbtuneError, MigrationError, MissingExtra, UsageError
 from dbtune.pool import (
     PoolStats,
@@ -16,7 +15,8 @@ from dbtune.pool import (
     create_pool,
     pool_stats,
 )
-from dbtune.sizing import PoolSize, engine_kwargs, pool_size
+from dbtune.pool.cpus import CpuCount, usable_cpus
+from dbtune.pool.sizing import PoolSize, engine_kwargs, pool_size
 
 __all__ = [
     "ConnectionFailed",

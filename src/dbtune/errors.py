@@ -1,7 +1,7 @@
 """Exceptions that the CLI turns into one line and an exit code.
 
 Every message says what happened and what to do next, and never contains a password: callers
-pass URLs through :func:`dbtune.dsn.redact` before putting them in a message.
+pass URLs through :func:`dbtune.db.dsn.redact` before putting them in a message.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dbtune.junit import xml_text
+from dbtune.files.junit import xml_text
 
 Status = Literal["pass", "fail", "skip", "error", "accepted"]
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2

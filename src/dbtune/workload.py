@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dbtune.errors import UsageError
-from dbtune.sqltext import Access, SqlTextError, analyse
+from dbtune.sql.text import Access, SqlTextError, analyse
 
 SHIPPED_WORKLOAD = "reference.toml"
 DEFAULT_PROFILE = "default"

@@ -17,7 +17,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from psycopg import sql
 
-from dbtune.dsn import sqlalchemy_url
+from dbtune.db.dsn import sqlalchemy_url
 from tests.servers import Server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from dbtune.advice import Suggestion
 from dbtune.advisor.design import prefix_redundant
+from dbtune.query.advice import Suggestion
 from tests.foreign_app import app as shop
 from tests.integration.helpers import run_cli
 

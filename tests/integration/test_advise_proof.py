@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advice import Suggestion
 from dbtune.advise.existing import read_existing
+from dbtune.query.advice import Suggestion
 from tests.integration.helpers import run_cli
 from tests.integration.test_advise import _chosen, _indexes
 from tests.storage_app import app as storage

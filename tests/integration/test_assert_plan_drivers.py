@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from dbtune.dsn import sqlalchemy_url
+from dbtune.db.dsn import sqlalchemy_url
 from dbtune.testing import assert_plan, assert_plan_async
 from dbtune.workload import Expectations
 

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from dbtune import reference_schema
-from dbtune.seed import seed
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import seed
 from tests.foreign_app import app as shop
 from tests.integration.helpers import run_cli
 

@@ -17,7 +17,7 @@ from tests.integration.helpers import run_cli
 
 def _as_role(url: str, role: str, password: str) -> str:
     """The same database, logged in as another role."""
-    from dbtune.dsn import libpq_url
+    from dbtune.db.dsn import libpq_url
 
     params = conninfo_to_dict(libpq_url(url))
     params.update(user=role, password=password)
@@ -102,7 +102,7 @@ def test_doctor_does_not_wait_behind_an_exclusive_lock(seeded_url: str) -> None:
 
 
 def test_seed_without_insert_privilege_is_one_line(empty_url: str) -> None:
-    from dbtune import reference_schema
+    from dbtune.reference import schema as reference_schema
 
     reference_schema.upgrade(empty_url)
     with psycopg.connect(empty_url, autocommit=True) as conn:
@@ -121,7 +121,7 @@ def test_seed_without_insert_privilege_is_one_line(empty_url: str) -> None:
 
 
 def test_seed_refuses_a_database_with_users_but_no_messages(empty_url: str) -> None:
-    from dbtune import reference_schema
+    from dbtune.reference import schema as reference_schema
 
     reference_schema.upgrade(empty_url)
     with psycopg.connect(empty_url, autocommit=True) as conn:
@@ -169,9 +169,9 @@ def test_an_unusable_dbtune_home_is_one_line() -> None:
 def test_doctor_losing_its_connection_is_a_connection_error(seeded_url: str) -> None:
     """A server restart mid-run: the catalog read fails on a dead session, and doctor says
     so as a connection error (exit 2), not as findings skipped."""
+    from dbtune.db.dsn import libpq_url
     from dbtune.doctor import DoctorOptions
     from dbtune.doctor.run import _read
-    from dbtune.dsn import libpq_url
     from dbtune.errors import ConnectionFailed
 
     with psycopg.connect(libpq_url(seeded_url)) as doomed:

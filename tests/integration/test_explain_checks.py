@@ -124,8 +124,8 @@ def test_generic_plan_differs_from_the_custom_plan_on_skewed_data(conn: Any) -> 
 
 
 def test_can_use_passes_on_a_200_row_database(empty_url: str) -> None:
-    from dbtune import reference_schema
-    from dbtune.seed import seed
+    from dbtune.reference import schema as reference_schema
+    from dbtune.reference.seed import seed
 
     reference_schema.upgrade(empty_url)
     seed(empty_url, messages=200, users=20)

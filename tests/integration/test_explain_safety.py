@@ -14,8 +14,8 @@ from xml.etree import ElementTree
 import psycopg
 import pytest
 
-from dbtune import sqltext
 from dbtune.explain.runner import QueryFailed, explain_query
+from dbtune.sql import text as sqltext
 from dbtune.workload import HotQuery
 from tests.integration.helpers import run_cli
 

@@ -20,7 +20,7 @@ from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from pglast import split
 
-from dbtune.dsn import sqlalchemy_url
+from dbtune.db.dsn import sqlalchemy_url
 from dbtune.errors import MigrationError
 from dbtune.migrations import (
     add_checks_online,

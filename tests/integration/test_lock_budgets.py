@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from dbtune import reference_schema
 from dbtune.migrations.run_lock import LOCK_CLASS, LOCK_ID
+from dbtune.reference import schema as reference_schema
 from tests.integration.helpers import Run, public_indexes, run_cli
 from tests.integration.helpers import alembic_version as _version
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dbtune import reference_schema
 from dbtune.errors import MigrationError
+from dbtune.reference import schema as reference_schema
 from tests.integration.helpers import run_cli
 
 COVERING = "ix_conversation_history_user_id_created_at"

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
-from dbtune import reference_schema
 from dbtune.bench.writer import writing
-from dbtune.dsn import sqlalchemy_url
+from dbtune.db.dsn import sqlalchemy_url
 from dbtune.errors import MigrationError
 from dbtune.migrations import create_index_online
+from dbtune.reference import schema as reference_schema
 from tests.integration.helpers import alembic_version as _version
 from tests.integration.helpers import public_indexes as _indexes
 from tests.integration.helpers import run_cli

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from dbtune import create_async_pool, embedded, pool_size, pool_stats
-from dbtune.sizing import PoolSize
+from dbtune import create_async_pool, pool_size, pool_stats
+from dbtune.pool.sizing import PoolSize
+from dbtune.reference import embedded
 from tests.integration.helpers import run_cli
 from tests.integration.pool_drivers import DRIVERS, Driver, sizes
 from tests.servers import scratch_server
@@ -307,7 +308,7 @@ def test_engine_kwargs_size_a_library_s_own_engine(empty_url: str) -> None:
     import sqlalchemy as sa
 
     import dbtune
-    from dbtune.dsn import sqlalchemy_url
+    from dbtune.db.dsn import sqlalchemy_url
 
     size = PoolSize(min_size=3, max_size=11, cpus=3, source="test")
     kwargs = dbtune.engine_kwargs(size)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dbtune import reference_schema
 from dbtune.errors import UsageError
-from dbtune.seed import seed
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import seed
 from tests.integration.helpers import run_cli
 
 

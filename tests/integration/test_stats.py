@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from dbtune import reference_schema
-from dbtune.seed import seed
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import seed
 from tests.integration import stats_probe
 from tests.integration.helpers import another_database, one_row, run_cli
 from tests.servers import Server

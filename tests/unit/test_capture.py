@@ -14,8 +14,8 @@ from dbtune.capture.workload_file import (
     with_baselines,
 )
 from dbtune.plan import parse_plan
-from dbtune.query_shape import shape
-from dbtune.sqltext import analyse
+from dbtune.sql.shape import shape
+from dbtune.sql.text import analyse
 from dbtune.workload import Expectations, parse_workload
 
 DATA = Path(__file__).parent / "data"

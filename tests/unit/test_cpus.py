@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dbtune.cpus import affinity, cgroup_quota, usable_cpus
+from dbtune.pool.cpus import affinity, cgroup_quota, usable_cpus
 
 V2_MOUNTINFO = "41 31 0:38 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n"
 V1_MOUNTINFO = (
@@ -102,7 +102,7 @@ def test_usable_cpus_takes_the_tighter_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int, quota: str, expected: str
 ) -> None:
     monkeypatch.delenv("DBTUNE_CPUS", raising=False)
-    monkeypatch.setattr("dbtune.cpus.affinity", lambda: cpus)
+    monkeypatch.setattr("dbtune.pool.cpus.affinity", lambda: cpus)
     files = {"/sys/fs/cgroup/app/cpu.max": f"{quota}\n"}
     found = usable_cpus(*_tree(tmp_path, "0::/app\n", V2_MOUNTINFO, files))
     assert found.source == expected

@@ -3,7 +3,6 @@ cost matrices made by hand, where the right answer is known."""
 
 from __future__ import annotations
 
-from dbtune.advice import Suggestion
 from dbtune.advisor.design import (
     Candidate,
     QueryCosts,
@@ -11,6 +10,7 @@ from dbtune.advisor.design import (
     prefix_redundant,
     select,
 )
+from dbtune.query.advice import Suggestion
 
 
 def _s(name: str, *columns: str, include: tuple[str, ...] = (), table: str = "t") -> Suggestion:

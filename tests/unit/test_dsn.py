@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from dbtune.dsn import describe, is_async_url, libpq_url, parse_target, redact, sqlalchemy_url
+from dbtune.db.dsn import describe, is_async_url, libpq_url, parse_target, redact, sqlalchemy_url
 from dbtune.errors import UsageError
 
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from dbtune.catalog import Catalog, Column, ForeignKey, IndexInfo, Table
 from dbtune.doctor import DoctorOptions, diagnose
-from dbtune.index_spec import ColumnType
 from dbtune.pool.budget import ServerBudget
+from dbtune.sql.index_spec import ColumnType
 
 ORDERS, USERS = 1001, 1002
 

@@ -28,7 +28,7 @@ def test_import_without_extras() -> None:
 
 def test_embedded_without_its_extra_names_the_extra() -> None:
     run = _python(
-        "from dbtune import embedded\n"
+        "from dbtune.reference import embedded\n"
         "from dbtune.errors import MissingExtra\n"
         "try:\n    embedded.start()\n"
         "except MissingExtra as exc:\n    print(exc)\n"

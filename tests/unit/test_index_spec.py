@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dbtune.errors import UsageError
-from dbtune.index_spec import (
+from dbtune.migrations.tunables import duration_s, tunables
+from dbtune.sql.index_spec import (
     ColumnType,
     ExistingIndex,
     IndexSpec,
@@ -16,7 +17,6 @@ from dbtune.index_spec import (
     typmod_bounds,
     width_problem,
 )
-from dbtune.migrations.tunables import duration_s, tunables
 
 SPEC = IndexSpec.build("ix_m", "messages", ["user_id", "created_at DESC"], include=["role"])
 EXISTING = ExistingIndex(

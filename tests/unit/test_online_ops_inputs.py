@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import derived_name
 from dbtune.migrations.backfill import set_list
 from dbtune.migrations.not_null import not_null_check_name
-from dbtune.sqltext import SqlTextError, check_set_clause, check_type_name
+from dbtune.sql.identifiers import derived_name
+from dbtune.sql.text import SqlTextError, check_set_clause, check_type_name
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@ def test_other_tables_and_predicates_stay_apart() -> None:
 
 
 def test_a_long_name_is_shortened_with_a_stable_hash() -> None:
-    from dbtune.identifiers import fit_name
+    from dbtune.sql.identifiers import fit_name
 
     long = "ix_" + "conversation_history_" * 3 + "user_id_created_at"
     short = fit_name(long)

@@ -13,8 +13,8 @@ import pytest
 
 from dbtune.checks import CheckContext, run_checks
 from dbtune.plan import parse_plan
-from dbtune.query_shape import shape
-from dbtune.sargable import TableHintFacts, hints
+from dbtune.query.sargable import TableHintFacts, hints
+from dbtune.sql.shape import shape
 from dbtune.workload import Expectations
 
 DATA = Path(__file__).parent / "data"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from psycopg import sql
 
-from dbtune.identifiers import quote_ident
 from dbtune.migrations.offline import do_block
-from dbtune.sqltext import Access, SqlTextError, analyse, same_expression
+from dbtune.sql.identifiers import quote_ident
+from dbtune.sql.text import Access, SqlTextError, analyse, same_expression
 
 
 @pytest.mark.parametrize(

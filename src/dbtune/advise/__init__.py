@@ -26,7 +26,6 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advice import Suggestion
 from dbtune.advise.conditions import condition_candidates
 from dbtune.advise.drops import Drop, drops
 from dbtune.advise.existing import (
@@ -51,10 +50,11 @@ from dbtune.advisor.design import (
 from dbtune.advisor.what_if import choose_engine, hypopg_installed
 from dbtune.catalog import IndexInfo
 from dbtune.db import connect
-from dbtune.dsn import describe
+from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
 from dbtune.explain.results import QueryResult
 from dbtune.explain.runner import run_workload
+from dbtune.query.advice import Suggestion
 from dbtune.workload import Workload
 
 Connection = psycopg.Connection[tuple[Any, ...]]

@@ -21,9 +21,9 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from psycopg import sql
 
-from dbtune.advice import Suggestion
 from dbtune.advise.measure import Profile
-from dbtune.identifiers import fit_name
+from dbtune.query.advice import Suggestion
+from dbtune.sql.identifiers import fit_name
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -23,13 +23,13 @@ from typing import Any
 import psycopg
 from pglast import ast, parse_sql
 
-from dbtune.advice import Suggestion
 from dbtune.advise.existing import owner
 from dbtune.advisor.design import prefix_redundant
 from dbtune.catalog import IndexInfo, read_catalog
 from dbtune.doctor import DoctorOptions
 from dbtune.doctor.findings import redundant_indexes, unused_indexes
-from dbtune.helper_calls import HelperCall, drop_index, index_stmt
+from dbtune.query.advice import Suggestion
+from dbtune.sql.helper_calls import HelperCall, drop_index, index_stmt
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

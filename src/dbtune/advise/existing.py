@@ -27,12 +27,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advice import Suggestion
 from dbtune.advisor.design import Candidate
 from dbtune.advisor.revision import bare_column
 from dbtune.advisor.wide import Widest, settle
 from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_columns, read_indexes
-from dbtune.identifiers import free_name
+from dbtune.query.advice import Suggestion
+from dbtune.sql.identifiers import free_name
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advice import Setup, Suggestion
 from dbtune.advisor.design import Candidate
 from dbtune.advisor.what_if import make_index
 from dbtune.explain.results import QueryFailed, QueryResult
 from dbtune.explain.runner import explain_query
-from dbtune.sqltext import SqlTextError, analyse
+from dbtune.query.advice import Setup, Suggestion
+from dbtune.sql.text import SqlTextError, analyse
 from dbtune.workload import HotQuery, ParamPicker
 
 Connection = psycopg.Connection[tuple[Any, ...]]

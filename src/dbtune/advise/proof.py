@@ -14,7 +14,7 @@ not counted), and the medians are compared:
   of a 0.05 ms statement differ by more than 10 % on a busy 2-core machine);
 - *same* otherwise
 
-(:func:`dbtune.advice.measured_verdict`, the rule explain's build what-if uses too).
+(:func:`dbtune.query.advice.measured_verdict`, the rule explain's build what-if uses too).
 
 An index stays only when a statement whose plan uses it is faster and none whose plan uses it
 is slower; a statement measured slower refuses every index its plan uses. An index the
@@ -33,11 +33,11 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advice import Suggestion, measured_verdict
 from dbtune.advise.measure import Profile, made
 from dbtune.advisor.design import Candidate
 from dbtune.explain.results import QueryFailed
 from dbtune.explain.runner import explain_query
+from dbtune.query.advice import Suggestion, measured_verdict
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

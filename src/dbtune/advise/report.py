@@ -6,15 +6,15 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbtune import helper_calls as calls
 from dbtune.advisor.revision import LINE
-from dbtune.helper_calls import wrapped
 from dbtune.migrations.chain import current_head
-from dbtune.revision_file import RevisionFile, new_revision_id
+from dbtune.migrations.revision_file import RevisionFile, new_revision_id
+from dbtune.sql import helper_calls as calls
+from dbtune.sql.helper_calls import wrapped
 
 if TYPE_CHECKING:
-    from dbtune.advice import Suggestion
     from dbtune.advise import Design
+    from dbtune.query.advice import Suggestion
 
 
 def to_dict(design: Design) -> dict[str, Any]:

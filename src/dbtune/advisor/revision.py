@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from dbtune import helper_calls as calls
-from dbtune import json_file
-from dbtune.advice import Suggestion
 from dbtune.errors import UsageError
-from dbtune.helper_calls import wrapped
+from dbtune.files import json_file
 from dbtune.migrations.chain import current_head
-from dbtune.revision_file import RevisionFile, new_revision_id
+from dbtune.migrations.revision_file import RevisionFile, new_revision_id
+from dbtune.query.advice import Suggestion
+from dbtune.sql import helper_calls as calls
+from dbtune.sql.helper_calls import wrapped
 
 LINE = 96
 """Docstring lines: under the project's 100 and most projects' limits."""

@@ -30,13 +30,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advice import Advice, Suggestion
 from dbtune.advisor.wide import settle
 from dbtune.catalog import Column, IndexInfo, Table
-from dbtune.identifiers import fit_name, free_name, ident
 from dbtune.plan import Plan
-from dbtune.query_facts import QueryFacts
-from dbtune.query_shape import Condition, TableUse
+from dbtune.query.advice import Advice, Suggestion
+from dbtune.query.facts import QueryFacts
+from dbtune.sql.identifiers import fit_name, free_name, ident
+from dbtune.sql.shape import Condition, TableUse
 from dbtune.workload import Expectations
 
 Connection = psycopg.Connection[tuple[Any, ...]]

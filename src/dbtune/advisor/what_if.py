@@ -18,8 +18,8 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advice import Measure, Replan, Setup, Suggestion, WhatIf
 from dbtune.catalog import quoted
+from dbtune.query.advice import Measure, Replan, Setup, Suggestion, WhatIf
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -20,9 +20,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advice import Suggestion
 from dbtune.errors import first_line
-from dbtune.index_spec import BTREE_MAX_ENTRY_BYTES
+from dbtune.query.advice import Suggestion
+from dbtune.sql.index_spec import BTREE_MAX_ENTRY_BYTES
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -6,7 +6,7 @@ import platform
 
 import psutil
 
-from dbtune.cpus import usable_cpus
+from dbtune.pool.cpus import usable_cpus
 
 
 def describe(server_version: int) -> str:

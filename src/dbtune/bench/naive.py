@@ -15,7 +15,7 @@ from psycopg import sql
 
 from dbtune.bench.latency import NO_INDEX, TABLES
 from dbtune.db import connect
-from dbtune.seed import HISTORY_DAYS, MESSAGES_INSERT
+from dbtune.reference.seed import HISTORY_DAYS, MESSAGES_INSERT
 
 NAIVE = "ix_bench_naive"
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import dbtune
-from dbtune.sizing import PoolSize
+from dbtune.pool.sizing import PoolSize
 
 CLIENTS = 64
 HOT_QUERY = (

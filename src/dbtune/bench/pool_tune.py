@@ -28,8 +28,8 @@ import psycopg
 import dbtune
 from dbtune.db import connect
 from dbtune.errors import UsageError
-from dbtune.sizing import PoolSize
-from dbtune.sqltext import Access, SqlTextError, analyse
+from dbtune.pool.sizing import PoolSize
+from dbtune.sql.text import Access, SqlTextError, analyse
 from dbtune.workload import HotQuery, Workload
 
 DRIVERS = ("psycopg", "asyncpg")

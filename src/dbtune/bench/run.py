@@ -26,8 +26,8 @@ from dbtune.bench.pool_sweep import CLIENTS, DRIVERS, Cells, sweep, verdicts
 from dbtune.bench.scaling import ScalePoint, measure_series, users_for
 from dbtune.bench.writer import WriterStats
 from dbtune.db import connect
-from dbtune.index_spec import BTREE_MAX_ENTRY_BYTES
-from dbtune.sizing import pool_size
+from dbtune.pool.sizing import pool_size
+from dbtune.sql.index_spec import BTREE_MAX_ENTRY_BYTES
 
 SPEEDUP_TARGET = 1000.0
 FLOOR_TARGET = 3.0

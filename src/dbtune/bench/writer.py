@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from dbtune.db import connect
-from dbtune.dsn import APPLICATION_NAME
+from dbtune.db.dsn import APPLICATION_NAME
 
 INSERT = (
     "INSERT /* dbtune */ INTO conversation_history (user_id, role, content) "

@@ -21,8 +21,8 @@ from psycopg import sql
 
 from dbtune.catalog import psycopg_runner, read_tables
 from dbtune.errors import UsageError
-from dbtune.identifiers import ident
-from dbtune.sqltext import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
+from dbtune.sql.identifiers import ident
+from dbtune.sql.text import OWN_MARKER, Access, SqlTextError, StatementInfo, analyse, comments
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

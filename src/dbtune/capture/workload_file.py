@@ -26,9 +26,9 @@ from pglast.visitors import Visitor
 from psycopg import sql
 
 from dbtune.capture.statements import Statement
-from dbtune.identifiers import ident
 from dbtune.plan import Plan
-from dbtune.sqltext import replace_parameters
+from dbtune.sql.identifiers import ident
+from dbtune.sql.text import replace_parameters
 from dbtune.workload import DEFAULT_PROFILE, Expectations, HotQuery, ParamPicker, Workload
 
 BASELINE_KEYS = ("no_seq_scan", "index_only", "no_sort")

@@ -13,7 +13,7 @@ from psycopg import sql
 from dbtune.catalog.indexes import IndexInfo
 from dbtune.catalog.query import CatalogQuery, Connection, Runner
 from dbtune.errors import first_line
-from dbtune.index_spec import ColumnType, length_limit, max_width, typmod_bounds
+from dbtune.sql.index_spec import ColumnType, length_limit, max_width, typmod_bounds
 
 _COLUMNS = CatalogQuery(
     """

@@ -10,8 +10,8 @@ from typing import Any
 from psycopg import sql
 
 from dbtune.catalog.query import CatalogQuery, Runner
-from dbtune.identifiers import ident
-from dbtune.sqltext import same_expression
+from dbtune.sql.identifiers import ident
+from dbtune.sql.text import same_expression
 
 _INDEXES = CatalogQuery(
     """

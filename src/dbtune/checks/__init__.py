@@ -47,7 +47,7 @@ class CheckContext:
     parents: Mapping[str, str] = field(default_factory=dict)
     """A partition's partitioned table, for naming the table the user knows."""
     hints: tuple[str, ...] = ()
-    """Conditions of the query that no index can serve (see :mod:`dbtune.sargable`)."""
+    """Conditions of the query that no index can serve (see :mod:`dbtune.query.sargable`)."""
     missing_index: bool = False
     """``expect.index`` names no index in this database."""
     order_by_count: int = 0

@@ -34,7 +34,7 @@ from dbtune.cli import (
 )
 from dbtune.cli.args import EXIT_USAGE, Parser
 from dbtune.db import connection_error_text
-from dbtune.dsn import redact
+from dbtune.db.dsn import redact
 from dbtune.errors import DbtuneError
 
 COMMANDS = (

@@ -32,7 +32,7 @@ def database(
     database. Where it does not, ``demo`` says why, in the same one-line error everywhere. A
     URL from the environment is named in one line on stderr; the demo database names itself."""
     from dbtune.config import load_config
-    from dbtune.dsn import describe, resolve_url
+    from dbtune.db.dsn import describe, resolve_url
     from dbtune.errors import UsageError
 
     variable = load_config().dsn_env
@@ -47,7 +47,7 @@ def database(
             f"{command} needs a database: pass --dsn postgresql://... or set {variable} "
             f"(not the embedded demo database: {demo})"
         )
-    from dbtune.demo import embedded_demo_url
+    from dbtune.reference.demo import embedded_demo_url
 
     return embedded_demo_url(stat_statements=stat_statements), True
 

@@ -9,15 +9,16 @@ from typing import Any
 
 import psutil
 
-from dbtune import embedded, reference_schema
 from dbtune.cli.args import (
     DSN_HELP_NO_DEMO,
     EXIT_OK,
 )
 from dbtune.config import load_config
-from dbtune.demo import seed_with_progress
-from dbtune.dsn import redact, resolve_url
+from dbtune.db.dsn import redact, resolve_url
 from dbtune.errors import UsageError
+from dbtune.reference import embedded
+from dbtune.reference import schema as reference_schema
+from dbtune.reference.demo import seed_with_progress
 from dbtune.results import stderr_console
 
 BENCH_DATABASE = "dbtune_bench"

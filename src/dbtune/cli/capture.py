@@ -19,7 +19,7 @@ from dbtune.cli.args import (
 )
 from dbtune.config import load_config
 from dbtune.db import connect
-from dbtune.dsn import describe, redact
+from dbtune.db.dsn import describe, redact
 from dbtune.explain.runner import run_workload
 from dbtune.workload import Workload, load_workload
 

@@ -17,7 +17,7 @@ from dbtune.cli.args import (
     without_dsns,
 )
 from dbtune.config import load_config
-from dbtune.dsn import resolve_url
+from dbtune.db.dsn import resolve_url
 from dbtune.errors import UsageError
 from dbtune.results import stderr_console
 from dbtune.workload import load_workload

@@ -22,7 +22,7 @@ from dbtune.cli.args import (
 )
 from dbtune.config import load_config
 from dbtune.db import connect
-from dbtune.dsn import redact, resolve_url
+from dbtune.db.dsn import redact, resolve_url
 from dbtune.explain import report as explain_report
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
 from dbtune.results import stderr_console

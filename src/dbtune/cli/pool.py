@@ -24,11 +24,11 @@ from dbtune.cli.args import (
 )
 from dbtune.config import load_config
 from dbtune.db import connect
-from dbtune.dsn import resolve_url
+from dbtune.db.dsn import resolve_url
 from dbtune.errors import UsageError
 from dbtune.pool.budget import server_budget
+from dbtune.pool.sizing import fleet_check, pool_size
 from dbtune.results import stderr_console
-from dbtune.sizing import fleet_check, pool_size
 from dbtune.workload import load_workload
 
 TUNE_FILES = ("pool-tune.md", "pool-tune.png")

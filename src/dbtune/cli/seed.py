@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dbtune import seed as seeding
 from dbtune.cli.args import (
     DSN_HELP_NO_DEMO,
     EXIT_OK,
     database,
     positive_int,
 )
-from dbtune.demo import seed_with_progress
+from dbtune.reference import seed as seeding
+from dbtune.reference.demo import seed_with_progress
 from dbtune.results import stderr_console
 
 

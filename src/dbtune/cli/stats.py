@@ -9,7 +9,7 @@ from typing import Any
 
 from dbtune.cli.args import DSN_HELP, DSN_HELP_NO_DEMO, EXIT_OK, Parser, database
 from dbtune.db import connect
-from dbtune.dsn import describe
+from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
 from dbtune.results import stderr_console
 from dbtune.stats import file

@@ -14,7 +14,7 @@ from dbtune.cli.args import (
     positive_int,
 )
 from dbtune.config import load_config
-from dbtune.dsn import describe, redact, resolve_url
+from dbtune.db.dsn import describe, redact, resolve_url
 from dbtune.results import stderr_console
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dbtune.catalog import psycopg_runner
 from dbtune.catalog.health import NODE, REPLICA_SCANS, NodeScans
 from dbtune.db import connect
-from dbtune.dsn import describe
+from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
 
 

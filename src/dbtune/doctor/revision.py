@@ -19,11 +19,11 @@ from pathlib import Path
 from pglast import ast, parse_sql, split
 from pglast.enums import ObjectType
 
-from dbtune import helper_calls as calls
 from dbtune.doctor import DoctorReport, Scored
-from dbtune.helper_calls import wrapped
 from dbtune.migrations.chain import current_head
-from dbtune.revision_file import RevisionFile, new_revision_id
+from dbtune.migrations.revision_file import RevisionFile, new_revision_id
+from dbtune.sql import helper_calls as calls
+from dbtune.sql.helper_calls import wrapped
 
 AS_REVISION = frozenset({
     "invalid_indexes", "redundant_indexes", "unused_indexes", "unindexed_foreign_keys",

@@ -12,6 +12,7 @@ import psycopg
 
 from dbtune.catalog import Catalog, IndexInfo, read_catalog
 from dbtune.db import connect, connection_error_text, local_timeouts
+from dbtune.db.dsn import describe
 from dbtune.doctor.model import (
     DoctorOptions,
     DoctorReport,
@@ -20,7 +21,6 @@ from dbtune.doctor.model import (
     InspectFn,
 )
 from dbtune.doctor.score import score
-from dbtune.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.registry import modules_in
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dbtune.advice import Advice
 from dbtune.checks import CheckResult
 from dbtune.explain.results import QueryResult
+from dbtune.query.advice import Advice
 
 ACCEPTABLE = frozenset({"no_seq_scan"})
 """The checks a statement can fail because its best plan reads the table whole."""

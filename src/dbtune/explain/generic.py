@@ -14,7 +14,7 @@ from psycopg import sql
 from dbtune.db import connection_error_text
 from dbtune.explain.results import QueryFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
-from dbtune.sqltext import positional, servable
+from dbtune.sql.text import positional, servable
 from dbtune.workload import HotQuery
 
 GENERIC_PLAN_OPTION_VERSION = 160_000

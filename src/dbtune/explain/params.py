@@ -9,7 +9,7 @@ from psycopg import sql
 
 from dbtune.explain.results import QueryFailed
 from dbtune.explain.transaction import volatile_functions
-from dbtune.sqltext import Access, SqlTextError, StatementInfo, analyse, with_own_marker
+from dbtune.sql.text import Access, SqlTextError, StatementInfo, analyse, with_own_marker
 from dbtune.workload import HotQuery, ParamPicker
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -53,7 +53,7 @@ class Pickers:
 def _no_row(conn: Connection, name: str, info: StatementInfo) -> str:
     """Why a picker found nothing: the empty tables it reads, named; the seed command only
     when they are all tables of dbtune's own demo schema."""
-    from dbtune.seed import TABLES  # the demo schema's tables: only for this message
+    from dbtune.reference.seed import TABLES  # the demo schema's tables: only for this message
 
     empty = []
     for relation in info.relations:

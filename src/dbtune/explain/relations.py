@@ -16,7 +16,7 @@ from dbtune.catalog import (
     tables_query,
 )
 from dbtune.plan import Plan
-from dbtune.sqltext import StatementInfo
+from dbtune.sql.text import StatementInfo
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtune.advice import Advice
 from dbtune.checks import CheckResult
 from dbtune.explain.transaction import WILL_USE
 from dbtune.plan import Plan
-from dbtune.query_facts import QueryFacts
+from dbtune.query.advice import Advice
+from dbtune.query.facts import QueryFacts
 from dbtune.workload import HotQuery
 
 

@@ -23,11 +23,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advice import Advice, Advise, Setup
 from dbtune.catalog import Table, psycopg_query
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, rolled_back
-from dbtune.dsn import describe
+from dbtune.db.dsn import describe
 from dbtune.errors import ConnectionFailed
 from dbtune.explain.best_plan import accept_if_no_index_helps
 from dbtune.explain.generic import explain_generic, generic_plan, plan_of
@@ -50,9 +49,10 @@ from dbtune.explain.transaction import (
     volatile_functions,
 )
 from dbtune.plan import Plan
-from dbtune.query_facts import QueryFacts, query_facts
-from dbtune.query_shape import shape
-from dbtune.sqltext import (
+from dbtune.query.advice import Advice, Advise, Setup
+from dbtune.query.facts import QueryFacts, query_facts
+from dbtune.sql.shape import shape
+from dbtune.sql.text import (
     Access,
     SqlTextError,
     StatementInfo,

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.sqltext import Access, StatementInfo
+from dbtune.sql.text import Access, StatementInfo
 
 STATEMENT_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_MS = 5_000

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from dbtune.dsn import describe
+from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
 
 

@@ -29,7 +29,7 @@ from alembic.script import ScriptDirectory
 from psycopg import sql
 
 from dbtune.db import CONNECT_TIMEOUT_S
-from dbtune.dsn import redact
+from dbtune.db.dsn import redact
 from dbtune.errors import UsageError
 from dbtune.fleet.targets import Target
 

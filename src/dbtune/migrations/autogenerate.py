@@ -21,7 +21,7 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.operations import ops
 from sqlalchemy.sql.elements import TextClause
 
-from dbtune import helper_calls as calls
+from dbtune.sql import helper_calls as calls
 
 
 class CreateIndexOnlineOp(ops.MigrateOperation):

@@ -38,8 +38,6 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.backfill_job import Backfill
 from dbtune.migrations.catalog import ResolvedTable, columns, estimated_rows, primary_key
@@ -47,7 +45,9 @@ from dbtune.migrations.failure import shown_by_alembic
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import text as statement_text
 from dbtune.migrations.tunables import Tunables, duration_s
-from dbtune.sqltext import SqlTextError, check_expression, check_set_clause
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import check_identifier, check_identifiers
+from dbtune.sql.text import SqlTextError, check_expression, check_set_clause
 
 log = logging.getLogger("dbtune.migrations")
 

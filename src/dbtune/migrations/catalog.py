@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from dbtune.catalog import Column, read_columns, read_indexes, sqlalchemy_runner
-from dbtune.identifiers import ident
-from dbtune.index_spec import ColumnType, ExistingIndex
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import ColumnType, ExistingIndex
 
 
 @dataclass(frozen=True, slots=True)

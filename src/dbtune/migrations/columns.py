@@ -25,8 +25,6 @@ from psycopg import sql
 
 from dbtune.catalog import read_indexes, sqlalchemy_runner
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.backfill import MAX_BATCH_S, MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
 from dbtune.migrations.backfill_job import Backfill
@@ -37,7 +35,9 @@ from dbtune.migrations.not_null import not_null_check_name, require_column, set_
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.rewrite_probe import column_copy, probe
 from dbtune.migrations.tunables import Tunables, tunables
-from dbtune.sqltext import SqlTextError, check_expression, check_type_name
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import check_identifiers
+from dbtune.sql.text import SqlTextError, check_expression, check_type_name
 
 EXPAND_CONTRACT = "docs/migrations.md, 'Renames and type changes: expand/contract'"
 

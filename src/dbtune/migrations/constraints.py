@@ -20,8 +20,6 @@ from alembic import op
 from psycopg import sql
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifier
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ResolvedTable
 from dbtune.migrations.failure import shown_by_alembic
@@ -29,7 +27,9 @@ from dbtune.migrations.lock_retry import LockRetry
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import drop_constraint, execute, validate_constraint
 from dbtune.migrations.tunables import Tunables, tunables
-from dbtune.sqltext import SqlTextError, check_expression
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import check_identifier
+from dbtune.sql.text import SqlTextError, check_expression
 
 _STATE = sa.text(
     "SELECT convalidated FROM pg_constraint WHERE conrelid = :table_oid AND conname = :name"

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
-from dbtune.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
+from dbtune.db.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
 from dbtune.errors import DbtuneError
 from dbtune.migrations.autogenerate import rewrite_directives
 from dbtune.migrations.run_lock import DEFAULT_WAIT, lock_key, migration_lock, validated_wait

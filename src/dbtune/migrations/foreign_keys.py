@@ -19,8 +19,6 @@ from psycopg import sql
 
 from dbtune.catalog import read_indexes, sqlalchemy_runner
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
-from dbtune.index_spec import check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ResolvedTable, columns, constraint, estimated_rows
 from dbtune.migrations.failure import shown_by_alembic
@@ -28,6 +26,8 @@ from dbtune.migrations.lock_retry import retry_alter, sqlstate
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.statements import drop_constraint, undone, validate_constraint
 from dbtune.migrations.tunables import Tunables
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import check_identifiers
 
 FOREIGN_KEY_VIOLATION = "23503"
 ACTIONS = {"NO ACTION": "a", "RESTRICT": "r", "CASCADE": "c", "SET NULL": "n", "SET DEFAULT": "d"}

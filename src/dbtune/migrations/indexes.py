@@ -31,8 +31,15 @@ from alembic import op
 from psycopg import sql
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import fit_name, ident
-from dbtune.index_spec import (
+from dbtune.migrations import offline
+from dbtune.migrations.catalog import ResolvedTable, column_types, describe_index, resolve_table
+from dbtune.migrations.failure import shown_by_alembic
+from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
+from dbtune.migrations.operation import require_table, run_operation, session_settings
+from dbtune.migrations.statements import execute, text
+from dbtune.migrations.tunables import Tunables
+from dbtune.sql.identifiers import fit_name, ident
+from dbtune.sql.index_spec import (
     ALIGNMENT_SLACK_BYTES,
     BTREE_MAX_ENTRY_BYTES,
     INDEX_TUPLE_HEADER_BYTES,
@@ -44,13 +51,6 @@ from dbtune.index_spec import (
     max_width,
     width_problem,
 )
-from dbtune.migrations import offline
-from dbtune.migrations.catalog import ResolvedTable, column_types, describe_index, resolve_table
-from dbtune.migrations.failure import shown_by_alembic
-from dbtune.migrations.lock_retry import LockRetry, is_lock_timeout
-from dbtune.migrations.operation import require_table, run_operation, session_settings
-from dbtune.migrations.statements import execute, text
-from dbtune.migrations.tunables import Tunables
 
 log = logging.getLogger("dbtune.migrations")
 

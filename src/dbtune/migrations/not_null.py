@@ -18,8 +18,6 @@ from psycopg import sql
 
 from dbtune.catalog import Column
 from dbtune.errors import MigrationError
-from dbtune.identifiers import derived_name, ident
-from dbtune.index_spec import check_identifier, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ResolvedTable, column, constraint, primary_key
 from dbtune.migrations.failure import shown_by_alembic
@@ -28,6 +26,8 @@ from dbtune.migrations.operation import require_table, run_operation, session_se
 from dbtune.migrations.statements import drop_constraint, undone, validate_constraint
 from dbtune.migrations.statements import text as statement_text
 from dbtune.migrations.tunables import Tunables
+from dbtune.sql.identifiers import derived_name, ident
+from dbtune.sql.index_spec import check_identifier, check_identifiers
 
 CHECK_VIOLATION = "23514"
 

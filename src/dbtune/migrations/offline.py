@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 from psycopg import sql
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
-from dbtune.index_spec import IndexSpec
 from dbtune.migrations.statements import (
     drop_constraint,
     execute,
     set_lock_timeout,
     validate_constraint,
 )
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import IndexSpec
 
 if TYPE_CHECKING:
     from dbtune.migrations.backfill_job import Backfill

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from alembic import op
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
 from dbtune.migrations.catalog import ResolvedTable, resolve_table
 from dbtune.migrations.tunables import Tunables, tunables
+from dbtune.sql.identifiers import ident
 
 
 class Operation(Protocol):

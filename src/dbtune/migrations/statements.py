@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from psycopg import sql
 
-from dbtune.identifiers import ident
+from dbtune.sql.identifiers import ident
 
 
 def text(statement: sql.Composable | str) -> sa.TextClause:

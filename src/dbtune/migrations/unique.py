@@ -17,8 +17,6 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from dbtune.errors import MigrationError
-from dbtune.identifiers import ident
-from dbtune.index_spec import IndexSpec, check_identifiers
 from dbtune.migrations import offline
 from dbtune.migrations.catalog import ResolvedTable, columns, constraint
 from dbtune.migrations.failure import shown_by_alembic
@@ -26,6 +24,8 @@ from dbtune.migrations.indexes import CreateIndex, build_index
 from dbtune.migrations.lock_retry import retry_alter
 from dbtune.migrations.operation import require_table, run_operation, session_settings
 from dbtune.migrations.tunables import Tunables
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import IndexSpec, check_identifiers
 
 
 @shown_by_alembic

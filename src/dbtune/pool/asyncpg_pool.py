@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbtune.dsn import APPLICATION_NAME, parse_target
+from dbtune.db.dsn import APPLICATION_NAME, parse_target
 from dbtune.errors import MissingExtra
-from dbtune.sizing import PoolSize, pool_size
+from dbtune.pool.sizing import PoolSize, pool_size
 
 try:
     import asyncpg

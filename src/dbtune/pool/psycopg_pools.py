@@ -18,8 +18,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from dbtune.dsn import APPLICATION_NAME, libpq_url
-from dbtune.sizing import PoolSize, pool_size
+from dbtune.db.dsn import APPLICATION_NAME, libpq_url
+from dbtune.pool.sizing import PoolSize, pool_size
 
 log = logging.getLogger("dbtune.pool")
 

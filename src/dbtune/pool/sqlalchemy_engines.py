@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
-from dbtune.dsn import APPLICATION_NAME, sqlalchemy_url
-from dbtune.sizing import PoolSize, engine_kwargs
+from dbtune.db.dsn import APPLICATION_NAME, sqlalchemy_url
+from dbtune.pool.sizing import PoolSize, engine_kwargs
 
 
 def _options(size: PoolSize | None, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.pytest_plans.recorder import PlanRecorder, inside
-from dbtune.sqltext import replace_parameters
+from dbtune.sql.text import replace_parameters
 from dbtune.testing import driver_conninfo
 
 

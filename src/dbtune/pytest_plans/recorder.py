@@ -18,7 +18,6 @@ import psycopg
 from pglast.parser import fingerprint
 from psycopg.pq import TransactionStatus
 
-from dbtune.advice import Advice, Setup
 from dbtune.capture.statements import worth_checking
 from dbtune.capture.workload_file import statement_name
 from dbtune.checks import CheckResult
@@ -27,8 +26,9 @@ from dbtune.errors import first_line
 from dbtune.explain.runner import CAN_REACH, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.pytest_plans.stats_import import StatsImports
-from dbtune.query_shape import shape
-from dbtune.sqltext import comments
+from dbtune.query.advice import Advice, Setup
+from dbtune.sql.shape import shape
+from dbtune.sql.text import comments
 from dbtune.workload import Expectations, HotQuery
 
 _inside = contextvars.ContextVar("dbtune_inside", default=False)

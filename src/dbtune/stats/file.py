@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dbtune import json_file
 from dbtune.errors import UsageError
+from dbtune.files import json_file
 
 FORMAT = "dbtune-stats"
 VERSION = 1

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.errors import first_line
-from dbtune.identifiers import ident
+from dbtune.sql.identifiers import ident
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

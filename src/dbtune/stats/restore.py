@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from dbtune.errors import UsageError
-from dbtune.identifiers import ident
+from dbtune.sql.identifiers import ident
 from dbtune.stats.file import COLUMN_KEYS, RELATION_KEYS
 from dbtune.stats.grow import GROW_LIMIT_MB, Grown, grow_files
 

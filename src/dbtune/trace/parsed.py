@@ -12,7 +12,7 @@ from pglast.enums import AlterTableType, ObjectType
 from pglast.parser import ParseError
 from pglast.visitors import Visitor
 
-from dbtune import helper_calls as calls
+from dbtune.sql import helper_calls as calls
 
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 

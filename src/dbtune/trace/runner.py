@@ -28,9 +28,9 @@ from sqlalchemy.pool import NullPool
 
 from dbtune.catalog import psycopg_runner, read_columns, read_indexes
 from dbtune.db import connect, connection_error_text
-from dbtune.dsn import describe, sqlalchemy_url
+from dbtune.db.dsn import describe, sqlalchemy_url
 from dbtune.errors import UsageError
-from dbtune.index_spec import ALIGNMENT_SLACK_BYTES, INDEX_TUPLE_HEADER_BYTES, max_width
+from dbtune.sql.index_spec import ALIGNMENT_SLACK_BYTES, INDEX_TUPLE_HEADER_BYTES, max_width
 from dbtune.trace.allows import read_allows
 from dbtune.trace.record import RevisionTrace
 from dbtune.trace.recorder import Recorder

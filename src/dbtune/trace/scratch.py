@@ -21,8 +21,8 @@ from pglast.parser import ParseError
 from pglast.visitors import Visitor
 from psycopg import sql
 
-from dbtune import embedded
 from dbtune.errors import first_line
+from dbtune.reference import embedded
 
 SCRATCH_DATABASE = "dbtune_trace"
 

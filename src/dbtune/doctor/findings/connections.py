@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.sizing import pool_size
+from dbtune.pool.sizing import pool_size
 
 ID = "connections"
 BUSY_SHARE = 0.9  # connected now, of the budget: a deploy's second set of pools will not fit

@@ -14,7 +14,7 @@ from psycopg import sql
 
 from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.identifiers import ident
+from dbtune.sql.identifiers import ident
 
 ID = "duplicated_foreign_keys"
 

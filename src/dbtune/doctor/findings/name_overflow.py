@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dbtune.catalog import Catalog, quoted
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.index_spec import MAX_IDENTIFIER_BYTES
+from dbtune.sql.index_spec import MAX_IDENTIFIER_BYTES
 
 ID = "name_overflow"
 SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from dbtune.catalog import Catalog, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.identifiers import derived_name, ident
+from dbtune.sql.identifiers import derived_name, ident
 
 ID = "null_heavy_indexes"
 SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from dbtune.catalog import Catalog, quoted
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.identifiers import ident
+from dbtune.sql.identifiers import ident
 
 ID = "stale_statistics"
 

@@ -16,10 +16,10 @@ from psycopg import sql
 
 from dbtune.catalog import Catalog, ForeignKey, quoted
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.identifiers import ident
-from dbtune.index_spec import MAX_IDENTIFIER_BYTES
-from dbtune.query_shape import shape
-from dbtune.sqltext import SqlTextError
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import MAX_IDENTIFIER_BYTES
+from dbtune.sql.shape import shape
+from dbtune.sql.text import SqlTextError
 
 ID = "unindexed_foreign_keys"
 SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds

@@ -16,8 +16,8 @@ from psycopg import sql
 
 from dbtune.catalog import Catalog, Column, IndexInfo, drop_index_sql, rebuild_sql
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.identifiers import ident
-from dbtune.index_spec import (
+from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import (
     ALIGNMENT_SLACK_BYTES,
     BTREE_MAX_ENTRY_BYTES,
     INDEX_TUPLE_HEADER_BYTES,

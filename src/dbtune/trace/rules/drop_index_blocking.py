@@ -13,7 +13,7 @@ from __future__ import annotations
 from pglast import ast
 from pglast.enums import ObjectType
 
-from dbtune.helper_calls import drop_index
+from dbtune.sql.helper_calls import drop_index
 from dbtune.trace.parsed import is_concurrent
 from dbtune.trace.record import Relation, RevisionTrace
 from dbtune.trace.rules import Hit, Settings, shown

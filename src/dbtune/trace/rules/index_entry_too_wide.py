@@ -13,7 +13,7 @@ with ``add_checks_online`` — or rebuild the index without the column.
 
 from __future__ import annotations
 
-from dbtune.index_spec import BTREE_MAX_ENTRY_BYTES
+from dbtune.sql.index_spec import BTREE_MAX_ENTRY_BYTES
 from dbtune.trace.record import RevisionTrace
 from dbtune.trace.rules import Hit, Settings, shown
 

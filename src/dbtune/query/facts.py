@@ -20,8 +20,8 @@ from dbtune.catalog import (
     read_columns,
     read_indexes,
 )
-from dbtune.query_shape import QueryShape
-from dbtune.sargable import TableHintFacts, hints
+from dbtune.query.sargable import TableHintFacts, hints
+from dbtune.sql.shape import QueryShape
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from dbtune.db import connect
 from dbtune.errors import DbtuneError, MigrationError
-from dbtune.seed import existing_rows, seed
+from dbtune.reference.seed import existing_rows, seed
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -24,8 +24,8 @@ BASELINE = "0001_baseline"
 
 def script_location() -> Path:
     """The folder holding ``env.py`` and ``versions/``."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_alembic", here.parents[1] / "alembic"):
+    package = Path(__file__).resolve().parents[1]  # dbtune/, in a wheel or a checkout
+    for candidate in (package / "_alembic", package.parents[1] / "alembic"):
         if (candidate / "env.py").is_file():
             return candidate
     raise DbtuneError(

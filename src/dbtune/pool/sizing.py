@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dbtune.cpus import usable_cpus
 from dbtune.errors import UsageError
+from dbtune.pool.cpus import usable_cpus
 
 if TYPE_CHECKING:
     from dbtune.pool.budget import ServerBudget

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from dbtune.dsn import APPLICATION_NAME, describe, libpq_url, redact
+from dbtune.db.dsn import APPLICATION_NAME, describe, libpq_url, redact
 from dbtune.errors import ConnectionFailed
 
 CONNECT_TIMEOUT_S = 10

@@ -225,7 +225,7 @@ def parse_one(text: str) -> ast.Node:
 @lru_cache(maxsize=256)
 def shared_tree(text: str) -> ast.Node:
     """:func:`parse_one`, cached for the readers that never change the tree (:func:`analyse`
-    and :func:`dbtune.query_shape.shape`): the pytest plugin asks both about every new
+    and :func:`dbtune.sql.shape.shape`): the pytest plugin asks both about every new
     statement, and building pglast's Python tree is most of a parse's cost."""
     return parse_one(text)
 

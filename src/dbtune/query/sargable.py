@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dbtune.catalog import Column, IndexInfo
-from dbtune.query_shape import Obstacle, TableUse
-from dbtune.sqltext import SqlTextError, expression_key
+from dbtune.sql.shape import Obstacle, TableUse
+from dbtune.sql.text import SqlTextError, expression_key
 
 _TEXT_LIKE = frozenset({"text", "varchar"})
 _CAST_ALIASES = {"character varying": "varchar", "int": "int4", "integer": "int4"}

@@ -2,7 +2,7 @@
 
 The records live in the core so that explain (which reports them) and the advisor (which
 makes them) share them without importing each other. A suggestion is printed two ways, both
-built from the same :class:`~dbtune.index_spec.IndexSpec`: a ``create_index_online(...)`` call
+built from the same :class:`~dbtune.sql.index_spec.IndexSpec`: a ``create_index_online(...)`` call
 for an Alembic revision and the ``CREATE INDEX CONCURRENTLY`` statement, every name quoted.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 
 import psycopg
 
-from dbtune import helper_calls
 from dbtune.checks import CheckResult
-from dbtune.index_spec import IndexSpec
 from dbtune.plan import Plan
-from dbtune.query_facts import QueryFacts
+from dbtune.query.facts import QueryFacts
+from dbtune.sql import helper_calls
+from dbtune.sql.index_spec import IndexSpec
 from dbtune.workload import Expectations
 
 Connection = psycopg.Connection[tuple[Any, ...]]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dbtune.helper_calls import HelperCall, py_literal
+from dbtune.sql.helper_calls import HelperCall, py_literal
 
 
 def new_revision_id() -> str:

@@ -21,7 +21,7 @@ from pglast.enums.parsenodes import A_Expr_Kind, SortByDir
 from pglast.enums.primnodes import BoolExprType, NullTestType
 from pglast.stream import RawStream
 
-from dbtune.sqltext import positional, shared_tree, squashed_parameters
+from dbtune.sql.text import positional, shared_tree, squashed_parameters
 
 Kind = Literal["eq", "in", "range", "null", "bool", "prefix"]
 ObstacleKind = Literal["function", "operator", "cast", "leading wildcard"]
@@ -344,7 +344,7 @@ def _has_sublink(value: object) -> bool:
 def shape(statement: str) -> QueryShape:
     """What ``statement`` (workload SQL, named placeholders allowed) asks of each table.
 
-    Raises :class:`~dbtune.sqltext.SqlTextError` unless it is one statement.
+    Raises :class:`~dbtune.sql.text.SqlTextError` unless it is one statement.
     """
     text = positional(statement)[0]
     stmt = shared_tree(text)

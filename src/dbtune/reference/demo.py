@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dbtune import embedded, reference_schema
-from dbtune import seed as seeding
 from dbtune.db import connect
+from dbtune.reference import embedded
+from dbtune.reference import schema as reference_schema
+from dbtune.reference import seed as seeding
 from dbtune.results import stderr_console
 
 

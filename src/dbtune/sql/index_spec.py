@@ -21,8 +21,8 @@ from typing import TypedDict
 from psycopg import sql
 from typing_extensions import Unpack
 
-from dbtune.identifiers import ident
-from dbtune.sqltext import same_expression
+from dbtune.sql.identifiers import ident
+from dbtune.sql.text import same_expression
 
 BTREE_MAX_ENTRY_BYTES = 2704
 INDEX_TUPLE_HEADER_BYTES = 8
