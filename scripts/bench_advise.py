@@ -43,9 +43,9 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from dbtune.advise import AdviseOptions, Design, advise_workload  # noqa: E402
 from dbtune.advisor import advisor  # noqa: E402
-from dbtune.advisor.design import Candidate, QueryCosts, select  # noqa: E402
+from dbtune.commands.advise import AdviseOptions, Design, run  # noqa: E402
+from dbtune.design.solver import Candidate, QueryCosts, select  # noqa: E402
 from dbtune.explain.runner import run_workload  # noqa: E402
 from dbtune.query.advice import Suggestion  # noqa: E402
 from dbtune.reference import embedded  # noqa: E402
@@ -270,7 +270,7 @@ def main() -> None:
     load = workload(queries)
     configs: dict[str, list[Suggestion]] = {"none": [], "per-query": per_query(url, load)}
     started = time.perf_counter()
-    design = advise_workload(url, load, AdviseOptions(engine="build", embedded=True))
+    design = run(AdviseOptions(url, load, engine="build", embedded=True))
     print(f"advise: {time.perf_counter() - started:.0f} s, solver {design.selection.seconds:.2f} s")
     configs["advise"] = [c.suggestion for c in design.chosen]
     print_measured(design)

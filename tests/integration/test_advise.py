@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from dbtune.advisor.design import prefix_redundant
+from dbtune.design.solver import prefix_redundant
 from dbtune.query.advice import Suggestion
 from tests.foreign_app import app as shop
 from tests.integration.helpers import run_cli

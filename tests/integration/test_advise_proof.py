@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advise.existing import read_existing
+from dbtune.design.existing import read_existing
 from dbtune.query.advice import Suggestion
 from tests.integration.helpers import run_cli
 from tests.integration.test_advise import _chosen, _indexes

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dbtune.advisor.what_if import BUILD_ROW_LIMIT, choose_engine
 from dbtune.query.advice import Advice, Measure, Suggestion, WhatIf
+from dbtune.query.what_if import BUILD_ROW_LIMIT, choose_engine
 
 SUGGESTION = Suggestion("App Schema", "Orders", "ix One", ("userRef", "createdAt DESC"))
 BEFORE = Measure("Seq Scan on Orders", 100.0, 5.0, 900, ("no_seq_scan",))

@@ -3,7 +3,7 @@ cost matrices made by hand, where the right answer is known."""
 
 from __future__ import annotations
 
-from dbtune.advisor.design import (
+from dbtune.design.solver import (
     Candidate,
     QueryCosts,
     candidates_with_merges,

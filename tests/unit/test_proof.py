@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dbtune.advise.proof import Measured, Timing, refuted
-from dbtune.advisor.design import Candidate
 from dbtune.checks import CheckResult
+from dbtune.design.proof import Measured, Timing, refuted
+from dbtune.design.solver import Candidate
 from dbtune.explain.best_plan import accept_if_no_index_helps
-from dbtune.explain.results import QueryResult
 from dbtune.query.advice import Advice, Measure, Suggestion, WhatIf
+from dbtune.query.result import QueryResult
 from dbtune.workload import Expectations, HotQuery
 
 SEQ = Timing(1.7, 170, "Aggregate > Seq Scan on trials", frozenset())

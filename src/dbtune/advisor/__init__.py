@@ -13,12 +13,12 @@ from typing import Any
 import psycopg
 
 from dbtune.advisor.suggest import suggest
-from dbtune.advisor.what_if import choose_engine, hypopg_installed, what_if
 from dbtune.checks import CheckResult
 from dbtune.db import local_timeouts, rolled_back
 from dbtune.plan import Plan
 from dbtune.query.advice import Advice, Advise, Measure, Replan
 from dbtune.query.facts import QueryFacts
+from dbtune.query.what_if import choose_engine, hypopg_installed, what_if
 from dbtune.workload import Expectations
 
 Connection = psycopg.Connection[tuple[Any, ...]]

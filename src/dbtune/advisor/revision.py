@@ -13,20 +13,17 @@ clean under the project's configuration and under none (code lines fit 88 column
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dbtune.errors import UsageError
 from dbtune.files import json_file
 from dbtune.migrations.chain import current_head
-from dbtune.migrations.revision_file import RevisionFile, new_revision_id
-from dbtune.query.advice import Suggestion
+from dbtune.migrations.revision_file import LINE, RevisionFile, new_revision_id
+from dbtune.query.advice import Suggestion, merge
 from dbtune.sql import helper_calls as calls
 from dbtune.sql.helper_calls import wrapped
-
-LINE = 96
-"""Docstring lines: under the project's 100 and most projects' limits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,27 +90,6 @@ def accepted(report: Mapping[str, Any], *, unverified: bool = False) -> list[Acc
         )
         found.append(Accepted(_suggestion(data), (served,)))
     return merged(found)
-
-
-def bare_column(column: str) -> str:
-    """The column of a key item (``created_at DESC`` -> ``created_at``)."""
-    for suffix in (" DESC", " ASC"):
-        if column.endswith(suffix):
-            return column[: -len(suffix)]
-    return column
-
-
-def merge(big: Suggestion, small: Suggestion) -> Suggestion | None:
-    """One index for both, when ``small``'s key leads ``big``'s on the same table with the
-    same predicate: ``big``'s key and the union of their INCLUDE lists (each bounded by the
-    advisor), less what the key holds."""
-    if (big.schema, big.table, big.where) != (small.schema, small.table, small.where):
-        return None
-    if big.columns[: len(small.columns)] != small.columns:
-        return None
-    keyed = {bare_column(c) for c in big.columns}
-    include = tuple(dict.fromkeys(c for c in (*big.include, *small.include) if c not in keyed))
-    return replace(big, include=include)
 
 
 def merged(found: Sequence[Accepted]) -> list[Accepted]:

@@ -30,11 +30,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advisor.wide import settle
 from dbtune.catalog import Column, IndexInfo, Table
 from dbtune.plan import Plan
 from dbtune.query.advice import Advice, Suggestion
 from dbtune.query.facts import QueryFacts
+from dbtune.query.wide import settle
 from dbtune.sql.identifiers import fit_name, free_name, ident
 from dbtune.sql.shape import Condition, TableUse
 from dbtune.workload import Expectations

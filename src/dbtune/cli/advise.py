@@ -15,6 +15,7 @@ from dbtune.cli.args import (
     positive_int,
     without_dsns,
 )
+from dbtune.commands import advise, capture
 from dbtune.config import load_config
 from dbtune.errors import UsageError
 from dbtune.results import stderr_console
@@ -30,14 +31,9 @@ def _workload(args: argparse.Namespace, url: str) -> Workload:
     if args.workload or not args.from_stats:
         queries += list(load_workload(args.workload or config.workload_path()).queries)
     if args.from_stats:
-        from dbtune.capture.statements import read_statements
-        from dbtune.capture.workload_file import captured_queries
-        from dbtune.db import connect
-
-        with connect(url) as conn:
-            statements = read_statements(conn, top=CAPTURE_TOP, min_calls=args.min_calls)
+        _, captured = capture.statement_queries(url, top=CAPTURE_TOP, min_calls=args.min_calls)
         names = {q.name for q in queries}
-        queries += [q for q in captured_queries(statements) if q.name not in names]
+        queries += [q for q in captured if q.name not in names]
     if not queries:
         raise UsageError(
             "no query to design for: the workload is empty and pg_stat_statements "
@@ -47,14 +43,13 @@ def _workload(args: argparse.Namespace, url: str) -> Workload:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dbtune.advise import AdviseOptions, advise_workload
-    from dbtune.advise import report as advise_report
-
     url, embedded = database(args.dsn, "advise", stat_statements=True)
     workload = _workload(args, url)
     console = stderr_console()
     with console.status("advise") as status:
-        options = AdviseOptions(
+        options = advise.AdviseOptions(
+            url,
+            workload,
             engine=args.what_if,
             embedded=embedded,
             max_per_table=args.max_indexes_per_table,
@@ -62,24 +57,22 @@ def run(args: argparse.Namespace) -> int:
             propose_drops=args.propose_drops,
             versions=Path(args.write_revision) if args.write_revision else None,
         )
-        design = advise_workload(url, workload, options, lambda text: status.update(text))
+        design = advise.run(options, lambda text: status.update(text))
     if args.format == "table":
         from rich.markdown import Markdown
 
         from dbtune.cli.args import report_console
 
-        report_console().print(Markdown(advise_report.render_markdown(design)))
+        report_console().print(Markdown(advise.render_markdown(design)))
     else:
         json_out = args.format == "json"
-        text = (
-            advise_report.render_json(design) if json_out else advise_report.render_markdown(design)
-        )
+        text = advise.render_json(design) if json_out else advise.render_markdown(design)
         print(text, end="" if text.endswith("\n") else "\n")
     if args.write_revision and not design.chosen and not design.drops:
         console.print("dbtune: no revision written: the design has nothing to build or drop")
     elif args.write_revision:
         command = "dbtune " + " ".join(portable(a) for a in without_dsns(sys.argv[1:]))
-        path = advise_report.revision(design, Path(args.write_revision), command)
+        path = advise.write_revision(design, Path(args.write_revision), command)
         console.print(f"dbtune: wrote {path}", soft_wrap=True)
     for key in design.selection.unfixable:
         console.print(f"dbtune: no candidate makes {key} pass", soft_wrap=True)
@@ -109,7 +102,7 @@ def _fraction(text: str) -> float:
 
 
 def add_arguments(sub: Any) -> None:
-    advise = sub.add_parser(
+    parser = sub.add_parser(
         "advise",
         help="one index design for the whole workload: chosen together, verified, with drops",
         description="Plans every query of the workload, takes the advisor's per-query "
@@ -119,33 +112,33 @@ def add_arguments(sub: Any) -> None:
         "the existing indexes no query then uses that doctor calls unused or redundant. "
         "Exit 0 every query passes with the design, 1 some still fail, 2 an error.",
     )
-    advise.add_argument("--dsn", help=DSN_HELP)
-    advise.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
-    advise.add_argument(
+    parser.add_argument("--dsn", help=DSN_HELP)
+    parser.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
+    parser.add_argument(
         "--from-stats",
         action="store_true",
         help=f"the top {CAPTURE_TOP} statements of pg_stat_statements too, weighted by calls",
     )
-    advise.add_argument("--min-calls", type=positive_int, default=5, help=argparse.SUPPRESS)
-    advise.add_argument("--max-indexes-per-table", type=int, default=None, metavar="N")
-    advise.add_argument(
+    parser.add_argument("--min-calls", type=positive_int, default=5, help=argparse.SUPPRESS)
+    parser.add_argument("--max-indexes-per-table", type=int, default=None, metavar="N")
+    parser.add_argument(
         "--max-write-overhead",
         type=_fraction,
         default=None,
         metavar="F",
         help="per table, the new indexes' bytes per write over the row's bytes (0.5: half)",
     )
-    advise.add_argument(
+    parser.add_argument(
         "--propose-drops",
         action="store_true",
         help="also weigh dropping existing indexes no verified plan uses that doctor calls "
         "unused or redundant (never without this flag: they are the application's)",
     )
-    advise.add_argument("--what-if", choices=("auto", "hypopg", "build"), default="auto")
-    advise.add_argument("--format", choices=("table", "json", "markdown"), default="table")
-    advise.add_argument(
+    parser.add_argument("--what-if", choices=advise.ENGINES, default="auto")
+    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument(
         "--write-revision",
         metavar="DIR",
         help="write one Alembic revision for the design into this versions directory",
     )
-    advise.set_defaults(func=run)
+    parser.set_defaults(func=run)

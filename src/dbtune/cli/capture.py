@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dbtune.capture.statements import read_statements
-from dbtune.capture.workload_file import captured_queries, merged, render, with_baselines
 from dbtune.cli.args import (
     DSN_HELP,
     EXIT_OK,
@@ -17,11 +15,10 @@ from dbtune.cli.args import (
     database,
     positive_int,
 )
+from dbtune.commands import capture
 from dbtune.config import load_config
-from dbtune.db import connect
 from dbtune.db.dsn import describe, redact
-from dbtune.explain.runner import run_workload
-from dbtune.workload import Workload, load_workload
+from dbtune.workload import load_workload
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,9 +26,17 @@ def run(args: argparse.Namespace) -> int:
     url, _ = database(args.dsn, "workload capture", stat_statements=True)
     out = Path(args.out) if args.out else None
     existing = load_workload(out) if args.update and out is not None and out.exists() else None
-    with connect(url) as conn:
-        statements = read_statements(conn, top=args.top, min_calls=args.min_calls)
-    if not statements:
+    options = capture.CaptureOptions(
+        url,
+        top=args.top,
+        min_calls=args.min_calls,
+        pickers=not args.no_pickers,
+        existing=existing,
+        seq_scan_rows=config.seq_scan_rows,
+        allow_seq_scan=frozenset(config.allow_seq_scan),
+    )
+    captured = capture.run(options)
+    if not captured.statements:
         print(
             f"dbtune: nothing to capture on {describe(url)}: pg_stat_statements has no query "
             f"of this database's tables with at least {args.min_calls} calls yet; let the "
@@ -39,34 +44,22 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    queries = captured_queries(statements, pickers=not args.no_pickers)
-    # Plans only: a captured statement may write, and a baseline needs no timings.
-    report = run_workload(
-        url,
-        Workload("<capture>", tuple(queries)),
-        analyze=False,
-        seq_scan_rows=config.seq_scan_rows,
-        allow_seq_scan=frozenset(config.allow_seq_scan),
-    )
-    plans = {r.query.name: r.plan for r in report.results}
-    for r in report.results:
-        if r.error is not None:
-            print(f"dbtune: {r.query.name}: no baseline: {redact(r.error)}", file=sys.stderr)
-    fresh = with_baselines(queries, plans)
-    final = merged(existing, fresh) if existing is not None else fresh
+    for name, error in captured.unplanned:
+        print(f"dbtune: {name}: no baseline: {redact(error)}", file=sys.stderr)
     header = (
         f"Captured by dbtune from pg_stat_statements on {describe(url)}: the top {args.top} "
         f"statements by total time with at least {args.min_calls} calls.\n"
         "Expectations are the baseline (captured.baseline); hand-written keys survive "
         "`dbtune workload capture --update`."
     )
-    text = render(final, header)
+    text = capture.render(captured.queries, header)
     if out is None:
         print(text, end="")
     else:
         out.write_text(text)
         print(
-            f"wrote {len(final)} queries ({len(statements)} statements captured) to {out}",
+            f"wrote {len(captured.queries)} queries ({len(captured.statements)} statements "
+            f"captured) to {out}",
             file=sys.stderr,
         )
     return EXIT_OK

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from dbtune.advisor import advisor
-from dbtune.advisor.what_if import ENGINES
 from dbtune.cli.args import (
     DSN_HELP,
     EXIT_CHECK_FAILED,
@@ -20,54 +14,17 @@ from dbtune.cli.args import (
     database,
     emit,
 )
+from dbtune.commands import explain
+from dbtune.commands.stats import StatsFile
 from dbtune.config import load_config
-from dbtune.db import connect
 from dbtune.db.dsn import redact, resolve_url
-from dbtune.explain import report as explain_report
-from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
 from dbtune.results import stderr_console
-from dbtune.stats import file as stats_file
-from dbtune.stats.grow import GROW_LIMIT_MB, Grown, give_back
-from dbtune.stats.restore import restore_stats
 from dbtune.workload import load_workload
 
-Prepare = Callable[[psycopg.Connection[Any]], None]
 
-
-class WithStats:
-    """Import a statistics file (files grown, figures applied) into the run's transaction,
-    which is rolled back: the database plans at production's scale for this run only. The
-    file is read at once, so a bad one fails before any server starts; :meth:`give_back`
-    shrinks the grown files afterwards."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.data = stats_file.read(Path(path))
-        self.grown = Grown()
-
-    def __call__(self, conn: psycopg.Connection[Any]) -> None:
-        path = self.path
-        done = restore_stats(conn, self.data, keep_autovacuum=True,
-                             grow_limit_bytes=GROW_LIMIT_MB << 20)  # fmt: skip
-        self.grown = done.grown
-        console = stderr_console()
-        for why in (*done.skipped, *done.grown.skipped):
-            console.print(f"dbtune: --stats: {why}", soft_wrap=True)
-        console.print(
-            f"dbtune: planning with the statistics of {path}: {done.tables} tables, "
-            f"{done.columns} columns, {done.grown.count()} grown to "
-            "production's page counts (in this run's transaction, rolled back at the end; the "
-            "files are vacuumed back to their rows' size after it)",
-            soft_wrap=True,
-        )
-
-    def give_back(self, url: str) -> None:
-        if not self.grown.names:
-            return
-        with connect(url, autocommit=True) as conn:
-            failed = give_back(conn, self.grown)
-        for why in failed:
-            stderr_console().print(f"dbtune: --stats: could not vacuum {why}", soft_wrap=True)
+def say(text: str) -> None:
+    """A command's note to the user: stderr, one line however long."""
+    stderr_console().print(f"dbtune: {text}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,33 +32,29 @@ def run(args: argparse.Namespace) -> int:
     resolve_url(args.dsn, config.dsn_env)  # a bad URL fails first
     # A bad file fails before any server starts.
     workload = load_workload(args.workload or config.workload_path())
-    prepare = WithStats(args.stats) if args.stats else None
+    stats = StatsFile(args.stats, say) if args.stats else None
     url, embedded = database(args.dsn, "explain")
-    report = run_workload(
+    options = explain.ExplainOptions(
         url,
         workload,
         analyze=not args.no_analyze,
-        mode=CAN_USE if args.can_use else WILL_USE,
+        mode=explain.CAN_USE if args.can_use else explain.WILL_USE,
         allow_writes=args.allow_writes,
-        advise=advisor(args.what_if, embedded=embedded),
+        what_if=args.what_if,
+        embedded=embedded,
         seq_scan_rows=config.seq_scan_rows,
         allow_seq_scan=frozenset(config.allow_seq_scan),
-        prepare=prepare,
+        stats=stats,
     )
-    if prepare is not None:
-        prepare.give_back(url)
-    emit(
-        args.format,
-        lambda: explain_report.render_json(report),
-        explain_report.as_results(report),
-    )
+    report = explain.run(options)
+    emit(args.format, lambda: explain.render_json(report), explain.as_results(report))
     if report.errored:
         failed = [r for r in report.results if r.error is not None]
         first = failed[0]
         print(
             f"dbtune: error: {len(failed)} of {len(report.results)} query profiles could not "
             f"be checked (the report above has each reason); first, "
-            f"{first.query.name}[{first.profile}]: {redact(first.error or '')}",
+            f"{first.key}: {redact(first.error or '')}",
             file=sys.stderr,
         )
         return EXIT_USAGE
@@ -139,7 +92,7 @@ def add_arguments(sub: Any) -> None:
         "--what-if",
         nargs="?",
         const="auto",
-        choices=ENGINES,
+        choices=explain.ENGINES,
         help="plan each failing query again as if its suggested index existed: with HypoPG "
         "when installed (no lock), else by building it in a rolled-back transaction (embedded "
         "server, or =build: holds a SHARE lock on the table while it builds)",

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dbtune.checks import CheckResult
-from dbtune.explain.results import QueryResult
 from dbtune.query.advice import Advice
+from dbtune.query.result import QueryResult
 
 ACCEPTABLE = frozenset({"no_seq_scan"})
 """The checks a statement can fail because its best plan reads the table whole."""

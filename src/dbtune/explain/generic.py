@@ -12,8 +12,8 @@ import psycopg
 from psycopg import sql
 
 from dbtune.db import connection_error_text
-from dbtune.explain.results import QueryFailed
 from dbtune.plan import Plan, PlanParseError, parse_plan
+from dbtune.query.result import QueryFailed
 from dbtune.sql.text import positional, servable
 from dbtune.workload import HotQuery
 

@@ -7,8 +7,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.explain.results import QueryFailed
 from dbtune.explain.transaction import volatile_functions
+from dbtune.query.result import QueryFailed
 from dbtune.sql.text import Access, SqlTextError, StatementInfo, analyse, with_own_marker
 from dbtune.workload import HotQuery, ParamPicker
 

@@ -32,7 +32,6 @@ from dbtune.explain.best_plan import accept_if_no_index_helps
 from dbtune.explain.generic import explain_generic, generic_plan, plan_of
 from dbtune.explain.params import Pickers
 from dbtune.explain.relations import named_tables, read_relations, scans_a_table, table_facts
-from dbtune.explain.results import ExplainReport, QueryFailed, QueryResult
 from dbtune.explain.transaction import (
     CAN_REACH,
     CAN_USE,
@@ -51,6 +50,7 @@ from dbtune.explain.transaction import (
 from dbtune.plan import Plan
 from dbtune.query.advice import Advice, Advise, Setup
 from dbtune.query.facts import QueryFacts, query_facts
+from dbtune.query.result import ExplainReport, QueryFailed, QueryResult
 from dbtune.sql.shape import shape
 from dbtune.sql.text import (
     Access,

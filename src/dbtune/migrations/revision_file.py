@@ -16,6 +16,9 @@ from pathlib import Path
 
 from dbtune.sql.helper_calls import HelperCall, py_literal
 
+LINE = 96
+"""Docstring lines: under the project's 100 and most projects' limits."""
+
 
 def new_revision_id() -> str:
     return uuid.uuid4().hex[:12]

@@ -9,7 +9,7 @@ for an Alembic revision and the ``CREATE INDEX CONCURRENTLY`` statement, every n
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
@@ -235,3 +235,24 @@ Advise = Callable[
 ]
 """What explain calls on a failing query: (connection, the query's catalog facts, its plan,
 its expectations, its check results, how to plan it again) -> advice."""
+
+
+def bare_column(column: str) -> str:
+    """The column of a key item (``created_at DESC`` -> ``created_at``)."""
+    for suffix in (" DESC", " ASC"):
+        if column.endswith(suffix):
+            return column[: -len(suffix)]
+    return column
+
+
+def merge(big: Suggestion, small: Suggestion) -> Suggestion | None:
+    """One index for both, when ``small``'s key leads ``big``'s on the same table with the
+    same predicate: ``big``'s key and the union of their INCLUDE lists (each bounded by the
+    advisor), less what the key holds."""
+    if (big.schema, big.table, big.where) != (small.schema, small.table, small.where):
+        return None
+    if big.columns[: len(small.columns)] != small.columns:
+        return None
+    keyed = {bare_column(c) for c in big.columns}
+    include = tuple(dict.fromkeys(c for c in (*big.include, *small.include) if c not in keyed))
+    return replace(big, include=include)

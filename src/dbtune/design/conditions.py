@@ -21,7 +21,7 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from psycopg import sql
 
-from dbtune.advise.measure import Profile
+from dbtune.design.measure import Profile
 from dbtune.query.advice import Suggestion
 from dbtune.sql.identifiers import fit_name
 

@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dbtune.advisor.revision import LINE
 from dbtune.migrations.chain import current_head
-from dbtune.migrations.revision_file import RevisionFile, new_revision_id
+from dbtune.migrations.revision_file import LINE, RevisionFile, new_revision_id
 from dbtune.sql import helper_calls as calls
 from dbtune.sql.helper_calls import wrapped
 
 if TYPE_CHECKING:
-    from dbtune.advise import Design
+    from dbtune.design import Design
     from dbtune.query.advice import Suggestion
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbtune.checks import CheckResult
-from dbtune.explain.transaction import WILL_USE
 from dbtune.plan import Plan
 from dbtune.query.advice import Advice
 from dbtune.query.facts import QueryFacts
@@ -31,6 +30,11 @@ class QueryResult:
     facts: QueryFacts | None = field(default=None, repr=False, compare=False)
 
     @property
+    def key(self) -> str:
+        """``name[profile]``: how reports, the design and the fleet name one query profile."""
+        return f"{self.query.name}[{self.profile}]"
+
+    @property
     def status(self) -> str:
         if self.error is not None:
             return "error"
@@ -52,7 +56,7 @@ class ExplainReport:
     target: str
     workload: str
     analyze: bool
-    mode: str = WILL_USE
+    mode: str = "will-use"
     server_version: int = 0
     results: tuple[QueryResult, ...] = field(default_factory=tuple)
 

@@ -28,9 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbtune.advisor.revision import bare_column, merge
 from dbtune.errors import UsageError
-from dbtune.query.advice import Suggestion
+from dbtune.query.advice import Suggestion, bare_column, merge
 
 COST_SCALE = 100
 """Costs are planner cost units with two decimals; CP-SAT wants integers."""

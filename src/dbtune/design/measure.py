@@ -11,22 +11,44 @@ candidate whatever happened, Ctrl-C included, and the indexes die with the conne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
-from dbtune.advisor.design import Candidate
-from dbtune.advisor.what_if import make_index
-from dbtune.explain.results import QueryFailed, QueryResult
-from dbtune.explain.runner import explain_query
+from dbtune.design.solver import Candidate
 from dbtune.query.advice import Setup, Suggestion
+from dbtune.query.result import QueryFailed, QueryResult
+from dbtune.query.what_if import make_index
 from dbtune.sql.text import SqlTextError, analyse
 from dbtune.workload import HotQuery, ParamPicker
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+class PlanQuery(Protocol):
+    """explain's ``explain_query``, handed in by the command: the design tool plans through
+    explain without importing it."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        query: HotQuery,
+        *,
+        profile: str,
+        pickers: Mapping[str, ParamPicker],
+        **options: Any,
+    ) -> QueryResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Planning:
+    """Where and how the design plans a statement: one connection, explain's planner."""
+
+    conn: Connection
+    plan: PlanQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +90,7 @@ def made(
 
 
 def plan_with(
-    conn: Connection, profile: Profile, answering: Callable[[str | None], str]
+    planning: Planning, profile: Profile, answering: Callable[[str | None], str]
 ) -> QueryResult:
     """Plan ``profile`` now (the indexes made by the caller), its expected index read under
     the name ``answering`` gives for it ('' keeps the workload's)."""
@@ -76,8 +98,8 @@ def plan_with(
     def run(_: Connection) -> str:
         return answering(profile.query.expect.index)
 
-    return explain_query(
-        conn,
+    return planning.plan(
+        planning.conn,
         profile.query,
         profile=profile.profile,
         pickers=profile.pickers,
@@ -94,7 +116,7 @@ def _answering(candidate: Candidate, shown: str) -> Callable[[str | None], str]:
 
 
 def measure(
-    conn: Connection,
+    planning: Planning,
     profiles: Sequence[Profile],
     candidates: Sequence[Candidate],
     engine: str,
@@ -102,6 +124,7 @@ def measure(
 ) -> dict[str, dict[int, tuple[float, bool]]]:
     """query key -> candidate position -> (estimated cost, passes) for every query that reads
     the candidate's table. A query the planner refuses with a candidate is left out for it."""
+    conn = planning.conn
     matrix: dict[str, dict[int, tuple[float, bool]]] = {p.key: {} for p in profiles}
     tables = {p.key: p.tables() for p in profiles}
     for i, candidate in enumerate(candidates):
@@ -113,7 +136,7 @@ def measure(
             shown = names[candidate.suggestion.name]
             for p in readers:
                 try:
-                    result = plan_with(conn, p, _answering(candidate, shown))
+                    result = plan_with(planning, p, _answering(candidate, shown))
                 except (QueryFailed, psycopg.Error):
                     if conn.closed:
                         raise
@@ -124,9 +147,10 @@ def measure(
 
 
 def verify(
-    conn: Connection, profiles: Sequence[Profile], chosen: Sequence[Candidate], engine: str
+    planning: Planning, profiles: Sequence[Profile], chosen: Sequence[Candidate], engine: str
 ) -> dict[str, QueryResult]:
     """Every query planned with the whole chosen set in place."""
+    conn = planning.conn
     results: dict[str, QueryResult] = {}
     with made(conn, [c.suggestion for c in chosen], engine) as names:
 
@@ -138,7 +162,7 @@ def verify(
 
         for p in profiles:
             try:
-                results[p.key] = plan_with(conn, p, answering)
+                results[p.key] = plan_with(planning, p, answering)
             except (QueryFailed, psycopg.Error) as exc:
                 if conn.closed:
                     raise

@@ -19,8 +19,7 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from psycopg import sql
 
-from dbtune.advisor.revision import bare_column
-from dbtune.query.advice import Suggestion
+from dbtune.query.advice import Suggestion, bare_column
 from dbtune.workload import Workload
 
 Connection = psycopg.Connection[tuple[Any, ...]]

@@ -27,11 +27,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dbtune.advisor.design import Candidate
-from dbtune.advisor.revision import bare_column
-from dbtune.advisor.wide import Widest, settle
 from dbtune.catalog import Column, IndexInfo, psycopg_runner, read_columns, read_indexes
-from dbtune.query.advice import Suggestion
+from dbtune.design.solver import Candidate
+from dbtune.query.advice import Suggestion, bare_column
+from dbtune.query.wide import Widest, settle
 from dbtune.sql.identifiers import free_name
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -242,7 +241,7 @@ def settle_wide(
     conn: Connection, existing: Existing, candidates: Sequence[Candidate]
 ) -> tuple[list[Candidate], list[tuple[str, str]]]:
     """The candidates, those with unbounded columns marked ``allow_wide`` with the reason
-    (:mod:`dbtune.advisor.wide`), and (name, why) of those that cannot be proposed."""
+    (:mod:`dbtune.query.wide`), and (name, why) of those that cannot be proposed."""
     kept: list[Candidate] = []
     refused: list[tuple[str, str]] = []
     widest: Widest = {}

@@ -33,11 +33,10 @@ from typing import Any
 
 import psycopg
 
-from dbtune.advise.measure import Profile, made
-from dbtune.advisor.design import Candidate
-from dbtune.explain.results import QueryFailed
-from dbtune.explain.runner import explain_query
+from dbtune.design.measure import Planning, Profile, made
+from dbtune.design.solver import Candidate
 from dbtune.query.advice import Suggestion, measured_verdict
+from dbtune.query.result import QueryFailed
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -95,13 +94,18 @@ class Measured:
                 "verdict": self.verdict}  # fmt: skip
 
 
-def timing(conn: Connection, profile: Profile, runs: int = RUNS) -> Timing | None:
+def timing(planning: Planning, profile: Profile, runs: int = RUNS) -> Timing | None:
     """The statement executed ``runs`` times under EXPLAIN (ANALYZE, BUFFERS), after one run
     that is not counted; None when it cannot be executed (a write, a ``$n`` text)."""
     plans = []
     for _ in range(runs + 1):
-        result = explain_query(conn, profile.query, profile=profile.profile,
-                               pickers=profile.pickers, analyze=True)  # fmt: skip
+        result = planning.plan(
+            planning.conn,
+            profile.query,
+            profile=profile.profile,
+            pickers=profile.pickers,
+            analyze=True,
+        )
         plan = result.plan
         if plan is None or plan.execution_time_ms is None or not result.analyzed:
             return None
@@ -120,20 +124,20 @@ def _readers(profiles: Sequence[Profile], chosen: Sequence[Suggestion]) -> list[
     return [p for p in profiles if p.tables() & tables]
 
 
-def _measure_all(conn: Connection, profiles: Sequence[Profile]) -> dict[str, Timing | None]:
+def _measure_all(planning: Planning, profiles: Sequence[Profile]) -> dict[str, Timing | None]:
     found: dict[str, Timing | None] = {}
     for p in profiles:
         try:
-            found[p.key] = timing(conn, p)
+            found[p.key] = timing(planning, p)
         except (QueryFailed, psycopg.Error):
-            if conn.closed:
+            if planning.conn.closed:
                 raise
             found[p.key] = None
     return found
 
 
 def prove(
-    conn: Connection,
+    planning: Planning,
     profiles: Sequence[Profile],
     chosen: Sequence[Suggestion],
     baseline: dict[str, Timing | None],
@@ -141,9 +145,9 @@ def prove(
     """Each statement reading a table of ``chosen``, measured without (kept in ``baseline``
     across calls) and with the indexes built in a rolled-back transaction."""
     readers = _readers(profiles, chosen)
-    baseline.update(_measure_all(conn, [p for p in readers if p.key not in baseline]))
-    with made(conn, chosen, "build"):
-        after = _measure_all(conn, readers)
+    baseline.update(_measure_all(planning, [p for p in readers if p.key not in baseline]))
+    with made(planning.conn, chosen, "build"):
+        after = _measure_all(planning, readers)
     return {
         p.key: Measured(p.key, before, now)
         for p in readers

@@ -15,7 +15,7 @@ foreign key's columns (doctor's own rules).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,9 @@ from typing import Any
 import psycopg
 from pglast import ast, parse_sql
 
-from dbtune.advise.existing import owner
-from dbtune.advisor.design import prefix_redundant
-from dbtune.catalog import IndexInfo, read_catalog
-from dbtune.doctor import DoctorOptions
-from dbtune.doctor.findings import redundant_indexes, unused_indexes
+from dbtune.catalog import Catalog, IndexInfo
+from dbtune.design.existing import owner
+from dbtune.design.solver import prefix_redundant
 from dbtune.query.advice import Suggestion
 from dbtune.sql.helper_calls import HelperCall, drop_index, index_stmt
 
@@ -62,19 +60,15 @@ def _as_suggestion(index: IndexInfo) -> Suggestion:
 
 
 def drops(
-    conn: Connection, used: Iterable[str], chosen: Sequence[Suggestion], versions: Path | None
+    catalog: Catalog,
+    flagged: Mapping[int, str],
+    used: Iterable[str],
+    chosen: Sequence[Suggestion],
+    versions: Path | None,
 ) -> list[Drop]:
-    """The existing indexes to drop: used by no verified plan, unused or redundant, and with
-    an exact undo."""
-    with conn.transaction(force_rollback=True):
-        catalog = read_catalog(conn)
-    options = DoctorOptions()
-    flagged = {
-        f.index_oid: f.message
-        for module in (unused_indexes, redundant_indexes)
-        for f in module.inspect(catalog, options)
-        if f.index_oid is not None
-    }
+    """The existing indexes to drop: used by no verified plan, unused or redundant (doctor's
+    findings, ``flagged``: index OID -> why, handed in by the command), and with an exact
+    undo."""
     used_names = set(used)
     found = []
     for index in catalog.indexes:

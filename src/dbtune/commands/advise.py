@@ -1,0 +1,190 @@
+"""``dbtune advise``: one index design for the whole workload.
+
+The composition of the design tool (:mod:`dbtune.design`) with the tools it needs: explain
+plans the workload and the advisor suggests per query (:func:`_planned`), the design tool
+finds, measures, selects and proves candidates through explain's planner, and doctor's
+findings name the indexes a drop may take.
+
+>>> design = run(AdviseOptions(url, workload, propose_drops=True))
+>>> [c.suggestion.name for c in design.chosen]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from dbtune.advisor import advisor
+from dbtune.catalog import read_catalog
+from dbtune.db import connect
+from dbtune.db.dsn import describe
+from dbtune.design import (
+    Connection,
+    Design,
+    costs_of,
+    engine_for,
+    profiles_of,
+    proven,
+)
+from dbtune.design import report as design_report
+from dbtune.design.conditions import condition_candidates
+from dbtune.design.drops import Drop, drops
+from dbtune.design.existing import (
+    Existing,
+    Sifted,
+    read_existing,
+    redundant_existing,
+    settle_wide,
+    sift,
+)
+from dbtune.design.measure import Planning, Profile, measure, verify
+from dbtune.design.overhead import Overhead, overhead_of, updated_columns
+from dbtune.design.proof import Measured, Refused
+from dbtune.design.solver import Candidate, Selection, candidates_with_merges, select
+from dbtune.doctor import DoctorOptions
+from dbtune.doctor.findings import redundant_indexes, unused_indexes
+from dbtune.errors import UsageError
+from dbtune.explain.runner import explain_query, run_workload
+from dbtune.query.advice import Suggestion
+from dbtune.query.result import QueryResult
+from dbtune.query.what_if import ENGINES
+from dbtune.workload import Workload
+
+render_json = design_report.render_json
+render_markdown = design_report.render_markdown
+write_revision = design_report.revision
+
+__all__ = ["ENGINES", "AdviseOptions", "Design", "render_json", "render_markdown", "run"]
+
+
+@dataclass(frozen=True, slots=True)
+class AdviseOptions:
+    """What ``dbtune advise`` takes: the database, the workload, and the design's limits."""
+
+    url: str
+    workload: Workload
+    engine: str = "auto"  # one of ENGINES: how candidates are planned
+    embedded: bool = False  # the database is dbtune's own (the what-if may build there)
+    max_per_table: int | None = None
+    max_write_overhead: float | None = None
+    propose_drops: bool = False
+    versions: Path | None = None  # the ops chain's versions folder: whose an index is
+
+
+@dataclass
+class _Planned:
+    """The workload planned as it is: each profile's result, and the advisor's suggestions."""
+
+    profiles: list[Profile]
+    before: dict[str, QueryResult]
+    skipped: list[str]
+    suggestions: list[tuple[Suggestion, str]]  # the advisor's, with the query each is for
+    per_query: int
+
+
+def _planned(url: str, workload: Workload) -> _Planned:
+    report = run_workload(url, workload, analyze=False, advise=advisor())
+    before = {r.key: r for r in report.results}
+    skipped = [f"{k}: {r.error}" for k, r in before.items() if r.error]
+    profiles = [p for p in profiles_of(workload) if before.get(p.key) and not before[p.key].error]
+    suggestions = [
+        (r.advice.suggestion, k)
+        for k, r in before.items()
+        if r.advice is not None and r.advice.suggestion is not None
+    ]
+    per_query = sum(1 for c in candidates_with_merges(suggestions) if not c.aliases)
+    return _Planned(profiles, before, skipped, suggestions, per_query)
+
+
+@dataclass
+class _Found:
+    """The candidates that survive the existing indexes, with their write overheads."""
+
+    existing: Existing
+    sifted: Sifted
+    candidates: list[Candidate]
+    overheads: dict[Suggestion, Overhead]
+    refused: list[Refused]
+    engine: str
+
+
+def _found(conn: Connection, planned: _Planned, options: AdviseOptions) -> _Found:
+    found = candidates_with_merges(
+        [*planned.suggestions, *condition_candidates(conn, planned.profiles)]
+    )
+    existing = read_existing(conn, [c.suggestion for c in found])
+    sifted = sift(existing, found)
+    kept, unsafe = settle_wide(conn, existing, sifted.candidates)
+    engine = engine_for(conn, options.engine, options.embedded, kept) if kept else "none"
+    updated = updated_columns(options.workload)
+    overheads = {c.suggestion: overhead_of(conn, c.suggestion, updated) for c in kept}
+    candidates = [replace(c, overhead=overheads[c.suggestion].ratio) for c in kept]
+    refused = [Refused(name, why) for name, why in unsafe]
+    return _Found(existing, sifted, candidates, overheads, refused, engine)
+
+
+def _selected(
+    planning: Planning,
+    planned: _Planned,
+    found: _Found,
+    options: AdviseOptions,
+    progress: Callable[[str], None],
+) -> tuple[Selection, dict[str, Measured] | None]:
+    """The exact selection over the cost matrix, less what measurement refutes."""
+    candidates, profiles = found.candidates, planned.profiles
+    matrix = measure(planning, profiles, candidates, found.engine, progress) if candidates else {}
+    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {})) for p in profiles]
+    try:
+        selection = select(candidates, costs, max_per_table=options.max_per_table,
+                           max_write_overhead=options.max_write_overhead)  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if found.engine != "build" or not selection.chosen:
+        return selection, None
+    selection, measured, more = proven(planning, profiles, candidates, costs, selection,
+                                       progress)  # fmt: skip
+    found.refused += more
+    return selection, measured
+
+
+def _drops(
+    conn: Connection, used: set[str], chosen: list[Suggestion], versions: Path | None
+) -> list[Drop]:
+    """The drops doctor's unused and redundant findings allow."""
+    with conn.transaction(force_rollback=True):
+        catalog = read_catalog(conn)
+    flagged = {
+        f.index_oid: f.message
+        for module in (unused_indexes, redundant_indexes)
+        for f in module.inspect(catalog, DoctorOptions())
+        if f.index_oid is not None
+    }
+    return drops(catalog, flagged, used, chosen, versions)
+
+
+def run(options: AdviseOptions, progress: Callable[[str], None] = lambda _: None) -> Design:
+    """The design for the workload on the database (read only: every index it makes is
+    hypothetical or rolled back). Raises :class:`UsageError` when no what-if engine can run,
+    or when the limits leave no design."""
+    progress("planning the workload as it is")
+    planned = _planned(options.url, options.workload)
+    with connect(options.url) as conn:
+        planning = Planning(conn, explain_query)
+        found = _found(conn, planned, options)
+        selection, measured = _selected(planning, planned, found, options, progress)
+        chosen = [found.candidates[i] for i in selection.chosen]
+        progress("planning the workload with the chosen indexes")
+        after = (
+            verify(planning, planned.profiles, chosen, found.engine)
+            if chosen else dict(planned.before)
+        )  # fmt: skip
+        used = {n for r in after.values() if r.plan for n in r.plan.index_names()}
+        suggestions = [c.suggestion for c in chosen]
+        dropped = _drops(conn, used, suggestions, options.versions) if options.propose_drops else []
+    return Design(
+        describe(options.url), found.engine, planned.profiles, planned.before, found.candidates,
+        selection, after, dropped, found.overheads, planned.skipped, planned.per_query,
+        found.sifted.served, found.sifted.renamed, found.refused,
+        redundant_existing(found.existing, suggestions, options.versions), measured,
+    )  # fmt: skip

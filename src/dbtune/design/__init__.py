@@ -1,0 +1,170 @@
+"""The design tool: one index design for a whole workload, chosen exactly and proven.
+
+Its steps, each a module, wired in order by :mod:`dbtune.commands.advise` (the tool plans
+through explain, suggests through the advisor and drops through doctor's findings, all handed
+in: tools do not import one another):
+
+1. Candidates: the advisor's per-query suggestions, the columns conditions compare
+   (:mod:`.conditions`) and their merges (:mod:`.solver`).
+2. The existing indexes have their say (:mod:`.existing`): a candidate one of them already is
+   goes, a name one of them has is freed; unbounded columns are measured
+   (:mod:`dbtune.query.wide`).
+3. The cost matrix (:mod:`.measure`): each query planned with each candidate beside the
+   existing indexes, HypoPG or a rolled-back build; the write overhead (:mod:`.overhead`).
+4. The exact selection (CP-SAT, :mod:`.solver`), then the chosen set planned together
+   (verified), and, where indexes can be built, measured (:mod:`.proof`): an index no statement
+   is measurably faster with, or one that makes a statement slower, leaves the design.
+5. The existing indexes a chosen one makes redundant are named; drops (:mod:`.drops`) only
+   when asked. :mod:`.report` renders the design and writes its one revision.
+
+"Advice" is what the advisor says about one query; a "design" is the set of indexes for the
+workload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from dbtune.catalog import IndexInfo
+from dbtune.design.drops import Drop
+from dbtune.design.existing import Redundant
+from dbtune.design.measure import Planning, Profile
+from dbtune.design.overhead import Overhead
+from dbtune.design.proof import Measured, Refused, Timing, prove, refuted
+from dbtune.design.solver import (
+    Candidate,
+    QueryCosts,
+    Selection,
+    weighted_cost_after,
+)
+from dbtune.errors import UsageError
+from dbtune.query.advice import Suggestion
+from dbtune.query.result import QueryResult
+from dbtune.query.what_if import choose_engine, hypopg_installed
+from dbtune.workload import Workload
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass
+class Design:
+    """What ``advise`` found: the report's whole content."""
+
+    target: str
+    engine: str
+    profiles: list[Profile]
+    before: dict[str, QueryResult]
+    candidates: list[Candidate]
+    selection: Selection
+    after: dict[str, QueryResult]
+    drops: list[Drop]
+    overheads: dict[Suggestion, Overhead] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # queries that could not be planned
+    per_query: int = 0  # distinct per-query suggestions (what `explain --what-if` proposes)
+    existing: list[tuple[Suggestion, IndexInfo]] = field(default_factory=list)  # already there
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # a name the database has
+    refused: list[Refused] = field(default_factory=list)  # candidates left out, and why
+    redundant: list[Redundant] = field(default_factory=list)  # existing, made redundant
+    measured: dict[str, Measured] | None = None  # None: nothing could be executed (HypoPG)
+
+    @property
+    def chosen(self) -> list[Candidate]:
+        return [self.candidates[i] for i in self.selection.chosen]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.after.values())
+
+
+def profiles_of(workload: Workload) -> list[Profile]:
+    found = []
+    for query in workload.queries:
+        weight = float((query.captured or {}).get("calls", 1) or 1)
+        for profile, pickers in query.profile_params().items():
+            found.append(Profile(query, profile, dict(pickers), weight))
+    return found
+
+
+def engine_for(conn: Connection, asked: str, embedded: bool, candidates: list[Candidate]) -> str:
+    rows = 0.0
+    for c in candidates:
+        name = sql.Identifier(c.suggestion.schema, c.suggestion.table).as_string(conn)
+        row = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [name]
+        ).fetchone()
+        rows = max(rows, float(row[0]) if row else 0.0)
+    engine, why = choose_engine(
+        asked, installed=hypopg_installed(conn), embedded=embedded, rows=rows
+    )
+    if engine is None:
+        raise UsageError(
+            f"advise plans each query with each candidate index, and cannot here: {why}. "
+            "Install HypoPG (apt-get install postgresql-NN-hypopg; CREATE EXTENSION hypopg) "
+            "or run it on dbtune's embedded server"
+        )
+    return engine
+
+
+MAX_PROOF_ROUNDS = 3
+"""Measure, leave out what the measurements refute, measure the rest again: at most this
+often (each round builds the design once and runs its statements 2 x RUNS times)."""
+
+
+def proven(
+    planning: Planning,
+    profiles: Sequence[Profile],
+    candidates: Sequence[Candidate],
+    costs: Sequence[QueryCosts],
+    selection: Selection,
+    progress: Callable[[str], None],
+) -> tuple[Selection, dict[str, Measured], list[Refused]]:
+    """The selection less what measurement refutes (see :mod:`.proof`), the last
+    measurements, and the refused indexes with why."""
+    baseline: dict[str, Timing | None] = {}
+    refused: list[Refused] = []
+    measured: dict[str, Measured] = {}
+    for _ in range(MAX_PROOF_ROUNDS):
+        chosen = [candidates[i] for i in selection.chosen]
+        if not chosen:
+            break
+        progress(f"measuring the workload with and without {len(chosen)} indexes")
+        measured = prove(planning, profiles, [c.suggestion for c in chosen], baseline)
+        served = {
+            c.suggestion.name: [k for k, i in selection.served_by.items() if i == pos]
+            for pos, c in zip(selection.chosen, chosen, strict=True)
+        }
+        expected = {p.query.expect.index for p in profiles if p.query.expect.index}
+        why = refuted(chosen, served, measured, expected)
+        if not why:
+            break
+        refused += [Refused(name, text) for name, text in why.items()]
+        keep = tuple(i for i in selection.chosen if candidates[i].suggestion.name not in why)
+        by = {k: (i if i in keep else None) for k, i in selection.served_by.items()}
+        selection = replace(selection, chosen=keep, served_by=by,
+                            cost_after=weighted_cost_after(costs, by))  # fmt: skip
+    return selection, measured, refused
+
+
+GAIN = 0.1
+"""A candidate serves a passing query only when it cuts its estimated cost by this share:
+a sliver of cost is not worth an index every write pays for."""
+
+
+def costs_of(
+    profile: Profile, before: QueryResult, row: dict[int, tuple[float, bool]]
+) -> QueryCosts:
+    base, passes = _cost(before), before.passed
+    worth = {
+        i: (cost, ok) for i, (cost, ok) in row.items()
+        if (ok and not passes) or cost <= base * (1 - GAIN)
+    }  # fmt: skip
+    return QueryCosts(profile.key, profile.weight, base, passes, worth)
+
+
+def _cost(result: QueryResult) -> float:
+    return result.plan.root.total_cost if result.plan is not None else 0.0
