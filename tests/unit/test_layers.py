@@ -15,25 +15,29 @@ import pytest
 
 SRC = Path(__file__).parents[2] / "src" / "dbtune"
 
-ENTRY, TOOLS, CORE, LEAVES = 4, 3, 2, 1
+ENTRY, COMMANDS, TOOLS, CORE, LEAVES = 5, 4, 3, 2, 1
 TIERS = {
     # entry points: what users call
     "__init__": ENTRY, "__main__": ENTRY, "cli": ENTRY, "testing": ENTRY,
-    "pytest_plugin": ENTRY, "pytest_plans": ENTRY, "advise": ENTRY,
+    "pytest_plugin": ENTRY, "pytest_plans": ENTRY,
+    # commands: one function per command, where tools are wired together
+    "commands": COMMANDS,
     # tools
     "explain": TOOLS, "doctor": TOOLS, "bench": TOOLS, "advisor": TOOLS, "capture": TOOLS,
-    "trace": TOOLS, "stats": TOOLS, "fleet": TOOLS,
+    "trace": TOOLS, "stats": TOOLS, "fleet": TOOLS, "design": TOOLS,
     # shared core
     "checks": CORE, "plan": CORE, "results": CORE, "workload": CORE, "migrations": CORE,
-    "catalog": CORE, "pool": CORE, "sizing": CORE, "cpus": CORE, "seed": CORE,
-    "reference_schema": CORE, "demo": CORE, "revision_file": CORE,
-    "embedded": CORE, "db": CORE, "sargable": CORE, "advice": CORE,
-    "query_facts": CORE, "config": CORE,
+    "catalog": CORE, "pool": CORE, "reference": CORE, "db": CORE, "query": CORE,
+    "config": CORE,
     # leaves: pure helpers that import no other piece but leaves
-    "index_spec": LEAVES, "sqltext": LEAVES, "query_shape": LEAVES, "identifiers": LEAVES,
-    "junit": LEAVES, "dsn": LEAVES, "errors": LEAVES, "helper_calls": LEAVES,
-    "registry": LEAVES, "json_file": LEAVES,
+    "sql": LEAVES, "files": LEAVES, "errors": LEAVES, "registry": LEAVES, "db.dsn": LEAVES,
 }  # fmt: skip
+
+CLI_MAY_IMPORT = {"cli", "commands"}
+"""Besides these, the CLI imports the core and the leaves (renderers, errors, the config), but
+never a tool: what a command does is in :mod:`dbtune.commands`, callable from Python."""
+
+ROOT_MODULES_MAX = 10
 
 
 def _imports(path: Path) -> Iterator[tuple[str, str]]:
@@ -43,17 +47,26 @@ def _imports(path: Path) -> Iterator[tuple[str, str]]:
             parts = node.module.split(".")
             for alias in node.names:
                 names = [*parts[1:], alias.name]
-                yield names[0], ".".join(names)
+                yield _piece(".".join(names)), ".".join(names)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.startswith("dbtune."):
                     names = alias.name.split(".")[1:]
-                    yield names[0], ".".join(names)
+                    yield _piece(".".join(names)), ".".join(names)
+
+
+def _piece(dotted: str) -> str:
+    """The piece a dotted name (below ``dbtune``) belongs to: a sub-piece with a tier of its
+    own (``db.dsn``) or its top-level package or module."""
+    parts = dotted.split(".")
+    two = ".".join(parts[:2])
+    return two if two in TIERS else parts[0]
 
 
 def _modules() -> list[tuple[str, Path]]:
     return sorted(
-        (path.relative_to(SRC).parts[0].removesuffix(".py"), path) for path in SRC.rglob("*.py")
+        (_piece(".".join(path.relative_to(SRC).with_suffix("").parts)), path)
+        for path in SRC.rglob("*.py")
     )
 
 
@@ -72,6 +85,10 @@ def test_imports_go_down_only(piece: str, path: Path) -> None:
         assert TIERS[target] <= TIERS[piece], f"{path.name}: {piece} imports up into {target}"
         if TIERS[piece] == TOOLS:
             assert TIERS[target] < TOOLS, f"{path.name}: tool {piece} imports tool {target}"
+        if piece == "cli":
+            assert target in CLI_MAY_IMPORT or TIERS[target] <= CORE, (
+                f"{path.name}: the CLI imports the tool {target}; call a command instead"
+            )
         private = [p for p in name.split(".")[1:] if p.startswith("_") and p != "__init__"]
         assert not private, f"{path.name} imports the private {name} of {target}"
 
@@ -97,12 +114,48 @@ def _module_graph() -> dict[str, set[str]]:
     return graph
 
 
-def test_no_two_modules_import_each_other() -> None:
-    """Inside a tier too: two modules that need each other are one concept split wrong (or a
-    third module they should share)."""
-    graph = _module_graph()
-    mutual = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if a in graph[b]})
-    assert mutual == [], mutual
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_module_graph_has_no_circle() -> None:
+    """Inside a tier too: modules that need each other, however far round, are one concept
+    split wrong (or a third module they should share)."""
+    assert _cycles(_module_graph()) == []
+
+
+def test_the_root_lists_only_the_public_face_and_a_few_modules() -> None:
+    """A newcomer reads the tiers off the folder listing: the rest lives in packages."""
+    modules = sorted(p.name for p in SRC.glob("*.py"))
+    assert len(modules) <= ROOT_MODULES_MAX, modules
 
 
 FUNCTION_LINES_MAX = 60

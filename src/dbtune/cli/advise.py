@@ -15,9 +15,9 @@ from dbtune.cli.args import (
     positive_int,
     without_dsns,
 )
-from dbtune.commands import advise, capture
 from dbtune.config import load_config
 from dbtune.errors import UsageError
+from dbtune.query.what_if import ENGINES
 from dbtune.results import stderr_console
 from dbtune.workload import Workload, load_workload
 
@@ -25,6 +25,8 @@ CAPTURE_TOP = 200
 
 
 def _workload(args: argparse.Namespace, url: str) -> Workload:
+    from dbtune.commands import capture
+
     """The hand-written workload, the captured one (``--from-stats``), or both."""
     config = load_config()
     queries = []
@@ -43,6 +45,8 @@ def _workload(args: argparse.Namespace, url: str) -> Workload:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dbtune.commands import advise  # its tools load when the command runs
+
     url, embedded = database(args.dsn, "advise", stat_statements=True)
     workload = _workload(args, url)
     console = stderr_console()
@@ -134,7 +138,7 @@ def add_arguments(sub: Any) -> None:
         help="also weigh dropping existing indexes no verified plan uses that doctor calls "
         "unused or redundant (never without this flag: they are the application's)",
     )
-    parser.add_argument("--what-if", choices=advise.ENGINES, default="auto")
+    parser.add_argument("--what-if", choices=ENGINES, default="auto")
     parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     parser.add_argument(
         "--write-revision",

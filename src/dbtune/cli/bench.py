@@ -13,25 +13,20 @@ from dbtune.cli.args import (
     DSN_HELP_NO_DEMO,
     EXIT_OK,
 )
+from dbtune.commands import bench
 from dbtune.config import load_config
 from dbtune.db.dsn import redact, resolve_url
 from dbtune.errors import UsageError
-from dbtune.reference import embedded
-from dbtune.reference import schema as reference_schema
-from dbtune.reference.demo import seed_with_progress
 from dbtune.results import stderr_console
 
-BENCH_DATABASE = "dbtune_bench"
 REPORT_FILES = ("benchmarks.md", "bench-scaling.png", "bench-latency.png", "bench-pool.png")
 
 
 def _bench_series(args: argparse.Namespace) -> tuple[int, ...]:
     """The sizes to measure: --scale, or --messages alone, or what this machine can hold."""
-    from dbtune.bench.scaling import default_series, parse_series
-
     if args.scale is not None:
         try:
-            return parse_series(args.scale)
+            return bench.parse_series(args.scale)
         except ValueError as exc:
             raise UsageError(f"--scale: {exc}") from None
     if args.messages is not None:
@@ -39,15 +34,11 @@ def _bench_series(args: argparse.Namespace) -> tuple[int, ...]:
             raise UsageError("--messages: at least 1000 messages")
         return (args.messages,)
     free_disk = shutil.disk_usage(Path.cwd()).free
-    return default_series(psutil.virtual_memory().total, free_disk, quick=args.quick)
+    return bench.default_series(psutil.virtual_memory().total, free_disk, quick=args.quick)
 
 
 def run(args: argparse.Namespace) -> int:
-    from dbtune.bench.plots import require_matplotlib
-    from dbtune.bench.run import BenchConfig, run_bench, write_report
-    from dbtune.bench.scaling import within
-
-    require_matplotlib()
+    bench.require_matplotlib()
     out = Path(args.out)
     existing = [out / name for name in REPORT_FILES if (out / name).exists()]
     if existing and not args.force:  # checked before minutes of measuring, not after
@@ -55,27 +46,21 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(str(p) for p in existing)} already exist(s): pass --force to replace "
             "them, or --out another folder"
         )
-
-    config = BenchConfig.for_scales(_bench_series(args), args.quick)
+    series = _bench_series(args)
     url = resolve_url(args.dsn, load_config().dsn_env)
     console = stderr_console()
     if url is None:
-        server = embedded.start()
-        url = embedded.ensure_database(server, BENCH_DATABASE, fresh=True)
+        url, data_dir = bench.embedded_url()
         console.print(
-            f"dbtune: benchmarking on the embedded PostgreSQL in {server.data_dir}, "
-            f"database {BENCH_DATABASE}",
+            f"dbtune: benchmarking on the embedded PostgreSQL in {data_dir}, "
+            f"database {bench.BENCH_DATABASE}",
             soft_wrap=True,
         )
-    present, _ = reference_schema.prepare(
-        url, messages=config.messages, users=config.users, seeder=seed_with_progress
-    )
-    if present != config.messages:
-        config = BenchConfig.for_scales(within(config.scales, present), args.quick)
+    config = bench.prepare(bench.BenchOptions(url, series, args.quick))
     with console.status("benchmarking") as status:
-        results = run_bench(url, config, lambda text: status.update(text))
+        results = bench.measure(url, config, lambda text: status.update(text))
     command = redact("python -m dbtune bench " + " ".join(args.argv))
-    path = write_report(results, config, out, command.strip())
+    path = bench.write_report(results, config, out, command.strip())
     console.print(
         f"dbtune: wrote {path}: covering index {results.speedup():,.0f}x faster than "
         f"no index; p95 {results.floor_ratio():.1f}x the SELECT 1 floor",
@@ -85,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    bench = sub.add_parser(
+    parser = sub.add_parser(
         "bench",
         help="measure before/after evidence side by side and write benchmarks.md and plots",
         description="Measures hot-query latency without an index, with a plain btree and with "
@@ -94,10 +79,10 @@ def add_arguments(sub: Any) -> None:
         "uses the embedded server (database dbtune_bench, recreated). With --dsn use a scratch "
         "database: bench migrates it, seeds it when empty, and creates bench_* tables.",
     )
-    bench.add_argument(
+    parser.add_argument(
         "--dsn", help=DSN_HELP_NO_DEMO + "; none: the embedded server, database dbtune_bench"
     )
-    sizes = bench.add_mutually_exclusive_group()
+    sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument(
         "--scale",
         metavar="N,N,...",
@@ -108,13 +93,13 @@ def add_arguments(sub: Any) -> None:
     sizes.add_argument(
         "--messages", type=int, default=None, help="one size only: messages to seed and measure"
     )
-    bench.add_argument(
+    parser.add_argument(
         "--quick", action="store_true", help="100k rows, one size, short rounds: about a minute"
     )
-    bench.add_argument(
+    parser.add_argument(
         "--out", default="dbtune-bench",
         help="folder for benchmarks.md and the plots (default ./dbtune-bench; dbtune's own "
         "docs: --out docs --force)",
     )  # fmt: skip
-    bench.add_argument("--force", action="store_true", help="replace a report already in --out")
-    bench.set_defaults(func=run)
+    parser.add_argument("--force", action="store_true", help="replace a report already in --out")
+    parser.set_defaults(func=run)

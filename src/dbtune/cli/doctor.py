@@ -24,12 +24,10 @@ from dbtune.workload import load_workload
 
 
 def run(args: argparse.Namespace) -> int:
-    from dbtune.doctor import DoctorOptions, run_doctor
-    from dbtune.doctor import report as doctor_report
-    from dbtune.doctor.selection import Selection
+    from dbtune.commands import doctor  # its tools load when the command runs
 
     config = load_config()
-    selection = Selection.build(args.schema or (), args.table or (), config.ignore)
+    selection = doctor.Selection.build(args.schema or (), args.table or (), config.ignore)
     resolve_url(args.dsn, config.dsn_env)  # a bad URL fails first
     if args.instances < 1:
         raise UsageError(f"--instances must be at least 1, got {args.instances}")
@@ -37,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give --pool-max, or SQLAlchemy's --pool-size/--max-overflow, not both")
     workload = args.workload or config.workload_path()
     hot = tuple((q.name, q.sql) for q in load_workload(workload).queries) if workload else ()
-    options = DoctorOptions(
+    options = doctor.DoctorOptions(
         instances=args.instances,
         hot_queries=hot,
         pool_max=args.pool_max,
@@ -49,17 +47,13 @@ def run(args: argparse.Namespace) -> int:
         selection=selection,
     )
     if args.write_revision:
-        from dbtune.migrations.chain import current_head
-
-        current_head(Path(args.write_revision))  # a wrong folder fails before the server is read
+        doctor.check_versions(Path(args.write_revision))  # before the server is read
     url, _ = database(args.dsn, "doctor")
-    report = run_doctor(url, options)
-    emit(args.format, lambda: doctor_report.render_json(report), doctor_report.as_results(report))
+    report = doctor.run(url, options)
+    emit(args.format, lambda: doctor.render_json(report), doctor.as_results(report))
     if args.write_revision:
-        from dbtune.doctor.revision import write_fix_revision
-
         command = "dbtune doctor " + " ".join(without_dsns(args.argv))
-        path = write_fix_revision(report, Path(args.write_revision), command.strip())
+        path = doctor.write_revision(report, Path(args.write_revision), command.strip())
         stderr_console().print(
             f"dbtune: wrote {path}" if path else "dbtune: no schema fix to write as a revision",
             soft_wrap=True,
@@ -68,62 +62,62 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    doctor = sub.add_parser(
+    parser = sub.add_parser(
         "doctor",
         help="inspect a live database: invalid, redundant, unused and wide indexes, "
         "unindexed foreign keys, visibility, connection budget",
     )
-    doctor.add_argument("--dsn", help=DSN_HELP)
-    doctor.add_argument(
+    parser.add_argument("--dsn", help=DSN_HELP)
+    parser.add_argument(
         "--instances",
         type=positive_int,
         default=1,
         help="processes of the service sharing the server (default 1)",
     )
-    doctor.add_argument(
+    parser.add_argument(
         "--unused-min-mb",
         type=size_mb,
         default=10.0,
         help="report unused indexes from this size up (default 10 MB)",
     )
-    doctor.add_argument(
+    parser.add_argument(
         "--pool-max", type=positive_int, metavar="N",
         help="the application's pool maximum per instance (psycopg_pool/asyncpg max_size)",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--pool-size", type=positive_int, metavar="N",
         help="SQLAlchemy's pool_size per instance (default 5 when --max-overflow is given)",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--max-overflow", type=int, metavar="N",
         help="SQLAlchemy's max_overflow per instance (default 10 when --pool-size is given)",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--replica", action="append", metavar="DSN",
         help="a streaming replica of the database (repeatable): an index it scans is not "
         "unused",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--workload", metavar="FILE",
         help="the hot queries (default: [tool.dbtune] workload): an unindexed foreign key they "
         "filter on gets the index they need",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--write-revision", metavar="DIR",
         help="write the listed schema fixes as one Alembic revision (with an undo) on top of "
         "the chain whose revisions are in DIR",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--all", action="store_true",
         help="list findings on small objects too (default: under 10,000 rows and 8 MB they "
         "are counted in one line)",
     )  # fmt: skip
-    doctor.add_argument(
+    parser.add_argument(
         "--schema", action="append", metavar="NAME", help="only this schema (repeatable)"
     )
-    doctor.add_argument(
+    parser.add_argument(
         "--table", action="append", metavar="PATTERN",
         help="only tables matching NAME or SCHEMA.NAME, * and ? allowed (repeatable)",
     )  # fmt: skip
-    doctor.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
-    doctor.set_defaults(func=run)
+    parser.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
+    parser.set_defaults(func=run)

@@ -62,33 +62,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    explain = sub.add_parser(
+    parser = sub.add_parser(
         "explain",
         help="EXPLAIN the hot queries and check their plans",
         description="Run each hot query under EXPLAIN (ANALYZE, BUFFERS) in a rolled-back "
         "read-only transaction and check its plan. Without --dsn or DATABASE_URL it uses an "
         "embedded PostgreSQL, migrated and seeded. Exit 0 pass, 1 a check failed, 2 an error.",
     )
-    explain.add_argument("--dsn", help=DSN_HELP)
-    explain.add_argument("--workload", help="workload TOML file (default: the shipped one)")
-    explain.add_argument(
-        "--format", choices=("table", "json", "markdown", "junit"), default="table"
-    )
-    explain.add_argument(
+    parser.add_argument("--dsn", help=DSN_HELP)
+    parser.add_argument("--workload", help="workload TOML file (default: the shipped one)")
+    parser.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
+    parser.add_argument(
         "--no-analyze", action="store_true", help="plan only, without executing the queries"
     )
-    explain.add_argument(
+    parser.add_argument(
         "--can-use",
         action="store_true",
         help="switch off seq scans, bitmap scans and sorts: proves each index can serve its "
         "query on a small database",
     )
-    explain.add_argument(
+    parser.add_argument(
         "--allow-writes",
         action="store_true",
         help="EXPLAIN ANALYZE write queries too (still rolled back)",
     )
-    explain.add_argument(
+    parser.add_argument(
         "--what-if",
         nargs="?",
         const="auto",
@@ -97,9 +95,9 @@ def add_arguments(sub: Any) -> None:
         "when installed (no lock), else by building it in a rolled-back transaction (embedded "
         "server, or =build: holds a SHARE lock on the table while it builds)",
     )
-    explain.add_argument(
+    parser.add_argument(
         "--stats", metavar="FILE",
         help="plan with production's statistics (a `dbtune stats export` file, PostgreSQL 18): "
         "imported into the run's rolled-back transaction, table files grown to its page counts",
     )  # fmt: skip
-    explain.set_defaults(func=run)
+    parser.set_defaults(func=run)

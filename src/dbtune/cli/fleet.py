@@ -15,39 +15,39 @@ from dbtune.cli.args import (
     positive_int,
     report_console,
 )
+from dbtune.commands import fleet
 from dbtune.config import load_config
-from dbtune.errors import DbtuneError, UsageError
 from dbtune.results import stderr_console
+from dbtune.workload import load_workload
 
 
-def _targets(args: argparse.Namespace) -> list[Any]:
-    from dbtune.fleet import targets
-
-    chosen = [bool(args.targets), bool(args.targets_query), bool(args.schemas)]
-    if sum(chosen) != 1:
-        raise UsageError("name the fleet once: --targets FILE, --targets-query SQL --dsn URL, "
-                         "or --schemas PATTERN --dsn URL")  # fmt: skip
-    if args.targets:
-        return targets.from_file(Path(args.targets))
-    why = "the fleet's tenants and databases are yours"
-    url, _ = database(args.dsn, "fleet --targets-query/--schemas", demo=why)
-    if args.targets_query:
-        return targets.from_query(url, args.targets_query)
-    return targets.tenant_schemas(url, args.schemas)
+def _targets(args: argparse.Namespace) -> list[fleet.Target]:
+    url = None
+    if args.targets_query or args.schemas:
+        why = "the fleet's tenants and databases are yours"
+        if not args.targets:
+            url, _ = database(args.dsn, "fleet --targets-query/--schemas", demo=why)
+    named = fleet.FleetTargets(
+        file=Path(args.targets) if args.targets else None,
+        query=args.targets_query,
+        schemas=args.schemas,
+        url=url,
+    )
+    return fleet.targets(named)
 
 
 def run_upgrade(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
-    from dbtune.fleet.upgrade import Chain, Rollout
-
-    chain = Chain.load(Path(args.config), args.to)
-    fleet = _targets(args)
+    options = fleet.UpgradeOptions(
+        Path(args.config), args.to, args.parallel, args.timeout, args.continue_on_error,
+        args.canary,
+    )  # fmt: skip
+    chain = fleet.Chain.load(options.ini, options.to)  # a wrong ini fails before the targets
+    targets = _targets(args)
     with Progress(console=stderr_console(), transient=True) as bar:
-        task = bar.add_task(f"upgrading {len(fleet)} targets to {chain.head}", total=len(fleet))
-        rollout = Rollout(chain, args.parallel, args.timeout, args.continue_on_error,
-                          progress=lambda _: bar.advance(task))  # fmt: skip
-        outcomes = rollout.run(fleet, args.canary)
+        task = bar.add_task(f"upgrading {len(targets)} targets to {chain.head}", total=len(targets))
+        _, outcomes = fleet.upgrade(options, targets, progress=lambda _: bar.advance(task))
     rows = [o.to_dict() for o in outcomes]
     if args.format == "json":
         print(json.dumps({"head": chain.head, "targets": rows}, indent=2))
@@ -65,11 +65,8 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from dbtune.fleet.status import fleet_status
-    from dbtune.fleet.upgrade import Chain
-
-    chain = Chain.load(Path(args.config), args.to)
-    status = fleet_status(_targets(args), chain)
+    fleet.Chain.load(Path(args.config), args.to)  # a wrong ini fails before the targets
+    chain, status = fleet.status(Path(args.config), _targets(args), args.to)
     data = status.to_dict(chain)
     if args.format == "json":
         print(json.dumps(data, indent=2))
@@ -88,16 +85,7 @@ def run_status(args: argparse.Namespace) -> int:
     return EXIT_CHECK_FAILED if behind or data["drift"] or data["errors"] else EXIT_OK
 
 
-def _with_search_path(target: Any) -> str:
-    """The target's URL, with its tenant schema first on the search_path."""
-    from psycopg.conninfo import make_conninfo
-
-    if not target.schema:
-        return str(target.url)
-    return make_conninfo(target.url, options=f"-csearch_path={target.schema}")
-
-
-def _print_groups(groups: list[Any], what: str, fmt: str) -> None:
+def _print_groups(groups: list[fleet.Group], what: str, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps({what: [{"kind": g.kind, "finding": g.text, "targets": list(g.targets)}
                                  for g in groups]}, indent=2))  # fmt: skip
@@ -108,60 +96,14 @@ def _print_groups(groups: list[Any], what: str, fmt: str) -> None:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from dbtune.explain.runner import run_workload
-    from dbtune.fleet.grouping import grouped
-    from dbtune.workload import load_workload
-
     workload = load_workload(args.workload or load_config().workload_path())
-    fleet = _targets(args)
-
-    def one(target: Any) -> list[tuple[Any, str, str]]:
-        try:
-            report = run_workload(_with_search_path(target), workload, analyze=False)
-        except DbtuneError as exc:
-            return [(target, "error", exc.message)]
-        found = []
-        for r in report.results:
-            if r.error:
-                found.append((target, f"{r.query.name}[{r.profile}]", r.error))
-            for c in r.checks:
-                if c.status == "fail":
-                    found.append((target, f"{r.query.name}[{r.profile}] {c.id}", c.message))
-        return found
-
-    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        groups = grouped(f for found in pool.map(one, fleet) for f in found)
+    groups = fleet.explain(_targets(args), workload, args.parallel)
     _print_groups(groups, "findings", args.format)
     return EXIT_CHECK_FAILED if groups else EXIT_OK
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from dbtune.doctor import DoctorOptions
-    from dbtune.doctor.run import run_doctor as doctor
-    from dbtune.fleet.grouping import grouped, tenant_of
-
-    fleet = _targets(args)
-    found: list[tuple[Any, str, str]] = []
-    for url in dict.fromkeys(t.url for t in fleet):  # a database's tenants: read once
-        on_it = [t for t in fleet if t.url == url]
-        try:
-            report = doctor(url, DoctorOptions(show_all=args.all))
-        except DbtuneError as exc:
-            found += [(t, "error", exc.message) for t in on_it]
-            continue
-        for outcome in report.outcomes:
-            for scored in outcome.findings:
-                finding = scored.finding
-                owner = on_it[0]
-                if owner.schema:  # the tenant whose schema it concerns, if any
-                    owner = next((t for t in on_it if t.schema == scored.schema), None) or (
-                        tenant_of(finding.subject, on_it)
-                    )
-                if owner is not None:
-                    found.append((owner, outcome.id, finding.message))
-    groups = grouped(found)
+    groups = fleet.doctor(_targets(args), show_all=args.all)
     _print_groups(groups, "findings", args.format)
     return EXIT_CHECK_FAILED if groups else EXIT_OK
 
@@ -197,10 +139,9 @@ def _fleet_arguments(parser: Any) -> None:
 
 def add_arguments(sub: Any) -> None:
     from dbtune.cli.args import Parser
-    from dbtune.fleet.upgrade import DEFAULT_TIMEOUT_S
 
-    fleet = sub.add_parser("fleet", help="migrate and check many databases or tenant schemas")
-    fleet_sub = fleet.add_subparsers(dest="fleet_command", required=True, parser_class=Parser)
+    parser = sub.add_parser("fleet", help="migrate and check many databases or tenant schemas")
+    fleet_sub = parser.add_subparsers(dest="fleet_command", required=True, parser_class=Parser)
     upgrade = fleet_sub.add_parser(
         "upgrade",
         help="upgrade every target: canaries first, then K at a time",
@@ -228,8 +169,8 @@ def add_arguments(sub: Any) -> None:
     upgrade.add_argument(
         "--timeout",
         type=positive_int,
-        default=DEFAULT_TIMEOUT_S,
-        help=f"seconds per target (default {DEFAULT_TIMEOUT_S})",
+        default=fleet.DEFAULT_TIMEOUT_S,
+        help=f"seconds per target (default {fleet.DEFAULT_TIMEOUT_S})",
     )
     upgrade.set_defaults(func=run_upgrade)
     _checks(fleet_sub)

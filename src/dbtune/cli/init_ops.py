@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dbtune.advisor.ops_chain import DEFAULT_VERSION_TABLE, init_ops
 from dbtune.cli.args import (
     EXIT_OK,
 )
+from dbtune.commands.revision import DEFAULT_VERSION_TABLE, init_ops
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ and measured on the workload."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -22,29 +21,18 @@ from dbtune.cli.args import (
     sizes,
     without_dsns,
 )
+from dbtune.commands import pool
 from dbtune.config import load_config
-from dbtune.db import connect
 from dbtune.db.dsn import resolve_url
 from dbtune.errors import UsageError
-from dbtune.pool.budget import server_budget
-from dbtune.pool.sizing import fleet_check, pool_size
 from dbtune.results import stderr_console
 from dbtune.workload import load_workload
 
 TUNE_FILES = ("pool-tune.md", "pool-tune.png")
 
 
-def pool_tune_drivers() -> tuple[str, ...]:
-    from dbtune.bench.pool_tune import DRIVERS
-
-    return DRIVERS
-
-
 def run_tune(args: argparse.Namespace) -> int:
-    from dbtune.bench import machine, pool_tune
-    from dbtune.bench.plots import pool_tune_plot, require_matplotlib
-
-    require_matplotlib()
+    pool.require_matplotlib()
     out = Path(args.out)
     existing = [out / name for name in TUNE_FILES if (out / name).exists()]
     if existing and not args.force:
@@ -55,45 +43,25 @@ def run_tune(args: argparse.Namespace) -> int:
     config = load_config()
     workload = load_workload(args.workload or config.workload_path())
     url, _ = database(args.dsn, "pool tune")
-    mix = pool_tune.build_mix(url, workload)
-    if not mix.calls:
-        raise UsageError(
-            f"no query of {workload.source} can run: "
-            + "; ".join(mix.skipped or ["the workload is empty"])
-        )
-    budget = server_budget(url)
-    recommended = pool_size().max_size
-    sizes = (
-        sorted(set(args.sizes))
-        if args.sizes
-        else pool_tune.sizes_to_try(recommended, args.clients, budget.available)
+    options = pool.TuneOptions(
+        url,
+        workload,
+        driver=args.driver,
+        clients=args.clients,
+        seconds=args.duration,
+        passes=args.passes,
+        sizes=args.sizes or (),
     )
     console = stderr_console()
     with console.status("pool tune") as status:
-        result = asyncio.run(
-            pool_tune.sweep(
-                url,
-                mix.calls,
-                driver=args.driver,
-                sizes=sizes,
-                clients=args.clients,
-                seconds=args.duration,
-                passes=args.passes,
-                recommended=recommended,
-                progress=lambda text: status.update(f"pool tune: {text}"),
-            )
-        )
-    with connect(url) as conn:
-        version = conn.info.server_version
+        tuned = pool.tune(options, lambda text: status.update(f"pool tune: {text}"))
     command = "dbtune pool " + " ".join(without_dsns(args.argv))
-    text = pool_tune.render_markdown(
-        result, mix, command=command.strip(), machine=machine.describe(version)
-    )
+    text = tuned.markdown(command.strip())
     out.mkdir(parents=True, exist_ok=True)
     (out / "pool-tune.md").write_text(text)
-    pool_tune_plot(result, out / "pool-tune.png")
+    tuned.plot(out / "pool-tune.png")
     if args.format == "json":
-        print(json.dumps(pool_tune.as_json(result, mix), indent=2))
+        print(json.dumps(tuned.to_json(), indent=2))
     else:
         print(text)
     console.print(f"dbtune: wrote {out / 'pool-tune.md'} and pool-tune.png", soft_wrap=True)
@@ -102,8 +70,7 @@ def run_tune(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     url = resolve_url(args.dsn, load_config().dsn_env)
-    budget = server_budget(url) if url else None
-    facts = fleet_check(args.instances, budget)
+    facts, budget = pool.recommend(url, args.instances)
     if args.format == "json":
         print(json.dumps(facts, indent=2))
         return EXIT_OK
@@ -122,20 +89,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    pool = sub.add_parser(
+    parser = sub.add_parser(
         "pool",
         help="recommend a pool size for this machine and check it against the server",
     )
-    pool.add_argument("--dsn", help=DSN_HELP_NO_DEMO + "; none: no server check")
-    pool.add_argument(
+    parser.add_argument("--dsn", help=DSN_HELP_NO_DEMO + "; none: no server check")
+    parser.add_argument(
         "--instances",
         type=positive_int,
         default=1,
         help="how many processes of the service share the server (default 1)",
     )
-    pool.add_argument("--format", choices=("table", "json"), default="table")
-    pool.set_defaults(func=run)
-    pool_sub = pool.add_subparsers(dest="pool_command", metavar="{tune}")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.set_defaults(func=run)
+    pool_sub = parser.add_subparsers(dest="pool_command", metavar="{tune}")
     tune = pool_sub.add_parser(
         "tune",
         help="measure throughput and p95 per max_size on your own workload's reads",
@@ -148,7 +115,7 @@ def add_arguments(sub: Any) -> None:
     tune.add_argument(
         "--workload", help="workload TOML (default: [tool.dbtune] workload, else the reference)"
     )
-    tune.add_argument("--driver", choices=pool_tune_drivers(), default="psycopg")
+    tune.add_argument("--driver", choices=pool.DRIVERS, default="psycopg")
     tune.add_argument(
         "--clients", type=positive_int, default=64, help="concurrent clients (default 64)"
     )

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from dbtune.cli.args import DSN_HELP, DSN_HELP_NO_DEMO, EXIT_OK, Parser, database
+from dbtune.commands import stats
+from dbtune.commands.stats import GROW_LIMIT_MB, Restored, StatsFile
 from dbtune.db import connect
 from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
 from dbtune.results import stderr_console
-from dbtune.stats import file
-from dbtune.stats.export import export_stats
-from dbtune.stats.grow import GROW_LIMIT_MB
-from dbtune.stats.restore import Restored, restore_stats
 
 
 def _url(args: argparse.Namespace, what: str) -> str:
@@ -27,10 +25,9 @@ def _url(args: argparse.Namespace, what: str) -> str:
 
 def run_export(args: argparse.Namespace) -> int:
     url = _url(args, "export")
-    with connect(url) as conn:
-        data = export_stats(conn, schemas=args.schema or (), tables=args.table or (),
-                            values=not args.no_values)  # fmt: skip
-    file.write(Path(args.out), data)
+    data = stats.export(url, schemas=args.schema or (), tables=args.table or (),
+                        values=not args.no_values)  # fmt: skip
+    stats.write(Path(args.out), data)
     tables = data["tables"]
     columns = sum(len(t["columns"]) for t in tables)
     note = (
@@ -63,13 +60,13 @@ def print_growth(done: Restored) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    data = file.read(Path(args.file))
+    statistics = StatsFile(args.file)
     url = _url(args, "import")
     if args.grow_limit < 0:
         raise UsageError("--grow-limit is in MB and cannot be negative (0: do not grow)")
     with connect(url) as conn:
-        done = restore_stats(conn, data, keep_autovacuum=args.keep_autovacuum,
-                             grow_limit_bytes=args.grow_limit << 20)  # fmt: skip
+        done = statistics.into_database(conn, keep_autovacuum=args.keep_autovacuum,
+                                        grow_limit_mb=args.grow_limit)  # fmt: skip
     console = stderr_console()
     for why in done.skipped:
         console.print(f"dbtune: skipped {why}", soft_wrap=True)
@@ -90,11 +87,11 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    stats = sub.add_parser(
+    parser = sub.add_parser(
         "stats",
         help="carry planner statistics from one database to another (PostgreSQL 18 to import)",
     )
-    stats_sub = stats.add_subparsers(dest="stats_command", required=True, parser_class=Parser)
+    stats_sub = parser.add_subparsers(dest="stats_command", required=True, parser_class=Parser)
     export = stats_sub.add_parser(
         "export", help="write the tables', indexes' and columns' planner statistics to a file",
         description="Reads pg_class and pg_stats (reads only; a role with pg_read_all_stats "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,62 +12,49 @@ from dbtune.cli.args import (
     emit,
     positive_int,
 )
+from dbtune.commands.stats import StatsFile
 from dbtune.config import load_config
 from dbtune.db.dsn import describe, redact, resolve_url
 from dbtune.results import stderr_console
 
 
 def run(args: argparse.Namespace) -> int:
-    from dbtune.trace import judge
-    from dbtune.trace import report as trace_report
-    from dbtune.trace.changed import changed_since
-    from dbtune.trace.rules import Settings
-    from dbtune.trace.runner import DEFAULT_ROWS, TraceOptions, load_script, trace_chain
-    from dbtune.trace.scratch import scratch_url
+    from dbtune.commands import trace  # its tools load when the command runs
 
-    options = TraceOptions(
+    options = trace.TraceOptions(
         ini=Path(args.config) if args.config else None,
         script_location=Path(args.script_location) if args.script_location else None,
         from_revision=args.from_revision,
         to_revision=args.to_revision,
         version_table=args.version_table,
         version_table_schema=args.version_table_schema,
-        settings=Settings(large_rows=args.large_rows),
+        settings=trace.Settings(large_rows=args.large_rows),
     )
-    if args.stats:  # a bad file, then a bad path, fail before any server starts
-        from dbtune.stats import file as stats_file
-        from dbtune.stats.restore import import_before
-
-        data = stats_file.read(Path(args.stats))
-        options = replace(options, before_each=lambda conn, rev: import_before(conn, data, rev))
-    _, script = load_script(options)
-    only = None
-    if args.revision_files:
-        only = frozenset(Path(p).resolve() for p in args.revision_files)
-    if args.changed_since:
-        changed = changed_since(args.changed_since, Path(script.versions))
-        only = changed if only is None else only & changed
-    url = resolve_url(args.dsn, load_config().dsn_env)
+    files = frozenset(Path(p).resolve() for p in args.revision_files) or None
+    request = trace.TraceRequest(
+        options,
+        url=resolve_url(args.dsn, load_config().dsn_env),
+        rows=args.rows,
+        files=files,
+        changed_since=args.changed_since,
+        stats=StatsFile(args.stats) if args.stats else None,  # a bad file fails first
+    )
+    selected = trace.select(request)
     console = stderr_console()
-    if url is None:
-        url = scratch_url()
-        rows = DEFAULT_ROWS if args.rows is None else args.rows
+    if selected.embedded:
         console.print(
             f"dbtune: tracing on a fresh database on the embedded PostgreSQL "
-            f"({describe(url)}), {rows:,} rows per table",
+            f"({describe(selected.url)}), {selected.options.rows:,} rows per table",
             soft_wrap=True,
         )
-    else:
-        rows = args.rows or 0
-    options = replace(options, rows=rows, only=only)
-    if only is not None and not only:
+    if selected.nothing:
         console.print("dbtune: no revision file selected: nothing to trace", soft_wrap=True)
         return EXIT_OK
     with console.status("tracing") as status:
-        chain = trace_chain(url, options, lambda text: status.update(text))
-    report = judge(chain, options.settings)
-    results = trace_report.as_results(report)
-    emit(args.format, lambda: trace_report.render_json(report), results)
+        traced = trace.run(selected, lambda text: status.update(text))
+    chain, report = traced.chain, traced.report
+    results = trace.as_results(report)
+    emit(args.format, lambda: trace.render_json(report), results)
     failed = [r for r in chain.revisions if r.error]
     if failed:
         print(
@@ -80,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    trace = sub.add_parser(
+    parser = sub.add_parser(
         "trace",
         help="run Alembic revisions on a scratch database and report what each statement "
         "locks, rewrites and scans",
@@ -93,38 +79,38 @@ def add_arguments(sub: Any) -> None:
         "env.py, so nothing but the named database is touched. Exit 0 clean, 1 a rule "
         "flagged a revision, 2 a revision failed or bad usage.",
     )
-    trace.add_argument("--dsn", help="database to migrate (default: a fresh embedded one)")
-    where = trace.add_mutually_exclusive_group()
+    parser.add_argument("--dsn", help="database to migrate (default: a fresh embedded one)")
+    where = parser.add_mutually_exclusive_group()
     where.add_argument("-c", "--config", help="alembic.ini (default ./alembic.ini)")
     where.add_argument("--script-location", help="the migrations folder, without an ini")
-    trace.add_argument(
+    parser.add_argument(
         "--from", dest="from_revision", help="upgrade to this revision untraced first"
     )
-    trace.add_argument("--to", dest="to_revision", default="heads", help="default: heads")
-    trace.add_argument(
+    parser.add_argument("--to", dest="to_revision", default="heads", help="default: heads")
+    parser.add_argument(
         "--rows", type=int, default=None,
         help=f"rows for each empty table before each revision (default {2000} on the "
         "embedded server, 0 with --dsn)",
     )  # fmt: skip
-    trace.add_argument(
+    parser.add_argument(
         "--large-rows", type=positive_int, default=1000,
         help="a data change this large beside DDL is a finding (default 1000)",
     )  # fmt: skip
-    trace.add_argument(
+    parser.add_argument(
         "--stats", metavar="FILE",
         help="before each revision, import production's statistics (a `dbtune stats export` "
         "file, PostgreSQL 18) into the tables that exist, their files grown: data migrations "
         "plan and rewrites read at production's scale",
     )  # fmt: skip
-    trace.add_argument("--version-table", default="alembic_version")
-    trace.add_argument("--version-table-schema", default=None)
-    trace.add_argument(
+    parser.add_argument("--version-table", default="alembic_version")
+    parser.add_argument("--version-table-schema", default=None)
+    parser.add_argument(
         "--changed-since", metavar="GIT_REF",
         help="report only the revision files changed since GIT_REF (the others still run)",
     )  # fmt: skip
-    trace.add_argument(
+    parser.add_argument(
         "revision_files", nargs="*", metavar="FILE",
         help="report only these revision files (pre-commit passes the changed ones)",
     )  # fmt: skip
-    trace.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
-    trace.set_defaults(func=run)
+    parser.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
+    parser.set_defaults(func=run)

@@ -68,9 +68,10 @@ class StatsFile:
         for why in failed:
             self.say(f"--stats: could not vacuum {why}")
 
-    def before_revision(self, conn: Any, revision: str) -> None:
-        """trace's ``before_each``: the file's figures for the tables the chain has so far."""
-        import_before(conn, self.data, revision)
+    def before_revision(self, conn: Any, revision: str) -> list[str]:
+        """trace's ``before_each``: the file's figures for the tables the chain has so far;
+        notes for what could not be done."""
+        return import_before(conn, self.data, revision)
 
 
 def export(

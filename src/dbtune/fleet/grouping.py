@@ -7,7 +7,7 @@ A tenant's own schema name is taken out of the text first (``tenant_07.items`` r
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from dbtune.fleet.targets import Target
@@ -43,3 +43,24 @@ def tenant_of(subject: str, targets: Sequence[Target]) -> Target | None:
     """The tenant whose schema a finding's subject (``schema.table``) names."""
     head = subject.split(".", 1)[0].strip('"')
     return next((t for t in targets if t.schema == head), None)
+
+
+Found = tuple[Target, str, str]
+"""One finding on one target: (target, kind, text)."""
+
+
+def owned(
+    on_database: Sequence[Target], findings: Iterable[tuple[str | None, str, str, str]]
+) -> Iterator[Found]:
+    """Doctor's findings on one database, ``(schema, subject, kind, text)``, each given to the
+    target it concerns: the database itself, or the tenant whose schema it names (a finding
+    outside every tenant's schema is nobody's)."""
+    first = on_database[0]
+    for schema, subject, kind, text in findings:
+        owner: Target | None = first
+        if first.schema:
+            owner = next((t for t in on_database if t.schema == schema), None) or tenant_of(
+                subject, on_database
+            )
+        if owner is not None:
+            yield owner, kind, text

@@ -10,14 +10,14 @@ failed half-way). Grouped by finding, with the targets that have it, not repeate
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
-from dbtune.db import CONNECT_TIMEOUT_S
-from dbtune.errors import first_line
+from dbtune.db import connect
+from dbtune.errors import DbtuneError, first_line
 from dbtune.fleet.targets import Target
 from dbtune.fleet.upgrade import Chain, current
 
@@ -49,7 +49,7 @@ class Status:
 
 
 def _indexes(target: Target) -> dict[str, tuple[str, bool]]:
-    with psycopg.connect(target.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+    with connect(target.url, autocommit=True) as conn:
         rows = conn.execute(_INDEXES, {"schema": target.schema}).fetchall()
     found = {}
     for name, schema, definition, valid in rows:
@@ -59,31 +59,39 @@ def _indexes(target: Target) -> dict[str, tuple[str, bool]]:
 
 
 def fleet_status(targets: Sequence[Target], chain: Chain) -> Status:
+    """Each target's revision and indexes read (one that cannot be read is listed with why),
+    then the drift between them."""
     status = Status()
     by_target: dict[str, dict[str, tuple[str, bool]]] = {}
     for target in targets:
         try:
             status.revisions[target.name] = current(target, chain.version_table)
             by_target[target.name] = _indexes(target)
-        except psycopg.Error as exc:
+        except (psycopg.Error, DbtuneError) as exc:
             status.errors[target.name] = first_line(exc)
-    drift: dict[str, list[str]] = defaultdict(list)
-    names = {n for found in by_target.values() for n in found}
+    status.drift = drift(by_target)
+    return status
+
+
+def drift(by_target: Mapping[str, Mapping[str, tuple[str, bool]]]) -> dict[str, list[str]]:
+    """Finding -> targets, from each target's indexes (name -> (definition, valid)): an
+    INVALID index, and a definition (or absence) the majority does not share."""
+    found: dict[str, list[str]] = defaultdict(list)
+    names = {n for indexes in by_target.values() for n in indexes}
     for name in sorted(names):
-        have = {t: found.get(name) for t, found in by_target.items()}
+        have = {t: indexes.get(name) for t, indexes in by_target.items()}
         majority, count = Counter(d[0] if d else None for d in have.values()).most_common(1)[0]
         for who, entry in have.items():
             if entry is not None and not entry[1]:
-                drift[f"INVALID index {name}: a build that failed half-way (drop it, rebuild)"
-                      ].append(who)  # fmt: skip
+                invalid = f"INVALID index {name}: a build that failed half-way (drop it, rebuild)"
+                found[invalid].append(who)
             definition = entry[0] if entry else None
             if definition == majority or count == len(have):
                 continue
             if definition is None:
-                drift[f"missing index {name} (most have: {majority})"].append(who)
+                found[f"missing index {name} (most have: {majority})"].append(who)
             elif majority is None:
-                drift[f"extra index {name}: {definition}"].append(who)
+                found[f"extra index {name}: {definition}"].append(who)
             else:
-                drift[f"index {name} differs: {definition} (most have: {majority})"].append(who)
-    status.drift = dict(drift)
-    return status
+                found[f"index {name} differs: {definition} (most have: {majority})"].append(who)
+    return dict(found)

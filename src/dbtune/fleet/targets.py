@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from dbtune.db import connect
 from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
 
@@ -26,6 +27,12 @@ class Target:
     url: str
     schema: str | None = None  # a tenant schema of ``url``'s database
     group: str | None = None
+
+    def session_url(self) -> str:
+        """The URL a session of this target uses: a tenant's schema first on its search_path."""
+        if not self.schema:
+            return self.url
+        return make_conninfo(self.url, options=f"-csearch_path={self.schema}")
 
     def server(self) -> tuple[str, str]:
         """Host and port: the connection budget is per server."""
@@ -88,7 +95,7 @@ def _unique(targets: list[Target]) -> list[Target]:
 def from_query(url: str, query: str) -> list[Target]:
     """Targets from a query's first column: DSNs, or schema names of ``url``'s database."""
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        with connect(url, autocommit=True) as conn:
             rows = conn.execute(query.encode("utf-8")).fetchall()  # the user's own query
     except psycopg.Error as exc:
         raise UsageError(f"--targets-query failed on {describe(url)}: {exc}".strip()) from None
@@ -101,7 +108,7 @@ def from_query(url: str, query: str) -> list[Target]:
 def tenant_schemas(url: str, pattern: str) -> list[Target]:
     """The schemas of ``url``'s database whose names match ``pattern`` (SQL LIKE: ``tenant_%``),
     in name order."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname", [pattern]
         ).fetchall()

@@ -24,13 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from psycopg import sql
 
-from dbtune.db import CONNECT_TIMEOUT_S
+from dbtune.db import connect
 from dbtune.db.dsn import redact
-from dbtune.errors import UsageError
+from dbtune.errors import DbtuneError, UsageError
 from dbtune.fleet.targets import Target
 
 DEFAULT_TIMEOUT_S = 600
@@ -65,6 +63,9 @@ class Chain:
     def load(cls, ini: Path, to: str | None) -> Chain:
         if not ini.is_file():
             raise UsageError(f"no Alembic ini at {ini}: pass -c path/to/alembic.ini")
+        from alembic.config import Config  # Alembic loads when a chain is used, not at --help
+        from alembic.script import ScriptDirectory
+
         config = Config(str(ini))
         script = ScriptDirectory.from_config(config)
         head = to or script.get_current_head()
@@ -82,7 +83,7 @@ def current(target: Target, version_table: str) -> str | None:
         if target.schema
         else sql.Identifier(version_table)
     )
-    with psycopg.connect(target.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+    with connect(target.url, autocommit=True) as conn:
         exists = conn.execute("SELECT to_regclass(%s)", [table.as_string(conn)]).fetchone()
         if not exists or exists[0] is None:
             return None
@@ -108,7 +109,7 @@ def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> Outcome:
     started = time.perf_counter()
     try:
         before = current(target, chain.version_table)
-    except psycopg.Error as exc:
+    except (psycopg.Error, DbtuneError) as exc:
         return Outcome(target, None, None, time.perf_counter() - started, "failed",
                        _first_line(str(exc)))  # fmt: skip
     if before == chain.head:
@@ -122,7 +123,7 @@ def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> Outcome:
         error = f"timed out after {timeout_s:g} s (--timeout)"
     try:
         after = current(target, chain.version_table)
-    except psycopg.Error:
+    except (psycopg.Error, DbtuneError):
         after = None
     result = "upgraded" if not error and after == chain.head else "failed"
     return Outcome(target, before, after, time.perf_counter() - started, result, error)

@@ -17,16 +17,13 @@ its first statement, or by running ``dbtune stats import`` before pytest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from dbtune.commands.stats import OtherSchema, StatsFile
 from dbtune.errors import UsageError, first_line
-from dbtune.stats import file as stats_file
-from dbtune.stats.grow import GROW_LIMIT_MB
-from dbtune.stats.restore import OtherSchema, restore_stats
 
 LOCK_TIMEOUT = "2s"
 _WAITING = "statistics not imported (yet) from"
@@ -43,7 +40,7 @@ class StatsImports:
 
     path: str
     lines: dict[str, str] = field(default_factory=dict)
-    _data: dict[str, Any] | None = None
+    _file: StatsFile | None = None
 
     def ensure(self, conn: psycopg.Connection[Any]) -> None:
         """Import into ``conn``'s database unless done (or given up) already."""
@@ -51,15 +48,15 @@ class StatsImports:
         if database in self.lines and not self.lines[database].startswith(_WAITING):
             return
         try:
-            if self._data is None:
-                self._data = stats_file.read(Path(self.path))
+            if self._file is None:
+                self._file = StatsFile(self.path)
             conninfo = make_conninfo(
                 "", **conn.info.get_parameters(), password=conn.info.password or None
             )
             with psycopg.connect(conninfo, autocommit=True,
                                  application_name="dbtune pytest plugin") as own:  # fmt: skip
                 own.execute("SELECT set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
-                done = restore_stats(own, self._data, grow_limit_bytes=GROW_LIMIT_MB << 20)
+                done = self._file.into_database(own)
         except OtherSchema as exc:
             self.lines[database] = f"{_WAITING} {self.path} into {database}: {exc}"
             return
