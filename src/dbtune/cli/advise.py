@@ -11,8 +11,10 @@ from dbtune.cli.args import (
     DSN_HELP,
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    WORKLOAD_HELP,
     database,
     positive_int,
+    shared,
     without_dsns,
 )
 from dbtune.config import load_config
@@ -108,6 +110,7 @@ def _fraction(text: str) -> float:
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "advise",
+        parents=shared(dsn=DSN_HELP, workload=WORKLOAD_HELP, formats=("table", "json", "markdown")),
         help="one index design for the whole workload: chosen together, verified, with drops",
         description="Plans every query of the workload, takes the advisor's per-query "
         "suggestions and their merges as candidates, plans each query with each candidate "
@@ -116,8 +119,6 @@ def add_arguments(sub: Any) -> None:
         "the existing indexes no query then uses that doctor calls unused or redundant. "
         "Exit 0 every query passes with the design, 1 some still fail, 2 an error.",
     )
-    parser.add_argument("--dsn", help=DSN_HELP)
-    parser.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
     parser.add_argument(
         "--from-stats",
         action="store_true",
@@ -139,7 +140,6 @@ def add_arguments(sub: Any) -> None:
         "unused or redundant (never without this flag: they are the application's)",
     )
     parser.add_argument("--what-if", choices=ENGINES, default="auto")
-    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     parser.add_argument(
         "--write-revision",
         metavar="DIR",

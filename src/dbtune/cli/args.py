@@ -21,6 +21,29 @@ DSN_HELP = (
 )
 DSN_HELP_NO_DEMO = "database URL (default: DATABASE_URL, or [tool.dbtune] dsn_env)"
 REPORT_FORMATS = ("table", "json", "markdown", "junit")
+TABLE_OR_JSON = ("table", "json")
+WORKLOAD_HELP = "workload TOML file (default: [tool.dbtune] workload, else the shipped one)"
+
+
+def shared(
+    *, dsn: str | None = None, workload: str | None = None, formats: Sequence[str] | None = None
+) -> list[argparse.ArgumentParser]:
+    """``--dsn``, ``--workload`` and ``--format`` as one argparse parent parser: declared here
+    once for every command (``sub.add_parser(..., parents=shared(dsn=DSN_HELP))``); each
+    command says only its help or its choices."""
+    parent = argparse.ArgumentParser(add_help=False)
+    if dsn is not None:
+        parent.add_argument("--dsn", help=dsn)
+    if workload is not None:
+        parent.add_argument("--workload", metavar="FILE", help=workload)
+    if formats is not None:
+        parent.add_argument("--format", choices=tuple(formats), default=formats[0])
+    return [parent]
+
+
+def say(text: str) -> None:
+    """A command's note to the user: stderr, one line however long."""
+    stderr_console().print(f"dbtune: {text}", soft_wrap=True)
 
 
 def database(

@@ -12,6 +12,7 @@ import psutil
 from dbtune.cli.args import (
     DSN_HELP_NO_DEMO,
     EXIT_OK,
+    shared,
 )
 from dbtune.commands import bench
 from dbtune.config import load_config
@@ -72,15 +73,13 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "bench",
+        parents=shared(dsn=DSN_HELP_NO_DEMO + "; none: the embedded server, database dbtune_bench"),
         help="measure before/after evidence side by side and write benchmarks.md and plots",
         description="Measures hot-query latency without an index, with a plain btree and with "
         "the covering index; the naive INCLUDE (content, metadata) index; writers during an "
         "online and a plain build; insert cost per index; a pool size sweep. Without --dsn it "
         "uses the embedded server (database dbtune_bench, recreated). With --dsn use a scratch "
         "database: bench migrates it, seeds it when empty, and creates bench_* tables.",
-    )
-    parser.add_argument(
-        "--dsn", help=DSN_HELP_NO_DEMO + "; none: the embedded server, database dbtune_bench"
     )
     sizes = parser.add_mutually_exclusive_group()
     sizes.add_argument(

@@ -14,6 +14,7 @@ from dbtune.cli.args import (
     Parser,
     database,
     positive_int,
+    shared,
 )
 from dbtune.commands import capture
 from dbtune.config import load_config
@@ -72,13 +73,13 @@ def add_arguments(sub: Any) -> None:
     )
     capture = workload_sub.add_parser(
         "capture",
+        parents=shared(dsn=DSN_HELP),
         help="write a workload from pg_stat_statements, with baseline expectations",
         description="Read pg_stat_statements, take the top statements by total execution "
         "time (skipping utility, catalog and dbtune's own statements), and write a workload: "
         "each query checked as its generic plan, with the plan's current shape as its "
         "expectations. Without --dsn or DATABASE_URL it uses the embedded server.",
     )
-    capture.add_argument("--dsn", help=DSN_HELP)
     capture.add_argument("--top", type=positive_int, default=20)
     capture.add_argument("--min-calls", type=positive_int, default=1)
     capture.add_argument("--out", help="workload file to write (default: standard output)")

@@ -10,9 +10,11 @@ from dbtune.cli.args import (
     DSN_HELP,
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    REPORT_FORMATS,
     database,
     emit,
     positive_int,
+    shared,
     size_mb,
     without_dsns,
 )
@@ -64,10 +66,15 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "doctor",
+        parents=shared(
+            dsn=DSN_HELP,
+            workload="the hot queries (default: [tool.dbtune] workload): an unindexed foreign "
+            "key they filter on gets the index they need",
+            formats=REPORT_FORMATS,
+        ),
         help="inspect a live database: invalid, redundant, unused and wide indexes, "
         "unindexed foreign keys, visibility, connection budget",
     )
-    parser.add_argument("--dsn", help=DSN_HELP)
     parser.add_argument(
         "--instances",
         type=positive_int,
@@ -98,11 +105,6 @@ def add_arguments(sub: Any) -> None:
         "unused",
     )  # fmt: skip
     parser.add_argument(
-        "--workload", metavar="FILE",
-        help="the hot queries (default: [tool.dbtune] workload): an unindexed foreign key they "
-        "filter on gets the index they need",
-    )  # fmt: skip
-    parser.add_argument(
         "--write-revision", metavar="DIR",
         help="write the listed schema fixes as one Alembic revision (with an undo) on top of "
         "the chain whose revisions are in DIR",
@@ -119,5 +121,4 @@ def add_arguments(sub: Any) -> None:
         "--table", action="append", metavar="PATTERN",
         help="only tables matching NAME or SCHEMA.NAME, * and ? allowed (repeatable)",
     )  # fmt: skip
-    parser.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
     parser.set_defaults(func=run)

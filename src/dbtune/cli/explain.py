@@ -11,20 +11,18 @@ from dbtune.cli.args import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    REPORT_FORMATS,
+    WORKLOAD_HELP,
     database,
     emit,
+    say,
+    shared,
 )
 from dbtune.commands import explain
 from dbtune.commands.stats import StatsFile
 from dbtune.config import load_config
 from dbtune.db.dsn import redact, resolve_url
-from dbtune.results import stderr_console
 from dbtune.workload import load_workload
-
-
-def say(text: str) -> None:
-    """A command's note to the user: stderr, one line however long."""
-    stderr_console().print(f"dbtune: {text}", soft_wrap=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,14 +62,12 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "explain",
+        parents=shared(dsn=DSN_HELP, workload=WORKLOAD_HELP, formats=REPORT_FORMATS),
         help="EXPLAIN the hot queries and check their plans",
         description="Run each hot query under EXPLAIN (ANALYZE, BUFFERS) in a rolled-back "
         "read-only transaction and check its plan. Without --dsn or DATABASE_URL it uses an "
         "embedded PostgreSQL, migrated and seeded. Exit 0 pass, 1 a check failed, 2 an error.",
     )
-    parser.add_argument("--dsn", help=DSN_HELP)
-    parser.add_argument("--workload", help="workload TOML file (default: the shipped one)")
-    parser.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
     parser.add_argument(
         "--no-analyze", action="store_true", help="plan only, without executing the queries"
     )

@@ -11,9 +11,12 @@ from dbtune.cli.args import (
     DSN_HELP_NO_DEMO,
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    TABLE_OR_JSON,
+    WORKLOAD_HELP,
     database,
     positive_int,
     report_console,
+    shared,
 )
 from dbtune.commands import fleet
 from dbtune.config import load_config
@@ -132,9 +135,12 @@ def _fleet_arguments(parser: Any) -> None:
         metavar="PATTERN",
         help="tenant schemas of --dsn's database (SQL LIKE: tenant_%%)",
     )
-    parser.add_argument("--dsn", help=DSN_HELP_NO_DEMO)
     parser.add_argument("--to", default=None, metavar="REV", help="default: the chain's head")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _shared(workload: str | None = None) -> list[Any]:
+    """The options every fleet command shares with the rest of dbtune."""
+    return shared(dsn=DSN_HELP_NO_DEMO, workload=workload, formats=TABLE_OR_JSON)
 
 
 def add_arguments(sub: Any) -> None:
@@ -144,6 +150,7 @@ def add_arguments(sub: Any) -> None:
     fleet_sub = parser.add_subparsers(dest="fleet_command", required=True, parser_class=Parser)
     upgrade = fleet_sub.add_parser(
         "upgrade",
+        parents=_shared(),
         help="upgrade every target: canaries first, then K at a time",
         description="Each target runs alembic upgrade in its own process (dbtune's environment: "
         "a migration lock per database or tenant, the online helpers' lock retries). Targets "
@@ -180,6 +187,7 @@ def _checks(fleet_sub: Any) -> None:
     """``fleet status``, ``fleet explain``, ``fleet doctor``."""
     status = fleet_sub.add_parser(
         "status",
+        parents=_shared(),
         help="each target's revision, and drift from the majority's indexes",
         description="Exit 0 all at the revision without drift, 1 otherwise, 2 usage.",
     )
@@ -187,15 +195,16 @@ def _checks(fleet_sub: Any) -> None:
     status.set_defaults(func=run_status)
     explain = fleet_sub.add_parser(
         "explain",
+        parents=_shared(WORKLOAD_HELP),
         help="the same workload on every target, findings grouped by kind",
         description="Plans only. Exit 0 no finding anywhere, 1 some, 2 usage.",
     )
     _fleet_arguments(explain)
-    explain.add_argument("--workload", help="workload TOML file (default: [tool.dbtune]'s)")
     explain.add_argument("--parallel", type=positive_int, default=4, metavar="K")
     explain.set_defaults(func=run_explain)
     doctor = fleet_sub.add_parser(
         "doctor",
+        parents=_shared(),
         help="doctor on every target, findings grouped by kind with their targets",
         description="A database's tenants are read once. Exit 0 nothing found, 1 findings, "
         "2 usage.",

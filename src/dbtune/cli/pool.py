@@ -14,10 +14,13 @@ from dbtune.cli.args import (
     DSN_HELP,
     DSN_HELP_NO_DEMO,
     EXIT_OK,
+    TABLE_OR_JSON,
+    WORKLOAD_HELP,
     database,
     positive_float,
     positive_int,
     report_console,
+    shared,
     sizes,
     without_dsns,
 )
@@ -91,29 +94,25 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "pool",
+        parents=shared(dsn=DSN_HELP_NO_DEMO + "; none: no server check", formats=TABLE_OR_JSON),
         help="recommend a pool size for this machine and check it against the server",
     )
-    parser.add_argument("--dsn", help=DSN_HELP_NO_DEMO + "; none: no server check")
     parser.add_argument(
         "--instances",
         type=positive_int,
         default=1,
         help="how many processes of the service share the server (default 1)",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(func=run)
     pool_sub = parser.add_subparsers(dest="pool_command", metavar="{tune}")
     tune = pool_sub.add_parser(
         "tune",
+        parents=shared(dsn=DSN_HELP, workload=WORKLOAD_HELP, formats=TABLE_OR_JSON),
         help="measure throughput and p95 per max_size on your own workload's reads",
         description="Sweeps the pool's max_size with the workload's reads (their pickers give "
         "the parameters) through the driver you use, in repeated passes, and reports "
         "throughput and p95 per size, the knee and where 2 x CPU + 5 lands, with a plot. Runs "
         "reads only, on read-only connections: the database is not changed.",
-    )
-    tune.add_argument("--dsn", help=DSN_HELP)
-    tune.add_argument(
-        "--workload", help="workload TOML (default: [tool.dbtune] workload, else the reference)"
     )
     tune.add_argument("--driver", choices=pool.DRIVERS, default="psycopg")
     tune.add_argument(
@@ -137,5 +136,4 @@ def add_arguments(sub: Any) -> None:
         help="folder for pool-tune.md and pool-tune.png (default ./dbtune-bench)",
     )  # fmt: skip
     tune.add_argument("--force", action="store_true", help="replace a report already in --out")
-    tune.add_argument("--format", choices=("table", "json"), default="table")
     tune.set_defaults(func=run_tune)

@@ -10,6 +10,7 @@ from dbtune.cli.args import (
     EXIT_OK,
     database,
     positive_int,
+    shared,
 )
 from dbtune.reference import seed as seeding
 from dbtune.reference.demo import seed_with_progress
@@ -32,8 +33,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(sub: Any) -> None:
-    seed = sub.add_parser("seed", help="fill the reference schema with synthetic data")
-    seed.add_argument("--dsn", help=DSN_HELP_NO_DEMO)
+    seed = sub.add_parser(
+        "seed",
+        parents=shared(dsn=DSN_HELP_NO_DEMO),
+        help="fill the reference schema with synthetic data",
+    )
     seed.add_argument("--messages", type=positive_int, default=seeding.DEFAULT_MESSAGES)
     seed.add_argument("--users", type=positive_int, default=seeding.DEFAULT_USERS)
     seed.add_argument("--seed", type=int, default=seeding.DEFAULT_SEED)

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dbtune.cli.args import DSN_HELP, DSN_HELP_NO_DEMO, EXIT_OK, Parser, database
+from dbtune.cli.args import DSN_HELP, DSN_HELP_NO_DEMO, EXIT_OK, Parser, database, shared
 from dbtune.commands import stats
 from dbtune.commands.stats import GROW_LIMIT_MB, Restored, StatsFile
 from dbtune.db import connect
@@ -93,11 +93,11 @@ def add_arguments(sub: Any) -> None:
     )
     stats_sub = parser.add_subparsers(dest="stats_command", required=True, parser_class=Parser)
     export = stats_sub.add_parser(
-        "export", help="write the tables', indexes' and columns' planner statistics to a file",
+        "export", parents=shared(dsn=DSN_HELP),
+        help="write the tables', indexes' and columns' planner statistics to a file",
         description="Reads pg_class and pg_stats (reads only; a role with pg_read_all_stats "
         "sees every column) and writes versioned JSON.",
     )  # fmt: skip
-    export.add_argument("--dsn", help=DSN_HELP)
     export.add_argument("--out", required=True, help="the JSON file to write")
     export.add_argument("--schema", action="append", metavar="NAME", help="only this schema")
     export.add_argument("--table", action="append", metavar="NAME", help="only this table")
@@ -107,7 +107,8 @@ def add_arguments(sub: Any) -> None:
     )  # fmt: skip
     export.set_defaults(func=run_export)
     load = stats_sub.add_parser(
-        "import", help="apply a statistics file to a database of the same schema",
+        "import", parents=shared(dsn=DSN_HELP_NO_DEMO),
+        help="apply a statistics file to a database of the same schema",
         description="Matches tables, indexes and columns by name, skips and lists what does "
         "not match, and applies the rest in one transaction through pg_restore_relation_stats "
         "and pg_restore_attribute_stats (PostgreSQL 18+). Tables smaller here first have "
@@ -115,7 +116,6 @@ def add_arguments(sub: Any) -> None:
         "session ever sees one.",
     )  # fmt: skip
     load.add_argument("file", help="a file written by dbtune stats export")
-    load.add_argument("--dsn", help=DSN_HELP_NO_DEMO)
     load.add_argument(
         "--keep-autovacuum", action="store_true",
         help="leave autovacuum on for the imported tables (its ANALYZE replaces the figures)",

@@ -9,8 +9,10 @@ from typing import Any
 
 from dbtune.cli.args import (
     EXIT_OK,
+    REPORT_FORMATS,
     emit,
     positive_int,
+    shared,
 )
 from dbtune.commands.stats import StatsFile
 from dbtune.config import load_config
@@ -68,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "trace",
+        parents=shared(
+            dsn="database to migrate (default: a fresh embedded one)", formats=REPORT_FORMATS
+        ),
         help="run Alembic revisions on a scratch database and report what each statement "
         "locks, rewrites and scans",
         description="Runs the pending revisions of an Alembic chain one at a time — on a "
@@ -79,7 +84,6 @@ def add_arguments(sub: Any) -> None:
         "env.py, so nothing but the named database is touched. Exit 0 clean, 1 a rule "
         "flagged a revision, 2 a revision failed or bad usage.",
     )
-    parser.add_argument("--dsn", help="database to migrate (default: a fresh embedded one)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-c", "--config", help="alembic.ini (default ./alembic.ini)")
     where.add_argument("--script-location", help="the migrations folder, without an ini")
@@ -112,5 +116,4 @@ def add_arguments(sub: Any) -> None:
         "revision_files", nargs="*", metavar="FILE",
         help="report only these revision files (pre-commit passes the changed ones)",
     )  # fmt: skip
-    parser.add_argument("--format", choices=("table", "json", "markdown", "junit"), default="table")
     parser.set_defaults(func=run)
