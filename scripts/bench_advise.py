@@ -48,6 +48,7 @@ from dbtune.commands.advise import AdviseOptions, Design, run  # noqa: E402
 from dbtune.design.solver import Candidate, QueryCosts, select  # noqa: E402
 from dbtune.explain.runner import run_workload  # noqa: E402
 from dbtune.query.advice import Suggestion  # noqa: E402
+from dbtune.query.options import PLANS_ONLY  # noqa: E402
 from dbtune.reference import embedded  # noqa: E402
 from dbtune.workload import Expectations, HotQuery, Workload  # noqa: E402
 
@@ -122,7 +123,7 @@ def workload(queries: list[tuple[int, str]]) -> Workload:
 
 
 def per_query(url: str, load: Workload) -> list[Suggestion]:
-    report = run_workload(url, load, analyze=False, advise=advisor())
+    report = run_workload(url, load, PLANS_ONLY, advise=advisor())
     found: dict[tuple[Any, ...], Suggestion] = {}
     for r in report.results:
         if r.advice is not None and (s := r.advice.suggestion) is not None:

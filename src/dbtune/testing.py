@@ -33,8 +33,15 @@ from typing import Any
 
 import psycopg
 
-from dbtune.explain.runner import CAN_USE, WILL_USE, QueryFailed, QueryResult, explain_query
-from dbtune.workload import Expectations, HotQuery, ParamPicker
+from dbtune.explain.runner import (
+    CAN_USE,
+    WILL_USE,
+    PlanOptions,
+    QueryFailed,
+    QueryResult,
+    explain_query,
+)
+from dbtune.workload import Expectations, HotQuery, ParamPicker, QueryProfile
 
 __all__ = ["assert_plan", "assert_plan_async"]
 
@@ -166,14 +173,8 @@ def _assert(
     query = HotQuery(name="assert_plan", sql=sql, expect=expectations)
     pickers = {k: ParamPicker(literal=v) for k, v in (params or {}).items()}
     try:
-        result = explain_query(
-            conn,
-            query,
-            profile="default",
-            pickers=pickers,
-            analyze=analyze,
-            mode=CAN_USE if can_use else WILL_USE,
-        )
+        options = PlanOptions(analyze=analyze, mode=CAN_USE if can_use else WILL_USE)
+        result = explain_query(conn, QueryProfile(query, "default", pickers), options)
     except QueryFailed as exc:
         raise AssertionError(f"the query could not be explained: {exc}") from None
     failed = [c for c in result.checks if c.status == "fail"]

@@ -115,11 +115,47 @@ class HotQuery:
             return {DEFAULT_PROFILE: dict(self.params)}
         return {name: {**self.params, **own} for name, own in self.profiles.items()}
 
+    def each_profile(self) -> list[QueryProfile]:
+        """The query once per profile: what is planned, measured or run."""
+        return [
+            QueryProfile(self, name, pickers) for name, pickers in self.profile_params().items()
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryProfile:
+    """One query of the workload with one profile's parameters: the unit explain plans, the
+    design measures and ``pool tune`` runs."""
+
+    query: HotQuery
+    profile: str
+    pickers: Mapping[str, ParamPicker]
+
+    @property
+    def key(self) -> str:
+        """``name[profile]``: how every report names it."""
+        return f"{self.query.name}[{self.profile}]"
+
+    @property
+    def weight(self) -> float:
+        """How often it runs, relative to the others: its captured calls, else 1."""
+        return float((self.query.captured or {}).get("calls", 1) or 1)
+
+    def tables(self) -> frozenset[str]:
+        """The (unqualified) names of the tables it reads."""
+        try:
+            return frozenset(r.name for r in analyse(self.query.sql).relations)
+        except SqlTextError:
+            return frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class Workload:
     source: str
     queries: tuple[HotQuery, ...]
+
+    def profiles(self) -> list[QueryProfile]:
+        return [p for query in self.queries for p in query.each_profile()]
 
 
 class _Locator:

@@ -30,9 +30,9 @@ def _api_events(url: str, schema: str = "public", rows: int = 20_000) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         conn.execute(sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, kind text)").format(table))
         conn.execute(
-            sql.SQL("INSERT INTO {} SELECT g, 'k' || g %% 500 FROM generate_series(1, %s) g").format(
-                table
-            ),
+            sql.SQL(
+                "INSERT INTO {} SELECT g, 'k' || g %% 500 FROM generate_series(1, %s) g"
+            ).format(table),
             [rows],
         )
         conn.execute(sql.SQL("ANALYZE {}").format(table))

@@ -14,9 +14,9 @@ from xml.etree import ElementTree
 import psycopg
 import pytest
 
-from dbtune.explain.runner import QueryFailed, explain_query
+from dbtune.explain.runner import PlanOptions, QueryFailed, explain_query
 from dbtune.sql import text as sqltext
-from dbtune.workload import HotQuery
+from dbtune.workload import HotQuery, QueryProfile
 from tests.integration.helpers import run_cli
 
 COVERING = "ix_conversation_history_user_id_created_at"
@@ -84,7 +84,9 @@ def test_the_server_refuses_a_second_statement_even_if_the_parser_is_fooled(
     with psycopg.connect(seeded_url) as conn:
         for analyze in (True, False):
             with pytest.raises(psycopg.errors.SyntaxError, match="multiple commands"):
-                explain_query(conn, query, profile="default", pickers={}, analyze=analyze)
+                explain_query(
+                    conn, QueryProfile(query, "default", {}), PlanOptions(analyze=analyze)
+                )
             conn.rollback()
     assert _count(seeded_url) == before
 
@@ -249,4 +251,4 @@ def test_a_statement_that_is_not_a_query_is_refused(tmp_path: Path) -> None:
 
 def test_explain_query_raises_query_failed_for_two_statements(seeded_url: str) -> None:
     with psycopg.connect(seeded_url) as conn, pytest.raises(QueryFailed, match="2 statements"):
-        explain_query(conn, HotQuery("q", "SELECT 1; SELECT 2"), profile="d", pickers={})
+        explain_query(conn, QueryProfile(HotQuery("q", "SELECT 1; SELECT 2"), "d", {}))

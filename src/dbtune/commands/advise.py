@@ -24,7 +24,6 @@ from dbtune.design import (
     Design,
     costs_of,
     engine_for,
-    profiles_of,
     proven,
 )
 from dbtune.design import report as design_report
@@ -38,7 +37,7 @@ from dbtune.design.existing import (
     settle_wide,
     sift,
 )
-from dbtune.design.measure import Planning, Profile, measure, verify
+from dbtune.design.measure import Planning, measure, verify
 from dbtune.design.overhead import Overhead, overhead_of, updated_columns
 from dbtune.design.proof import Measured, Refused
 from dbtune.design.solver import Candidate, Selection, candidates_with_merges, select
@@ -47,9 +46,10 @@ from dbtune.doctor.findings import redundant_indexes, unused_indexes
 from dbtune.errors import UsageError
 from dbtune.explain.runner import explain_query, run_workload
 from dbtune.query.advice import Suggestion
+from dbtune.query.options import PLANS_ONLY
 from dbtune.query.result import QueryResult
 from dbtune.query.what_if import ENGINES
-from dbtune.workload import Workload
+from dbtune.workload import QueryProfile, Workload
 
 render_json = design_report.render_json
 render_markdown = design_report.render_markdown
@@ -76,7 +76,7 @@ class AdviseOptions:
 class _Planned:
     """The workload planned as it is: each profile's result, and the advisor's suggestions."""
 
-    profiles: list[Profile]
+    profiles: list[QueryProfile]
     before: dict[str, QueryResult]
     skipped: list[str]
     suggestions: list[tuple[Suggestion, str]]  # the advisor's, with the query each is for
@@ -84,10 +84,10 @@ class _Planned:
 
 
 def _planned(url: str, workload: Workload) -> _Planned:
-    report = run_workload(url, workload, analyze=False, advise=advisor())
+    report = run_workload(url, workload, PLANS_ONLY, advise=advisor())
     before = {r.key: r for r in report.results}
     skipped = [f"{k}: {r.error}" for k, r in before.items() if r.error]
-    profiles = [p for p in profiles_of(workload) if before.get(p.key) and not before[p.key].error]
+    profiles = [p for p in workload.profiles() if before.get(p.key) and not before[p.key].error]
     suggestions = [
         (r.advice.suggestion, k)
         for k, r in before.items()

@@ -16,6 +16,7 @@ from dbtune.capture.workload_file import captured_queries, merged, render, with_
 from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD
 from dbtune.db import connect
 from dbtune.explain.runner import run_workload
+from dbtune.query.options import PlanOptions
 from dbtune.workload import HotQuery, Workload
 
 __all__ = ["CaptureOptions", "Captured", "render", "run", "statement_queries"]
@@ -59,13 +60,10 @@ def run(options: CaptureOptions) -> Captured:
     )
     if not statements:
         return Captured(statements, [])
-    report = run_workload(
-        options.url,
-        Workload("<capture>", tuple(queries)),
-        analyze=False,
-        seq_scan_rows=options.seq_scan_rows,
-        allow_seq_scan=options.allow_seq_scan,
+    planning = PlanOptions(
+        analyze=False, seq_scan_rows=options.seq_scan_rows, allow_seq_scan=options.allow_seq_scan
     )
+    report = run_workload(options.url, Workload("<capture>", tuple(queries)), planning)
     plans = {r.query.name: r.plan for r in report.results}
     unplanned = [(r.query.name, r.error) for r in report.results if r.error is not None]
     fresh = with_baselines(queries, plans)

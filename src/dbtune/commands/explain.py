@@ -13,6 +13,7 @@ from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD
 from dbtune.commands.stats import StatsFile
 from dbtune.explain import report as explain_report
 from dbtune.explain.runner import CAN_USE, WILL_USE, run_workload
+from dbtune.query.options import PlanOptions
 from dbtune.query.result import ExplainReport
 from dbtune.query.what_if import ENGINES
 from dbtune.workload import Workload
@@ -43,15 +44,18 @@ def run(options: ExplainOptions) -> ExplainReport:
     """Plan (and, unless ``analyze=False``, execute in a rolled-back transaction) every query
     and profile, check each plan, and ask the advisor about every failure."""
     stats = options.stats
-    report = run_workload(
-        options.url,
-        options.workload,
+    planning = PlanOptions(
         analyze=options.analyze,
         mode=options.mode,
         allow_writes=options.allow_writes,
-        advise=advisor(options.what_if, embedded=options.embedded),
         seq_scan_rows=options.seq_scan_rows,
         allow_seq_scan=options.allow_seq_scan,
+    )
+    report = run_workload(
+        options.url,
+        options.workload,
+        planning,
+        advise=advisor(options.what_if, embedded=options.embedded),
         prepare=stats.into_transaction if stats is not None else None,
     )
     if stats is not None:

@@ -21,6 +21,7 @@ from dbtune.fleet.grouping import Found, Group, grouped, owned
 from dbtune.fleet.status import Status, fleet_status
 from dbtune.fleet.targets import Target
 from dbtune.fleet.upgrade import DEFAULT_TIMEOUT_S, Chain, Outcome, Rollout
+from dbtune.query.options import PLANS_ONLY
 from dbtune.query.result import ExplainReport
 from dbtune.workload import Workload
 
@@ -102,7 +103,7 @@ def explain(fleet: Sequence[Target], workload: Workload, parallel: int = 4) -> l
 
     def one(target: Target) -> list[Found]:
         try:
-            report = run_workload(target.session_url(), workload, analyze=False)
+            report = run_workload(target.session_url(), workload, PLANS_ONLY)
         except DbtuneError as exc:
             return [(target, "error", exc.message)]
         return _explain_findings(target, report)

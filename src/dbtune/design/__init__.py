@@ -33,7 +33,7 @@ from psycopg import sql
 from dbtune.catalog import IndexInfo
 from dbtune.design.drops import Drop
 from dbtune.design.existing import Redundant
-from dbtune.design.measure import Planning, Profile
+from dbtune.design.measure import Planning
 from dbtune.design.overhead import Overhead
 from dbtune.design.proof import Measured, Refused, Timing, prove, refuted
 from dbtune.design.solver import (
@@ -46,7 +46,7 @@ from dbtune.errors import UsageError
 from dbtune.query.advice import Suggestion
 from dbtune.query.result import QueryResult
 from dbtune.query.what_if import choose_engine, hypopg_installed
-from dbtune.workload import Workload
+from dbtune.workload import QueryProfile
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -57,7 +57,7 @@ class Design:
 
     target: str
     engine: str
-    profiles: list[Profile]
+    profiles: list[QueryProfile]
     before: dict[str, QueryResult]
     candidates: list[Candidate]
     selection: Selection
@@ -79,15 +79,6 @@ class Design:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.after.values())
-
-
-def profiles_of(workload: Workload) -> list[Profile]:
-    found = []
-    for query in workload.queries:
-        weight = float((query.captured or {}).get("calls", 1) or 1)
-        for profile, pickers in query.profile_params().items():
-            found.append(Profile(query, profile, dict(pickers), weight))
-    return found
 
 
 def engine_for(conn: Connection, asked: str, embedded: bool, candidates: list[Candidate]) -> str:
@@ -117,7 +108,7 @@ often (each round builds the design once and runs its statements 2 x RUNS times)
 
 def proven(
     planning: Planning,
-    profiles: Sequence[Profile],
+    profiles: Sequence[QueryProfile],
     candidates: Sequence[Candidate],
     costs: Sequence[QueryCosts],
     selection: Selection,
@@ -156,7 +147,7 @@ a sliver of cost is not worth an index every write pays for."""
 
 
 def costs_of(
-    profile: Profile, before: QueryResult, row: dict[int, tuple[float, bool]]
+    profile: QueryProfile, before: QueryResult, row: dict[int, tuple[float, bool]]
 ) -> QueryCosts:
     base, passes = _cost(before), before.passed
     worth = {

@@ -21,9 +21,9 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError
 from psycopg import sql
 
-from dbtune.design.measure import Profile
 from dbtune.query.advice import Suggestion
 from dbtune.sql.identifiers import fit_name
+from dbtune.workload import QueryProfile
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -78,7 +78,7 @@ def _tables(conn: Connection, statement: ast.Node) -> dict[str, tuple[str, str, 
 
 
 def condition_candidates(
-    conn: Connection, profiles: Sequence[Profile]
+    conn: Connection, profiles: Sequence[QueryProfile]
 ) -> list[tuple[Suggestion, str]]:
     """(candidate, the query it is for), single columns and ordered pairs, per table."""
     found: list[tuple[Suggestion, str]] = []

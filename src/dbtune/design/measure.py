@@ -11,7 +11,7 @@ candidate whatever happened, Ctrl-C included, and the indexes die with the conne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,10 +20,10 @@ import psycopg
 
 from dbtune.design.solver import Candidate
 from dbtune.query.advice import Setup, Suggestion
+from dbtune.query.options import PLANS_ONLY, PlanOptions
 from dbtune.query.result import QueryFailed, QueryResult
 from dbtune.query.what_if import make_index
-from dbtune.sql.text import SqlTextError, analyse
-from dbtune.workload import HotQuery, ParamPicker
+from dbtune.workload import QueryProfile
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -35,11 +35,11 @@ class PlanQuery(Protocol):
     def __call__(
         self,
         conn: Connection,
-        query: HotQuery,
+        target: QueryProfile,
+        options: PlanOptions = ...,
         *,
-        profile: str,
-        pickers: Mapping[str, ParamPicker],
-        **options: Any,
+        setup: Setup | None = None,
+        natural_first: bool = True,
     ) -> QueryResult: ...
 
 
@@ -49,27 +49,6 @@ class Planning:
 
     conn: Connection
     plan: PlanQuery
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """One query of the workload with one profile's parameters: what a cost is measured for."""
-
-    query: HotQuery
-    profile: str
-    pickers: dict[str, ParamPicker]
-    weight: float
-
-    @property
-    def key(self) -> str:
-        return f"{self.query.name}[{self.profile}]"
-
-    def tables(self) -> frozenset[str]:
-        """The (unqualified) names of the tables it reads."""
-        try:
-            return frozenset(r.name for r in analyse(self.query.sql).relations)
-        except SqlTextError:
-            return frozenset()
 
 
 @contextmanager
@@ -90,7 +69,7 @@ def made(
 
 
 def plan_with(
-    planning: Planning, profile: Profile, answering: Callable[[str | None], str]
+    planning: Planning, profile: QueryProfile, answering: Callable[[str | None], str]
 ) -> QueryResult:
     """Plan ``profile`` now (the indexes made by the caller), its expected index read under
     the name ``answering`` gives for it ('' keeps the workload's)."""
@@ -99,13 +78,7 @@ def plan_with(
         return answering(profile.query.expect.index)
 
     return planning.plan(
-        planning.conn,
-        profile.query,
-        profile=profile.profile,
-        pickers=profile.pickers,
-        analyze=False,
-        setup=Setup(run, plan_only=True),
-        natural_first=False,
+        planning.conn, profile, PLANS_ONLY, setup=Setup(run, plan_only=True), natural_first=False
     )
 
 
@@ -117,7 +90,7 @@ def _answering(candidate: Candidate, shown: str) -> Callable[[str | None], str]:
 
 def measure(
     planning: Planning,
-    profiles: Sequence[Profile],
+    profiles: Sequence[QueryProfile],
     candidates: Sequence[Candidate],
     engine: str,
     progress: Callable[[str], None] = lambda _: None,
@@ -147,7 +120,7 @@ def measure(
 
 
 def verify(
-    planning: Planning, profiles: Sequence[Profile], chosen: Sequence[Candidate], engine: str
+    planning: Planning, profiles: Sequence[QueryProfile], chosen: Sequence[Candidate], engine: str
 ) -> dict[str, QueryResult]:
     """Every query planned with the whole chosen set in place."""
     conn = planning.conn

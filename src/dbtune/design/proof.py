@@ -33,12 +33,15 @@ from typing import Any
 
 import psycopg
 
-from dbtune.design.measure import Planning, Profile, made
+from dbtune.design.measure import Planning, made
 from dbtune.design.solver import Candidate
 from dbtune.query.advice import Suggestion, measured_verdict
+from dbtune.query.options import PlanOptions
 from dbtune.query.result import QueryFailed
+from dbtune.workload import QueryProfile
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+EXECUTED = PlanOptions(analyze=True)
 
 RUNS = 5
 
@@ -94,18 +97,12 @@ class Measured:
                 "verdict": self.verdict}  # fmt: skip
 
 
-def timing(planning: Planning, profile: Profile, runs: int = RUNS) -> Timing | None:
+def timing(planning: Planning, profile: QueryProfile, runs: int = RUNS) -> Timing | None:
     """The statement executed ``runs`` times under EXPLAIN (ANALYZE, BUFFERS), after one run
     that is not counted; None when it cannot be executed (a write, a ``$n`` text)."""
     plans = []
     for _ in range(runs + 1):
-        result = planning.plan(
-            planning.conn,
-            profile.query,
-            profile=profile.profile,
-            pickers=profile.pickers,
-            analyze=True,
-        )
+        result = planning.plan(planning.conn, profile, EXECUTED)
         plan = result.plan
         if plan is None or plan.execution_time_ms is None or not result.analyzed:
             return None
@@ -119,12 +116,12 @@ def timing(planning: Planning, profile: Profile, runs: int = RUNS) -> Timing | N
     )
 
 
-def _readers(profiles: Sequence[Profile], chosen: Sequence[Suggestion]) -> list[Profile]:
+def _readers(profiles: Sequence[QueryProfile], chosen: Sequence[Suggestion]) -> list[QueryProfile]:
     tables = {s.table for s in chosen}
     return [p for p in profiles if p.tables() & tables]
 
 
-def _measure_all(planning: Planning, profiles: Sequence[Profile]) -> dict[str, Timing | None]:
+def _measure_all(planning: Planning, profiles: Sequence[QueryProfile]) -> dict[str, Timing | None]:
     found: dict[str, Timing | None] = {}
     for p in profiles:
         try:
@@ -138,7 +135,7 @@ def _measure_all(planning: Planning, profiles: Sequence[Profile]) -> dict[str, T
 
 def prove(
     planning: Planning,
-    profiles: Sequence[Profile],
+    profiles: Sequence[QueryProfile],
     chosen: Sequence[Suggestion],
     baseline: dict[str, Timing | None],
 ) -> dict[str, Measured]:

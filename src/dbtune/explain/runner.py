@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from dbtune.catalog import Table, psycopg_query
-from dbtune.checks import SEQ_SCAN_ROW_THRESHOLD, CheckContext, CheckResult, run_checks
+from dbtune.checks import CheckContext, CheckResult, run_checks
 from dbtune.db import connect, connection_error_text, rolled_back
 from dbtune.db.dsn import describe
 from dbtune.errors import ConnectionFailed
@@ -33,13 +32,9 @@ from dbtune.explain.generic import explain_generic, generic_plan, plan_of
 from dbtune.explain.params import Pickers
 from dbtune.explain.relations import named_tables, read_relations, scans_a_table, table_facts
 from dbtune.explain.transaction import (
-    CAN_REACH,
-    CAN_USE,
     CAN_USE_SETTINGS,
     FORCED_SETTINGS,
     LOCK_TIMEOUT_MS,
-    STATEMENT_TIMEOUT_MS,
-    WILL_USE,
     Connection,
     Execution,
     execution,
@@ -50,6 +45,13 @@ from dbtune.explain.transaction import (
 from dbtune.plan import Plan
 from dbtune.query.advice import Advice, Advise, Setup
 from dbtune.query.facts import QueryFacts, query_facts
+from dbtune.query.options import (
+    CAN_REACH,
+    CAN_USE,
+    DEFAULT_OPTIONS,
+    WILL_USE,
+    PlanOptions,
+)
 from dbtune.query.result import ExplainReport, QueryFailed, QueryResult
 from dbtune.sql.shape import shape
 from dbtune.sql.text import (
@@ -59,7 +61,7 @@ from dbtune.sql.text import (
     analyse,
     positional,
 )
-from dbtune.workload import Expectations, HotQuery, ParamPicker, Workload
+from dbtune.workload import Expectations, HotQuery, QueryProfile, Workload
 
 
 def _explain(
@@ -85,9 +87,29 @@ def _explain(
 
 
 @dataclass(frozen=True, slots=True)
+class RunState:
+    """What the queries of one run share: the picker values (each picker query runs once)
+    and the server's version."""
+
+    picked: Pickers
+    version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One EXPLAIN of a run: what it needs beside the run's options."""
+
+    setup: Setup | None
+    picked: Pickers
+    version: int
+    pipelined: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Planned:
     """What EXPLAIN gave, inside the query's rolled-back transaction."""
 
+    info: StatementInfo
     plan: Plan
     generic: Plan | None
     generic_error: str | None
@@ -99,24 +121,27 @@ class _Planned:
 
 
 def _plan(
-    conn: Connection, query: HotQuery, info: StatementInfo, run: Execution, *,
-    pickers: Mapping[str, ParamPicker], picked: Pickers, setup: Setup | None, mode: str,
-    statement_timeout_ms: int, version: int, allow_writes: bool, pipelined: bool,
-    with_facts: bool,
-) -> _Planned:  # fmt: skip
+    conn: Connection,
+    target: QueryProfile,
+    info: StatementInfo,
+    run: Execution,
+    options: PlanOptions,
+    call: _Call,
+) -> _Planned:
     """Settings, ``setup``, parameter values, then EXPLAIN (and the generic plan when asked)."""
+    query, setup, version, pipelined = target.query, call.setup, call.version, call.pipelined
     expect = query.expect
-    transaction_settings(conn, statement_timeout_ms, mode)
+    transaction_settings(conn, options.statement_timeout_ms, options.mode)
     if setup is not None:
         made = setup.run(conn)
         if made and expect.index:
             expect = replace(expect, index=made)
     if setup is not None and run.read_only:
         conn.execute("SET TRANSACTION READ ONLY")  # read-write -> read-only is allowed
-    params = {name: picked.value(conn, query, name, p) for name, p in pickers.items()}
+    params = {name: call.picked.value(conn, query, name, p) for name, p in target.pickers.items()}
     volatile = volatile_functions(conn, info)
-    run = unless_volatile(run, volatile, allow_writes)
-    options = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
+    run = unless_volatile(run, volatile, options.allow_writes)
+    format_ = "ANALYZE, BUFFERS, FORMAT JSON" if run.analyze else "FORMAT JSON"
     generic, generic_error = (None, None)
     named_rows: list[Any] | None = None
     if info.dollar_parameters:
@@ -128,25 +153,24 @@ def _plan(
         # sent only when it is sure to be needed (facts for the advisor, an index named).
         pending = (
             conn.execute(*psycopg_query(*named_tables(info)), prepare=True)
-            if pipelined and (with_facts or expect.index)
+            if pipelined and (options.with_facts or expect.index)
             else None
         )
-        plan = _explain(conn, query.sql, options, params, volatile, pipelined)
+        plan = _explain(conn, query.sql, format_, params, volatile, pipelined)
         named_rows = pending.fetchall() if pending is not None else None
     if query.expect.generic_plan and not info.dollar_parameters:
         generic, generic_error = generic_plan(conn, query, params, version)
-    return _Planned(plan, generic, generic_error, params, volatile, run, expect, named_rows)
+    return _Planned(info, plan, generic, generic_error, params, volatile, run, expect, named_rows)
 
 
 def _judge(
-    conn: Connection, query: HotQuery, info: StatementInfo, planned: _Planned, *,
-    seq_scan_rows: float, allow_seq_scan: frozenset[str],
-) -> tuple[CheckContext, list[CheckResult], dict[str, Table] | None]:  # fmt: skip
+    conn: Connection, query: HotQuery, planned: _Planned, options: PlanOptions
+) -> tuple[CheckContext, list[CheckResult], dict[str, Table] | None]:
     """The checks over the plan. The catalog's sizes serve the Seq Scan check only: a plan
     without one (most plans) needs no catalog read."""
     plans = [planned.plan] + ([planned.generic] if planned.generic else [])
     relations = (
-        read_relations(conn, info, plans, planned.named_rows)
+        read_relations(conn, planned.info, plans, planned.named_rows)
         if planned.named_rows is not None or scans_a_table(plans)
         else None
     )
@@ -155,16 +179,19 @@ def _judge(
         planned.plan, planned.expect, rows, planned.generic, planned.generic_error,
         planned.run.unmeasured, not_tables, unanalyzed, parents,
         order_by_count=shape(query.sql).order_by_count,
-        seq_scan_rows=seq_scan_rows, allow_seq_scan=allow_seq_scan,
+        seq_scan_rows=options.seq_scan_rows, allow_seq_scan=options.allow_seq_scan,
     )  # fmt: skip
     return ctx, run_checks(ctx), relations
 
 
 def _enrich(
-    conn: Connection, query: HotQuery, info: StatementInfo, planned: _Planned,
-    judged: tuple[CheckContext, list[CheckResult], dict[str, Table] | None], *,
-    with_facts: bool, setup: Setup | None,
-) -> tuple[list[CheckResult], QueryFacts | None]:  # fmt: skip
+    conn: Connection,
+    query: HotQuery,
+    planned: _Planned,
+    judged: tuple[CheckContext, list[CheckResult], dict[str, Table] | None],
+    with_facts: bool,
+    setup: Setup | None,
+) -> tuple[list[CheckResult], QueryFacts | None]:
     """The catalog's columns and indexes, for the hints and the advisor: read only when a
     check failed or an index is named (most plans pass; each read costs); the checks again
     with the hints."""
@@ -174,7 +201,7 @@ def _enrich(
         return checks, None
     if relations is None:
         plans = [planned.plan] + ([planned.generic] if planned.generic else [])
-        relations = read_relations(conn, info, plans, planned.named_rows)
+        relations = read_relations(conn, planned.info, plans, planned.named_rows)
     facts = query_facts(conn, shape(query.sql), relations, expect.index)
     missing = bool(expect.index) and not facts.has_index(expect.index or "")
     ctx = replace(ctx, hints=facts.hints(), missing_index=missing and setup is None)
@@ -206,20 +233,10 @@ GENERIC_NOTE = (
 
 def _explain_once(
     conn: Connection,
-    query: HotQuery,
-    *,
-    profile: str,
-    pickers: Mapping[str, ParamPicker],
-    analyze: bool = True,
-    mode: str = WILL_USE,
-    allow_writes: bool = False,
-    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
-    server_version: int | None = None,
-    picked: Pickers | None = None,
+    target: QueryProfile,
+    options: PlanOptions,
     setup: Setup | None = None,
-    seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD,
-    allow_seq_scan: frozenset[str] = frozenset(),
-    with_facts: bool = False,
+    state: RunState | None = None,
 ) -> QueryResult:
     """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it:
     plan, judge, enrich, all in one rolled-back transaction.
@@ -229,40 +246,37 @@ def _explain_once(
     then read as ``expect.index``. Raises :class:`QueryFailed` (the query's own problem) or
     ``psycopg.Error``.
     """
+    query = target.query
     try:
         info = analyse(query.sql)
     except SqlTextError as exc:
         raise QueryFailed(str(exc)) from None
     if info.access is Access.OTHER:
         raise QueryFailed(f"a {info.kind} is not a query; explain runs SELECT and DML only")
-    run = execution(info, analyze, allow_writes)
+    run = execution(info, options.analyze, options.allow_writes)
+    state = state or RunState(Pickers(options.allow_writes))
+    call = _Call(setup, state.picked, state.version or conn.info.server_version,
+                 _pipelined(query, info, setup, target.pickers))  # fmt: skip
     # rolled_back: a savepoint on a connection already in a transaction (a test's, an
     # ORM session's), and the caller's read_only as it was afterwards.
-    pipelined = _pipelined(query, info, setup, pickers)
     with (
-        conn.pipeline() if pipelined else nullcontext(),
+        conn.pipeline() if call.pipelined else nullcontext(),
         rolled_back(conn, read_only=run.read_only and setup is None),
     ):
-        planned = _plan(
-            conn, query, info, run, pickers=pickers, picked=picked or Pickers(allow_writes),
-            setup=setup, mode=mode, statement_timeout_ms=statement_timeout_ms,
-            version=server_version or conn.info.server_version, allow_writes=allow_writes,
-            pipelined=pipelined, with_facts=with_facts,
-        )  # fmt: skip
-        judged = _judge(conn, query, info, planned, seq_scan_rows=seq_scan_rows,
-                        allow_seq_scan=allow_seq_scan)  # fmt: skip
-        checks, facts = _enrich(conn, query, info, planned, judged, with_facts=with_facts,
-                                setup=setup)  # fmt: skip
-    volatile = planned.volatile
+        planned = _plan(conn, target, info, run, options, call)
+        judged = _judge(conn, query, planned, options)
+        checks, facts = _enrich(conn, query, planned, judged, options.with_facts, setup)
+    return QueryResult(
+        query, target.profile, planned.params, planned.plan, tuple(checks), planned.generic,
+        planned.run.analyze, notes=_notes(planned.volatile, info), facts=facts,
+    )  # fmt: skip
+
+
+def _notes(volatile: list[str], info: StatementInfo) -> tuple[str, ...]:
     notes: tuple[str, ...] = (
         (f"calls volatile function(s) {', '.join(volatile)}",) if volatile else ()
     )
-    if info.dollar_parameters:
-        notes += (GENERIC_NOTE,)
-    return QueryResult(
-        query, profile, planned.params, planned.plan, tuple(checks), planned.generic,
-        planned.run.analyze, notes=notes, facts=facts,
-    )  # fmt: skip
+    return (*notes, GENERIC_NOTE) if info.dollar_parameters else notes
 
 
 FORCED_WORSE_FACTOR = 2.0
@@ -292,32 +306,33 @@ def _much_worse(forced: Plan, natural: Plan) -> str | None:
 
 def explain_query(
     conn: Connection,
-    query: HotQuery,
+    target: QueryProfile,
+    options: PlanOptions = DEFAULT_OPTIONS,
     *,
-    profile: str,
-    pickers: Mapping[str, ParamPicker],
-    mode: str = WILL_USE,
     setup: Setup | None = None,
     natural_first: bool = True,
-    **options: Any,
+    state: RunState | None = None,
 ) -> QueryResult:
     """EXPLAIN one query for one profile on ``conn`` (idle, not in a transaction) and check it.
 
     In can-use mode the natural plan comes first: planner settings are forced only when it
     fails, and a forced plan much worse than the natural one is reported beside it
     (``natural_first=False`` forces at once: the pytest plugin's small test databases).
-    ``options`` are :func:`_explain_once`'s. Raises :class:`QueryFailed` (the query's own
-    problem) or ``psycopg.Error``.
+    ``state`` is the run's, shared by its queries. Raises :class:`QueryFailed` (the query's
+    own problem) or ``psycopg.Error``.
     """
-    once = partial(_explain_once, conn, query, profile=profile, pickers=pickers, setup=setup,
-                   **options)  # fmt: skip
+
+    def once(mode: str) -> QueryResult:
+        return _explain_once(conn, target, replace(options, mode=mode), setup, state)
+
+    mode = options.mode
     if mode not in FORCED_SETTINGS or not natural_first:
-        return once(mode=mode)
-    natural = once(mode=WILL_USE)
+        return once(mode)
+    natural = once(WILL_USE)
     if natural.passed:
         note = f"{mode}: the natural plan passes, so no planner setting was forced"
         return replace(natural, notes=(*natural.notes, note))
-    forced = once(mode=mode)
+    forced = once(mode)
     worse = _much_worse(forced.plan, natural.plan) if forced.plan and natural.plan else None
     return replace(forced, notes=(*forced.notes, worse)) if worse else forced
 
@@ -344,8 +359,12 @@ def query_error_text(exc: psycopg.Error, statement_timeout_ms: int) -> str:
     return f"{text} ({hint})"
 
 
+Explain = Callable[[Setup | None, bool | None], QueryResult]
+"""One query of a run planned again: with a setup (the advisor's what-if), executed or not."""
+
+
 def _advised(
-    conn: Connection, result: QueryResult, advise: Advise, explain: Callable[..., QueryResult]
+    conn: Connection, result: QueryResult, advise: Advise, explain: Explain
 ) -> QueryResult:
     """The result with the advisor's word on it, when a check failed."""
     if result.status != "fail" or result.plan is None or result.facts is None:
@@ -353,7 +372,7 @@ def _advised(
 
     def replan(setup: Setup) -> tuple[Plan, tuple[CheckResult, ...]]:
         # A hypothetical index (HypoPG) is invisible to EXPLAIN ANALYZE: plan only then.
-        again = explain(setup=setup, analyze=result.analyzed and not setup.plan_only)
+        again = explain(setup, result.analyzed and not setup.plan_only)
         if again.plan is None:  # pragma: no cover - explain_query raises instead
             raise QueryFailed("the what-if plan is missing")
         return again.plan, again.checks
@@ -370,13 +389,14 @@ def _advised(
 
 
 def _one(
-    conn: Connection, url: str, query: HotQuery, profile: str,
-    explain: Callable[..., QueryResult], advise: Advise | None, statement_timeout_ms: int,
+    conn: Connection, url: str, target: QueryProfile, explain: Explain, advise: Advise | None,
+    statement_timeout_ms: int,
 ) -> QueryResult:  # fmt: skip
     """One query and profile, advised when it fails; its own failure as an ``error`` result
     (the run goes on), a lost connection as the run's end."""
+    query, profile = target.query, target.profile
     try:
-        result = explain()
+        result = explain(None, None)
         return _advised(conn, result, advise, explain) if advise is not None else result
     except QueryFailed as exc:
         error = str(exc)
@@ -422,14 +442,9 @@ def _normalized_beyond_sql(query: HotQuery, exc: psycopg.Error) -> CheckResult |
 def run_workload(
     url: str,
     workload: Workload,
+    options: PlanOptions = DEFAULT_OPTIONS,
     *,
-    analyze: bool = True,
-    mode: str = WILL_USE,
-    allow_writes: bool = False,
-    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     advise: Advise | None = None,
-    seq_scan_rows: float = SEQ_SCAN_ROW_THRESHOLD,
-    allow_seq_scan: frozenset[str] = frozenset(),
     prepare: Callable[[Connection], None] | None = None,
 ) -> ExplainReport:
     """EXPLAIN every query and profile of ``workload`` on ``url`` and run their checks.
@@ -440,31 +455,28 @@ def run_workload(
     end: ``explain --stats`` imports production's statistics there.
     """
     results: list[QueryResult] = []
-    picked = Pickers(allow_writes)
     with (
         connect(url) as conn,
         conn.transaction(force_rollback=True) if prepare else nullcontext(),
     ):
-        version = conn.info.server_version
+        state = RunState(Pickers(options.allow_writes), conn.info.server_version)
         if prepare is not None:
             prepare(conn)
-        for query in workload.queries:
-            for profile, pickers in query.profile_params().items():
-                explain = partial(
-                    explain_query, conn, query, profile=profile, pickers=pickers,
-                    analyze=analyze, mode=mode, allow_writes=allow_writes,
-                    statement_timeout_ms=statement_timeout_ms, server_version=version,
-                    picked=picked, seq_scan_rows=seq_scan_rows, allow_seq_scan=allow_seq_scan,
-                )  # fmt: skip
-                results.append(
-                    _one(conn, url, query, profile, explain, advise, statement_timeout_ms)
-                )
+        for target in workload.profiles():
+
+            def explain(
+                setup: Setup | None, analyze: bool | None, target: QueryProfile = target
+            ) -> QueryResult:
+                again = options if analyze is None else replace(options, analyze=analyze)
+                return explain_query(conn, target, again, setup=setup, state=state)
+
+            results.append(_one(conn, url, target, explain, advise, options.statement_timeout_ms))
     return ExplainReport(
         target=describe(url),
         workload=workload.source,
-        analyze=analyze,
-        mode=mode,
-        server_version=version,
+        analyze=options.analyze,
+        mode=options.mode,
+        server_version=state.version or 0,
         results=tuple(results),
     )
 
@@ -475,8 +487,10 @@ __all__ = [
     "CAN_USE_SETTINGS",
     "WILL_USE",
     "ExplainReport",
+    "PlanOptions",
     "QueryFailed",
     "QueryResult",
+    "RunState",
     "explain_query",
     "query_error_text",
     "run_workload",

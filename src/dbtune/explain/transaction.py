@@ -16,17 +16,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from dbtune.query.options import CAN_REACH, CAN_USE
 from dbtune.sql.text import Access, StatementInfo
 
-STATEMENT_TIMEOUT_MS = 30_000
 LOCK_TIMEOUT_MS = 5_000
-WILL_USE, CAN_USE = "will-use", "can-use"
 CAN_USE_SETTINGS = ("enable_seqscan", "enable_bitmapscan", "enable_sort")
-CAN_REACH = "can-reach"
-"""Sequential scans off and nothing else: does any index reach the rows the query filters?
-The pytest plugin's forced mode. Its findings are Seq Scans only, so switching sorts off too
-would only let the forced plan's quirks (a whole index walked for its order) become findings,
-and flaky ones: which disabled plan wins then hangs on the test data's statistics."""
 FORCED_SETTINGS = {CAN_USE: CAN_USE_SETTINGS, CAN_REACH: ("enable_seqscan",)}
 
 Connection = psycopg.Connection[tuple[Any, ...]]

@@ -23,13 +23,13 @@ from dbtune.capture.workload_file import statement_name
 from dbtune.checks import CheckResult
 from dbtune.config import Config
 from dbtune.errors import first_line
-from dbtune.explain.runner import CAN_REACH, QueryFailed, QueryResult, explain_query
+from dbtune.explain.runner import CAN_REACH, PlanOptions, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.pytest_plans.stats_import import StatsImports
 from dbtune.query.advice import Advice, Setup
 from dbtune.sql.shape import shape
 from dbtune.sql.text import comments
-from dbtune.workload import Expectations, HotQuery
+from dbtune.workload import Expectations, HotQuery, QueryProfile
 
 _inside = contextvars.ContextVar("dbtune_inside", default=False)
 
@@ -149,10 +149,9 @@ class PlanRecorder:
                 self.stats.ensure(conn)
         expect, allowed = self._expect(seen.sql)
         query = HotQuery(name=seen.name, sql=seen.sql.replace("%", "%%"), expect=expect)
-        explain = functools.partial(
-            explain_query, conn, query, profile="default", pickers={}, analyze=False,
-            mode=CAN_REACH, allow_seq_scan=allowed,
-        )  # fmt: skip
+        target = QueryProfile(query, "default", {})
+        options = PlanOptions(analyze=False, mode=CAN_REACH, allow_seq_scan=allowed)
+        explain = functools.partial(explain_query, conn, target, options)
 
         def replan(setup: Setup) -> tuple[Plan, tuple[CheckResult, ...]]:
             again = explain(setup=setup)
@@ -170,7 +169,7 @@ class PlanRecorder:
         if walked is not None:
             try:
                 with _quiet():  # again, with the catalog's facts the advisor needs
-                    result = explain(with_facts=True)
+                    result = explain_query(conn, target, replace(options, with_facts=True))
             except (QueryFailed, psycopg.Error) as exc:
                 seen.error = first_line(exc)
                 return
