@@ -222,7 +222,14 @@ def test_a_constraint_index_is_never_proposed_for_dropping() -> None:
 def test_partitioned_indexes_are_judged_once_on_the_parent() -> None:
     only = 'CREATE INDEX ix_parent ON ONLY "App Schema"."Orders" USING btree ("userRef")'
     parent = _index(
-        "ix_parent", (2,), oid=10, partitioned=True, scans=0, valid=False, definition=only
+        "ix_parent",
+        (2,),
+        oid=10,
+        partitioned=True,
+        scans=0,
+        valid=False,
+        definition=only,
+        key_columns=("userRef",),
     )
     child = _index("orders_2026_userref_idx", (2,), oid=11, attached_to=10, scans=3)
     twin = _index("ix_parent_twin", (2,), oid=12, partitioned=True, scans=0)
@@ -231,7 +238,7 @@ def test_partitioned_indexes_are_judged_once_on_the_parent() -> None:
     assert subject == '"App Schema".ix_parent'
     assert fix == (
         'DROP INDEX "App Schema".ix_parent; '
-        'CREATE INDEX ix_parent ON "App Schema"."Orders" USING btree ("userRef");'
+        'CREATE INDEX ix_parent ON "App Schema"."Orders" ("userRef");'
     )
     unused = _found(catalog, "unused_indexes")
     assert unused == [('"App Schema".ix_parent_twin', 'DROP INDEX "App Schema".ix_parent_twin;')]

@@ -22,7 +22,6 @@ from dbtune.files import json_file
 from dbtune.migrations.chain import current_head
 from dbtune.migrations.revision_file import LINE, RevisionFile, new_revision_id
 from dbtune.query.advice import Suggestion, merge
-from dbtune.sql import helper_calls as calls
 from dbtune.sql.helper_calls import wrapped
 
 
@@ -144,14 +143,14 @@ def _docstring(item: Accepted, command: str) -> str:
     parts += ["", "Produced by:", f"    {command}"]
     # The opening quotes share the first line; ruff's E501 counts them.
     text = "\n".join(wrapped(parts, LINE - 3))
-    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return text
 
 
 def revision_file(item: Accepted, revision: str, down: str | None, command: str) -> RevisionFile:
     s = item.suggestion
     create = s.helper_call()
-    drop = calls.drop_index(s.name, s.table, schema=s.schema)
-    return RevisionFile(revision, down, _docstring(item, command), [("", [create])], [("", [drop])])
+    undo = [create.undo] if create.undo is not None else []
+    return RevisionFile(revision, down, _docstring(item, command), [("", [create])], [("", undo)])
 
 
 def revision_text(item: Accepted, revision: str, down: str | None, command: str) -> str:

@@ -158,13 +158,18 @@ def _timed(
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True, slots=True)
+class Rounds:
+    """How long latency is measured: rounds of ``per_round`` calls (``slow_per_round`` for the
+    variants that read a whole table)."""
+
+    rounds: int
+    per_round: int
+    slow_per_round: int
+
+
 def measure(
-    url: str,
-    *,
-    rounds: int,
-    per_round: int,
-    slow_per_round: int,
-    progress: Callable[[str], None] = lambda _: None,
+    url: str, rounds: Rounds, progress: Callable[[str], None] = lambda _: None
 ) -> tuple[Latency, dict[str, VariantResult], dict[str, object]]:
     """(floor, per-variant results, facts about the listing's plan)."""
     rng = random.Random(42)
@@ -174,13 +179,13 @@ def measure(
         floor: list[float] = []
         heavy_s: dict[str, list[float]] = {v: [] for v in TABLES}
         weighted_s: dict[str, list[float]] = {v: [] for v in TABLES}
-        for r in range(rounds):
-            progress(f"latency round {r + 1}/{rounds}")
+        for r in range(rounds.rounds):
+            progress(f"latency round {r + 1}/{rounds.rounds}")
             order = list(TABLES)
             rng.shuffle(order)
             for variant in order:
                 query = hot_query(TABLES[variant])
-                count = slow_per_round if variant == NO_INDEX else per_round
+                count = rounds.slow_per_round if variant == NO_INDEX else rounds.per_round
                 for _ in range(count):
                     floor.append(_timed(conn, FLOOR, None))
                     heavy_s[variant].append(_timed(conn, query, heavy))

@@ -246,24 +246,29 @@ async def measure_cell(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SweepPlan:
+    """What the sweep tries: the driver, the sizes, the clients, how long and how often."""
+
+    driver: str
+    sizes: Sequence[int]
+    clients: int
+    seconds: float  # per size and pass
+    passes: int
+    recommended: int  # 2 x CPU + 5, marked in the report
+
+
 async def sweep(
-    url: str,
-    mix: Sequence[Call],
-    *,
-    driver: str,
-    sizes: Sequence[int],
-    clients: int,
-    seconds: float,
-    passes: int,
-    recommended: int,
-    progress: Callable[[str], None] = lambda _: None,
+    url: str, mix: Sequence[Call], plan: SweepPlan, progress: Callable[[str], None] = lambda _: None
 ) -> Sweep:
     """Every size in every pass, ascending then descending in turn."""
-    result = Sweep(driver, clients, seconds, recommended, {s: [] for s in sizes})
+    sizes, passes = plan.sizes, plan.passes
+    cells: dict[int, list[Cell]] = {s: [] for s in sizes}
+    result = Sweep(plan.driver, plan.clients, plan.seconds, plan.recommended, cells)
     for p in range(passes):
         order = list(sizes) if p % 2 == 0 else list(reversed(sizes))
         for size in order:
-            cell = await measure_cell(url, driver, size, mix, clients, seconds)
+            cell = await measure_cell(url, plan.driver, size, mix, plan.clients, plan.seconds)
             result.cells[size].append(cell)
             progress(
                 f"pass {p + 1}/{passes} max_size {size:>3}: {cell.qps:8.0f} q/s  "

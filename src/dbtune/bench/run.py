@@ -100,14 +100,9 @@ def run_bench(url: str, config: BenchConfig, progress: Callable[[str], None]) ->
             url, rounds=config.insert_rounds, seconds=config.insert_seconds
         )
 
+    rounds = latency.Rounds(config.latency_rounds, config.per_round, config.slow_per_round)
     results.scaling, results.listing = measure_series(
-        url,
-        config.scales,
-        rounds=config.latency_rounds,
-        per_round=config.per_round,
-        slow_per_round=config.slow_per_round,
-        progress=progress,
-        at_largest=at_largest,
+        url, config.scales, rounds, progress, at_largest
     )
 
     results.recommended = pool_size().max_size

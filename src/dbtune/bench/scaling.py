@@ -94,10 +94,7 @@ def within(series: Sequence[int], present: int) -> tuple[int, ...]:
 def measure_series(
     url: str,
     series: Sequence[int],
-    *,
-    rounds: int,
-    per_round: int,
-    slow_per_round: int,
+    rounds: latency.Rounds,
     progress: Callable[[str], None],
     at_largest: Callable[[], None] = lambda: None,
 ) -> tuple[list[ScalePoint], dict[str, object]]:
@@ -114,13 +111,7 @@ def measure_series(
 
         latency.prepare_variants(url, at_size, rows=rows, users=users_for(rows))
         try:
-            floor, variants, listing = latency.measure(
-                url,
-                rounds=rounds,
-                per_round=per_round,
-                slow_per_round=slow_per_round,
-                progress=at_size,
-            )
+            floor, variants, listing = latency.measure(url, rounds, at_size)
             points.append(ScalePoint(rows, floor, variants))
             if i == len(series) - 1:
                 at_largest()

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from dbtune.catalog.query import CatalogQuery, Runner
 from dbtune.sql.identifiers import ident
+from dbtune.sql.index_spec import IndexKey, IndexSpec
 from dbtune.sql.text import same_expression
 
 _INDEXES = CatalogQuery(
@@ -44,7 +45,27 @@ SELECT c.relname, t.relname, n.nspname, i.indisvalid, i.indisunique, i.indisprim
              FROM generate_series(1, i.indnkeyatts) AS k ORDER BY k) AS nulls_first,
        i.indcollation::oid[] AS collations,
        c.relkind = 'I' AS partitioned,
-       (SELECT h.inhparent FROM pg_inherits AS h WHERE h.inhrelid = i.indexrelid) AS attached_to
+       (SELECT h.inhparent FROM pg_inherits AS h WHERE h.inhrelid = i.indexrelid) AS attached_to,
+       -- each key's collation and operator class by name, NULL where it is the default
+       array(SELECT CASE WHEN i.indcollation[k - 1] = 0
+                           OR i.indcollation[k - 1] = a.attcollation
+                           OR (i.indkey[k - 1] = 0 AND i.indcollation[k - 1] = 100)
+                         THEN NULL
+                         WHEN cn.nspname = 'pg_catalog' THEN co.collname::text
+                         ELSE cn.nspname || '.' || co.collname END
+             FROM generate_series(1, i.indnkeyatts) AS k
+             LEFT JOIN pg_attribute AS a
+               ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k - 1] AND i.indkey[k - 1] <> 0
+             LEFT JOIN pg_collation AS co ON co.oid = i.indcollation[k - 1]
+             LEFT JOIN pg_namespace AS cn ON cn.oid = co.collnamespace
+             ORDER BY k) AS collation_names,
+       array(SELECT CASE WHEN o.opcdefault THEN NULL
+                         WHEN opn.nspname = 'pg_catalog' THEN o.opcname::text
+                         ELSE opn.nspname || '.' || o.opcname END
+             FROM generate_series(1, i.indnkeyatts) AS k
+             JOIN pg_opclass AS o ON o.oid = i.indclass[k - 1]
+             JOIN pg_namespace AS opn ON opn.oid = o.opcnamespace
+             ORDER BY k) AS opclass_names
 FROM pg_index AS i
 JOIN pg_class AS c ON c.oid = i.indexrelid
 JOIN pg_class AS t ON t.oid = i.indrelid
@@ -102,6 +123,32 @@ class IndexInfo:
     collations: tuple[int, ...] = ()  # pg_index.indcollation, per column (0: not collatable)
     partitioned: bool = False  # an index on a partitioned table (no storage of its own)
     attached_to: int | None = None  # the partitioned index this partition's index belongs to
+    key_collations: tuple[str | None, ...] = ()  # by name, None where the default
+    key_opclasses: tuple[str | None, ...] = ()  # by name, None where the default
+
+    def keys(self) -> tuple[IndexKey, ...]:
+        """Each key exactly, from the catalog by attnum (an expression's own text, column by
+        column): what builds this index again."""
+        return tuple(self._key(k) for k in range(len(self.key_attnums)))
+
+    def _key(self, k: int) -> IndexKey:
+        text = self.key_columns[k]
+        column, expression = (text, "") if self.key_attnums[k] else ("", text)
+        return IndexKey(
+            column,
+            expression,
+            self.descending[k],
+            self.nulls_first[k] if k < len(self.nulls_first) else None,
+            self.key_collations[k] if k < len(self.key_collations) else None,
+            self.key_opclasses[k] if k < len(self.key_opclasses) else None,
+        )
+
+    def spec(self) -> IndexSpec:
+        """The index as ``create_index_online`` builds it: every key, the INCLUDE list, the
+        predicate, uniqueness and the access method, read from the catalog by OID."""
+        where = self.predicate or None
+        keys = self.keys()
+        return IndexSpec(self.name, self.table, keys, self.include, where, self.unique, self.method)
 
     @property
     def protected(self) -> bool:
@@ -157,7 +204,8 @@ def drop_index_sql(index: IndexInfo) -> str:
 def _index(row: Sequence[Any]) -> IndexInfo:
     (name, table, schema, valid, unique, primary, backs, nkey, columns, desc, opclasses,
      predicate, method, definition, size, oid, table_oid, attnums, locked, scans,
-     default_ops, nulls_first, collations, partitioned, attached_to) = row  # fmt: skip
+     default_ops, nulls_first, collations, partitioned, attached_to, collation_names,
+     opclass_names) = row  # fmt: skip
     return IndexInfo(
         name, table, schema, bool(valid), bool(unique), bool(primary), bool(backs),
         tuple(columns[:nkey]), tuple(desc), tuple(columns[nkey:]), str(opclasses),
@@ -166,6 +214,7 @@ def _index(row: Sequence[Any]) -> IndexInfo:
         bool(locked), int(scans), bool(default_ops), tuple(nulls_first),
         tuple(int(c) for c in collations), bool(partitioned),
         int(attached_to) if attached_to is not None else None,
+        tuple(collation_names or ()), tuple(opclass_names or ()),
     )  # fmt: skip
 
 
@@ -184,8 +233,8 @@ def read_indexes(
 
 
 def rebuild_sql(index: IndexInfo) -> str:
-    """The statement that builds ``index`` again: concurrently, or, for a partitioned index
-    (CONCURRENTLY is refused there), a plain build on the parent and all its partitions."""
-    if index.partitioned:
-        return index.definition.replace(" ON ONLY ", " ON ", 1)
-    return index.definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)
+    """The statement that builds ``index`` again, from its keys read by OID (built, never
+    pasted from ``pg_get_indexdef``): concurrently, or, for a partitioned index (CONCURRENTLY
+    is refused there), a plain build on the parent and all its partitions."""
+    statement = index.spec().statement(index.schema, concurrently=not index.partitioned)
+    return statement.as_string()

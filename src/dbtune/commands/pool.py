@@ -75,19 +75,10 @@ def tune(options: TuneOptions, progress: Callable[[str], None] = lambda _: None)
     sizes = sorted(set(options.sizes)) or pool_tune.sizes_to_try(
         recommended, options.clients, server_budget(options.url).available
     )
-    result = asyncio.run(
-        pool_tune.sweep(
-            options.url,
-            mix.calls,
-            driver=options.driver,
-            sizes=sizes,
-            clients=options.clients,
-            seconds=options.seconds,
-            passes=options.passes,
-            recommended=recommended,
-            progress=progress,
-        )
+    plan = pool_tune.SweepPlan(
+        options.driver, sizes, options.clients, options.seconds, options.passes, recommended
     )
+    result = asyncio.run(pool_tune.sweep(options.url, mix.calls, plan, progress))
     with connect(options.url) as conn:
         version = conn.info.server_version
     return Tuned(mix, result, version)

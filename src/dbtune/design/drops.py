@@ -1,10 +1,11 @@
 """Which existing indexes the design would drop (only under ``--propose-drops``: an index the
 user did not ask dbtune to touch is the application's), each with whose it is and its undo.
 
-An index whose undo the online helper cannot write exactly (an expression, an operator class,
-a collation, a NULLS order, another method) is never proposed: every revision dbtune writes
-must round-trip. The undo passes ``allow_wide``: the index existed, so the width guard has no
-say over building it again.
+Every revision dbtune writes must round-trip: the undo builds the index again from its keys as
+the catalog holds them by OID (expressions, collations, operator classes, NULLS order, the
+predicate, INCLUDE, the method), with ``allow_wide``: the index existed, so the width guard has
+no say over building it again. A partitioned index, which no online build can make, is never
+proposed.
 
 An index is dropped only when no query of the workload uses it under the chosen design (its
 name in none of the verified plans) *and* doctor calls it unused (never scanned since the
@@ -16,18 +17,17 @@ foreign key's columns (doctor's own rules).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from pglast import ast, parse_sql
 
 from dbtune.catalog import Catalog, IndexInfo
 from dbtune.design.existing import owner
 from dbtune.design.solver import prefix_redundant
 from dbtune.query.advice import Suggestion
-from dbtune.sql.helper_calls import HelperCall, drop_index, index_stmt
+from dbtune.sql.helper_calls import HelperCall, drop_index
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -39,15 +39,15 @@ class Drop:
     owner: str = "the application's"
 
     def call(self) -> HelperCall:
-        return drop_index(self.index.name, self.index.table, schema=self.index.schema)
+        """``drop_index_online``, its undo the index built again from the catalog's keys (none
+        for a partitioned index: ``CREATE INDEX CONCURRENTLY`` cannot build it)."""
+        index = self.index
+        again = None if index.partitioned else index.spec()
+        return drop_index(index.name, index.table, schema=index.schema, recreate=again)
 
     def undo(self) -> HelperCall | None:
-        """The ``create_index_online`` call that builds it again as it is."""
-        statement = parse_sql(self.index.definition)[0].stmt
-        call = index_stmt(statement) if isinstance(statement, ast.IndexStmt) else None
-        if call is None:
-            return None
-        return replace(call, kwargs=(*call.kwargs, ("allow_wide", True)))
+        """The ``create_index_online`` call that builds it again exactly as it is."""
+        return self.call().undo
 
 
 def _as_suggestion(index: IndexInfo) -> Suggestion:

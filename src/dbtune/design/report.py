@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from dbtune.migrations.chain import current_head
 from dbtune.migrations.revision_file import LINE, RevisionFile, new_revision_id
-from dbtune.sql import helper_calls as calls
 from dbtune.sql.helper_calls import wrapped
 
 if TYPE_CHECKING:
@@ -194,9 +193,9 @@ def revision(design: Design, versions: Path, command: str) -> Path:
     online; its downgrade undoes both exactly."""
     chosen = [(i, design.candidates[i].suggestion) for i in design.selection.chosen]
     create = [s.helper_call() for _, s in chosen]
-    undo_create = [calls.drop_index(s.name, s.table, schema=s.schema) for _, s in chosen]
+    undo_create = [c.undo for c in create if c.undo is not None]
     drop = [d.call() for d in design.drops]
-    undo_drop = [u for d in design.drops if (u := d.undo()) is not None]
+    undo_drop = [u for d in drop if (u := d.undo) is not None]
     figures = (
         "Measured before -> after: EXPLAIN (ANALYZE, BUFFERS), medians."
         if design.measured is not None
@@ -217,7 +216,7 @@ def revision(design: Design, versions: Path, command: str) -> Path:
         "Produced by:",
         f"    {command}",
     ]
-    doc = "\n".join(wrapped(lines, LINE - 3)).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    doc = "\n".join(wrapped(lines, LINE - 3))
     steps = [("build the design's indexes", create), ("drop what no query uses", drop)]
     undo = [("", undo_drop), ("", undo_create)]
     made = RevisionFile(

@@ -9,6 +9,7 @@ from typing import Literal
 
 from dbtune.catalog import Catalog
 from dbtune.doctor.selection import Selection
+from dbtune.sql.index_spec import IndexSpec
 
 SMALL_BYTES = 8 * 2**20
 SMALL_ROWS = 10_000
@@ -61,6 +62,7 @@ class Finding:
     columns: tuple[str, ...] = ()
     undo: str = ""
     schema: str | None = None  # for an object that is neither a table nor an index (a sequence)
+    restores: IndexSpec | None = None  # the index the fix drops, as the catalog has it
 
 
 @dataclass(frozen=True, slots=True)

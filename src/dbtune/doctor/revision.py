@@ -55,10 +55,23 @@ def _calls(statements: str, scored: Scored) -> list[calls.HelperCall]:
             and scored.table is not None
         ):
             name = [str(n.sval) for n in (node.objects or ((),))[0]][-1]
-            call = calls.drop_index(name, scored.table, schema=scored.schema)
+            restores = scored.finding.restores
+            again = restores if restores is not None and restores.name == name else None
+            call = calls.drop_index(name, scored.table, schema=scored.schema, recreate=again)
         out.append(call or calls.HelperCall("execute_online", (statement.strip(),),
                                       (("lock_timeout", LOCK_TIMEOUT),)))  # fmt: skip
     return out
+
+
+def _undo(scored: Scored) -> list[calls.HelperCall]:
+    """The fix undone: each of its calls' own inverse in reverse order (an index it drops built
+    again from the catalog's keys, one it builds dropped); a fix of other statements by the
+    finding's undo statements."""
+    made = _calls(scored.finding.fix, scored)
+    inverses = [c.undo for c in reversed(made)]
+    if made and all(u is not None for u in inverses):
+        return [u for u in inverses if u is not None]
+    return _calls(scored.finding.undo, scored) if scored.finding.undo else []
 
 
 def revision_file(
@@ -74,7 +87,7 @@ def revision_file(
         upgrade.append((f"{scored.finding.kind}: {scored.finding.subject}", made))
     downgrade: list[tuple[str, list[calls.HelperCall]]] = []
     for _, scored in reversed(findings):
-        made = _calls(scored.finding.undo, scored) if scored.finding.undo else []
+        made = _undo(scored)
         if not made or made in [m for _, m in downgrade]:
             continue
         downgrade.append((f"undo {scored.finding.kind}: {scored.finding.subject}", made))

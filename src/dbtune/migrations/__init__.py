@@ -38,8 +38,10 @@ from dbtune.migrations.foreign_keys import add_foreign_key_online
 from dbtune.migrations.indexes import create_index_online, drop_index_online
 from dbtune.migrations.not_null import set_not_null_online
 from dbtune.migrations.unique import add_unique_online
+from dbtune.sql.index_spec import IndexKey
 
 __all__ = [
+    "IndexKey",
     "add_checks_online",
     "add_column_online",
     "add_foreign_key_online",

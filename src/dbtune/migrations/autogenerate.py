@@ -22,6 +22,7 @@ from alembic.operations import ops
 from sqlalchemy.sql.elements import TextClause
 
 from dbtune.sql import helper_calls as calls
+from dbtune.sql.index_spec import IndexSpec
 
 
 class CreateIndexOnlineOp(ops.MigrateOperation):
@@ -103,10 +104,16 @@ def rewrite_directives(context: Any, revision: Any, directives: list[Any]) -> No
 def _render_create(context: AutogenContext, op: CreateIndexOnlineOp) -> str:
     context.imports.add("from dbtune.migrations import create_index_online")
     source = op.source
-    return calls.create_index(
-        source.index_name or "", source.table_name, [str(c) for c in source.columns],
-        include=op.include, where=op.where, unique=bool(source.unique), schema=source.schema,
-    ).text()  # fmt: skip
+    columns = [str(c) for c in source.columns]
+    spec = IndexSpec.build(
+        source.index_name or "",
+        source.table_name,
+        columns,
+        include=op.include,
+        where=op.where,
+        unique=bool(source.unique),
+    )
+    return calls.create_index(spec, source.schema).text()
 
 
 @renderers.dispatch_for(DropIndexOnlineOp)

@@ -83,6 +83,7 @@ def describe_index(conn: sa.Connection, name: str, table: ResolvedTable) -> Exis
         definition=index.definition,
         method=index.method,
         default_opclasses=index.default_opclasses,
+        keys=() if index.locked else index.keys(),
     )
 
 

@@ -45,6 +45,7 @@ from dbtune.sql.index_spec import (
     INDEX_TUPLE_HEADER_BYTES,
     VARLENA_HEADER_BYTES,
     ColumnType,
+    IndexKey,
     IndexSpec,
     check_identifier,
     differences,
@@ -63,11 +64,12 @@ def drop_statement(name: str, schema: str) -> sql.Composed:
 def create_index_online(
     index_name: str,
     table_name: str,
-    columns: Sequence[str],
+    columns: Sequence[str | IndexKey],
     *,
     include: Sequence[str] = (),
     where: str | None = None,
     unique: bool = False,
+    method: str = "btree",
     schema: str | None = None,
     allow_wide: bool = False,
     lock_timeout: str | None = None,
@@ -76,10 +78,11 @@ def create_index_online(
     """Build an index with ``CREATE INDEX CONCURRENTLY``, safely (see the module docstring).
 
     ``columns`` are column names exactly as the catalog spells them, each optionally followed
-    by `` DESC``; ``where`` (SQL) makes a partial index.
+    by `` DESC``, or :class:`IndexKey` for an expression, a collation, an operator class or a
+    NULLS order; ``where`` (SQL) makes a partial index; ``method`` another access method.
     """
     spec = IndexSpec.build(
-        index_name, table_name, columns, include=include, where=where, unique=unique
+        index_name, table_name, columns, include=include, where=where, unique=unique, method=method
     )
     run_operation(
         CreateIndex(spec, table_name, schema, allow_wide),
@@ -153,20 +156,27 @@ def _refuse_unknown_or_wide(
     conn: sa.Connection, spec: IndexSpec, table: ResolvedTable, columns: Mapping[str, ColumnType],
     allow_wide: bool,
 ) -> None:  # fmt: skip
-    missing = [c for c, _ in spec.columns if c not in columns] + [
+    missing = [k.column for k in spec.keys if k.column and k.column not in columns] + [
         c for c in spec.include if c not in columns
     ]
     if missing:
         raise MigrationError(
             f"index {spec.name}: column(s) {', '.join(missing)} not in {table.display}; "
-            "columns are matched exactly (case-sensitive), and the helper takes column names, "
-            "not expressions"
+            "columns are matched exactly (case-sensitive); an expression is a "
+            "Key(expression=...)"
         )
-    if allow_wide:
+    if allow_wide or spec.method != "btree":
         return
+    expressions = [k.expression for k in spec.keys if k.expression]
+    if expressions:
+        raise MigrationError(
+            f"index {spec.name}: the width of the expression key(s) {', '.join(expressions)} "
+            "cannot be bounded from the catalog; pass allow_wide=True if every value stays "
+            f"well under {BTREE_MAX_ENTRY_BYTES} bytes"
+        )
     unbounded = _unbounded_unique_keys(spec, columns)
-    keys = tuple(k for k in spec.columns if k[0] not in unbounded)
-    problem = width_problem(replace(spec, columns=keys), columns)
+    keys = tuple(k for k in spec.keys if k.column not in unbounded)
+    problem = width_problem(replace(spec, keys=keys), columns)
     if problem:
         raise MigrationError(problem)
     if unbounded:

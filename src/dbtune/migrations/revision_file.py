@@ -45,10 +45,14 @@ class RevisionFile:
     downgrade: Sequence[tuple[str, Sequence[HelperCall]]]
 
     def text(self) -> str:
-        used = sorted({c.func for _, calls in (*self.upgrade, *self.downgrade) for c in calls})
+        # The docstring holds names as SQL quotes them: a backslash or three quotes in one
+        # would end it.
+        doc = self.doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+        steps = (*self.upgrade, *self.downgrade)
+        used = sorted({name for _, calls in steps for c in calls for name in c.names()})
         imports = f"from dbtune.migrations import {', '.join(used)}\n\n" if used else ""
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        return f'''"""{self.doc}
+        return f'''"""{doc}
 
 Revision ID: {self.revision}
 Revises:{" " + self.down if self.down else ""}

@@ -61,10 +61,7 @@ class Suggestion:
 
     def helper_call(self) -> helper_calls.HelperCall:
         """The ``create_index_online`` call for an Alembic revision."""
-        return helper_calls.create_index(
-            self.name, self.table, self.columns, include=self.include, where=self.where,
-            schema=self.schema, allow_wide=self.allow_wide,
-        )  # fmt: skip
+        return helper_calls.create_index(self.spec(), self.schema, allow_wide=self.allow_wide)
 
     def call(self) -> str:
         return self.helper_call().text()

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pglast import ast
 from pglast.enums import SortByDir
 from pglast.stream import RawStream
+
+from dbtune.sql.index_spec import IndexKey, IndexSpec
 
 CODE_LINE = 88
 """ruff format's and black's default line length."""
@@ -33,15 +35,30 @@ _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def py_literal(value: object) -> str:
-    """``value`` (str, bool, int, None, or a list/tuple of them) as Python source, quoted the
-    way ruff format quotes it."""
+    """``value`` (str, bool, int, None, an :class:`IndexKey`, or a list/tuple of them) as
+    Python source, quoted the way ruff format quotes it."""
     if isinstance(value, list | tuple):
         return "[" + ", ".join(py_literal(v) for v in value) + "]"
+    if isinstance(value, IndexKey):
+        return f"IndexKey({', '.join(_key_fields(value))})"
     if isinstance(value, str):
         quote = "'" if value.count('"') > value.count("'") else '"'
         body = "".join(_ESCAPES.get(c, "\\" + c if c == quote else c) for c in value)
         return f"{quote}{body}{quote}"
     return repr(value)
+
+
+def _key_fields(key: IndexKey) -> list[str]:
+    """An :class:`IndexKey`'s fields that differ from the defaults, as keyword arguments."""
+    given = {
+        "column": key.column or None,
+        "expression": key.expression or None,
+        "descending": key.descending or None,
+        "nulls_first": key.nulls_first,
+        "collation": key.collation,
+        "opclass": key.opclass,
+    }
+    return [f"{name}={py_literal(value)}" for name, value in given.items() if value is not None]
 
 
 def wrapped(lines: Sequence[str], width: int = 93) -> list[str]:
@@ -97,11 +114,13 @@ def code_call(func: str, args: Sequence[str | tuple[str, str]], indent: str = " 
 
 @dataclass(frozen=True, slots=True)
 class HelperCall:
-    """One call of an online helper: its name, positional and keyword arguments."""
+    """One call of an online helper: its name, positional and keyword arguments, and the call
+    that undoes it exactly (None where nothing written here can)."""
 
     func: str
     args: tuple[object, ...] = ()
     kwargs: tuple[tuple[str, object], ...] = ()
+    undo: HelperCall | None = field(default=None, compare=False, repr=False)
 
     def text(self) -> str:
         """One line, ``repr`` style: how a message shows it."""
@@ -117,34 +136,49 @@ class HelperCall:
         parts += [f"{k}={py_literal(v)}" for k, v in self.kwargs]
         return code_call(self.func, parts, indent)
 
+    def names(self) -> set[str]:
+        """What a revision must import from ``dbtune.migrations`` to make this call."""
+        keys = any(isinstance(v, IndexKey) for a in self.args if isinstance(a, tuple) for v in a)
+        return {self.func, "IndexKey"} if keys else {self.func}
+
+
+def _key_arg(key: IndexKey) -> str | IndexKey:
+    """A plain column as the string ``create_index_online`` reads, any other key as itself."""
+    if key.plain:
+        return f"{key.column} DESC" if key.descending else key.column
+    return key
+
 
 def create_index(
-    name: str,
-    table: str,
-    columns: Sequence[str],
-    *,
-    include: Sequence[str] = (),
-    where: str | None = None,
-    unique: bool = False,
-    schema: str | None = None,
-    allow_wide: bool = False,
+    spec: IndexSpec, schema: str | None = None, *, allow_wide: bool = False
 ) -> HelperCall:
+    """``create_index_online(...)`` building ``spec``; its undo drops it."""
     kwargs: list[tuple[str, object]] = []
-    if include:
-        kwargs.append(("include", tuple(include)))
-    if where is not None:
-        kwargs.append(("where", where))
-    if unique:
+    if spec.include:
+        kwargs.append(("include", tuple(spec.include)))
+    if spec.where is not None:
+        kwargs.append(("where", spec.where))
+    if spec.unique:
         kwargs.append(("unique", True))
+    if spec.method != "btree":
+        kwargs.append(("method", spec.method))
     if schema:
         kwargs.append(("schema", schema))
     if allow_wide:
         kwargs.append(("allow_wide", True))
-    return HelperCall("create_index_online", (name, table, tuple(columns)), tuple(kwargs))
+    columns = tuple(_key_arg(k) for k in spec.keys)
+    undo = drop_index(spec.name, spec.table, schema=schema)
+    return HelperCall("create_index_online", (spec.name, spec.table, columns), tuple(kwargs), undo)
 
 
-def drop_index(name: str, table: str, *, schema: str | None = None) -> HelperCall:
-    return HelperCall("drop_index_online", (name, table), (("schema", schema),) if schema else ())
+def drop_index(
+    name: str, table: str, *, schema: str | None = None, recreate: IndexSpec | None = None
+) -> HelperCall:
+    """``drop_index_online(...)``; given the index as the catalog has it (``recreate``), its
+    undo builds it again exactly (``allow_wide``: it existed, the width guard has no say)."""
+    undo = create_index(recreate, schema, allow_wide=True) if recreate is not None else None
+    kwargs = (("schema", schema),) if schema else ()
+    return HelperCall("drop_index_online", (name, table), kwargs, undo)
 
 
 def index_stmt(node: ast.IndexStmt) -> HelperCall | None:
@@ -168,8 +202,11 @@ def index_stmt(node: ast.IndexStmt) -> HelperCall | None:
         return None
     include = [str(e.name) for e in node.indexIncludingParams or () if isinstance(e, ast.IndexElem)]
     where = str(RawStream()(node.whereClause)) if node.whereClause is not None else None
-    return create_index(
-        str(node.idxname or "name"), str(relation.relname), columns, include=include,
-        where=where, unique=bool(node.unique),
-        schema=str(relation.schemaname) if relation.schemaname else None,
-    )  # fmt: skip
+    schema = str(relation.schemaname) if relation.schemaname else None
+    try:
+        name, table = str(node.idxname or "name"), str(relation.relname)
+        unique = bool(node.unique)
+        spec = IndexSpec.build(name, table, columns, include=include, where=where, unique=unique)
+    except ValueError:
+        return None
+    return create_index(spec, schema)

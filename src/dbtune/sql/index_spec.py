@@ -22,7 +22,7 @@ from psycopg import sql
 from typing_extensions import Unpack
 
 from dbtune.sql.identifiers import ident
-from dbtune.sql.text import same_expression
+from dbtune.sql.text import expression_key, one_expression, same_expression
 
 BTREE_MAX_ENTRY_BYTES = 2704
 INDEX_TUPLE_HEADER_BYTES = 8
@@ -37,6 +37,86 @@ class IndexOptions(TypedDict, total=False):
     include: Sequence[str]
     where: str | None
     unique: bool
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexKey:
+    """One key of an index beyond a plain column name: an expression, a NULLS order, a
+    collation or an operator class (``create_index_online`` takes these beside plain names,
+    so an index the catalog holds can be written back exactly).
+
+    ``column`` is a name as the catalog spells it; ``expression`` is SQL, parsed and refused
+    unless it is one expression. ``collation`` and ``opclass`` are names, ``schema.name``
+    outside ``pg_catalog``; ``nulls_first`` None keeps the direction's default.
+    """
+
+    column: str = ""
+    expression: str = ""
+    descending: bool = False
+    nulls_first: bool | None = None
+    collation: str | None = None
+    opclass: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.column) == bool(self.expression):
+            raise ValueError("a key is a column or an expression, not both and not neither")
+        if self.column:
+            check_identifier(self.column)
+        else:
+            expression_key(self.expression)  # one expression, or SqlTextError
+        for name in (self.collation, self.opclass):
+            if name is not None:
+                for part in name.split(".", 1):
+                    check_identifier(part)
+
+    @property
+    def name(self) -> str:
+        """The column, or the expression in parentheses (never equal to a column name)."""
+        return self.column or f"({self.expression})"
+
+    @property
+    def plain(self) -> bool:
+        """A bare column, ASC or DESC: what a string in ``columns`` says."""
+        return (
+            bool(self.column)
+            and self.nulls_first in (None, self.descending)
+            and (self.collation is None and self.opclass is None)
+        )
+
+    def element(self) -> sql.Composable:
+        """The key as ``CREATE INDEX`` lists it, every name quoted."""
+        parts: list[sql.Composable] = [
+            ident(self.column)
+            if self.column
+            else sql.SQL("({})").format(sql.SQL(one_expression(self.expression)))
+        ]
+        if self.collation is not None:
+            parts.append(sql.SQL("COLLATE {}").format(ident(*self.collation.split(".", 1))))
+        if self.opclass is not None:
+            parts.append(ident(*self.opclass.split(".", 1)))
+        if self.descending:
+            parts.append(sql.SQL("DESC"))
+        if self.nulls_first is not None and self.nulls_first != self.descending:
+            parts.append(sql.SQL("NULLS FIRST" if self.nulls_first else "NULLS LAST"))
+        return sql.SQL(" ").join(parts)
+
+    def same_as(self, other: IndexKey) -> bool:
+        """The same key: the same column (or an expression of the same tree), direction,
+        NULLS order, collation and operator class."""
+        if self.column or other.column:
+            same = self.column == other.column
+        else:
+            same = expression_key(self.expression) == expression_key(other.expression)
+        return same and (self.descending, self.collation, self.opclass, self._nulls_first()) == (
+            other.descending,
+            other.collation,
+            other.opclass,
+            other._nulls_first(),
+        )
+
+    def _nulls_first(self) -> bool:
+        return self.descending if self.nulls_first is None else self.nulls_first
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,23 +125,39 @@ class IndexSpec:
 
     name: str
     table: str
-    columns: tuple[tuple[str, bool], ...]  # (column or expression, descending)
+    keys: tuple[IndexKey, ...]
     include: tuple[str, ...] = ()
     where: str | None = None
     unique: bool = False
+    method: str = "btree"
+
+    @property
+    def columns(self) -> tuple[tuple[str, bool], ...]:
+        """(column, or expression in parentheses; descending) per key."""
+        return tuple((k.name, k.descending) for k in self.keys)
+
+    @property
+    def plain(self) -> bool:
+        """Bare columns on a btree: what the width guard and the advisor reason about."""
+        return self.method == "btree" and all(k.plain for k in self.keys)
 
     @classmethod
     def build(
-        cls, name: str, table: str, columns: Sequence[str], **options: Unpack[IndexOptions]
+        cls,
+        name: str,
+        table: str,
+        columns: Sequence[str | IndexKey],
+        **options: Unpack[IndexOptions],
     ) -> IndexSpec:
         """Validate the names and parse ``"col DESC"``; ``options`` as the dataclass fields."""
         include = tuple(options.get("include", ()))
         for identifier in (name, table, *include):
             check_identifier(identifier)
-        columns_ = tuple(parse_column(c) for c in columns)
-        return cls(
-            name, table, columns_, include, options.get("where"), options.get("unique", False)
-        )
+        keys = tuple(c if isinstance(c, IndexKey) else _key(c) for c in columns)
+        method = options.get("method", "btree")
+        check_identifier(method)
+        return cls(name, table, keys, include, options.get("where"),
+                   options.get("unique", False), method)  # fmt: skip
 
     def statement(
         self, schema: str | None = None, *, concurrently: bool = False, if_not_exists: bool = False
@@ -75,10 +171,11 @@ class IndexSpec:
         if if_not_exists:
             parts.append(sql.SQL("IF NOT EXISTS"))
         table = ident(*([schema] if schema else []), self.table)
-        columns = sql.SQL(", ").join(
-            sql.SQL("{} DESC").format(ident(c)) if desc else ident(c) for c, desc in self.columns
-        )
-        parts.append(sql.SQL("{} ON {} ({})").format(ident(self.name), table, columns))
+        keys = sql.SQL(", ").join(k.element() for k in self.keys)
+        parts.append(sql.SQL("{} ON {}").format(ident(self.name), table))
+        if self.method != "btree":
+            parts.append(sql.SQL("USING {}").format(ident(self.method)))
+        parts.append(sql.SQL("({})").format(keys))
         if self.include:
             parts.append(
                 sql.SQL("INCLUDE ({})").format(sql.SQL(", ").join(ident(c) for c in self.include))
@@ -106,6 +203,7 @@ class ExistingIndex:
     definition: str
     method: str = "btree"
     default_opclasses: bool = True
+    keys: tuple[IndexKey, ...] = ()  # each key exactly, when the catalog was read for them
 
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names silently
@@ -132,6 +230,11 @@ def check_identifier(name: str) -> str:
     return name
 
 
+def _key(text: str) -> IndexKey:
+    column, descending = parse_column(text)
+    return IndexKey(column, descending=descending)
+
+
 def parse_column(spec: str) -> tuple[str, bool]:
     """``"createdAt DESC"`` -> ``("createdAt", True)``; ``"user_id"`` -> ``(..., False)``.
 
@@ -149,15 +252,21 @@ def differences(wanted: IndexSpec, existing: ExistingIndex) -> list[str]:
     found = []
     if wanted.table != existing.table:
         found.append(f"table {existing.table} instead of {wanted.table}")
-    if wanted.columns != existing.key_columns:
+    if existing.keys:
+        same = len(wanted.keys) == len(existing.keys) and all(
+            w.same_as(e) for w, e in zip(wanted.keys, existing.keys, strict=False)
+        )
+        if not same:
+            found.append("key columns")
+    elif wanted.columns != existing.key_columns:
         found.append("key columns")
     if wanted.include != existing.include:
         found.append("INCLUDE columns")
     if wanted.unique != existing.unique:
         found.append("uniqueness")
-    if existing.method != "btree":
-        found.append(f"access method {existing.method} instead of btree")
-    if not existing.default_opclasses:
+    if existing.method != wanted.method:
+        found.append(f"access method {existing.method} instead of {wanted.method}")
+    if not existing.keys and not existing.default_opclasses:
         found.append("operator classes")
     if not same_expression(wanted.where, existing.predicate):
         found.append("WHERE predicate")

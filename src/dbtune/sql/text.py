@@ -319,6 +319,18 @@ def _type_name(cast: ast.TypeCast) -> str:
     return ".".join(str(n.sval) for n in names or () if isinstance(n, ast.String))
 
 
+def one_expression(expression: str) -> str:
+    """The expression as pglast prints its tree: exactly one expression, or SqlTextError (an
+    index key is built from this, never pasted as written)."""
+    stmt = parse_one(f"SELECT {expression}")
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList or len(stmt.targetList) != 1:
+        raise SqlTextError("not a single expression")
+    target = stmt.targetList[0]
+    if target.name or str(RawStream()(stmt)) != f"SELECT {RawStream()(target.val)}":
+        raise SqlTextError("not a single expression")
+    return str(RawStream()(target.val))
+
+
 def expression_key(expression: str) -> str:
     """An index expression in one canonical spelling, without the casts to ``text`` that the
     catalog adds to ``varchar`` columns (``lower((email)::text)`` is the ``lower(email)`` the

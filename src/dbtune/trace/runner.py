@@ -184,6 +184,30 @@ class _Chain:
             conn.commit()
 
 
+@dataclass
+class _Session:
+    """One trace: the chain, its two connections (Alembic's and the observer's), the rules,
+    the result so far, and the tables holding dbtune's rows."""
+
+    chain: _Chain
+    conn: sa.Connection
+    side: Side
+    rules: set[str]
+    result: ChainTrace
+    progress: Callable[[str], None]
+    filled: set[int] = field(default_factory=set)
+    synthetic: set[int] = field(default_factory=set)  # tables holding only dbtune's rows
+
+    def apply(self, script: Script, why: str) -> None:
+        self.progress(f"applying {script.revision} ({why})")
+        self.chain.upgrade(self.conn, script.revision)
+        self.result.applied.append(script.revision)
+
+    def traced(self, script: Script) -> RevisionTrace:
+        path = Path(script.path).resolve()
+        return _traced(self.chain, self.conn, self.side, script, path, self.rules)
+
+
 def trace_chain(
     url: str, options: TraceOptions, progress: Callable[[str], None] = lambda _: None
 ) -> ChainTrace:
@@ -191,10 +215,6 @@ def trace_chain(
     pending revision up to ``options.to_revision``. A revision that fails stops the trace (its
     trace keeps the error); the database is left where the chain stopped."""
     chain = _Chain(url, options)
-    rules = set(registry())
-    result = ChainTrace(describe(url), [], [], [])
-    filled: set[int] = set()
-    synthetic: set[int] = set()  # tables holding only dbtune's rows
     try:
         conn = chain.engine.connect()
     except sa.exc.DBAPIError as exc:
@@ -202,63 +222,64 @@ def trace_chain(
             f"cannot connect to {describe(url)}: {connection_error_text(exc.orig or exc)}"
         ) from None
     with conn, connect(url, autocommit=True) as side:
+        result = ChainTrace(describe(url), [], [], [])
+        session = _Session(chain, conn, side, set(registry()), result, progress)
         current = chain.current(conn)
         if options.from_revision and options.from_revision != current:
             for script in _pending(chain.script, current, options.from_revision):
-                progress(f"applying {script.revision} (before --from)")
-                chain.upgrade(conn, script.revision)
-                result.applied.append(script.revision)
+                session.apply(script, "before --from")
             current = chain.current(conn)
         for script in _pending(chain.script, current, options.to_revision):
-            path = Path(script.path).resolve()
-            if options.only is not None and path not in options.only:
-                progress(f"applying {script.revision} (not selected)")
-                chain.upgrade(conn, script.revision)
-                result.applied.append(script.revision)
+            if options.only is not None and Path(script.path).resolve() not in options.only:
+                session.apply(script, "not selected")
                 continue
-            if options.rows:
-                skip = _version_oid(side, options)
-                result.notes += [
-                    f"left empty: {why}"
-                    for why in fill_empty_tables(side, options.rows, skip, filled, synthetic)
-                ]
-            if options.before_each is not None:
-                progress(f"preparing the database for {script.revision}")
-                notes = options.before_each(side, script.revision)
-                result.notes += [n for n in notes if n not in result.notes]
-            progress(f"tracing {script.revision}")
-            revision = _traced(chain, conn, side, script, path, rules)
-            result.revisions.append(revision)
-            if revision.error and options.rows:
-                revision = _failed(chain, conn, side, script, rules, synthetic, result, progress)
+            revision = _trace_one(session, script)
             if revision.error:
                 break
     chain.engine.dispose()
-    return result
+    return session.result
 
 
-def _failed(
-    chain: _Chain, conn: sa.Connection, side: Side, script: Script, rules: set[str],
-    synthetic: set[int], result: ChainTrace, progress: Callable[[str], None],
-) -> RevisionTrace:  # fmt: skip
+def _trace_one(session: _Session, script: Script) -> RevisionTrace:
+    """The tables given rows and the statistics imported as asked, then the revision traced
+    (and, when it fails on dbtune's rows, traced again without them)."""
+    options, side, result = session.chain.options, session.side, session.result
+    if options.rows:
+        skip = _version_oid(side, options)
+        left = fill_empty_tables(side, options.rows, skip, session.filled, session.synthetic)
+        result.notes += [f"left empty: {why}" for why in left]
+    if options.before_each is not None:
+        session.progress(f"preparing the database for {script.revision}")
+        notes = options.before_each(side, script.revision)
+        result.notes += [n for n in notes if n not in result.notes]
+    session.progress(f"tracing {script.revision}")
+    revision = session.traced(script)
+    result.revisions.append(revision)
+    if revision.error and options.rows:
+        revision = _failed(session, script)
+    return revision
+
+
+def _failed(session: _Session, script: Script) -> RevisionTrace:
     """A revision failed on a filled database: is it the revision, or dbtune's rows? Once
     more on the tables as they were (empty), which is what plain `alembic upgrade` from its
     parent would meet here. Returns the revision's trace to keep (its error says which)."""
+    result = session.result
     revision = result.revisions[-1]
     assert revision.error is not None
-    if not synthetic:
+    if not session.synthetic:
         revision.error += (
             " (no table holds dbtune's rows now: it fails as plain `alembic upgrade` from its "
             "parent would, the chain's own bug)"
         )
         return revision
-    progress(f"tracing {script.revision} again, without dbtune's rows")
-    why = empty_again(side, sorted(synthetic))
+    session.progress(f"tracing {script.revision} again, without dbtune's rows")
+    why = empty_again(session.side, sorted(session.synthetic))
     if why:
         revision.error += f" (not tried without dbtune's rows: {why})"
         return revision
-    synthetic.clear()
-    again = _traced(chain, conn, side, script, revision.path, rules)
+    session.synthetic.clear()
+    again = session.traced(script)
     if again.error is None:
         result.revisions[-1] = again
         result.notes.append(

@@ -42,6 +42,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 f"{build.as_string()} {drop_index_sql(index)}",
                 severity="medium",
                 index_oid=index.oid,
+                restores=index.spec(),
                 columns=index.key_columns,
                 undo=f"{rebuild_sql(index)}; "
                 + sql.SQL("DROP INDEX CONCURRENTLY {};")

@@ -49,6 +49,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 f"{build.as_string()} {drop_index_sql(index)}",
                 severity="low",
                 index_oid=index.oid,
+                restores=index.spec(),
                 columns=(column.name,),
                 undo=f"{rebuild_sql(index)}; "
                 + sql.SQL("DROP INDEX CONCURRENTLY {};")

@@ -72,6 +72,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                     f"({drop.bytes / 2**20:.1f} MB that every write maintains)",
                     drop_index_sql(drop),
                     index_oid=drop.oid,
+                    restores=drop.spec(),
                     columns=drop.key_columns,
                     undo=f"{rebuild_sql(drop)};",
                 )

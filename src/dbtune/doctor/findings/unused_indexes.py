@@ -45,6 +45,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
             f"has not been scanned {_where(catalog)}",
             drop_index_sql(index),
             index_oid=index.oid,
+            restores=index.spec(),
             columns=index.key_columns,
             undo=f"{rebuild_sql(index)};",
         )

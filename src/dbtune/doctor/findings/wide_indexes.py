@@ -109,6 +109,7 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 severity="high",
                 undo=_undo(index, wide),
                 index_oid=index.oid,
+                restores=index.spec() if any(c.typname not in TEXT_TYPES for c in wide) else None,
                 columns=tuple(c.width.name for c in wide),
             )
         )
