@@ -134,11 +134,12 @@ class IndexInfo:
     def _key(self, k: int) -> IndexKey:
         text = self.key_columns[k]
         column, expression = (text, "") if self.key_attnums[k] else ("", text)
+        nulls_first = self.nulls_first[k] if k < len(self.nulls_first) else None
         return IndexKey(
             column,
             expression,
             self.descending[k],
-            self.nulls_first[k] if k < len(self.nulls_first) else None,
+            None if nulls_first == self.descending[k] else nulls_first,  # the default: unsaid
             self.key_collations[k] if k < len(self.key_collations) else None,
             self.key_opclasses[k] if k < len(self.key_opclasses) else None,
         )

@@ -40,25 +40,13 @@ def py_literal(value: object) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(py_literal(v) for v in value) + "]"
     if isinstance(value, IndexKey):
-        return f"IndexKey({', '.join(_key_fields(value))})"
+        fields = value.given().items()
+        return f"IndexKey({', '.join(f'{k}={py_literal(v)}' for k, v in fields)})"
     if isinstance(value, str):
         quote = "'" if value.count('"') > value.count("'") else '"'
         body = "".join(_ESCAPES.get(c, "\\" + c if c == quote else c) for c in value)
         return f"{quote}{body}{quote}"
     return repr(value)
-
-
-def _key_fields(key: IndexKey) -> list[str]:
-    """An :class:`IndexKey`'s fields that differ from the defaults, as keyword arguments."""
-    given = {
-        "column": key.column or None,
-        "expression": key.expression or None,
-        "descending": key.descending or None,
-        "nulls_first": key.nulls_first,
-        "collation": key.collation,
-        "opclass": key.opclass,
-    }
-    return [f"{name}={py_literal(value)}" for name, value in given.items() if value is not None]
 
 
 def wrapped(lines: Sequence[str], width: int = 93) -> list[str]:

@@ -40,7 +40,7 @@ class IndexOptions(TypedDict, total=False):
     method: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class IndexKey:
     """One key of an index beyond a plain column name: an expression, a NULLS order, a
     collation or an operator class (``create_index_online`` takes these beside plain names,
@@ -69,6 +69,21 @@ class IndexKey:
             if name is not None:
                 for part in name.split(".", 1):
                     check_identifier(part)
+
+    def given(self) -> dict[str, object]:
+        """The fields that differ from the defaults: what a message or a revision says."""
+        fields = {
+            "column": self.column or None,
+            "expression": self.expression or None,
+            "descending": self.descending or None,
+            "nulls_first": self.nulls_first,
+            "collation": self.collation,
+            "opclass": self.opclass,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+    def __repr__(self) -> str:
+        return f"IndexKey({', '.join(f'{k}={v!r}' for k, v in self.given().items())})"
 
     @property
     def name(self) -> str:
