@@ -20,14 +20,25 @@ from dbtune.fleet import targets as fleet_targets
 from dbtune.fleet.grouping import Found, Group, grouped, owned
 from dbtune.fleet.status import Status, fleet_status
 from dbtune.fleet.targets import Target
-from dbtune.fleet.upgrade import DEFAULT_TIMEOUT_S, Chain, Outcome, Rollout
+from dbtune.fleet.upgrade import DEFAULT_TIMEOUT_S, Chain, Rollout, TargetResult
 from dbtune.query.options import PLANS_ONLY
 from dbtune.query.result import ExplainReport
 from dbtune.workload import Workload
 
 __all__ = [
-    "DEFAULT_TIMEOUT_S", "Chain", "FleetTargets", "Group", "Outcome", "Status", "Target",
-    "UpgradeOptions", "doctor", "explain", "status", "targets", "upgrade",
+    "DEFAULT_TIMEOUT_S",
+    "Chain",
+    "FleetTargets",
+    "Group",
+    "Status",
+    "Target",
+    "TargetResult",
+    "UpgradeOptions",
+    "doctor",
+    "explain",
+    "status",
+    "targets",
+    "upgrade",
 ]  # fmt: skip
 
 
@@ -71,8 +82,8 @@ class UpgradeOptions:
 def upgrade(
     options: UpgradeOptions,
     fleet: Sequence[Target],
-    progress: Callable[[Outcome], None] = lambda _: None,
-) -> tuple[Chain, list[Outcome]]:
+    progress: Callable[[TargetResult], None] = lambda _: None,
+) -> tuple[Chain, list[TargetResult]]:
     """Every target to the revision: canaries first, then K at a time per server; a target
     already there is skipped, so a rerun resumes."""
     chain = Chain.load(options.ini, options.to)

@@ -19,7 +19,7 @@ from dbtune.bench.pool_tune import DRIVERS, Mix, Sweep
 from dbtune.db import connect
 from dbtune.errors import UsageError
 from dbtune.pool.budget import ServerBudget, server_budget
-from dbtune.pool.sizing import fleet_check, pool_size
+from dbtune.pool.sizing import instances_check, pool_size
 from dbtune.workload import Workload
 
 __all__ = ["DRIVERS", "TuneOptions", "Tuned", "recommend", "require_matplotlib", "tune"]
@@ -29,7 +29,7 @@ def recommend(url: str | None, instances: int = 1) -> tuple[dict[str, Any], Serv
     """The recommended size for this machine, and, with a server, its connection budget
     shared by ``instances`` processes."""
     budget = server_budget(url) if url else None
-    return fleet_check(instances, budget), budget
+    return instances_check(instances, budget), budget
 
 
 @dataclass(frozen=True, slots=True)

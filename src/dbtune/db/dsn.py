@@ -56,7 +56,7 @@ def _remember(password: str | None) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
+class ParsedUrl:
     """A parsed connection target: the keywords libpq understands, plus the driver named."""
 
     params: tuple[tuple[str, str], ...]
@@ -132,7 +132,7 @@ def _check_port(port: str) -> None:
             raise UsageError(f"invalid port {part!r} in the database URL: use 1-65535")
 
 
-def _from_url(text: str) -> Target:
+def _from_url(text: str) -> ParsedUrl:
     # Imported here: the pytest plugin's own imports reach this module, and a psycopg-only
     # test suite should not pay for SQLAlchemy (~0.1 s).
     from sqlalchemy.engine import make_url
@@ -170,10 +170,10 @@ def _from_url(text: str) -> Target:
     _remember(params.get("password"))  # also when given as ?password=
     if "port" in params:
         _check_port(params["port"])
-    return Target(tuple(params.items()), driver.lower() or None)
+    return ParsedUrl(tuple(params.items()), driver.lower() or None)
 
 
-def _from_keywords(text: str) -> Target:
+def _from_keywords(text: str) -> ParsedUrl:
     try:
         params = psycopg.conninfo.conninfo_to_dict(text)
     except psycopg.Error:
@@ -182,10 +182,10 @@ def _from_keywords(text: str) -> Target:
     clean = {k: str(v) for k, v in params.items() if v is not None}
     if "port" in clean:
         _check_port(clean["port"])
-    return Target(tuple(clean.items()))
+    return ParsedUrl(tuple(clean.items()))
 
 
-def parse_target(text: str) -> Target:
+def parse_target(text: str) -> ParsedUrl:
     """Parse a URL or keyword DSN once; every failure is a :class:`UsageError` without it."""
     text = text.strip()
     if not text:

@@ -35,7 +35,7 @@ DEFAULT_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class TargetResult:
     target: Target
     before: str | None
     after: str | None
@@ -105,15 +105,15 @@ def _first_line(text: str) -> str:
     return redact((failed or lines or ["(no output)"])[-1])
 
 
-def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> Outcome:
+def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> TargetResult:
     started = time.perf_counter()
     try:
         before = current(target, chain.version_table)
     except (psycopg.Error, DbtuneError) as exc:
-        return Outcome(target, None, None, time.perf_counter() - started, "failed",
+        return TargetResult(target, None, None, time.perf_counter() - started, "failed",
                        _first_line(str(exc)))  # fmt: skip
     if before == chain.head:
-        return Outcome(target, before, before, time.perf_counter() - started, "at target")
+        return TargetResult(target, before, before, time.perf_counter() - started, "at target")
     command = [sys.executable, "-m", "alembic", "-c", str(chain.ini), "upgrade", chain.head]
     try:
         done = subprocess.run(command, env=_environment(target), capture_output=True, text=True,
@@ -126,7 +126,7 @@ def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> Outcome:
     except (psycopg.Error, DbtuneError):
         after = None
     result = "upgraded" if not error and after == chain.head else "failed"
-    return Outcome(target, before, after, time.perf_counter() - started, result, error)
+    return TargetResult(target, before, after, time.perf_counter() - started, result, error)
 
 
 @dataclass
@@ -135,7 +135,7 @@ class Rollout:
     parallel: int
     timeout_s: float = DEFAULT_TIMEOUT_S
     continue_on_error: bool = False
-    progress: Callable[[Outcome], None] = lambda _: None
+    progress: Callable[[TargetResult], None] = lambda _: None
 
     def __post_init__(self) -> None:
         self._servers: dict[tuple[str, str], threading.Semaphore] = {}
@@ -146,19 +146,19 @@ class Rollout:
         with self._lock:
             return self._servers.setdefault(target.server(), threading.Semaphore(self.parallel))
 
-    def _one(self, target: Target) -> Outcome:
+    def _one(self, target: Target) -> TargetResult:
         if self._stop.is_set():
-            return Outcome(target, None, None, 0.0, "not run", "stopped after a failure")
+            return TargetResult(target, None, None, 0.0, "not run", "stopped after a failure")
         with self._budget(target):
             if self._stop.is_set():
-                return Outcome(target, None, None, 0.0, "not run", "stopped after a failure")
+                return TargetResult(target, None, None, 0.0, "not run", "stopped after a failure")
             outcome = upgrade_one(target, self.chain, self.timeout_s)
         if outcome.result == "failed" and not self.continue_on_error:
             self._stop.set()
         self.progress(outcome)
         return outcome
 
-    def run(self, targets: Sequence[Target], canary: int) -> list[Outcome]:
+    def run(self, targets: Sequence[Target], canary: int) -> list[TargetResult]:
         """Canary targets first (any failure stops the rollout), then the rest."""
         first, rest = list(targets[:canary]), list(targets[canary:])
         with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:

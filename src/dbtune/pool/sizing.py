@@ -3,8 +3,8 @@
 A PostgreSQL backend does useful work only while it has a core; past about two connections per
 core plus a few for those waiting on disk or network, more connections add queueing and context
 switches, not throughput (measured here: ``2 x CPUs + 5`` was the best of 4..64 on 2 cores).
-The server, for its part, has ``max_connections`` for the whole fleet: ``instances x max_size``
-must fit in it, less the connections kept for superusers and operators.
+The server, for its part, has ``max_connections`` for all of a service's processes:
+``instances x max_size`` must fit in it, less the connections kept for superusers and operators.
 """
 
 from __future__ import annotations
@@ -140,22 +140,22 @@ def engine_kwargs(size: PoolSize | None = None) -> dict[str, int | bool]:
     }
 
 
-def fleet_check(instances: int, budget: ServerBudget | None) -> dict[str, object]:
-    """The recommended size for ``instances`` processes and whether the fleet fits the
+def instances_check(instances: int, budget: ServerBudget | None) -> dict[str, object]:
+    """The recommended size for ``instances`` processes and whether they all fit the
     server's budget (when one was read): what ``dbtune pool`` prints."""
     size = pool_size(
         instances=instances,
         server_max_connections=budget.max_connections if budget else None,
         reserved=budget.reserved if budget else DEFAULT_RESERVED,
     )
-    fleet = instances * size.max_size
+    total = instances * size.max_size
     facts: dict[str, object] = {
         "cpus": size.cpus,
         "cpu_source": size.source,
         "min_size": size.min_size,
         "max_size": size.max_size,
         "instances": instances,
-        "fleet_max_connections": fleet,
+        "fleet_max_connections": total,  # the key users' scripts read: kept
         "clamped_by": size.clamped_by,
     }
     if budget:
@@ -163,6 +163,6 @@ def fleet_check(instances: int, budget: ServerBudget | None) -> dict[str, object
             server_max_connections=budget.max_connections,
             server_reserved_connections=budget.reserved,
             server_current_connections=budget.current,
-            fits=fleet <= budget.available,
+            fits=total <= budget.available,
         )
     return facts
