@@ -13,7 +13,7 @@ turned into ``$n`` parameters before parsing.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -60,6 +60,8 @@ class StatementInfo:
     dollar_parameters: int = 0
     """The highest ``$n`` the text itself uses (pg_stat_statements' normalized form), 0 if
     none; named ``%(name)s`` placeholders are not counted."""
+    called: tuple[tuple[str, NamedRelation], ...] = ()
+    """How a column reference qualifies each relation: its alias, else its name."""
 
 
 OWN_MARKER = "/* dbtune */"
@@ -222,6 +224,23 @@ def parse_one(text: str) -> ast.Node:
     return stmt
 
 
+def nodes(tree: object) -> Iterator[ast.Node]:
+    """Every node of a parse tree, depth first: for a reader that needs more than
+    :func:`analyse` and :func:`dbtune.sql.shape.shape` say."""
+    if isinstance(tree, ast.Node):
+        yield tree
+        for name in tree:
+            yield from nodes(getattr(tree, name))
+    elif isinstance(tree, tuple | list):
+        for item in tree:
+            yield from nodes(item)
+
+
+def statement_tree(statement: str) -> ast.Node:
+    """The parse tree of workload SQL (named placeholders allowed), never to be changed."""
+    return shared_tree(positional(statement)[0])
+
+
 @lru_cache(maxsize=256)
 def shared_tree(text: str) -> ast.Node:
     """:func:`parse_one`, cached for the readers that never change the tree (:func:`analyse`
@@ -235,6 +254,7 @@ class _Walker(Visitor):
         self.writes = False
         self.locking = False
         self.relations: list[NamedRelation] = []
+        self.called: list[tuple[str, NamedRelation]] = []
         self.functions: list[str] = []
         self.parameters = 0
 
@@ -246,7 +266,10 @@ class _Walker(Visitor):
         elif isinstance(node, ast.SelectStmt) and node.lockingClause:
             self.locking = True
         elif isinstance(node, ast.RangeVar):
-            self.relations.append(NamedRelation(node.schemaname, str(node.relname)))
+            relation = NamedRelation(node.schemaname, str(node.relname))
+            self.relations.append(relation)
+            alias = node.alias.aliasname if node.alias is not None else node.relname
+            self.called.append((str(alias), relation))
         elif isinstance(node, ast.FuncCall):
             self.functions.append(".".join(str(n.sval) for n in node.funcname or ()))
         elif isinstance(node, ast.ParamRef):
@@ -285,6 +308,7 @@ def analyse(statement: str) -> StatementInfo:
         unique_relations,
         tuple(dict.fromkeys(walker.functions)),
         0 if named else walker.parameters,
+        tuple(dict.fromkeys(walker.called)),
     )
 
 
