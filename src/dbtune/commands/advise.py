@@ -38,7 +38,8 @@ from dbtune.design.existing import (
     sift,
 )
 from dbtune.design.measure import Planning, measure, verify
-from dbtune.design.overhead import Overhead, overhead_of, updated_columns
+from dbtune.design.overhead import Overhead, updated_columns
+from dbtune.design.overhead import overheads as overheads_of
 from dbtune.design.proof import Measured, Refused
 from dbtune.design.solver import Candidate, Selection, candidates_with_merges, select
 from dbtune.doctor import DoctorOptions
@@ -118,7 +119,7 @@ def _found(conn: Connection, planned: _Planned, options: AdviseOptions) -> _Foun
     kept, unsafe = settle_wide(conn, existing, sifted.candidates)
     engine = engine_for(conn, options.engine, options.embedded, kept) if kept else "none"
     updated = updated_columns(options.workload)
-    overheads = {c.suggestion: overhead_of(conn, c.suggestion, updated) for c in kept}
+    overheads = overheads_of(conn, [c.suggestion for c in kept], updated)
     candidates = [replace(c, overhead=overheads[c.suggestion].ratio) for c in kept]
     refused = [Refused(name, why) for name, why in unsafe]
     return _Found(existing, sifted, candidates, overheads, refused, engine)

@@ -28,9 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
-from dbtune.catalog import IndexInfo
+from dbtune.catalog import IndexInfo, psycopg_runner, read_tables
 from dbtune.design.drops import Drop
 from dbtune.design.existing import Redundant
 from dbtune.design.measure import Planning
@@ -82,13 +81,11 @@ class Design:
 
 
 def engine_for(conn: Connection, asked: str, embedded: bool, candidates: list[Candidate]) -> str:
-    rows = 0.0
-    for c in candidates:
-        name = sql.Identifier(c.suggestion.schema, c.suggestion.table).as_string(conn)
-        row = conn.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [name]
-        ).fetchone()
-        rows = max(rows, float(row[0]) if row else 0.0)
+    """The what-if engine for the candidates: ``asked``, or the one that can run here (a
+    build holds a lock for as long as the largest candidate table takes)."""
+    named = sorted({(c.suggestion.schema, c.suggestion.table) for c in candidates})
+    tables = read_tables(psycopg_runner(conn), [], named=list(named))
+    rows = max((t.tuples for t in tables.values()), default=0.0)
     engine, why = choose_engine(
         asked, installed=hypopg_installed(conn), embedded=embedded, rows=rows
     )

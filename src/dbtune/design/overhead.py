@@ -10,16 +10,16 @@ every index), so a candidate keying or including a column the workload's UPDATEs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from pglast import ast, parse_sql
-from pglast.parser import ParseError
+from pglast import ast
 from psycopg import sql
 
 from dbtune.query.advice import Suggestion, bare_column
+from dbtune.sql.text import SqlTextError, statement_tree
 from dbtune.workload import Workload
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -73,39 +73,49 @@ def updated_columns(workload: Workload) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for query in workload.queries:
         try:
-            statements = parse_sql(query.sql.replace("%%", "%"))
-        except ParseError:
+            stmt = statement_tree(query.sql)
+        except SqlTextError:
             continue
-        for raw in statements:
-            stmt = raw.stmt
-            if isinstance(stmt, ast.UpdateStmt) and stmt.relation is not None:
-                columns = {
-                    str(t.name) for t in stmt.targetList or () if isinstance(t, ast.ResTarget)
-                }
-                found.setdefault(str(stmt.relation.relname), set()).update(columns)
+        if isinstance(stmt, ast.UpdateStmt) and stmt.relation is not None:
+            columns = {str(t.name) for t in stmt.targetList or () if isinstance(t, ast.ResTarget)}
+            found.setdefault(str(stmt.relation.relname), set()).update(columns)
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _TableFigures:
+    """What every candidate on one table shares: its columns' widths and its writes."""
+
+    widths: dict[str, float]
+    writes: tuple[Any, ...] | None
+
+
+def _figures(conn: Connection, schema: str, table: str) -> _TableFigures:
+    qualified = sql.Identifier(schema, table).as_string(conn)
+    binds = {"schema": schema, "table": table, "qualified": qualified, "unknown": UNKNOWN_WIDTH}
+    widths = {str(n): float(w) for n, w in conn.execute(_WIDTHS, binds).fetchall()}
+    return _TableFigures(widths, conn.execute(_WRITES, {"qualified": qualified}).fetchone())
+
+
+def overheads(
+    conn: Connection, suggestions: Sequence[Suggestion], updated: Mapping[str, set[str]]
+) -> dict[Suggestion, Overhead]:
+    """Each suggestion's write overhead; each table's figures read once."""
+    tables = {(s.schema, s.table) for s in suggestions}
+    figures = {key: _figures(conn, *key) for key in tables}
+    return {s: overhead_of(conn, s, figures[(s.schema, s.table)], updated) for s in suggestions}
+
+
 def overhead_of(
-    conn: Connection, suggestion: Suggestion, updated: Mapping[str, set[str]]
+    conn: Connection,
+    suggestion: Suggestion,
+    figures: _TableFigures,
+    updated: Mapping[str, set[str]],
 ) -> Overhead:
-    qualified = sql.Identifier(suggestion.schema, suggestion.table).as_string(conn)
-    widths = {
-        str(n): float(w)
-        for n, w in conn.execute(
-            _WIDTHS,
-            {
-                "schema": suggestion.schema,
-                "table": suggestion.table,
-                "qualified": qualified,
-                "unknown": UNKNOWN_WIDTH,
-            },
-        ).fetchall()
-    }
+    widths, writes = figures.widths, figures.writes
     indexed = [bare_column(c) for c in suggestion.columns] + list(suggestion.include)
     entry = ENTRY_HEADER_BYTES + sum(widths.get(c, UNKNOWN_WIDTH) for c in indexed)
     row = ROW_HEADER_BYTES + sum(widths.values())
-    writes = conn.execute(_WRITES, {"qualified": qualified}).fetchone()
     share = 1.0
     if suggestion.where:
         share = _share(conn, suggestion, float(writes[1]) if writes else 0.0)
