@@ -33,6 +33,7 @@ from typing import Any
 
 import psycopg
 
+from dbtune.db import connect
 from dbtune.explain.runner import (
     CAN_USE,
     WILL_USE,
@@ -47,7 +48,7 @@ __all__ = ["assert_plan", "assert_plan_async"]
 
 
 def _own_connection(conninfo: str) -> psycopg.Connection[Any]:
-    return psycopg.connect(conninfo, application_name="dbtune assert_plan")
+    return connect(conninfo, application_name="dbtune assert_plan")
 
 
 def _psycopg(conn: Any) -> tuple[psycopg.Connection[Any], bool]:

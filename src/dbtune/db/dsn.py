@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -185,8 +186,11 @@ def _from_keywords(text: str) -> ParsedUrl:
     return ParsedUrl(tuple(clean.items()))
 
 
+@lru_cache(maxsize=128)
 def parse_target(text: str) -> ParsedUrl:
-    """Parse a URL or keyword DSN once; every failure is a :class:`UsageError` without it."""
+    """Parse a URL or keyword DSN once (the same text is not parsed again: every connection,
+    description and driver form reads this); every failure is a :class:`UsageError` without
+    it."""
     text = text.strip()
     if not text:
         raise UsageError(f"the database URL is empty; {_SHAPE}")

@@ -22,7 +22,8 @@ from dbtune.capture.statements import worth_checking
 from dbtune.capture.workload_file import statement_name
 from dbtune.checks import CheckResult
 from dbtune.config import Config
-from dbtune.errors import first_line
+from dbtune.db import connect
+from dbtune.errors import DbtuneError, first_line
 from dbtune.explain.runner import CAN_REACH, PlanOptions, QueryFailed, QueryResult, explain_query
 from dbtune.plan import Plan
 from dbtune.pytest_plans.stats_import import StatsImports
@@ -238,10 +239,10 @@ class PlanRecorder:
                 info = conninfo()
                 own = self.own.get(info)
                 if own is None or own.closed:
-                    own = self.own[info] = psycopg.connect(
+                    own = self.own[info] = connect(
                         info, autocommit=True, application_name="dbtune pytest plugin"
                     )
-        except (psycopg.Error, AttributeError, TypeError) as exc:
+        except (psycopg.Error, DbtuneError, AttributeError, TypeError) as exc:
             seen.error = f"cannot open a connection to plan on: {exc}"
             return
         self._plan(own, seen)

@@ -23,7 +23,8 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from dbtune.commands.stats import OtherSchema, StatsFile
-from dbtune.errors import UsageError, first_line
+from dbtune.db import connect
+from dbtune.errors import DbtuneError, first_line
 
 LOCK_TIMEOUT = "2s"
 _WAITING = "statistics not imported (yet) from"
@@ -53,14 +54,13 @@ class StatsImports:
             conninfo = make_conninfo(
                 "", **conn.info.get_parameters(), password=conn.info.password or None
             )
-            with psycopg.connect(conninfo, autocommit=True,
-                                 application_name="dbtune pytest plugin") as own:  # fmt: skip
+            with connect(conninfo, autocommit=True, application_name="dbtune pytest plugin") as own:
                 own.execute("SELECT set_config('lock_timeout', %s, false)", [LOCK_TIMEOUT])
                 done = self._file.into_database(own)
         except OtherSchema as exc:
             self.lines[database] = f"{_WAITING} {self.path} into {database}: {exc}"
             return
-        except (UsageError, psycopg.Error) as exc:
+        except (DbtuneError, psycopg.Error) as exc:
             text = first_line(exc)
             self.lines[database] = f"statistics of {self.path} not imported into {database}: {text}"
             return
