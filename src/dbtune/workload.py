@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dbtune.errors import UsageError
-from dbtune.sql.text import Access, SqlTextError, analyse
+from dbtune.sql.text import Access, SqlTextError, StatementInfo, analyse
 
 SHIPPED_WORKLOAD = "reference.toml"
 DEFAULT_PROFILE = "default"
@@ -228,29 +228,7 @@ class _Parser:
             raise self.fail(position, prefix, "must be a table")
         if isinstance(data.get("name"), str):
             prefix = f"query[{position}] ({data['name']})"
-        unknown = sorted(set(data) - _QUERY_KEYS)
-        if unknown:
-            raise self.fail(
-                position,
-                f"{prefix}.{unknown[0]}",
-                f"unknown key; known: {', '.join(sorted(_QUERY_KEYS))}",
-            )
-        for key in ("name", "sql"):
-            if not isinstance(data.get(key), str) or not data[key].strip():
-                raise self.fail(
-                    position, f"{prefix}.{key}", "is required and must be a non-empty string"
-                )
-        try:
-            info = analyse(data["sql"])
-        except SqlTextError as exc:
-            raise self.fail(position, f"{prefix}.sql", str(exc)) from None
-        if info.access is Access.OTHER:
-            raise self.fail(
-                position,
-                f"{prefix}.sql",
-                f"a {info.kind} is not a query: a workload holds SELECT, INSERT, UPDATE, "
-                "DELETE or MERGE statements",
-            )
+        info = self._statement(position, prefix, data)
         profiles = data.get("profiles", {})
         if not isinstance(profiles, Mapping):
             raise self.fail(position, f"{prefix}.profiles", "must be a table of profiles")
@@ -277,6 +255,33 @@ class _Parser:
             dollar_parameters=info.dollar_parameters,
             captured=captured,
         )
+
+    def _statement(self, position: int, prefix: str, data: Mapping[str, Any]) -> StatementInfo:
+        """The query's keys known, its name and SQL given, the SQL one query statement."""
+        unknown = sorted(set(data) - _QUERY_KEYS)
+        if unknown:
+            raise self.fail(
+                position,
+                f"{prefix}.{unknown[0]}",
+                f"unknown key; known: {', '.join(sorted(_QUERY_KEYS))}",
+            )
+        for key in ("name", "sql"):
+            if not isinstance(data.get(key), str) or not data[key].strip():
+                raise self.fail(
+                    position, f"{prefix}.{key}", "is required and must be a non-empty string"
+                )
+        try:
+            info = analyse(data["sql"])
+        except SqlTextError as exc:
+            raise self.fail(position, f"{prefix}.sql", str(exc)) from None
+        if info.access is Access.OTHER:
+            raise self.fail(
+                position,
+                f"{prefix}.sql",
+                f"a {info.kind} is not a query: a workload holds SELECT, INSERT, UPDATE, "
+                "DELETE or MERGE statements",
+            )
+        return info
 
 
 def parse_workload(text: str, source: str = "<workload>") -> Workload:

@@ -283,21 +283,7 @@ def suggest(
             f"({', '.join(n + (' DESC' if d else '') for n, d in key)}); the planner does not "
             f"use it because {_why_unused(conn, existing, table, generic_only)}"
         )
-    # A locking read or a write visits every row it touches: INCLUDE would buy nothing.
-    include = [] if facts.shape.visits_rows else _include(table, key)
-    if include:
-        why.append(f"INCLUDE {', '.join(include)} (bounded) for an index-only scan")
-    if where:
-        why.append(f"partial: WHERE {where} keeps at most {PARTIAL_FRACTION:.0%} of the rows")
-    suggestion = Suggestion(
-        table.stats.schema,
-        table.stats.name,
-        _free_name(conn, table.stats.schema, _name(table, key, expect, facts)),
-        tuple(n + (" DESC" if d else "") for n, d in key),
-        tuple(include),
-        where,
-        "; ".join(why),
-    )
+    suggestion = _suggestion(conn, facts, table, (key, why, where), expect)
     missing = (
         f"the expected index {expect.index} does not exist. "
         if expect.index and not facts.has_index(expect.index)
@@ -309,3 +295,30 @@ def suggest(
         return Advice(f"{missing}no index suggested: {suggestion.statement()} would be the one, "
                       f"but {why_not}")  # fmt: skip
     return Advice(f"{missing}Suggested: {settled.statement()} ({settled.reason})", settled)
+
+
+def _suggestion(
+    conn: Connection,
+    facts: QueryFacts,
+    table: _Table,
+    keyed: tuple[list[tuple[str, bool]], list[str], str | None],
+    expect: Expectations,
+) -> Suggestion:
+    """The index of ``key`` (and its partial predicate): INCLUDE for an index-only scan, a
+    name the schema does not have, and why, in words."""
+    key, why, where = keyed
+    # A locking read or a write visits every row it touches: INCLUDE would buy nothing.
+    include = [] if facts.shape.visits_rows else _include(table, key)
+    if include:
+        why.append(f"INCLUDE {', '.join(include)} (bounded) for an index-only scan")
+    if where:
+        why.append(f"partial: WHERE {where} keeps at most {PARTIAL_FRACTION:.0%} of the rows")
+    return Suggestion(
+        table.stats.schema,
+        table.stats.name,
+        _free_name(conn, table.stats.schema, _name(table, key, expect, facts)),
+        tuple(n + (" DESC" if d else "") for n, d in key),
+        tuple(include),
+        where,
+        "; ".join(why),
+    )

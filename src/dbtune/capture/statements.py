@@ -12,6 +12,7 @@ pglast, never matched by text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -126,6 +127,28 @@ def _tables_of(conn: Connection, info: StatementInfo) -> tuple[tuple[str, str], 
     )
 
 
+def _merged(first: Statement, calls: int, total: float, count: int) -> Statement:
+    """One statement's entries added up (other roles, a plan cached or not)."""
+    added = first.calls + calls
+    total_ms = first.total_ms + total
+    mean_ms = total_ms / max(added, 1)
+    return replace(first, calls=added, total_ms=total_ms, mean_ms=mean_ms, rows=first.rows + count)
+
+
+def _statement(conn: Connection, row: Sequence[Any]) -> Statement | None:
+    """The entry as a statement to check, or None: not worth checking, its tables gone, or
+    it names only catalogs (a CTE's name is no table) or a version table."""
+    queryid, text, calls, total, mean, count = row
+    info = worth_checking(str(text))
+    if info is None:
+        return None
+    tables = _tables_of(conn, info)
+    if not tables or any(name in VERSION_TABLES for _, name in tables):
+        return None
+    figures = (int(calls), float(total), float(mean), int(count))
+    return Statement(int(queryid), str(text), *figures, info, tables)
+
+
 def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[Statement]:
     """The ``top`` statements worth checking, by total execution time (see the module)."""
     problem = missing_extension_help(conn)
@@ -137,46 +160,24 @@ def read_statements(conn: Connection, *, top: int, min_calls: int) -> list[State
     ).fetchall()
     found: list[Statement] = []
     by_print: dict[str, int] = {}
-    hidden = sum(1 for row in rows if row[1] == HIDDEN_TEXT)
-    for queryid, text, calls, total, mean, count in rows:
-        # One statement may have several entries (other roles, a plan cached or not): they
-        # are one query to check, with their counts added up.
+    for row in rows:
+        # One statement may have several entries: one query to check, its counts added up.
         try:
-            print_ = fingerprint(str(text))
+            print_ = fingerprint(str(row[1]))
         except ParseError:  # a utility statement pg_stat_statements normalized beyond SQL
             continue
         if print_ in by_print:
-            first = found[by_print[print_]]
-            added = first.calls + int(calls)
-            found[by_print[print_]] = replace(
-                first, calls=added, total_ms=first.total_ms + float(total),
-                mean_ms=(first.total_ms + float(total)) / max(added, 1),
-                rows=first.rows + int(count),
-            )  # fmt: skip
+            at = by_print[print_]
+            found[at] = _merged(found[at], int(row[2]), float(row[3]), int(row[5]))
             continue
-        info = worth_checking(str(text))
-        if info is None:
+        statement = _statement(conn, row)
+        if statement is None:
             continue
-        tables = _tables_of(conn, info)
-        if any(name in VERSION_TABLES for _, name in tables):
-            continue
-        if not tables:
-            continue  # its tables are gone, or it names only catalogs (a CTE's name is no table)
         by_print[print_] = len(found)
-        found.append(
-            Statement(
-                int(queryid),
-                str(text),
-                int(calls),
-                float(total),
-                float(mean),
-                int(count),
-                info,
-                tables,
-            )
-        )
+        found.append(statement)
         if len(found) == top:
             break
+    hidden = sum(1 for row in rows if row[1] == HIDDEN_TEXT)
     if not found and hidden:
         grant = sql.SQL("GRANT pg_read_all_stats TO {}").format(ident(conn.info.user))
         raise UsageError(

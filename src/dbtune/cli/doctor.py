@@ -87,6 +87,13 @@ def add_arguments(sub: Any) -> None:
         default=10.0,
         help="report unused indexes from this size up (default 10 MB)",
     )
+    _pool_arguments(parser)
+    _scope_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _pool_arguments(parser: Any) -> None:
+    """The application's declared pool, checked against the connection budget."""
     parser.add_argument(
         "--pool-max", type=positive_int, metavar="N",
         help="the application's pool maximum per instance (psycopg_pool/asyncpg max_size)",
@@ -104,6 +111,10 @@ def add_arguments(sub: Any) -> None:
         help="a streaming replica of the database (repeatable): an index it scans is not "
         "unused",
     )  # fmt: skip
+
+
+def _scope_arguments(parser: Any) -> None:
+    """What is judged and listed, and where the fixes go."""
     parser.add_argument(
         "--write-revision", metavar="DIR",
         help="write the listed schema fixes as one Alembic revision (with an undo) on top of "
@@ -121,4 +132,3 @@ def add_arguments(sub: Any) -> None:
         "--table", action="append", metavar="PATTERN",
         help="only tables matching NAME or SCHEMA.NAME, * and ? allowed (repeatable)",
     )  # fmt: skip
-    parser.set_defaults(func=run)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 from psycopg import sql
 
-from dbtune.catalog import read_indexes, sqlalchemy_runner
+from dbtune.catalog import Column, read_indexes, sqlalchemy_runner
 from dbtune.errors import MigrationError
 from dbtune.migrations import offline
 from dbtune.migrations.backfill import MAX_BATCH_S, MAX_LAG_S, STATEMENT_TIMEOUT, run_backfill
@@ -199,12 +199,30 @@ def change_column_type_online(
     conn = op.get_bind()
     table = require_table(conn, table_name, schema)
     current = require_column(conn, table, column_name)
+    if not _changes_in_place(conn, table, current, type_):
+        return
+    alter = sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {}").format(
+        table.identifier, ident(column_name), sql.SQL(type_)
+    )
+    with context.autocommit_block():
+        conn = op.get_bind()
+        with session_settings(conn, budget.lock_timeout):
+            retry_alter(conn, f"change the type of {column_name} on {table.display}",
+                        (table.oid,), budget, alter)  # fmt: skip
+
+
+def _changes_in_place(
+    conn: sa.Connection, table: ResolvedTable, current: Column, type_: str
+) -> bool:
+    """True when the change is a catalog change only (asked of the server on a copy); False
+    when the column has that type already; a :class:`MigrationError` when it would rewrite
+    the table or its indexes, or needs a USING expression."""
     indexed = any(
         current.attnum in index.key_attnums + index.include_attnums
         for index in read_indexes(sqlalchemy_runner(conn), tables=[table.oid])
     )
     change = sql.SQL("ALTER COLUMN probe TYPE {}").format(sql.SQL(type_))
-    col = ident(column_name).as_string()
+    col = ident(current.width.name).as_string()
     try:
         found = probe(conn, column_copy(current), change, indexed=indexed)
     except sa.exc.DBAPIError as exc:
@@ -216,7 +234,7 @@ def change_column_type_online(
             f"({EXPAND_CONTRACT})"
         ) from None
     if found.type_sql == current.type_sql:
-        return
+        return False
     if found.rewrites:
         raise MigrationError(
             f"changing {table.display}.{col} from {current.type_sql} to {found.type_sql} "
@@ -224,11 +242,4 @@ def change_column_type_online(
             f"until it ends. Use expand/contract instead ({EXPAND_CONTRACT}): a new column, "
             "a dual-write trigger, backfill, switch reads, drop the old column"
         )
-    alter = sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {}").format(
-        table.identifier, ident(column_name), sql.SQL(type_)
-    )
-    with context.autocommit_block():
-        conn = op.get_bind()
-        with session_settings(conn, budget.lock_timeout):
-            retry_alter(conn, f"change the type of {column_name} on {table.display}",
-                        (table.oid,), budget, alter)  # fmt: skip
+    return True

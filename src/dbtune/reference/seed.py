@@ -394,6 +394,34 @@ def _empty(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
     )
 
 
+def _prepare(conn: psycopg.Connection[tuple[Any, ...]], replace: bool) -> None:
+    """The tables empty (or emptied, asked to), a killed seed's leftovers gone, the secondary
+    indexes and foreign keys saved and dropped: committed."""
+    existing_rows(conn)  # the schema is there
+    if _interrupted(conn):
+        # A seed killed half-way: its rows go (the tables were empty, or emptied, when it
+        # began), its indexes and keys come back.
+        _empty(conn)
+        _restore(conn)
+        conn.commit()
+    present = existing_rows(conn)
+    if present and not replace:
+        raise UsageError(
+            f"conversation_history already holds {present} rows; seed an empty database "
+            "or pass --replace to delete every row of the reference tables first"
+        )
+    filled = tables_with_rows(conn)
+    if filled and not replace:
+        raise UsageError(
+            f"table(s) {', '.join(filled)} already hold rows; seed an empty database or "
+            "pass --replace to delete every row of the reference tables first"
+        )
+    if replace:
+        _empty(conn)
+    _save_and_drop(conn)
+    conn.commit()
+
+
 def seed(
     url: str,
     *,
@@ -414,29 +442,7 @@ def seed(
     plan = SeedPlan(messages=messages, users=users, seed=seed_value)
     plan.validate()
     with connect(url) as conn:
-        existing_rows(conn)  # the schema is there
-        if _interrupted(conn):
-            # A seed killed half-way: its rows go (the tables were empty, or emptied, when it
-            # began), its indexes and keys come back.
-            _empty(conn)
-            _restore(conn)
-            conn.commit()
-        present = existing_rows(conn)
-        if present and not replace:
-            raise UsageError(
-                f"conversation_history already holds {present} rows; seed an empty database "
-                "or pass --replace to delete every row of the reference tables first"
-            )
-        filled = tables_with_rows(conn)
-        if filled and not replace:
-            raise UsageError(
-                f"table(s) {', '.join(filled)} already hold rows; seed an empty database or "
-                "pass --replace to delete every row of the reference tables first"
-            )
-        if replace:
-            _empty(conn)
-        _save_and_drop(conn)
-        conn.commit()
+        _prepare(conn, replace)
     try:
         _load(url, plan, progress)
     except BaseException:

@@ -11,7 +11,7 @@ folded to lower case, quoted ones exact, which is how the catalog spells them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
@@ -180,63 +180,79 @@ def _operator(expr: ast.A_Expr) -> str:
 
 
 def _comparison(expr: ast.A_Expr, found: _Found) -> None:
-    operator = _operator(expr)
+    """What one comparison asks of a column: a condition an index serves, or an obstacle."""
     kind = expr.kind
+    if kind == A_Expr_Kind.AEXPR_OP and _operator(expr) in _ORDER_OPERATORS:
+        _ordered(expr, found)
+    elif kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and _operator(expr) == "=":
+        _in_list(expr, found)
+    elif kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_BETWEEN_SYM):
+        column = _column(expr.lexpr)
+        if column is not None and _free_of_columns(expr.rexpr):
+            found.conditions.append(
+                (column[0], Condition(column[1], "range", _constant(expr.rexpr), _sql(expr)))
+            )
+    elif kind in (A_Expr_Kind.AEXPR_LIKE, A_Expr_Kind.AEXPR_ILIKE) and _operator(expr) in (
+        "~~",
+        "~~*",
+    ):
+        _like(expr, found)
+
+
+def _ordered(expr: ast.A_Expr, found: _Found) -> None:
+    """``column op value`` or ``value op column``: equality or range; a wrapped column an
+    obstacle."""
     left, right = expr.lexpr, expr.rexpr
-    if kind == A_Expr_Kind.AEXPR_OP and operator in _ORDER_OPERATORS:
-        # column op value, or value op column
-        for col_side, value_side in ((left, right), (right, left)):
-            column = _column(col_side)
-            if column is not None and _free_of_columns(value_side):
-                what: Kind = "eq" if operator == "=" else "range"
-                found.conditions.append(
-                    (column[0], Condition(column[1], what, _constant(value_side), _sql(expr)))
-                )
-                return
-            wrapped = _wrapped_column(col_side)
-            if wrapped is not None and _free_of_columns(value_side):
-                (qualifier, name), why, cast_to = wrapped
-                found.obstacles.append(
-                    (qualifier, Obstacle(name, why, _sql(col_side), _sql(expr), cast_to))
-                )
-                return
-        return
-    if kind in (A_Expr_Kind.AEXPR_IN, A_Expr_Kind.AEXPR_OP_ANY) and operator == "=":
-        column = _column(left)
-        if column is not None and _free_of_columns(right):
-            # IN (one value) is an equality; more values, or = ANY(array), are several, and
-            # so is pg_stat_statements' folded list, IN ($2 /*, ... */).
-            one = (
-                isinstance(right, tuple | list)
-                and len(right) == 1
-                and not (isinstance(right[0], ast.ParamRef) and right[0].location in found.squashed)
-            )
+    for col_side, value_side in ((left, right), (right, left)):
+        column = _column(col_side)
+        if column is not None and _free_of_columns(value_side):
+            what: Kind = "eq" if _operator(expr) == "=" else "range"
             found.conditions.append(
-                (
-                    column[0],
-                    Condition(column[1], "eq" if one else "in", _constant(right), _sql(expr)),
-                )
+                (column[0], Condition(column[1], what, _constant(value_side), _sql(expr)))
             )
-        return
-    if kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_BETWEEN_SYM):
-        column = _column(left)
-        if column is not None and _free_of_columns(right):
-            found.conditions.append(
-                (column[0], Condition(column[1], "range", _constant(right), _sql(expr)))
-            )
-        return
-    if kind in (A_Expr_Kind.AEXPR_LIKE, A_Expr_Kind.AEXPR_ILIKE) and operator in ("~~", "~~*"):
-        column = _column(left)
-        pattern = str(right.val.sval) if isinstance(right, ast.A_Const) and isinstance(
-            right.val, ast.String) else None  # fmt: skip
-        if column is None or pattern is None:
             return
-        if pattern.startswith(("%", "_")):
+        wrapped = _wrapped_column(col_side)
+        if wrapped is not None and _free_of_columns(value_side):
+            (qualifier, name), why, cast_to = wrapped
             found.obstacles.append(
-                (column[0], Obstacle(column[1], "leading wildcard", _sql(left), _sql(expr)))
+                (qualifier, Obstacle(name, why, _sql(col_side), _sql(expr), cast_to))
             )
-        elif kind == A_Expr_Kind.AEXPR_LIKE:
-            found.conditions.append((column[0], Condition(column[1], "prefix", True, _sql(expr))))
+            return
+
+
+def _in_list(expr: ast.A_Expr, found: _Found) -> None:
+    """``column IN (...)`` / ``= ANY(...)``: IN (one value) is an equality; more values, or
+    = ANY(array), are several, and so is pg_stat_statements' folded list, IN ($2 /*, ... */)."""
+    left, right = expr.lexpr, expr.rexpr
+    column = _column(left)
+    if column is None or not _free_of_columns(right):
+        return
+    one = (
+        isinstance(right, tuple | list)
+        and len(right) == 1
+        and not (isinstance(right[0], ast.ParamRef) and right[0].location in found.squashed)
+    )
+    condition = Condition(column[1], "eq" if one else "in", _constant(right), _sql(expr))
+    found.conditions.append((column[0], condition))
+
+
+def _like(expr: ast.A_Expr, found: _Found) -> None:
+    """``LIKE 'abc%'`` a prefix an index serves; a leading wildcard an obstacle."""
+    kind, left, right = expr.kind, expr.lexpr, expr.rexpr
+    column = _column(left)
+    pattern = (
+        str(right.val.sval)
+        if isinstance(right, ast.A_Const) and isinstance(right.val, ast.String)
+        else None
+    )
+    if column is None or pattern is None:
+        return
+    if pattern.startswith(("%", "_")):
+        found.obstacles.append(
+            (column[0], Obstacle(column[1], "leading wildcard", _sql(left), _sql(expr)))
+        )
+    elif kind == A_Expr_Kind.AEXPR_LIKE:
+        found.conditions.append((column[0], Condition(column[1], "prefix", True, _sql(expr))))
 
 
 def _conditions(node: object, found: _Found) -> None:
@@ -340,6 +356,17 @@ def _has_sublink(value: object) -> bool:
     return False
 
 
+def _order(sort_clause: Sequence[object]) -> list[tuple[str | None, str, bool]]:
+    """The ORDER BY as (qualifier, column, descending); empty unless every item is a column."""
+    order: list[tuple[str | None, str, bool]] = []
+    for item in sort_clause:
+        column = _column(item.node) if isinstance(item, ast.SortBy) else None
+        if column is None or not isinstance(item, ast.SortBy):
+            return []
+        order.append((column[0], column[1], item.sortby_dir == SortByDir.SORTBY_DESC))
+    return order
+
+
 @lru_cache(maxsize=1024)  # a statement's shape never changes; explain and the plugin ask twice
 def shape(statement: str) -> QueryShape:
     """What ``statement`` (workload SQL, named placeholders allowed) asks of each table.
@@ -358,14 +385,8 @@ def shape(statement: str) -> QueryShape:
     found = _Found(squashed=squashed_parameters(text))
     _conditions(where, found)
     filtered = _filtered(where, tables)
-    order: list[tuple[str | None, str, bool]] = []
     sort_clause = getattr(stmt, "sortClause", None) or ()
-    for item in sort_clause:
-        column = _column(item.node) if isinstance(item, ast.SortBy) else None
-        if column is None:
-            order = []
-            break
-        order.append((column[0], column[1], item.sortby_dir == SortByDir.SORTBY_DESC))
+    order = _order(sort_clause)
     uses = []
     for table in tables:
 

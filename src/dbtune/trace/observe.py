@@ -164,17 +164,22 @@ def changes(before: Snapshot, after: Snapshot, *, same_transaction: bool) -> Cha
         rel for node, rel in created
         if (rel.table_oid, rel.relname) in again and node != gone[(rel.table_oid, rel.relname)]
     ]  # fmt: skip
-    constraints = []
-    for oid, (name, table_oid, contype, validated) in after.constraints.items():
-        earlier = before.constraints.get(oid)
-        table = known(table_oid)
-        if table is not None and (earlier is None or (validated and not earlier[3])):
-            constraints.append(Constraint(oid, name, table, contype, validated, earlier is None))
     return Changes(
         tuple(locks),
         tuple(rewritten),
         tuple(sorted(scanned, key=lambda c: c.relation.name)),
         tuple(rel for _, rel in created if (rel.table_oid, rel.relname) not in again),
         tuple(rel for _, rel in dropped if (rel.table_oid, rel.relname) not in again),
-        tuple(constraints),
+        tuple(_constraints(before, after)),
     )
+
+
+def _constraints(before: Snapshot, after: Snapshot) -> list[Constraint]:
+    """Constraints added, or validated, between the two reads."""
+    found = []
+    for oid, (name, table_oid, contype, validated) in after.constraints.items():
+        earlier = before.constraints.get(oid)
+        table = after.relation(table_oid) or before.relation(table_oid)
+        if table is not None and (earlier is None or (validated and not earlier[3])):
+            found.append(Constraint(oid, name, table, contype, validated, earlier is None))
+    return found

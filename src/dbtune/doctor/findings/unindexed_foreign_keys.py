@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from psycopg import sql
 
-from dbtune.catalog import Catalog, ForeignKey, quoted
+from dbtune.catalog import Catalog, ForeignKey, IndexInfo, quoted
 from dbtune.doctor import DoctorOptions, Finding
 from dbtune.sql.identifiers import ident
-from dbtune.sql.index_spec import MAX_IDENTIFIER_BYTES
+from dbtune.sql.index_spec import MAX_IDENTIFIER_BYTES, IndexKey, IndexSpec
 from dbtune.sql.shape import shape
 from dbtune.sql.text import SqlTextError
 
@@ -75,61 +75,65 @@ def _hot_key(
     return None
 
 
+def _covered(valid: list[IndexInfo], key: ForeignKey) -> bool:
+    wanted = set(key.attnums)
+    return any(
+        i.table_oid == key.table_oid and set(i.key_attnums[: len(wanted)]) == wanted for i in valid
+    )
+
+
+def _message(
+    catalog: Catalog, key: ForeignKey, hot: str | None, columns: list[tuple[str, bool]]
+) -> str:
+    table, parent = quoted(key.schema, key.table), quoted(key.parent_schema, key.parent)
+    serves = (
+        f"; the workload's query {hot} filters on it: the index below serves that "
+        f"query too ({', '.join(c + (' DESC' if d else '') for c, d in columns)})"
+        if hot
+        else ""
+    )
+    partitioned = (
+        " (a partitioned table: the fix is a plain build, which blocks writes to "
+        "each partition while it runs; online instead: CREATE INDEX ON ONLY the "
+        "table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX ... "
+        "ATTACH PARTITION)"
+        if key.partitioned
+        else ""
+    )
+    return (
+        f"foreign key {quoted(key.name)} ({table} "
+        f"({', '.join(quoted(c) for c in key.columns)}) -> {parent}) has no index led "
+        f"by its column(s): deleting from {parent} scans {table}"
+        + _reads(catalog, key.table_oid, key.columns)
+        + serves
+        + partitioned
+    )
+
+
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     valid = [i for i in catalog.inspectable() if i.valid and not i.predicate]
     findings = []
     for key in catalog.foreign_keys:
-        wanted = set(key.attnums)
-        if any(
-            i.table_oid == key.table_oid and set(i.key_attnums[: len(wanted)]) == wanted
-            for i in valid
-        ):
+        if _covered(valid, key):
             continue
-        table, parent = quoted(key.schema, key.table), quoted(key.parent_schema, key.parent)
-        # CONCURRENTLY is refused on a partitioned table: a plain build, said so below.
-        build = (
-            "CREATE INDEX {} ON {} ({});"
-            if key.partitioned
-            else ("CREATE INDEX CONCURRENTLY {} ON {} ({});")
-        )
         hot = _hot_key(catalog, key, options.hot_queries)
         columns = hot[1] if hot else [(c, False) for c in key.columns]
-        fix = sql.SQL(build).format(
-            ident(index_name(key.table, tuple(c for c, _ in columns))),
-            ident(key.schema, key.table),
-            sql.SQL(", ").join(
-                sql.SQL("{}{}").format(ident(c), sql.SQL(" DESC" if d else "")) for c, d in columns
-            ),
+        name = index_name(key.table, tuple(c for c, _ in columns))
+        keys = tuple(IndexKey(c, descending=d) for c, d in columns)
+        # CONCURRENTLY is refused on a partitioned table: a plain build, said so.
+        build = IndexSpec(name, key.table, keys).statement(
+            key.schema, concurrently=not key.partitioned
         )
-        serves = (
-            f"; the workload's query {hot[0]} filters on it: the index below serves that "
-            f"query too ({', '.join(c + (' DESC' if d else '') for c, d in columns)})"
-            if hot
-            else ""
-        )
+        undo = sql.SQL("DROP INDEX CONCURRENTLY {};").format(ident(key.schema, name))
         findings.append(
             Finding(
                 ID,
-                f"{table}.{quoted(key.name)}",
-                f"foreign key {quoted(key.name)} ({table} "
-                f"({', '.join(quoted(c) for c in key.columns)}) -> {parent}) has no index led "
-                f"by its column(s): deleting from {parent} scans {table}"
-                + _reads(catalog, key.table_oid, key.columns)
-                + serves
-                + (
-                    " (a partitioned table: the fix is a plain build, which blocks writes to "
-                    "each partition while it runs; online instead: CREATE INDEX ON ONLY the "
-                    "table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX ... "
-                    "ATTACH PARTITION)"
-                    if key.partitioned
-                    else ""
-                ),
-                fix.as_string(),
+                f"{quoted(key.schema, key.table)}.{quoted(key.name)}",
+                _message(catalog, key, hot[0] if hot else None, columns),
+                build.as_string() + ";",
                 table_oid=key.table_oid,
                 columns=key.columns,
-                undo=sql.SQL("DROP INDEX CONCURRENTLY {};")
-                .format(ident(key.schema, index_name(key.table, tuple(c for c, _ in columns))))
-                .as_string(),
+                undo=undo.as_string(),
             )
         )
     return findings
