@@ -187,9 +187,8 @@ def _public_functions() -> set[str]:
             if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
             ):
-                names |= {
-                    e.value for e in getattr(node.value, "elts", ()) if isinstance(e, ast.Constant)
-                }
+                elements = getattr(node.value, "elts", ())
+                names |= {str(e.value) for e in elements if isinstance(e, ast.Constant)}
     return names
 
 
