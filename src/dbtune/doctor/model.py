@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dbtune.catalog import Catalog
+from dbtune.catalog import Catalog, IndexInfo, drop_index_sql, rebuild_sql
 from dbtune.doctor.selection import Selection
 from dbtune.sql.index_spec import IndexSpec
 
@@ -63,6 +63,21 @@ class Finding:
     undo: str = ""
     schema: str | None = None  # for an object that is neither a table nor an index (a sequence)
     restores: IndexSpec | None = None  # the index the fix drops, as the catalog has it
+
+
+def dropping(kind: str, index: IndexInfo, message: str) -> Finding:
+    """A finding whose fix drops ``index`` concurrently; its undo builds it again from the
+    keys the catalog holds for it by OID."""
+    return Finding(
+        kind,
+        index.qualified,
+        message,
+        drop_index_sql(index),
+        index_oid=index.oid,
+        restores=index.spec(),
+        columns=index.key_columns,
+        undo=f"{rebuild_sql(index)};",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,9 @@ on its table, not again on each partition.
 
 from __future__ import annotations
 
-from dbtune.catalog import Catalog, IndexInfo, drop_index_sql, rebuild_sql
+from dbtune.catalog import Catalog, IndexInfo
 from dbtune.doctor import DoctorOptions, Finding
+from dbtune.doctor.model import dropping
 
 ID = "redundant_indexes"
 SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
@@ -64,17 +65,9 @@ def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
                 continue
             reported.add(drop.oid)
             what = "duplicates" if duplicate else "is a prefix of"
-            found.append(
-                Finding(
-                    ID,
-                    drop.qualified,
-                    f"index {drop.qualified} {what} {keep.qualified} on {drop.table_qualified} "
-                    f"({drop.bytes / 2**20:.1f} MB that every write maintains)",
-                    drop_index_sql(drop),
-                    index_oid=drop.oid,
-                    restores=drop.spec(),
-                    columns=drop.key_columns,
-                    undo=f"{rebuild_sql(drop)};",
-                )
+            message = (
+                f"index {drop.qualified} {what} {keep.qualified} on {drop.table_qualified} "
+                f"({drop.bytes / 2**20:.1f} MB that every write maintains)"
             )
+            found.append(dropping(ID, drop, message))
     return found

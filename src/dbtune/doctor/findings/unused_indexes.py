@@ -13,8 +13,9 @@ replica yourself — then drop it concurrently (the undo builds it again).
 
 from __future__ import annotations
 
-from dbtune.catalog import Catalog, IndexInfo, drop_index_sql, rebuild_sql
+from dbtune.catalog import Catalog, IndexInfo
 from dbtune.doctor import DoctorOptions, Finding
+from dbtune.doctor.model import dropping
 
 ID = "unused_indexes"
 SKIPS_LOCKED = True  # reads definitions a table under ACCESS EXCLUSIVE withholds
@@ -38,16 +39,11 @@ def _unused(catalog: Catalog, index: IndexInfo) -> bool:
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
     fk_columns = {(k.table_oid, k.attnums) for k in catalog.foreign_keys}
     return [
-        Finding(
+        dropping(
             ID,
-            index.qualified,
+            index,
             f"index {index.qualified} on {index.table_qualified} ({index.bytes / 2**20:.1f} MB) "
             f"has not been scanned {_where(catalog)}",
-            drop_index_sql(index),
-            index_oid=index.oid,
-            restores=index.spec(),
-            columns=index.key_columns,
-            undo=f"{rebuild_sql(index)};",
         )
         for index in catalog.inspectable()
         if index.valid
