@@ -85,6 +85,7 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LI
   AND (CAST(:beside AS oid) IS NULL
        OR c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = CAST(:beside AS oid)))
   AND (CAST(:tables AS oid[]) IS NULL OR i.indrelid = ANY(CAST(:tables AS oid[])))
+  AND (CAST(:schema AS name) IS NULL OR n.nspname = CAST(:schema AS name))
 ORDER BY n.nspname, t.relname, c.relname
 """
 )
@@ -225,10 +226,12 @@ def read_indexes(
     name: str | None = None,
     beside: int | None = None,
     tables: Sequence[int] | None = None,
+    schema: str | None = None,
 ) -> tuple[IndexInfo, ...]:
     """Every index outside the system schemas, or the one called ``name`` in the schema of
-    table ``beside`` (where an index on that table would be created), or those of ``tables``."""
-    params = {"index_name": name, "beside": beside,
+    table ``beside`` (where an index on that table would be created), or those of ``tables``,
+    or those of ``schema``."""
+    params = {"index_name": name, "beside": beside, "schema": schema,
               "tables": list(tables) if tables is not None else None}  # fmt: skip
     return tuple(_index(r) for r in run(_INDEXES, params))
 

@@ -1,10 +1,10 @@
 """Who is where: each target's revision, and drift from the fleet's majority.
 
-Drift is judged index by index: the definition each target has for an index name (its
-``pg_get_indexdef`` with the target's own schema taken out, so tenants compare alike), against
-the definition most targets have. A target lacking an index most have, having one most lack,
-or holding another definition is listed, and so is every INVALID index (a build that
-failed half-way). Grouped by finding, with the targets that have it, not repeated per target.
+Drift is judged index by index: the definition each target has for an index name (built
+from its keys as the catalog holds them by OID, without the schema, so tenants compare
+alike), against the definition most targets have. A target lacking an index most have,
+having one most lack, or holding another definition is listed, and so is every INVALID index
+(a build that failed half-way). Grouped by finding, with the targets that have it, not repeated per target.
 """
 
 from __future__ import annotations
@@ -16,18 +16,11 @@ from typing import Any
 
 import psycopg
 
+from dbtune.catalog import IndexInfo, psycopg_runner, read_indexes
 from dbtune.db import connect
 from dbtune.errors import DbtuneError, first_line
 from dbtune.fleet.targets import Target
 from dbtune.fleet.upgrade import Chain, current
-
-_INDEXES = """
-SELECT c.relname, n.nspname, pg_get_indexdef(i.indexrelid), i.indisvalid
-FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
-JOIN pg_namespace AS n ON n.oid = c.relnamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_'
-  AND (%(schema)s::text IS NULL OR n.nspname = %(schema)s)
-"""
 
 
 @dataclass
@@ -49,13 +42,17 @@ class Status:
 
 
 def _indexes(target: Target) -> dict[str, tuple[str, bool]]:
+    """Each index of the target (its tenant schema's only): its definition built from its
+    keys without the schema, so tenants compare alike, and whether it is valid."""
     with connect(target.url, autocommit=True) as conn:
-        rows = conn.execute(_INDEXES, {"schema": target.schema}).fetchall()
-    found = {}
-    for name, schema, definition, valid in rows:
-        own = f" ON {schema}." if target.schema else " ON "
-        found[str(name)] = (str(definition).replace(own, " ON "), bool(valid))
-    return found
+        found = read_indexes(psycopg_runner(conn), schema=target.schema)
+    return {i.name: (_definition(i), i.valid) for i in found}
+
+
+def _definition(index: IndexInfo) -> str:
+    if index.locked:  # its table is being changed: its keys were not read
+        return "(not read: its table is locked)"
+    return index.spec().sql()
 
 
 def fleet_status(targets: Sequence[Target], chain: Chain) -> Status:

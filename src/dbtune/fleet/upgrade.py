@@ -23,12 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
-from dbtune.db import connect
-from dbtune.db.dsn import redact
-from dbtune.errors import DbtuneError, UsageError
+from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
+from dbtune.db.dsn import APPLICATION_NAME, redact, sqlalchemy_url
+from dbtune.errors import ConnectionFailed, DbtuneError, UsageError
 from dbtune.fleet.targets import Target
 
 DEFAULT_TIMEOUT_S = 600
@@ -76,19 +73,32 @@ class Chain:
 
 
 def current(target: Target, version_table: str) -> str | None:
-    """The target's revision (None: at base, or no version table yet). Raises psycopg.Error
-    when it cannot be read."""
-    table = (
-        sql.Identifier(target.schema, version_table)
-        if target.schema
-        else sql.Identifier(version_table)
+    """The target's revision as Alembic reads it (``MigrationContext``; None: at base, or no
+    version table yet). Raises :class:`ConnectionFailed` when it cannot be read."""
+    import sqlalchemy as sa  # loaded when a fleet runs, not at --help
+    from alembic.runtime.migration import MigrationContext
+    from alembic.util import CommandError
+    from sqlalchemy.pool import NullPool
+
+    engine = sa.create_engine(
+        sqlalchemy_url(target.url),
+        poolclass=NullPool,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME},
     )
-    with connect(target.url, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass(%s)", [table.as_string(conn)]).fetchone()
-        if not exists or exists[0] is None:
-            return None
-        row = conn.execute(sql.SQL("SELECT version_num FROM {}").format(table)).fetchone()
-    return str(row[0]) if row else None
+    opts = {"version_table": version_table}
+    if target.schema:
+        opts["version_table_schema"] = target.schema
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn, opts=opts).get_current_revision()
+    except sa.exc.DBAPIError as exc:
+        raise ConnectionFailed(
+            f"cannot read the revision of {target.name}: {connection_error_text(exc.orig or exc)}"
+        ) from None
+    except CommandError as exc:  # more than one head in its version table
+        raise DbtuneError(f"{target.name}: {exc}") from None
+    finally:
+        engine.dispose()
 
 
 def _environment(target: Target) -> dict[str, str]:
@@ -109,7 +119,7 @@ def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> TargetResult:
     started = time.perf_counter()
     try:
         before = current(target, chain.version_table)
-    except (psycopg.Error, DbtuneError) as exc:
+    except DbtuneError as exc:
         return TargetResult(target, None, None, time.perf_counter() - started, "failed",
                        _first_line(str(exc)))  # fmt: skip
     if before == chain.head:
@@ -123,7 +133,7 @@ def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> TargetResult:
         error = f"timed out after {timeout_s:g} s (--timeout)"
     try:
         after = current(target, chain.version_table)
-    except (psycopg.Error, DbtuneError):
+    except DbtuneError:
         after = None
     result = "upgraded" if not error and after == chain.head else "failed"
     return TargetResult(target, before, after, time.perf_counter() - started, result, error)
