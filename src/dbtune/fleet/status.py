@@ -4,7 +4,8 @@ Drift is judged index by index: the definition each target has for an index name
 from its keys as the catalog holds them by OID, without the schema, so tenants compare
 alike), against the definition most targets have. A target lacking an index most have,
 having one most lack, or holding another definition is listed, and so is every INVALID index
-(a build that failed half-way). Grouped by finding, with the targets that have it, not repeated per target.
+(a build that failed half-way). Grouped by finding, with the targets that have it, not
+repeated per target.
 """
 
 from __future__ import annotations

@@ -109,7 +109,9 @@ def _environment(target: Target) -> dict[str, str]:
     return env
 
 
-def _first_line(text: str) -> str:
+def _failure_line(text: str) -> str:
+    """The line of a process's output that says what failed (``errors.first_line`` reads an
+    exception; this, what ``alembic`` printed before it exited)."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     failed = [line for line in lines if line.startswith("FAILED") or "Error" in line]
     return redact((failed or lines or ["(no output)"])[-1])
@@ -121,14 +123,14 @@ def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> TargetResult:
         before = current(target, chain.version_table)
     except DbtuneError as exc:
         return TargetResult(target, None, None, time.perf_counter() - started, "failed",
-                       _first_line(str(exc)))  # fmt: skip
+                       _failure_line(str(exc)))  # fmt: skip
     if before == chain.head:
         return TargetResult(target, before, before, time.perf_counter() - started, "at target")
     command = [sys.executable, "-m", "alembic", "-c", str(chain.ini), "upgrade", chain.head]
     try:
         done = subprocess.run(command, env=_environment(target), capture_output=True, text=True,
                               timeout=timeout_s, check=False)  # fmt: skip
-        error = "" if done.returncode == 0 else _first_line(done.stderr or done.stdout)
+        error = "" if done.returncode == 0 else _failure_line(done.stderr or done.stdout)
     except subprocess.TimeoutExpired:
         error = f"timed out after {timeout_s:g} s (--timeout)"
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dbtune.pool.stats import PoolStats, pool_stats
+from dbtune.pool.usage import PoolStats, pool_stats
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

@@ -1,4 +1,5 @@
-"""One stats shape for every driver's pool, so dashboards and the CLI need no per-driver code."""
+"""One usage shape for every driver's pool, so dashboards and the CLI need no per-driver code
+(a pool's figures: not the planner statistics of :mod:`dbtune.stats`)."""
 
 from __future__ import annotations
 
