@@ -122,6 +122,11 @@ class HotQuery:
         ]
 
 
+def profile_key(query: str, profile: str) -> str:
+    """``name[profile]``: how every report names one query with one profile's values."""
+    return f"{query}[{profile}]"
+
+
 @dataclass(frozen=True, slots=True)
 class QueryProfile:
     """One query of the workload with one profile's parameters: the unit explain plans, the
@@ -134,7 +139,7 @@ class QueryProfile:
     @property
     def key(self) -> str:
         """``name[profile]``: how every report names it."""
-        return f"{self.query.name}[{self.profile}]"
+        return profile_key(self.query.name, self.profile)
 
     @property
     def weight(self) -> float:

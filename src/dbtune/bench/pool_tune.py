@@ -121,22 +121,27 @@ def sizes_to_try(recommended: int, clients: int, budget: int | None) -> list[int
 
 def _values(conn: psycopg.Connection[Any], query: HotQuery) -> list[tuple[str, dict[str, Any]]]:
     """Each profile's parameter values, pickers run in the caller's read-only transaction."""
-    out = []
-    for profile, pickers in query.profile_params().items():
-        values: dict[str, Any] = {}
-        for name, picker in pickers.items():
-            if picker.sql is None:
-                values[name] = picker.literal
-                continue
-            row = conn.execute(picker.sql, prepare=True).fetchone()
-            if row is None:
-                raise UsageError(
-                    f"{query.name}: the picker for {name} returned no row; is the database seeded?"
-                )
-            values[name] = row[0]
-        label = query.name if len(query.profile_params()) == 1 else f"{query.name}[{profile}]"
-        out.append((label, values))
-    return out
+    profiles = query.each_profile()
+    return [
+        (query.name if len(profiles) == 1 else target.key, _picked(conn, target))
+        for target in profiles
+    ]
+
+
+def _picked(conn: psycopg.Connection[Any], target: QueryProfile) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, picker in target.pickers.items():
+        if picker.sql is None:
+            values[name] = picker.literal
+            continue
+        row = conn.execute(picker.sql, prepare=True).fetchone()
+        if row is None:
+            raise UsageError(
+                f"{target.query.name}: the picker for {name} returned no row; is the database "
+                "seeded?"
+            )
+        values[name] = row[0]
+    return values
 
 
 def build_mix(url: str, workload: Workload) -> Mix:

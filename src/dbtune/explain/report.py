@@ -108,7 +108,7 @@ def _grouped_notes(report: ExplainReport) -> tuple[str, ...]:
 
 
 def section_name(result: QueryResult) -> str:
-    return f"{result.query.name}[{result.profile}]"
+    return result.key
 
 
 def as_results(report: ExplainReport) -> Report:

@@ -10,7 +10,7 @@ from dbtune.checks import CheckResult
 from dbtune.plan import Plan
 from dbtune.query.advice import Advice
 from dbtune.query.facts import QueryFacts
-from dbtune.workload import HotQuery
+from dbtune.workload import HotQuery, profile_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class QueryResult:
     @property
     def key(self) -> str:
         """``name[profile]``: how reports, the design and the fleet name one query profile."""
-        return f"{self.query.name}[{self.profile}]"
+        return profile_key(self.query.name, self.profile)
 
     @property
     def status(self) -> str:
