@@ -30,7 +30,7 @@ from dbtune.db import connect
 from dbtune.errors import UsageError
 from dbtune.pool.sizing import PoolSize
 from dbtune.sql.text import Access, SqlTextError, analyse
-from dbtune.workload import HotQuery, Workload
+from dbtune.workload import HotQuery, QueryProfile, Workload
 
 DRIVERS = ("psycopg", "asyncpg")
 KNEE_SHARE = 0.95
