@@ -7,19 +7,11 @@ import pytest
 
 from dbtune.errors import MigrationError
 from dbtune.reference import schema as reference_schema
+from dbtune.reference.seed import TABLES
 from tests.integration.helpers import run_cli
 
 COVERING = "ix_conversation_history_user_id_created_at"
-REFERENCE_TABLES = {
-    "users",
-    "conversation_history",
-    "food_entries",
-    "reminders",
-    "tracking_categories",
-    "tracking_entries",
-    "xp_transactions",
-    "user_xp",
-}
+REFERENCE_TABLES = set(TABLES)
 
 
 def _tables(url: str) -> set[str]:
