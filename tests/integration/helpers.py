@@ -18,7 +18,7 @@ from alembic.operations import Operations
 from psycopg import sql
 
 from dbtune.db.dsn import sqlalchemy_url
-from tests.servers import Server
+from tests.servers import TEST_DSN_ENV, Server
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -99,8 +99,18 @@ def one_row(url: str, query: str, params: Any = None) -> Any:
     return row[0] if len(row) == 1 else row
 
 
+def worker_name(name: str) -> str:
+    """``name`` for this test worker: on a server the workers share (``DBTUNE_TEST_DSN``), the
+    xdist worker's id appended, so two workers never drop each other's database."""
+    if os.environ.get(TEST_DSN_ENV):
+        return name + os.environ.get("PYTEST_XDIST_WORKER", "")
+    return name
+
+
 def fresh_database(server: Server, name: str) -> str:
-    """Database ``name`` on ``server``, dropped first if it was there; its URL."""
+    """Database ``name`` (this worker's) on ``server``, dropped first if it was there; its
+    URL."""
+    name = worker_name(name)
     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
@@ -113,6 +123,7 @@ def fresh_database(server: Server, name: str) -> str:
 def another_database(server: Server, name: str) -> Iterator[str]:
     """A second fresh database beside the test's, dropped afterwards."""
     url = fresh_database(server, name)
+    name = worker_name(name)
     try:
         yield url
     finally:

@@ -13,6 +13,7 @@ from pglast import split
 
 from dbtune.doctor import DoctorOptions, DoctorReport, run_doctor
 from dbtune.doctor.selection import Selection
+from tests.integration.helpers import fresh_database
 from tests.servers import Server
 
 Conn = psycopg.Connection[Any]
@@ -134,10 +135,7 @@ OPTIONS: dict[str, dict[str, Any]] = {"xid_wraparound": {"xid_age_max": XID_AGE_
 
 @pytest.fixture(scope="module")
 def health_url(pg_server: Server) -> str:
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS doctor_health WITH (FORCE)")
-        conn.execute("CREATE DATABASE doctor_health")
-    url = pg_server.url("doctor_health")
+    url = fresh_database(pg_server, "doctor_health")
     for check, statements in FIXTURES.items():
         schema = f"fx_{check}"
         with psycopg.connect(url, autocommit=True) as conn:
