@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dbtune.catalog import Catalog, Column, IndexInfo, quoted
-from dbtune.doctor import Finding
+from psycopg import sql
+
+from dbtune.catalog import Catalog, Column, IndexInfo, Table, quoted
+from dbtune.doctor import Finding, Severity
+from dbtune.sql.identifiers import ident
 
 
 def table_name(catalog: Catalog, oid: int) -> str:
@@ -45,3 +48,25 @@ def column_findings(
             )
         )
     return found
+
+
+def table_finding(
+    check: str,
+    table: Table,
+    says: str,
+    fix: str = "",
+    severity: Severity = "medium",
+    undo: str = "",
+) -> Finding:
+    """A finding about a whole table: ``says`` follows its name; ``fix`` and ``undo`` are one
+    statement each with ``{}`` where the table goes (quoted, schema-qualified)."""
+    name = ident(table.schema, table.name)
+
+    def statement(template: str) -> str:
+        return sql.SQL(template).format(name).as_string() if template else ""
+
+    subject = quoted(table.schema, table.name)
+    message = f"{subject} {says}"
+    return Finding(
+        check, subject, message, statement(fix), severity, table.oid, undo=statement(undo)
+    )

@@ -11,23 +11,23 @@ ADD PRIMARY KEY USING INDEX`` (a brief lock).
 
 from __future__ import annotations
 
-from dbtune.catalog import Catalog, quoted
+from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
 
 ID = "tables_without_primary_key"
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    from dbtune.doctor.findings._facts import table_finding
+
+    tables = sorted(catalog.health.tables.values(), key=lambda t: (t.schema, t.name))
     return [
-        Finding(
+        table_finding(
             ID,
-            quoted(table.schema, table.name),
-            f"{quoted(table.schema, table.name)} has no primary key: its UPDATEs and DELETEs "
-            "cannot be replicated logically, and nothing stops duplicate rows",
-            "",
-            severity="medium",
-            table_oid=table.oid,
+            table,
+            "has no primary key: its UPDATEs and DELETEs cannot be replicated "
+            "logically, and nothing stops duplicate rows",
         )
-        for table in sorted(catalog.health.tables.values(), key=lambda t: (t.schema, t.name))
+        for table in tables
         if table.kind in ("r", "p") and not table.partition and not table.has_primary_key
     ]

@@ -10,25 +10,24 @@ size from the file). Fix: ``ANALYZE`` it now (and let autovacuum keep it analyze
 
 from __future__ import annotations
 
-from psycopg import sql
-
-from dbtune.catalog import Catalog, quoted
+from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.sql.identifiers import ident
 
 ID = "unanalyzed_tables"
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    from dbtune.doctor.findings._facts import table_finding
+
+    tables = sorted(catalog.tables.values(), key=lambda t: (t.schema, t.name))
     return [
-        Finding(
+        table_finding(
             ID,
-            quoted(table.schema, table.name),
-            f"{quoted(table.schema, table.name)} ({table.pages:,} pages) has never been "
-            "analyzed: the planner guesses its size, and may scan it as if it were small",
-            sql.SQL("ANALYZE {};").format(ident(table.schema, table.name)).as_string(),
-            table_oid=table.oid,
+            table,
+            f"({table.pages:,} pages) has never been analyzed: the planner guesses "
+            "its size, and may scan it as if it were small",
+            "ANALYZE {};",
         )
-        for table in sorted(catalog.tables.values(), key=lambda t: (t.schema, t.name))
+        for table in tables
         if not table.analyzed and table.pages >= options.visibility_min_pages
     ]

@@ -9,31 +9,24 @@ the table and writes all of it to WAL, under ACCESS EXCLUSIVE), if the rows matt
 
 from __future__ import annotations
 
-from psycopg import sql
-
-from dbtune.catalog import Catalog, quoted
+from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.sql.identifiers import ident
 
 ID = "unlogged_tables"
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    from dbtune.doctor.findings._facts import table_finding
+
+    tables = sorted(catalog.health.tables.values(), key=lambda t: (t.schema, t.name))
     return [
-        Finding(
+        table_finding(
             ID,
-            quoted(table.schema, table.name),
-            f"{quoted(table.schema, table.name)} is UNLOGGED: emptied by a crash or a "
-            "failover, and empty on every replica",
-            sql.SQL("ALTER TABLE {} SET LOGGED;")
-            .format(ident(table.schema, table.name))
-            .as_string(),
-            severity="medium",
-            table_oid=table.oid,
-            undo=sql.SQL("ALTER TABLE {} SET UNLOGGED;")
-            .format(ident(table.schema, table.name))
-            .as_string(),
+            table,
+            "is UNLOGGED: emptied by a crash or a failover, and empty on every replica",
+            "ALTER TABLE {} SET LOGGED;",
+            undo="ALTER TABLE {} SET UNLOGGED;",
         )
-        for table in sorted(catalog.health.tables.values(), key=lambda t: (t.schema, t.name))
+        for table in tables
         if table.persistence == "u" and table.kind == "r"
     ]

@@ -13,30 +13,28 @@ replication slots).
 
 from __future__ import annotations
 
-from psycopg import sql
-
-from dbtune.catalog import Catalog, quoted
+from dbtune.catalog import Catalog
 from dbtune.doctor import DoctorOptions, Finding
-from dbtune.sql.identifiers import ident
 
 ID = "xid_wraparound"
 LIMIT = 2**31
 
 
 def inspect(catalog: Catalog, options: DoctorOptions) -> list[Finding]:
+    from dbtune.doctor.findings._facts import table_finding
+
+    tables = sorted(catalog.health.tables.values(), key=lambda t: -t.xid_age)
+    database_age = catalog.health.database_xid_age
     return [
-        Finding(
+        table_finding(
             ID,
-            quoted(table.schema, table.name),
-            f"{quoted(table.schema, table.name)} has transaction IDs {table.xid_age:,} old "
-            f"({table.xid_age / LIMIT:.0%} of the way to wraparound; the database as a whole: "
-            f"{catalog.health.database_xid_age:,}): autovacuum is not freezing it",
-            sql.SQL("VACUUM (FREEZE, VERBOSE) {};")
-            .format(ident(table.schema, table.name))
-            .as_string(),
-            severity="high",
-            table_oid=table.oid,
+            table,
+            f"has transaction IDs {table.xid_age:,} old ({table.xid_age / LIMIT:.0%} "
+            f"of the way to wraparound; the database as a whole: {database_age:,}): autovacuum "
+            "is not freezing it",
+            "VACUUM (FREEZE, VERBOSE) {};",
+            "high",
         )
-        for table in sorted(catalog.health.tables.values(), key=lambda t: -t.xid_age)
+        for table in tables
         if table.xid_age >= options.xid_age_max and table.kind in ("r", "m")
     ]
