@@ -49,9 +49,7 @@ def pool_plot(
     fig.suptitle(
         f"{clients} concurrent clients, hot query; medians of ascending and descending runs"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def latency_plot(rows: dict[str, tuple[float, float, float]], floor_p50: float, path: Path) -> None:
@@ -74,9 +72,7 @@ def latency_plot(rows: dict[str, tuple[float, float, float]], floor_p50: float, 
     ax.set_title("heaviest user's latest 20 messages, prepared, one client")
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def scaling_plot(points: Sequence[ScalePoint], path: Path) -> None:
@@ -102,9 +98,7 @@ def scaling_plot(points: Sequence[ScalePoint], path: Path) -> None:
     ax.set_title("heaviest user's latest 20 messages: no index over covering index, per size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def pool_tune_plot(result: Sweep, path: Path) -> None:
@@ -131,6 +125,11 @@ def pool_tune_plot(result: Sweep, path: Path) -> None:
         ax.grid(True, alpha=0.3)
         ax.legend()
     fig.suptitle(f"{result.clients} concurrent clients, the workload's reads; range of passes")
+    _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
+    """Laid out, written at 100 dpi, closed (pyplot keeps every open figure otherwise)."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
