@@ -17,7 +17,7 @@ exclusion constraint) is listed and keeps its size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,23 @@ ORDER BY a.attnum
 """
 """Columns a copy takes from its row: not generated, not ``GENERATED ALWAYS``, and not a
 unique key's column with a default (an id takes its next value instead)."""
+
+_UNIQUE_KEYS = """
+SELECT i.indexrelid, a.attname, t.typname, t.typcategory,
+       EXISTS (SELECT FROM pg_constraint AS c WHERE c.conrelid = a.attrelid
+               AND c.contype = 'f' AND a.attnum = ANY(c.conkey)) AS referencing,
+       (a.atthasdef OR a.attidentity <> '') AS defaulted
+FROM pg_index AS i
+CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
+JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+JOIN pg_type AS t ON t.oid = a.atttypid
+WHERE i.indrelid = %(oid)s AND i.indisunique AND k.n <= i.indnkeyatts
+ORDER BY i.indexrelid, k.n
+"""
+"""The columns of each unique key (primary keys included), with what a copy can do to one:
+a column with a default takes its next value; another is varied (:func:`_varied`)."""
+
+_INTEGERS = frozenset({"int2", "int4", "int8"})
 
 _SEQUENCES = """
 SELECT s.oid, n.nspname, s.relname
@@ -91,8 +108,89 @@ def _pages(conn: Connection, oid: int) -> int:
     return int(row[0]) if row else 0
 
 
+Varying = Callable[[sql.Identifier, sql.Composable, int], sql.Composable]
+"""The expression a varied column takes in a copy: of the column, the table, the round."""
+
+
+def _varied(conn: Connection, oid: int, table: sql.Composable) -> dict[str, Varying] | str:
+    """For each unique key a copy would repeat, the one column the copies change so the key
+    holds: a uuid (a random one), a text (a suffix naming the round and the copy), an integer
+    (offset past the table's range); never a column that references another table. A key of
+    none of these: why the table cannot be grown."""
+    keys: dict[int, list[tuple[str, str, str, bool, bool]]] = {}
+    for index, *column in conn.execute(_UNIQUE_KEYS, {"oid": oid}).fetchall():
+        name, typname, category, referencing, defaulted = column
+        keys.setdefault(int(index), []).append(
+            (str(name), str(typname), str(category), bool(referencing), bool(defaulted))
+        )
+    varied: dict[str, Varying] = {}
+    for columns in keys.values():
+        defaulted = [name for name, *_, has_default in columns if has_default]
+        if defaulted:  # takes a new value in every copy: a sequence's, past the rows'
+            _sequences_past_rows(conn, table, defaulted)
+            continue
+        if any(name in varied for name, *_ in columns):
+            continue
+        choice = _choice(columns)
+        if choice is None:
+            names = ", ".join(name for name, *_ in columns)
+            return (
+                f"the unique key ({names}) has no column a copy can change (a uuid, a text or "
+                "an integer that references no other table): copies would repeat it"
+            )
+        varied[choice[0]] = choice[1]
+    return varied
+
+
+def _sequences_past_rows(conn: Connection, table: sql.Composable, columns: Sequence[str]) -> None:
+    """A serial or identity column's sequence set to the table's largest value, so copies
+    take values no row has: rows given their ids explicitly (a fixture, a bulk load) leave a
+    sequence behind them. :func:`grow_files` sets it back as it was afterwards."""
+    for column in columns:
+        conn.execute(
+            sql.SQL(
+                "SELECT setval(s, m) FROM (SELECT pg_get_serial_sequence({}, {}) AS s, "
+                "max({})::bigint AS m FROM {}) AS q WHERE s IS NOT NULL AND m IS NOT NULL"
+            ).format(
+                sql.Literal(table.as_string(conn)),
+                sql.Literal(column),
+                sql.Identifier(column),
+                table,
+            )
+        )
+
+
+def _choice(columns: Sequence[tuple[str, str, str, bool, bool]]) -> tuple[str, Varying] | None:
+    free = [(name, typ, category) for name, typ, category, refers, _ in columns if not refers]
+    for name, typname, _ in free:
+        if typname == "uuid":
+            return name, lambda column, table, round_: sql.SQL("gen_random_uuid()")
+    for name, _, category in free:
+        if category == "S":
+            return name, _suffixed
+    for name, typname, _ in free:
+        if typname in _INTEGERS:
+            return name, _offset
+    return None
+
+
+def _suffixed(column: sql.Identifier, table: sql.Composable, round_: int) -> sql.Composable:
+    return sql.SQL("{} || {} || dbtune_copy").format(column, sql.Literal(f" ~{round_}."))
+
+
+def _offset(column: sql.Identifier, table: sql.Composable, round_: int) -> sql.Composable:
+    """Past the table's whole range: copy k of a value v is v + k x (max - min + 1)."""
+    return sql.SQL("{} + dbtune_copy * (SELECT max({}) - min({}) + 1 FROM {})").format(
+        column, column, column, table
+    )
+
+
 def _copy_statement(
-    table: sql.Composable, columns: list[str], rows: int, copies: int
+    table: sql.Composable,
+    columns: list[str],
+    counts: tuple[int, int],
+    varied: Mapping[str, Varying],
+    round_: int,
 ) -> sql.Composed:
     """``copies`` copies of each of the table's first ``rows`` rows, each row's copies one
     after the other (a set-returning function in the select list keeps that order). Equal
@@ -100,7 +198,12 @@ def _copy_statement(
     which leaves the indexes about as large as production's; copies in random order split
     pages in half and left an index half again as large, and an index's size is read from
     its file too."""
+    rows, copies = counts
     source = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    values = sql.SQL(", ").join(
+        varied[c](sql.Identifier(c), table, round_) if c in varied else sql.Identifier(c)
+        for c in columns
+    )
     repeated = sql.SQL(
         "SELECT {}{}generate_series(1, {}) AS dbtune_copy FROM (SELECT {} FROM {} LIMIT {}) AS t"
     ).format(source, sql.SQL(", ") if columns else sql.SQL(""), sql.Literal(copies),
@@ -111,7 +214,7 @@ def _copy_statement(
         )
     else:
         insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM ({}) AS copied RETURNING xmin").format(
-            table, source, source, repeated
+            table, source, values, repeated
         )
     return sql.SQL("WITH copy AS ({}) SELECT DISTINCT xmin::text FROM copy").format(insert)
 
@@ -121,7 +224,10 @@ def _copy(conn: Connection, oid: int, table: sql.Composable, want: int) -> tuple
     transaction ids the copies carry (to delete them by)."""
     columns = [str(r[0]) for r in conn.execute(_COPYABLE, {"oid": oid})]
     xids: list[str] = []
-    for _ in range(MAX_ROUNDS):
+    varied = _varied(conn, oid, table)
+    if isinstance(varied, str):
+        return varied, xids
+    for round_ in range(1, MAX_ROUNDS + 1):
         have = _pages(conn, oid)
         if have >= want:
             return "", xids
@@ -131,7 +237,7 @@ def _copy(conn: Connection, oid: int, table: sql.Composable, want: int) -> tuple
             return "empty here: there are no rows to copy, so it plans as empty", xids
         needed = -(-(want - have) * rows // max(have, 1))  # rows, at this file's density
         copies = -(-needed // rows)
-        statement = _copy_statement(table, columns, -(-needed // copies), copies)
+        statement = _copy_statement(table, columns, (-(-needed // copies), copies), varied, round_)
         xids += [str(x) for (x,) in conn.execute(statement).fetchall()]
     return ("" if _pages(conn, oid) >= want else "still short after copying"), xids
 
