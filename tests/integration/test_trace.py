@@ -455,3 +455,66 @@ def test_a_chain_where_trace_finds_no_revision_is_an_error_not_a_pass(tmp_path: 
     assert done.code == 2
     assert f"no revision in {tmp_path / 'migrations' / 'versions'}" in done.stderr
     assert "PASS" not in done.stdout + done.stderr
+
+
+MOOD_A = '''"""a, with an Enum type.
+
+Revision ID: m01
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "m01"
+down_revision = None
+
+MOOD = sa.Enum("calm", "busy", name="mood")
+
+
+def upgrade() -> None:
+    op.create_table("a", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("m", MOOD))
+'''
+MOOD_B = (
+    MOOD_A.replace("m01", "m02")
+    .replace("down_revision = None", 'down_revision = "m01"')
+    .replace('op.create_table("a"', 'op.create_table("b"')
+    .replace("a, with", "b, with")
+)
+MOOD_INDEX = '''"""An index on b.m.
+
+Revision ID: m03
+Revises: m02
+"""
+
+from dbtune.migrations import create_index_online
+
+revision = "m03"
+down_revision = "m02"
+
+
+def upgrade() -> None:
+    create_index_online("ix_b_m", "b", ["m"])
+'''
+
+
+def test_from_brings_the_database_there_in_one_run_and_nothing_traced_is_an_error(
+    pg_server: Server, tmp_path: Path
+) -> None:
+    """[steady] items 4 and 6: two revisions whose tables share an Enum type cannot be
+    replayed one run each (the second run creates the type again), while ``alembic upgrade``
+    in one run can: ``--from`` brings the database there in one run, as the users' upgrade
+    does; a run that would trace nothing says why instead of passing."""
+    ops = tmp_path / "chain"
+    assert run_cli("init-ops", str(ops), "--version-table", "alembic_version").code == 0
+    for name, text in (("m01.py", MOOD_A), ("m02.py", MOOD_B), ("m03.py", MOOD_INDEX)):
+        (ops / "versions" / name).write_text(text)
+    url = fresh_database(pg_server, "trace_from_one_run")
+    done = run_cli("trace", "--dsn", url, "-c", str(ops / "alembic.ini"), "--from", "m02",
+                   "--format", "json")  # fmt: skip
+    assert done.code == 0, done.stdout + done.stderr
+    assert [r["revision"] for r in json.loads(done.stdout)["revisions"]] == ["m03"]
+    behind = run_cli("trace", "--dsn", url, "-c", str(ops / "alembic.ini"), "--to", "m02")
+    assert behind.code == 2
+    assert "nothing to trace" in behind.stderr
+    assert "is at m03" in behind.stderr

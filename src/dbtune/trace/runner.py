@@ -226,10 +226,12 @@ def trace_chain(
         session = _Session(chain, conn, side, set(registry()), result, progress)
         current = chain.current(conn)
         if options.from_revision and options.from_revision != current:
-            for script in _pending(chain.script, current, options.from_revision):
-                session.apply(script, "before --from")
+            _upgrade_to_from(session, current, options.from_revision)
             current = chain.current(conn)
-        for script in _pending(chain.script, current, options.to_revision):
+        pending = _pending(chain.script, current, options.to_revision)
+        if not pending:
+            _nothing_pending(session, current)
+        for script in pending:
             if options.only is not None and Path(script.path).resolve() not in options.only:
                 session.apply(script, "not selected")
                 continue
@@ -238,6 +240,34 @@ def trace_chain(
                 break
     chain.engine.dispose()
     return session.result
+
+
+def _nothing_pending(session: _Session, current: str | None) -> None:
+    """No revision to trace. A database at the chain's head (a CI gate on a staging copy
+    already migrated) is said so in a note; anything else — a fresh database, or a --from /
+    --to range that selects nothing — is an error naming why, never a silent pass."""
+    options = session.chain.options
+    where = f"{session.result.target} is at {current or 'base'}"
+    heads = set(session.chain.script.get_heads())
+    if current in heads and not options.from_revision and options.to_revision in ("heads", "head"):
+        session.result.notes.append(f"nothing to trace: {where}, the chain's head")
+        return
+    raise UsageError(
+        f"nothing to trace: {where}, and --to {options.to_revision} names no revision after "
+        f"it{f' (--from {options.from_revision})' if options.from_revision else ''}: --from "
+        "and --to select the revisions traced"
+    )
+
+
+def _upgrade_to_from(session: _Session, current: str | None, target: str) -> None:
+    """The revisions before ``--from``, untraced, in ONE run, as ``alembic upgrade REV`` runs
+    them: a chain whose revisions cannot be replayed one run each (an Enum type two
+    revisions' tables share is created once per run) is brought there as the users' own
+    upgrade brings it."""
+    pending = _pending(session.chain.script, current, target)
+    session.progress(f"applying {len(pending)} revision(s) up to {target} (before --from)")
+    session.chain.upgrade(session.conn, target)
+    session.result.applied += [str(s.revision) for s in pending]
 
 
 def _trace_one(session: _Session, script: Script) -> RevisionTrace:
