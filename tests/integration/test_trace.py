@@ -518,3 +518,52 @@ def test_from_brings_the_database_there_in_one_run_and_nothing_traced_is_an_erro
     assert behind.code == 2
     assert "nothing to trace" in behind.stderr
     assert "is at m03" in behind.stderr
+
+
+SETTING_USES = '''"""Uses of a setting, each with a code no generated value meets.
+
+Revision ID: s01b_uses
+Revises: s01_settings
+"""
+
+from alembic import op
+
+revision = "s01b_uses"
+down_revision = "s01_settings"
+EXPECTED = None
+
+
+def upgrade() -> None:
+    op.execute(
+        \'CREATE TABLE "App"."SettingUse" (id bigint PRIMARY KEY, \'
+        \'"SettingId" bigint NOT NULL REFERENCES "App"."Setting" (id), \'
+        \'"Code" text NOT NULL CHECK ("Code" = \\'a code dbtune cannot guess\\'))\'
+    )
+'''
+
+
+def test_the_retry_without_synthetic_rows_empties_the_tables_that_reference_them(
+    pg_server: Server, tmp_path: Path
+) -> None:
+    """[steady] item 6: the table dbtune filled is referenced by one it could not fill (left
+    empty): emptying the filled one alone is refused by the foreign key, so both go in one
+    TRUNCATE, and the retry runs."""
+    ini = _copy_chain(tmp_path)
+    versions = ini.parent / "versions"
+    for late in sorted(versions.glob("*.py"))[1:]:
+        late.unlink()
+    (versions / "s01_settings.py").write_text(SETTINGS_TABLE)
+    (versions / "s01b_uses.py").write_text(SETTING_USES)
+    (versions / "s02_version_key.py").write_text(
+        JSON_DATA_MIGRATION.replace('"s01_settings"', '"s01b_uses"').replace(
+            "Revises: s01_settings", "Revises: s01b_uses"
+        )
+    )
+    url = fresh_database(pg_server, "trace_synthetic_referenced")
+    done = run_cli("trace", "--dsn", url, "-c", str(ini), "--rows", "50", "--format", "json")
+    assert done.code in (0, 1), done.stderr
+    report = json.loads(done.stdout)
+    assert all(r["status"] != "error" for r in report["revisions"]), report["revisions"]
+    assert any('"App"."SettingUse"' in n and "left empty" in n for n in report["notes"])
+    (note,) = [n for n in report["notes"] if "s02_version_key" in n]
+    assert "fails on dbtune's synthetic rows" in note

@@ -270,20 +270,38 @@ def fill_empty_tables(
     return left
 
 
+_REFERENCING = """
+WITH RECURSIVE referencing(oid) AS (
+    SELECT unnest(%(oids)s::oid[])
+    UNION
+    SELECT k.conrelid FROM pg_constraint AS k JOIN referencing AS r ON k.confrelid = r.oid
+    WHERE k.contype = 'f'
+)
+SELECT r.oid, n.nspname, c.relname FROM referencing AS r
+JOIN pg_class AS c ON c.oid = r.oid JOIN pg_namespace AS n ON n.oid = c.relnamespace
+ORDER BY r.oid
+"""
+"""The tables dbtune filled and every table whose foreign keys reach them, however far."""
+
+
 def empty_again(conn: psycopg.Connection[Any], oids: Sequence[int]) -> str:
-    """TRUNCATE the tables dbtune filled (they were empty before it did), in one statement so
-    their foreign keys between them hold; '' or why it could not (a table of real rows
-    references one of them, say)."""
-    names = conn.execute(
-        "SELECT n.nspname, c.relname FROM pg_class AS c JOIN pg_namespace AS n "
-        "ON n.oid = c.relnamespace WHERE c.oid = ANY(%s::oid[]) ORDER BY c.oid",
-        [list(oids)],
-    ).fetchall()
-    if not names:
+    """TRUNCATE the tables dbtune filled (they were empty before it did), with every table
+    whose foreign keys reach them when those are empty too, in one statement so the keys
+    hold; '' or why it could not (a table of real rows references one of them, say)."""
+    found = conn.execute(_REFERENCING, {"oids": list(oids)}).fetchall()
+    if not found:
         return "its tables are gone"
-    statement = sql.SQL("TRUNCATE {}").format(
-        sql.SQL(", ").join(sql.Identifier(str(s), str(t)) for s, t in names)
-    )
+    tables = {int(oid): sql.Identifier(str(s), str(t)) for oid, s, t in found}
+    for oid, table in tables.items():
+        if oid in oids:
+            continue
+        has_rows = conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(table))
+        if has_rows.fetchone() == (True,):
+            return (
+                f"{table.as_string(conn)} holds rows of its own and references the tables "
+                "dbtune filled"
+            )
+    statement = sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(tables.values()))
     try:
         conn.execute(statement)
     except psycopg.Error as exc:
