@@ -293,3 +293,104 @@ def test_a_target_that_hangs_times_out_without_holding_the_others(
     assert "timed out after 4 s" in results["hang_1"]["error"]
     assert results["hang_0"]["seconds"] < 4
     assert "hang_1: failed: timed out" in " ".join(stderr.split())
+
+
+def test_tenants_whose_names_need_quotes(empty_url: str, chain: Path) -> None:
+    """[fleet-scale] item 2: capitals, a space and a quote in a tenant's name: its tables and
+    its version table land in its own schema."""
+    names = ["AcmeCorp", "two words", '"q"uote']
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    query = (
+        "SELECT nspname FROM pg_namespace WHERE nspname IN ('AcmeCorp', 'two words', '\"q\"uote')"
+    )
+    code, data, err = _fleet("upgrade", "-c", str(chain), "--targets-query", query,
+                             "--dsn", empty_url, "--parallel", "2")  # fmt: skip
+    assert code == 0, err
+    assert sorted(t["target"] for t in data["targets"]) == sorted(names)
+    with psycopg.connect(empty_url) as conn:
+        for name in names:
+            found = conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname IN ('items', 'alembic_version', "
+                "'ix_items_owner')",
+                [name],
+            ).fetchone()
+            assert found == (3,), name
+    code, status, err = _fleet("status", "-c", str(chain), "--targets-query", query,
+                               "--dsn", empty_url)  # fmt: skip
+    assert code == 0, err
+    assert {t["revision"] for t in status["targets"]} == {"f02_owner"}
+
+
+OWN_ENV = """
+import os
+
+from alembic import context
+from sqlalchemy import create_engine
+
+url = os.environ.get("APP_DATABASE", "sqlite:///{db}")
+with create_engine(url).connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_an_env_py_that_migrates_elsewhere_is_refused_before_it_connects(
+    empty_url: str, chain: Path, tmp_path: Path
+) -> None:
+    """[fleet-scale] item 3: an env.py that reads its own setting (here: a SQLite file) is
+    stopped before it connects; the file is never created, and the rollout stops there."""
+    database = tmp_path / "app.db"
+    (chain.parent / "env.py").write_text(OWN_ENV.replace("{db}", str(database)))
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for i in range(3):
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"shop_{i}")))
+    code, data, _ = _fleet("upgrade", "-c", str(chain), "--schemas", "shop_%",
+                             "--dsn", empty_url)  # fmt: skip
+    assert code == 1
+    first, *rest = data["targets"]
+    assert first["result"] == "failed"
+    assert "env.py" in first["error"]
+    assert "sqlite" in first["error"]
+    assert {t["result"] for t in rest} == {"not run"}
+    assert not database.exists()
+
+
+STOCK_ENV = """
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+connectable = engine_from_config(
+    config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+    poolclass=pool.NullPool,
+)
+with connectable.connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+"""
+
+
+def test_a_stock_env_py_migrates_the_target_not_the_ini_url(
+    empty_url: str, chain: Path, tmp_path: Path
+) -> None:
+    """Alembic's generic env.py reads ``sqlalchemy.url``: each target's URL is set there, so
+    the ini's own (a SQLite file) is never touched."""
+    database = tmp_path / "app.db"
+    (chain.parent / "env.py").write_text(STOCK_ENV)
+    ini = chain.read_text()
+    chain.write_text(
+        ini.replace("[alembic]", f"[alembic]\nsqlalchemy.url = sqlite:///{database}", 1)
+    )
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA stock_1")
+    code, data, err = _fleet("upgrade", "-c", str(chain), "--schemas", "stock_%",
+                             "--dsn", empty_url)  # fmt: skip
+    assert code == 0, (err, data)
+    assert not database.exists()
+    with psycopg.connect(empty_url) as conn:
+        assert conn.execute("SELECT to_regclass('stock_1.items')").fetchone() != (None,)

@@ -19,6 +19,15 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from dbtune.db import connect
 from dbtune.db.dsn import describe
 from dbtune.errors import UsageError
+from dbtune.sql.identifiers import ident
+
+
+def search_path_option(schema: str) -> str:
+    """``-csearch_path=...`` for libpq's ``options``/``PGOPTIONS``: the schema quoted as SQL
+    quotes a name (capitals, quotes, non-ASCII kept), then spaces and backslashes escaped as
+    libpq splits the option string."""
+    quoted = ident(schema).as_string()
+    return "-csearch_path=" + quoted.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +41,7 @@ class Target:
         """The URL a session of this target uses: a tenant's schema first on its search_path."""
         if not self.schema:
             return self.url
-        return make_conninfo(self.url, options=f"-csearch_path={self.schema}")
+        return make_conninfo(self.url, options=search_path_option(self.schema))
 
     def server(self) -> tuple[str, str]:
         """Host and port: the connection budget is per server."""

@@ -1,20 +1,20 @@
 """A migration as a rollout: canary targets first, then the rest K at a time.
 
-Each target runs ``alembic -c INI upgrade REV`` in a process of its own (Alembic's context is
-a module-level global: two upgrades in one process would share it), with the target's URL in
-``DATABASE_URL``, and for a tenant schema ``PGOPTIONS=-csearch_path=<schema>`` and
-``DBTUNE_VERSION_TABLE_SCHEMA=<schema>``: dbtune's Alembic environment then takes the tenant's
-own migration lock and the online helpers' lock retries apply as in any upgrade. A target
-already at the revision is skipped (a rerun resumes), one that fails is named with its
-error's first line, and one slow or unreachable target times out without holding up the
-others. Never more than K processes, and so K connections, per server.
+K long-lived worker processes (:mod:`.worker`) run the targets back to back through Alembic's
+command API, one at a time each (Alembic's context is a module-level global: two upgrades at
+once in one process would share it), with the target's URL where the chain's ``env.py``
+reads it (``sqlalchemy.url``, ``DATABASE_URL``), and for a tenant schema its quoted
+``search_path`` and ``DBTUNE_VERSION_TABLE_SCHEMA``: dbtune's Alembic environment then takes
+the tenant's own migration lock and the online helpers' lock retries apply as in any upgrade.
+A target already at the revision is skipped (a rerun resumes), one that fails is named with
+its error's first line, and one slow or unreachable target times out (its worker is ended,
+another takes its place) without holding up the others. A target whose version did not move
+although its upgrade raised nothing was not the database the chain's ``env.py`` migrated: the
+rollout stops there. Never more than K workers, and so K connections, per server.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +27,7 @@ from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
 from dbtune.db.dsn import APPLICATION_NAME, redact, sqlalchemy_url
 from dbtune.errors import ConnectionFailed, DbtuneError, UsageError
 from dbtune.fleet.targets import Target
+from dbtune.fleet.worker import Job, Worker
 
 DEFAULT_TIMEOUT_S = 600
 
@@ -101,42 +102,39 @@ def current(target: Target, version_table: str) -> str | None:
         engine.dispose()
 
 
-def _environment(target: Target) -> dict[str, str]:
-    env = dict(os.environ, DATABASE_URL=target.url)
-    if target.schema:
-        env["PGOPTIONS"] = f"-csearch_path={target.schema}"
-        env["DBTUNE_VERSION_TABLE_SCHEMA"] = target.schema
-    return env
-
-
 def _failure_line(text: str) -> str:
-    """The line of a process's output that says what failed (``errors.first_line`` reads an
-    exception; this, what ``alembic`` printed before it exited)."""
+    """The line of a reading's error that says what failed."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    failed = [line for line in lines if line.startswith("FAILED") or "Error" in line]
-    return redact((failed or lines or ["(no output)"])[-1])
+    return redact((lines or ["(no output)"])[0])
 
 
-def upgrade_one(target: Target, chain: Chain, timeout_s: float) -> TargetResult:
+ELSEWHERE = (
+    "its version did not move, yet the upgrade raised nothing: the chain's env.py ({env}) "
+    "migrated another database. It must connect to the URL dbtune sets: "
+    "config.get_main_option('sqlalchemy.url') or DATABASE_URL (docs/fleet.md)"
+)
+
+
+def upgrade_one(target: Target, chain: Chain, worker: Worker, timeout_s: float) -> TargetResult:
+    """One target to the chain's revision on ``worker``; its reading before and after."""
     started = time.perf_counter()
     try:
         before = current(target, chain.version_table)
     except DbtuneError as exc:
-        return TargetResult(target, None, None, time.perf_counter() - started, "failed",
-                       _failure_line(str(exc)))  # fmt: skip
+        elapsed = time.perf_counter() - started
+        return TargetResult(target, None, None, elapsed, "failed", _failure_line(str(exc)))
     if before == chain.head:
         return TargetResult(target, before, before, time.perf_counter() - started, "at target")
-    command = [sys.executable, "-m", "alembic", "-c", str(chain.ini), "upgrade", chain.head]
-    try:
-        done = subprocess.run(command, env=_environment(target), capture_output=True, text=True,
-                              timeout=timeout_s, check=False)  # fmt: skip
-        error = "" if done.returncode == 0 else _failure_line(done.stderr or done.stdout)
-    except subprocess.TimeoutExpired:
+    job = Job(str(chain.ini.resolve()), chain.head, target.url, target.schema)
+    error = worker.run(job, timeout_s)
+    if error is None:
         error = f"timed out after {timeout_s:g} s (--timeout)"
     try:
         after = current(target, chain.version_table)
     except DbtuneError:
         after = None
+    if not error and after == before:
+        error = ELSEWHERE.format(env=chain.ini.parent / "env.py")
     result = "upgraded" if not error and after == chain.head else "failed"
     return TargetResult(target, before, after, time.perf_counter() - started, result, error)
 
@@ -153,6 +151,16 @@ class Rollout:
         self._servers: dict[tuple[str, str], threading.Semaphore] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._local = threading.local()  # each pool thread's worker process
+        self._workers: list[Worker] = []
+
+    def _worker(self) -> Worker:
+        worker: Worker | None = getattr(self._local, "worker", None)
+        if worker is None:
+            worker = self._local.worker = Worker()
+            with self._lock:
+                self._workers.append(worker)
+        return worker
 
     def _budget(self, target: Target) -> threading.Semaphore:
         with self._lock:
@@ -164,8 +172,12 @@ class Rollout:
         with self._budget(target):
             if self._stop.is_set():
                 return TargetResult(target, None, None, 0.0, "not run", "stopped after a failure")
-            outcome = upgrade_one(target, self.chain, self.timeout_s)
-        if outcome.result == "failed" and not self.continue_on_error:
+            outcome = upgrade_one(target, self.chain, self._worker(), self.timeout_s)
+        if outcome.error.startswith("timed out"):
+            self._local.worker = None  # ended: the next target gets a new one
+        stop = outcome.result == "failed" and not self.continue_on_error
+        elsewhere = "ElsewhereError" in outcome.error or outcome.error.startswith(ELSEWHERE[:20])
+        if stop or elsewhere:  # the chain's env.py is the problem: no target will do better
             self._stop.set()
         self.progress(outcome)
         return outcome
@@ -173,9 +185,13 @@ class Rollout:
     def run(self, targets: Sequence[Target], canary: int) -> list[TargetResult]:
         """Canary targets first (any failure stops the rollout), then the rest."""
         first, rest = list(targets[:canary]), list(targets[canary:])
-        with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
-            outcomes = list(pool.map(self._one, first))
-            if any(o.result == "failed" for o in outcomes):
-                self._stop.set()
-            outcomes += list(pool.map(self._one, rest))
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
+                outcomes = list(pool.map(self._one, first))
+                if any(o.result == "failed" for o in outcomes):
+                    self._stop.set()
+                outcomes += list(pool.map(self._one, rest))
+        finally:
+            for worker in self._workers:
+                worker.close()
         return outcomes
