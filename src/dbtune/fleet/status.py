@@ -21,7 +21,7 @@ from dbtune.catalog import IndexInfo, psycopg_runner, read_indexes
 from dbtune.db import connect
 from dbtune.errors import DbtuneError, first_line
 from dbtune.fleet.targets import Target
-from dbtune.fleet.upgrade import Chain, current
+from dbtune.fleet.upgrade import Chain, versions
 
 
 @dataclass
@@ -42,12 +42,17 @@ class Status:
         }
 
 
-def _indexes(target: Target) -> dict[str, tuple[str, bool]]:
-    """Each index of the target (its tenant schema's only): its definition built from its
-    keys without the schema, so tenants compare alike, and whether it is valid."""
-    with connect(target.url, autocommit=True) as conn:
-        found = read_indexes(psycopg_runner(conn), schema=target.schema)
-    return {i.name: (_definition(i), i.valid) for i in found}
+def _indexes(url: str, on_it: Sequence[Target]) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Each target's indexes (a tenant's: its schema's only), one catalog read per database:
+    a definition built from the keys without the schema, so tenants compare alike, and
+    whether it is valid."""
+    with connect(url, autocommit=True) as conn:
+        schema = on_it[0].schema if len(on_it) == 1 else None
+        found = read_indexes(psycopg_runner(conn), schema=schema)
+    return {
+        t.name: {i.name: (_definition(i), i.valid) for i in found if t.schema in (None, i.schema)}
+        for t in on_it
+    }
 
 
 def _definition(index: IndexInfo) -> str:
@@ -57,16 +62,23 @@ def _definition(index: IndexInfo) -> str:
 
 
 def fleet_status(targets: Sequence[Target], chain: Chain) -> Status:
-    """Each target's revision and indexes read (one that cannot be read is listed with why),
-    then the drift between them."""
+    """Each target's revision and indexes read, a database's tenants together (one that
+    cannot be read is listed with why), then the drift between them."""
     status = Status()
+    for name, revision in versions(targets, chain.version_table).items():
+        if isinstance(revision, DbtuneError):
+            status.errors[name] = first_line(revision)
+        else:
+            status.revisions[name] = revision
     by_target: dict[str, dict[str, tuple[str, bool]]] = {}
-    for target in targets:
+    for url in dict.fromkeys(t.url for t in targets):
+        on_it = [t for t in targets if t.url == url and t.name not in status.errors]
+        if not on_it:
+            continue
         try:
-            status.revisions[target.name] = current(target, chain.version_table)
-            by_target[target.name] = _indexes(target)
+            by_target |= _indexes(url, on_it)
         except (psycopg.Error, DbtuneError) as exc:
-            status.errors[target.name] = first_line(exc)
+            status.errors |= {t.name: first_line(exc) for t in on_it}
     status.drift = drift(by_target)
     return status
 

@@ -73,33 +73,59 @@ class Chain:
         return cls(ini, table, str(head))
 
 
-def current(target: Target, version_table: str) -> str | None:
-    """The target's revision as Alembic reads it (``MigrationContext``; None: at base, or no
-    version table yet). Raises :class:`ConnectionFailed` when it cannot be read."""
+Revision = str | None | DbtuneError
+"""A target's revision (None: at base), or why it could not be read."""
+
+
+def versions(targets: Sequence[Target], version_table: str) -> dict[str, Revision]:
+    """Each target's revision as Alembic reads it (``MigrationContext``), the tenants of one
+    database over one connection: a thousand tenants are a thousand small queries, not a
+    thousand connections."""
     import sqlalchemy as sa  # loaded when a fleet runs, not at --help
+
+    found: dict[str, Revision] = {}
+    for url in dict.fromkeys(t.url for t in targets):
+        on_it = [t for t in targets if t.url == url]
+        engine = sa.create_engine(
+            sqlalchemy_url(url),
+            poolclass=sa.pool.NullPool,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME,
+            },
+        )  # fmt: skip
+        try:
+            with engine.connect() as conn:
+                found |= {t.name: _version(conn, t, version_table) for t in on_it}
+        except sa.exc.DBAPIError as exc:
+            why = connection_error_text(exc.orig or exc)
+            found |= {t.name: ConnectionFailed(f"cannot read the revision: {why}") for t in on_it}
+        finally:
+            engine.dispose()
+    return found
+
+
+def _version(conn: Any, target: Target, version_table: str) -> Revision:
     from alembic.runtime.migration import MigrationContext
     from alembic.util import CommandError
-    from sqlalchemy.pool import NullPool
 
-    engine = sa.create_engine(
-        sqlalchemy_url(target.url),
-        poolclass=NullPool,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME},
-    )
     opts = {"version_table": version_table}
     if target.schema:
         opts["version_table_schema"] = target.schema
     try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn, opts=opts).get_current_revision()
-    except sa.exc.DBAPIError as exc:
-        raise ConnectionFailed(
-            f"cannot read the revision of {target.name}: {connection_error_text(exc.orig or exc)}"
-        ) from None
+        return MigrationContext.configure(conn, opts=opts).get_current_revision()
     except CommandError as exc:  # more than one head in its version table
-        raise DbtuneError(f"{target.name}: {exc}") from None
+        return DbtuneError(f"{target.name}: {exc}")
     finally:
-        engine.dispose()
+        conn.rollback()
+
+
+def current(target: Target, version_table: str) -> str | None:
+    """One target's revision (None: at base, or no version table yet). Raises
+    :class:`DbtuneError` when it cannot be read."""
+    found = versions([target], version_table)[target.name]
+    if isinstance(found, DbtuneError):
+        raise found
+    return found
 
 
 def _failure_line(text: str) -> str:
@@ -115,14 +141,14 @@ ELSEWHERE = (
 )
 
 
-def upgrade_one(target: Target, chain: Chain, worker: Worker, timeout_s: float) -> TargetResult:
-    """One target to the chain's revision on ``worker``; its reading before and after."""
+def upgrade_one(
+    target: Target, chain: Chain, worker: Worker, timeout_s: float, before: Revision
+) -> TargetResult:
+    """One target to the chain's revision on ``worker`` (``before``: its revision read with
+    the rest of its database's); its revision read again after."""
     started = time.perf_counter()
-    try:
-        before = current(target, chain.version_table)
-    except DbtuneError as exc:
-        elapsed = time.perf_counter() - started
-        return TargetResult(target, None, None, elapsed, "failed", _failure_line(str(exc)))
+    if isinstance(before, DbtuneError):
+        return TargetResult(target, None, None, 0.0, "failed", _failure_line(str(before)))
     if before == chain.head:
         return TargetResult(target, before, before, time.perf_counter() - started, "at target")
     job = Job(str(chain.ini.resolve()), chain.head, target.url, target.schema)
@@ -153,6 +179,7 @@ class Rollout:
         self._stop = threading.Event()
         self._local = threading.local()  # each pool thread's worker process
         self._workers: list[Worker] = []
+        self._before: dict[str, Revision] = {}
 
     def _worker(self) -> Worker:
         worker: Worker | None = getattr(self._local, "worker", None)
@@ -172,7 +199,8 @@ class Rollout:
         with self._budget(target):
             if self._stop.is_set():
                 return TargetResult(target, None, None, 0.0, "not run", "stopped after a failure")
-            outcome = upgrade_one(target, self.chain, self._worker(), self.timeout_s)
+            before = self._before.get(target.name)
+            outcome = upgrade_one(target, self.chain, self._worker(), self.timeout_s, before)
         if outcome.error.startswith("timed out"):
             self._local.worker = None  # ended: the next target gets a new one
         stop = outcome.result == "failed" and not self.continue_on_error
@@ -185,6 +213,7 @@ class Rollout:
     def run(self, targets: Sequence[Target], canary: int) -> list[TargetResult]:
         """Canary targets first (any failure stops the rollout), then the rest."""
         first, rest = list(targets[:canary]), list(targets[canary:])
+        self._before = versions(targets, self.chain.version_table)
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
                 outcomes = list(pool.map(self._one, first))
