@@ -394,3 +394,32 @@ def test_a_stock_env_py_migrates_the_target_not_the_ini_url(
     assert not database.exists()
     with psycopg.connect(empty_url) as conn:
         assert conn.execute("SELECT to_regclass('stock_1.items')").fetchone() != (None,)
+
+
+def test_the_ledger_records_each_target_and_shards_share_the_fleet(
+    empty_url: str, chain: Path, tmp_path: Path
+) -> None:
+    """[fleet-scale] item 6: ``--ledger`` has each target's start and end as they happened;
+    a target left started by a killed run is named by the next; ``--shard 1/2`` and ``2/2``
+    upgrade every tenant once between them."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        for i in range(6):
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"led_{i}")))
+    ledger = tmp_path / "ledger.jsonl"
+    common = ["-c", str(chain), "--schemas", "led_%", "--dsn", empty_url, "--ledger", str(ledger)]
+    seen = []
+    for k in (1, 2):
+        code, data, err = _fleet("upgrade", *common, "--shard", f"{k}/2")
+        assert code == 0, err
+        seen += [t["target"] for t in data["targets"]]
+    assert sorted(seen) == [f"led_{i}" for i in range(6)]
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert sorted(e["target"] for e in entries if e["event"] == "end") == sorted(seen)
+    assert all(e["result"] == "upgraded" for e in entries if e["event"] == "end")
+    # a run killed mid-upgrade leaves a start with no end: the next run names that target
+    with ledger.open("a") as file:
+        file.write(json.dumps({"time": 0, "target": "led_3", "event": "start"}) + "\n")
+    code, data, err = _fleet("upgrade", *common)
+    assert code == 0, err
+    assert "led_3 was cut off mid-upgrade" in err
+    assert {t["result"] for t in data["targets"]} == {"at target"}

@@ -11,7 +11,7 @@ from dbtune.commands.fleet import FleetTargets, targets
 from dbtune.errors import UsageError
 from dbtune.fleet.grouping import grouped, owned
 from dbtune.fleet.status import drift
-from dbtune.fleet.targets import Target, from_file
+from dbtune.fleet.targets import Target, from_file, parse_shard, shard
 
 URL = "postgresql://app@db1:5433/shop"
 
@@ -129,3 +129,20 @@ def test_drift_names_the_missing_the_extra_the_different_and_the_invalid() -> No
 def test_a_fleet_that_agrees_has_no_drift() -> None:
     same = {"ix": ("CREATE INDEX ix ON t USING btree (a)", True)}
     assert drift({"t1": same, "t2": dict(same), "t3": dict(same)}) == {}
+
+
+def test_shards_cover_every_target_once_and_adding_one_moves_no_other() -> None:
+    fleet = [Target(f"tenant_{i:03d}", URL, schema=f"tenant_{i:03d}") for i in range(200)]
+    halves = [shard(fleet, 1, 2), shard(fleet, 2, 2)]
+    assert sorted(t.name for half in halves for t in half) == sorted(t.name for t in fleet)
+    assert all(len(half) > 50 for half in halves)  # a split, not everything in one
+    quarters = [{t.name for t in shard(fleet, k, 4)} for k in range(1, 5)]
+    grown = [{t.name for t in shard([*fleet, Target("new", URL, schema="new")], k, 4)}
+             for k in range(1, 5)]  # fmt: skip
+    assert [g - {"new"} for g in grown] == quarters
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1-2", "a/b", "1/0"])
+def test_a_bad_shard_is_one_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="--shard"):
+        parse_shard(text)

@@ -16,6 +16,7 @@ from dbtune.cli.args import (
     database,
     positive_int,
     report_console,
+    say,
     shared,
 )
 from dbtune.commands import fleet
@@ -35,6 +36,7 @@ def _targets(args: argparse.Namespace) -> list[fleet.Target]:
         query=args.targets_query,
         schemas=args.schemas,
         url=url,
+        shard=fleet.parse_shard(args.shard) if args.shard else None,
     )
     return fleet.targets(named)
 
@@ -44,8 +46,14 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
     options = fleet.UpgradeOptions(
         Path(args.config), args.to, args.parallel, args.timeout, args.continue_on_error,
-        args.canary,
+        args.canary, Path(args.ledger) if args.ledger else None,
     )  # fmt: skip
+    if options.ledger is not None:
+        for name in fleet.interrupted(options.ledger):
+            say(
+                f"{name} was cut off mid-upgrade by the last run (its ledger): its revision is "
+                "read again"
+            )
     chain = fleet.Chain.load(options.ini, options.to)  # a wrong ini fails before the targets
     targets = _targets(args)
     with Progress(console=stderr_console(), transient=True) as bar:
@@ -136,6 +144,9 @@ def _fleet_arguments(parser: Any) -> None:
         help="tenant schemas of --dsn's database (SQL LIKE: tenant_%%)",
     )
     parser.add_argument("--to", default=None, metavar="REV", help="default: the chain's head")
+    parser.add_argument(
+        "--shard", metavar="K/N", help="only this runner's share of the targets (1/4 .. 4/4)"
+    )
 
 
 def _shared(workload: str | None = None) -> list[Any]:
@@ -173,6 +184,10 @@ def add_arguments(sub: Any) -> None:
         help="targets at a time, and connections per server (default 4)",
     )
     upgrade.add_argument("--continue-on-error", action="store_true")
+    upgrade.add_argument(
+        "--ledger", metavar="FILE",
+        help="append each target's start and end (result, revision, error) as they happen",
+    )  # fmt: skip
     upgrade.add_argument(
         "--timeout",
         type=positive_int,

@@ -18,8 +18,9 @@ from dbtune.errors import DbtuneError, UsageError
 from dbtune.explain.runner import run_workload
 from dbtune.fleet import targets as fleet_targets
 from dbtune.fleet.grouping import Found, Group, grouped, owned
+from dbtune.fleet.ledger import Ledger
 from dbtune.fleet.status import Status, fleet_status
-from dbtune.fleet.targets import Target
+from dbtune.fleet.targets import Target, parse_shard
 from dbtune.fleet.upgrade import DEFAULT_TIMEOUT_S, Chain, Rollout, TargetResult
 from dbtune.query.options import PLANS_ONLY
 from dbtune.query.result import ExplainReport
@@ -36,6 +37,8 @@ __all__ = [
     "UpgradeOptions",
     "doctor",
     "explain",
+    "interrupted",
+    "parse_shard",
     "status",
     "targets",
     "upgrade",
@@ -51,10 +54,17 @@ class FleetTargets:
     query: str | None = None
     schemas: str | None = None
     url: str | None = None  # the database the query or the schemas are read from
+    shard: tuple[int, int] | None = None  # (k, n): this runner's share of n
 
 
 def targets(named: FleetTargets) -> list[Target]:
-    """The targets, in order; a usage error unless exactly one way names them."""
+    """The targets, in order (``shard``: this runner's share); a usage error unless exactly
+    one way names them."""
+    found = _named(named)
+    return fleet_targets.shard(found, *named.shard) if named.shard else found
+
+
+def _named(named: FleetTargets) -> list[Target]:
     if sum(bool(x) for x in (named.file, named.query, named.schemas)) != 1:
         raise UsageError(
             "name the fleet once: --targets FILE, --targets-query SQL --dsn URL, "
@@ -77,6 +87,7 @@ class UpgradeOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S  # per target
     continue_on_error: bool = False
     canary: int = 1  # upgraded first; any failure stops the rollout
+    ledger: Path | None = None  # each target's start and end appended as they happen
 
 
 def upgrade(
@@ -87,10 +98,14 @@ def upgrade(
     """Every target to the revision: canaries first, then K at a time per server; a target
     already there is skipped, so a rerun resumes."""
     chain = Chain.load(options.ini, options.to)
-    rollout = Rollout(
-        chain, options.parallel, options.timeout_s, options.continue_on_error, progress=progress
-    )
-    return chain, rollout.run(fleet, options.canary)
+    ledger = Ledger(options.ledger) if options.ledger else None
+    rollout = Rollout(chain, options.parallel, options.timeout_s, options.continue_on_error,
+                      progress=progress, ledger=ledger)  # fmt: skip
+    try:
+        return chain, rollout.run(fleet, options.canary)
+    finally:
+        if ledger is not None:
+            ledger.close()
 
 
 def status(ini: Path, fleet: Sequence[Target], to: str | None = None) -> tuple[Chain, Status]:
@@ -141,3 +156,8 @@ def doctor(fleet: Sequence[Target], show_all: bool = False) -> list[Group]:
         ]
         found += owned(on_it, findings)
     return grouped(found)
+
+
+def interrupted(ledger: Path) -> list[str]:
+    """The targets a killed run left mid-upgrade, by its ledger (none without one)."""
+    return Ledger(ledger).interrupted() if ledger.exists() else []

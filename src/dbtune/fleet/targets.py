@@ -9,6 +9,7 @@ schema first on the ``search_path`` and its ``alembic_version`` inside it
 from __future__ import annotations
 
 import tomllib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,22 @@ def tenant_schemas(url: str, pattern: str) -> list[Target]:
 def describe_targets(targets: list[Target]) -> dict[str, Any]:
     servers = {t.server() for t in targets}
     return {"targets": len(targets), "servers": len(servers)}
+
+
+def shard(targets: list[Target], k: int, n: int) -> list[Target]:
+    """The targets of shard ``k`` of ``n`` (1-based): each target's name hashed (CRC-32), so
+    every runner computes the same split, and adding a target moves no other one."""
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {k}/{n}: k goes from 1 to n")
+    return [t for t in targets if zlib.crc32(t.name.encode("utf-8")) % n == k - 1]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``k/n`` -> (k, n)."""
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text}: write it k/n, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {text}: k goes from 1 to n")
+    return k, n

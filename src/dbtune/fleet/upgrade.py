@@ -26,6 +26,7 @@ from typing import Any
 from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
 from dbtune.db.dsn import APPLICATION_NAME, redact, sqlalchemy_url
 from dbtune.errors import ConnectionFailed, DbtuneError, UsageError
+from dbtune.fleet.ledger import Ledger
 from dbtune.fleet.targets import Target
 from dbtune.fleet.worker import Job, Worker
 
@@ -172,6 +173,7 @@ class Rollout:
     timeout_s: float = DEFAULT_TIMEOUT_S
     continue_on_error: bool = False
     progress: Callable[[TargetResult], None] = lambda _: None
+    ledger: Ledger | None = None
 
     def __post_init__(self) -> None:
         self._servers: dict[tuple[str, str], threading.Semaphore] = {}
@@ -200,7 +202,12 @@ class Rollout:
             if self._stop.is_set():
                 return TargetResult(target, None, None, 0.0, "not run", "stopped after a failure")
             before = self._before.get(target.name)
+            if self.ledger is not None:
+                self.ledger.write(target, "start")
             outcome = upgrade_one(target, self.chain, self._worker(), self.timeout_s, before)
+            if self.ledger is not None:
+                self.ledger.write(target, "end", result=outcome.result, revision=outcome.after,
+                                  error=outcome.error)  # fmt: skip
         if outcome.error.startswith("timed out"):
             self._local.worker = None  # ended: the next target gets a new one
         stop = outcome.result == "failed" and not self.continue_on_error
