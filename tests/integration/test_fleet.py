@@ -423,3 +423,29 @@ def test_the_ledger_records_each_target_and_shards_share_the_fleet(
     assert code == 0, err
     assert "led_3 was cut off mid-upgrade" in err
     assert {t["result"] for t in data["targets"]} == {"at target"}
+
+
+def test_a_broken_revision_file_is_named_with_its_line(chain: Path, empty_url: str) -> None:
+    """[fleet-scale] item 5: the user's file, not dbtune's bug."""
+    broken = chain.parent / "versions" / "f02_owner.py"
+    broken.write_text(broken.read_text().replace("def upgrade() -> None:", "def upgrade() -> None"))
+    code, _, err = _fleet("upgrade", "-c", str(chain), "--schemas", "nobody_%",
+                          "--dsn", empty_url)  # fmt: skip
+    assert code == 2
+    assert "f02_owner.py, line" in err
+    assert "please report" not in err
+
+
+def test_fleet_doctor_fails_where_doctor_fails(empty_url: str, tmp_path: Path) -> None:
+    """[fleet-scale] item 4: findings doctor counts without listing them (small objects) are
+    findings for the fleet too: the same exit code, the kind named."""
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE no_key (x int)")
+        conn.execute("INSERT INTO no_key SELECT generate_series(1, 10)")
+    alone = run_cli("doctor", "--dsn", empty_url, "--format", "json")
+    listed = {c["id"] for c in json.loads(alone.stdout)["checks"] if c["status"] == "fail"}
+    targets = tmp_path / "fleet.txt"
+    targets.write_text(empty_url + "\n")
+    code, data, err = _fleet("doctor", "--targets", str(targets))
+    assert code == alone.code == 1, err
+    assert {g["kind"] for g in data["findings"]} == listed
