@@ -449,3 +449,20 @@ def test_fleet_doctor_fails_where_doctor_fails(empty_url: str, tmp_path: Path) -
     code, data, err = _fleet("doctor", "--targets", str(targets))
     assert code == alone.code == 1, err
     assert {g["kind"] for g in data["findings"]} == listed
+
+
+def test_url_env_serves_an_env_py_that_reads_its_own_variable(
+    empty_url: str, chain: Path, tmp_path: Path
+) -> None:
+    """An env.py reading ``APP_DATABASE``: ``--url-env APP_DATABASE`` sets it for each target."""
+    own = OWN_ENV.replace("create_engine(url)", "create_engine(url.replace(DRIVER, PSYCOPG, 1))")
+    own = own.replace(
+        "import os", 'import os\n\nDRIVER, PSYCOPG = "postgresql://", "postgresql+psycopg://"'
+    )
+    (chain.parent / "env.py").write_text(own.replace("{db}", str(tmp_path / "app.db")))
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA own_1")
+    code, data, err = _fleet("upgrade", "-c", str(chain), "--schemas", "own_%",
+                             "--dsn", empty_url, "--url-env", "APP_DATABASE")  # fmt: skip
+    assert code == 0, (err, data)
+    assert not (tmp_path / "app.db").exists()

@@ -46,7 +46,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
     options = fleet.UpgradeOptions(
         Path(args.config), args.to, args.parallel, args.timeout, args.continue_on_error,
-        args.canary, Path(args.ledger) if args.ledger else None,
+        args.canary, Path(args.ledger) if args.ledger else None, args.url_env,
     )  # fmt: skip
     if options.ledger is not None:
         for name in fleet.interrupted(options.ledger):
@@ -184,6 +184,11 @@ def add_arguments(sub: Any) -> None:
         help="targets at a time, and connections per server (default 4)",
     )
     upgrade.add_argument("--continue-on-error", action="store_true")
+    upgrade.add_argument(
+        "--url-env", metavar="NAME",
+        help="the variable your env.py reads its URL from, set to each target's (besides "
+        "sqlalchemy.url and DATABASE_URL)",
+    )  # fmt: skip
     upgrade.add_argument(
         "--ledger", metavar="FILE",
         help="append each target's start and end (result, revision, error) as they happen",

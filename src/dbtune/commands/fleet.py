@@ -88,6 +88,7 @@ class UpgradeOptions:
     continue_on_error: bool = False
     canary: int = 1  # upgraded first; any failure stops the rollout
     ledger: Path | None = None  # each target's start and end appended as they happen
+    url_env: str | None = None  # the variable the chain's env.py reads its URL from
 
 
 def upgrade(
@@ -97,7 +98,7 @@ def upgrade(
 ) -> tuple[Chain, list[TargetResult]]:
     """Every target to the revision: canaries first, then K at a time per server; a target
     already there is skipped, so a rerun resumes."""
-    chain = Chain.load(options.ini, options.to)
+    chain = Chain.load(options.ini, options.to, options.url_env)
     ledger = Ledger(options.ledger) if options.ledger else None
     rollout = Rollout(chain, options.parallel, options.timeout_s, options.continue_on_error,
                       progress=progress, ledger=ledger)  # fmt: skip

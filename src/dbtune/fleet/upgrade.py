@@ -57,9 +57,10 @@ class Chain:
     ini: Path
     version_table: str
     head: str
+    url_env: str | None = None  # the variable the chain's env.py reads its URL from
 
     @classmethod
-    def load(cls, ini: Path, to: str | None) -> Chain:
+    def load(cls, ini: Path, to: str | None, url_env: str | None = None) -> Chain:
         if not ini.is_file():
             raise UsageError(f"no Alembic ini at {ini}: pass -c path/to/alembic.ini")
         from alembic.config import Config  # Alembic loads when a chain is used, not at --help
@@ -71,7 +72,7 @@ class Chain:
         if head is None or (to is not None and script.get_revision(to) is None):
             raise UsageError(f"{ini}'s chain has no revision {to or 'head'}")
         table = config.get_main_option("version_table") or "alembic_version"
-        return cls(ini, table, str(head))
+        return cls(ini, table, str(head), url_env)
 
 
 Revision = str | None | DbtuneError
@@ -152,7 +153,7 @@ def upgrade_one(
         return TargetResult(target, None, None, 0.0, "failed", _failure_line(str(before)))
     if before == chain.head:
         return TargetResult(target, before, before, time.perf_counter() - started, "at target")
-    job = Job(str(chain.ini.resolve()), chain.head, target.url, target.schema)
+    job = Job(str(chain.ini.resolve()), chain.head, target.url, target.schema, chain.url_env)
     error = worker.run(job, timeout_s)
     if error is None:
         error = f"timed out after {timeout_s:g} s (--timeout)"

@@ -35,6 +35,7 @@ class Job:
     revision: str
     url: str
     schema: str | None
+    url_env: str | None = None  # the variable the chain's env.py reads its URL from
 
 
 def _environment(job: Job, baseline: dict[str, str]) -> None:
@@ -46,6 +47,8 @@ def _environment(job: Job, baseline: dict[str, str]) -> None:
         else:
             os.environ.pop(name, None)
     os.environ["DATABASE_URL"] = job.url
+    if job.url_env:
+        os.environ[job.url_env] = job.url
     if job.schema:
         os.environ["PGOPTIONS"] = search_path_option(job.schema)
         os.environ["DBTUNE_VERSION_TABLE_SCHEMA"] = job.schema
