@@ -466,3 +466,29 @@ def test_url_env_serves_an_env_py_that_reads_its_own_variable(
                              "--dsn", empty_url, "--url-env", "APP_DATABASE")  # fmt: skip
     assert code == 0, (err, data)
     assert not (tmp_path / "app.db").exists()
+
+
+def test_fleet_explain_agrees_with_explain(seeded_url: str, tmp_path: Path) -> None:
+    """[fleet-scale] item 4: on one database, fleet explain fails the checks explain fails
+    (both plans only), and passes what it passes."""
+    workload = tmp_path / "w.toml"
+    workload.write_text(
+        '[[query]]\nname = "by_content"\n'
+        "sql = \"SELECT id FROM conversation_history WHERE content = 'x'\"\n"
+        "expect = { no_seq_scan = true }\n\n"
+        '[[query]]\nname = "one_user"\nsql = "SELECT id FROM users WHERE id = 7"\n'
+        "expect = { no_seq_scan = true }\n"
+    )
+    alone = run_cli("explain", "--dsn", seeded_url, "--workload", str(workload),
+                    "--no-analyze", "--format", "json")  # fmt: skip
+    failed = {
+        f"{q['name']}[{q['profile']}] {c['id']}"
+        for q in json.loads(alone.stdout)["queries"]
+        for c in q["checks"]
+        if c["status"] == "fail"
+    }
+    targets = tmp_path / "fleet.txt"
+    targets.write_text(seeded_url + "\n")
+    code, data, err = _fleet("explain", "--targets", str(targets), "--workload", str(workload))
+    assert code == alone.code == 1, err
+    assert {g["kind"] for g in data["findings"]} == failed == {"by_content[default] no_seq_scan"}
