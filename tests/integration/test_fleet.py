@@ -238,15 +238,18 @@ def test_twenty_databases_on_three_servers_within_the_connection_budget(
     assert all(p <= 2 for p in peaks), peaks
 
 
-def test_a_killed_rollout_is_resumed(empty_url: str, chain: Path) -> None:
-    """The fleet process killed half-way (its Alembic processes may still finish); the rerun
-    — here naming the tenants with ``--targets-query`` — skips the tenants already at head
-    and completes the others."""
+def test_a_killed_rollout_is_resumed(empty_url: str, chain: Path, tmp_path: Path) -> None:
+    """The fleet process killed half-way (its workers may still finish the upgrade in hand);
+    the rerun — here naming the tenants with ``--targets-query`` — skips the tenants already
+    at head and completes the others; the ledger kept every line the killed run wrote, and
+    the rerun names the tenants it left started."""
+    ledger = tmp_path / "ledger.jsonl"
     with psycopg.connect(empty_url, autocommit=True) as conn:
         for i in range(12):
             conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(f"killed_{i:02d}")))
     command = [sys.executable, "-m", "dbtune", "fleet", "upgrade", "--schemas", "killed_%",
-               "--dsn", empty_url, "-c", str(chain), "--parallel", "2"]  # fmt: skip
+               "--dsn", empty_url, "-c", str(chain), "--parallel", "2",
+               "--ledger", str(ledger)]  # fmt: skip
     rollout = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     count = "SELECT count(*) FROM pg_class WHERE relname = 'alembic_version'"
     deadline = time.monotonic() + 60
@@ -258,10 +261,15 @@ def test_a_killed_rollout_is_resumed(empty_url: str, chain: Path) -> None:
             time.sleep(0.05)
     rollout.kill()
     rollout.wait()
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    last = {e["target"]: e["event"] for e in entries}
+    assert "end" in last.values()
+    cut_off = sorted(name for name, event in last.items() if event == "start")
     query = "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'killed_%' ORDER BY 1"
-    code, data, _ = _fleet("upgrade", "--targets-query", query, "--dsn", empty_url,
-                           "-c", str(chain), "--parallel", "2")  # fmt: skip
+    rerun = ["--targets-query", query, "--dsn", empty_url, "-c", str(chain), "--parallel", "2"]
+    code, data, err = _fleet("upgrade", *rerun, "--ledger", str(ledger))
     assert code == 0, data
+    assert sorted(n for n in cut_off if f"{n} was cut off" in err) == cut_off
     results = [t["result"] for t in data["targets"]]
     assert len(results) == 12
     assert results.count("at target") >= 1  # what the killed run finished is not redone
