@@ -79,31 +79,37 @@ Revision = str | None | DbtuneError
 """A target's revision (None: at base), or why it could not be read."""
 
 
-def versions(targets: Sequence[Target], version_table: str) -> dict[str, Revision]:
+def versions(
+    targets: Sequence[Target], version_table: str, parallel: int = 1
+) -> dict[str, Revision]:
     """Each target's revision as Alembic reads it (``MigrationContext``), the tenants of one
-    database over one connection: a thousand tenants are a thousand small queries, not a
-    thousand connections."""
+    database over one connection (a thousand tenants are a thousand small queries, not a
+    thousand connections), ``parallel`` databases at a time (an unreachable one waits out its
+    connect timeout beside the others, not before them)."""
+    groups = [[t for t in targets if t.url == url] for url in dict.fromkeys(t.url for t in targets)]
+    found: dict[str, Revision] = {}
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for part in pool.map(lambda on_it: _database_versions(on_it, version_table), groups):
+            found |= part
+    return found
+
+
+def _database_versions(on_it: Sequence[Target], version_table: str) -> dict[str, Revision]:
     import sqlalchemy as sa  # loaded when a fleet runs, not at --help
 
-    found: dict[str, Revision] = {}
-    for url in dict.fromkeys(t.url for t in targets):
-        on_it = [t for t in targets if t.url == url]
-        engine = sa.create_engine(
-            sqlalchemy_url(url),
-            poolclass=sa.pool.NullPool,
-            connect_args={
-                "connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME,
-            },
-        )  # fmt: skip
-        try:
-            with engine.connect() as conn:
-                found |= {t.name: _version(conn, t, version_table) for t in on_it}
-        except sa.exc.DBAPIError as exc:
-            why = connection_error_text(exc.orig or exc)
-            found |= {t.name: ConnectionFailed(f"cannot read the revision: {why}") for t in on_it}
-        finally:
-            engine.dispose()
-    return found
+    engine = sa.create_engine(
+        sqlalchemy_url(on_it[0].url),
+        poolclass=sa.pool.NullPool,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME},
+    )
+    try:
+        with engine.connect() as conn:
+            return {t.name: _version(conn, t, version_table) for t in on_it}
+    except sa.exc.DBAPIError as exc:
+        why = connection_error_text(exc.orig or exc)
+        return {t.name: ConnectionFailed(f"cannot read the revision: {why}") for t in on_it}
+    finally:
+        engine.dispose()
 
 
 def _version(conn: Any, target: Target, version_table: str) -> Revision:
@@ -221,7 +227,7 @@ class Rollout:
     def run(self, targets: Sequence[Target], canary: int) -> list[TargetResult]:
         """Canary targets first (any failure stops the rollout), then the rest."""
         first, rest = list(targets[:canary]), list(targets[canary:])
-        self._before = versions(targets, self.chain.version_table)
+        self._before = versions(targets, self.chain.version_table, self.parallel)
         try:
             with ThreadPoolExecutor(max_workers=max(1, self.parallel)) as pool:
                 outcomes = list(pool.map(self._one, first))
