@@ -171,11 +171,26 @@ def test_each_check_fires_exactly_once_on_its_fixture(health_url: str, check: st
     scored = outcome.findings[0]
     assert scored.schema == f"fx_{check}"
     if scored.finding.fix:
-        with psycopg.connect(health_url, autocommit=True) as conn:
-            for statement in split(scored.finding.fix):  # CONCURRENTLY: one at a time
-                conn.execute(statement)
-        again = next(o for o in _report(health_url, check).outcomes if o.id == check)
+        again = _fixed(health_url, check, scored.finding.fix)
         assert not again.findings, "the printed fix did not clear the finding"
+
+
+def _fixed(url: str, check: str, fix: str) -> Any:
+    """The check's outcome after its printed fix ran. On a server other test workers share
+    (CI's second run), a VACUUM cannot freeze or remove what their open transactions may still
+    see: a VACUUM fix runs again, for a few seconds at most, until their snapshots have moved
+    on (any other fix runs once)."""
+    statements = split(fix)
+    vacuums = all(s.strip().upper().startswith("VACUUM") for s in statements)
+    deadline = time.monotonic() + 10
+    while True:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in statements:  # CONCURRENTLY: one at a time
+                conn.execute(statement)
+        again = next(o for o in _report(url, check).outcomes if o.id == check)
+        if not again.findings or not vacuums or time.monotonic() > deadline:
+            return again
+        time.sleep(0.5)
 
 
 def test_the_reference_database_is_clean_of_every_health_check(seeded_url: str) -> None:
