@@ -200,7 +200,6 @@ def test_a_redundant_index_no_plan_uses_is_dropped_with_its_undo(
     assert set(before) <= set(_indexes(shop_url))  # the downgrade built it again
 
 
-@pytest.mark.xdist_group("pg_stat_statements")  # server-wide: one worker resets it at a time
 def test_from_stats_weighs_captured_statements_by_their_calls(shop_url: str) -> None:
     """``--from-stats``: the statements the application ran, each weighted by its calls."""
     with psycopg.connect(shop_url, autocommit=True) as conn:

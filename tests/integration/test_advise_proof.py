@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from dbtune.design.existing import read_existing
 from dbtune.query.advice import Suggestion
@@ -235,7 +234,6 @@ DASHBOARDS = [
 ]
 
 
-@pytest.mark.xdist_group("pg_stat_statements")  # server-wide: one worker resets it at a time
 def test_every_captured_statement_is_checkable(storage_url: str, tmp_path: Path) -> None:
     """Failure 7: dashboards bucket history with ``EXTRACT(epoch FROM ...)`` and ``INTERVAL
     '...'``; pg_stat_statements writes ``EXTRACT($1 FROM ...)`` and ``interval $4``, which the

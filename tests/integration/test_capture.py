@@ -28,10 +28,6 @@ RECENT = (
 LOGIN = 'SELECT id, "displayName" FROM "Shop"."Customer" WHERE email = %s'
 TOUCH = 'UPDATE "Shop"."Orders" SET total = total + 1 WHERE id = %s::uuid'
 
-# pg_stat_statements is the server's: on a server the test workers share, one resets it at a
-# time (pytest -n 2 --dist loadgroup; each embedded worker has a server of its own anyway).
-pytestmark = pytest.mark.xdist_group("pg_stat_statements")
-
 
 def _run_the_mix(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
