@@ -9,12 +9,8 @@ or connection error.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import sysconfig
-import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
 import psycopg
 
@@ -35,7 +31,7 @@ from dbtune.cli import (
 from dbtune.cli.args import EXIT_USAGE, Parser
 from dbtune.db import connection_error_text
 from dbtune.db.dsn import redact
-from dbtune.errors import DbtuneError
+from dbtune.errors import DbtuneError, users_file
 
 COMMANDS = (
     explain,
@@ -65,27 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NOT_YOURS = tuple(
-    os.path.join(str(Path(p).resolve()), "")
-    for p in (str(Path(__file__).parents[1]), *sysconfig.get_paths().values())
-)
-"""dbtune itself, the standard library and the installed packages (each with a trailing /)."""
-
-
-def _in_users_file(exc: BaseException) -> str | None:
-    """``path, line N (in f)`` when the error comes from a file of the user's (a revision that
-    does not import, an env.py that raises), not from dbtune or a library: then it is theirs
-    to fix, not a dbtune bug to report."""
-    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
-        return f"{exc.filename}, line {exc.lineno}"
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        path = str(Path(frame.filename).resolve())
-        if frame.filename.startswith("<") or path.startswith(_NOT_YOURS):
-            continue
-        return f"{frame.filename}, line {frame.lineno} (in {frame.name})"
-    return None
-
-
 def _unexpected(exc: BaseException) -> str:
     """One line for an error no command anticipated: what happened, and what to do."""
     if isinstance(exc, psycopg.OperationalError):
@@ -104,7 +79,7 @@ def _unexpected(exc: BaseException) -> str:
         where = f" ({exc.filename})" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    theirs = _in_users_file(exc)
+    theirs = users_file(exc)
     if theirs is not None:
         what = (exc.msg or first) if isinstance(exc, SyntaxError) else first
         return f"{theirs}: {type(exc).__name__}: {what} (fix that file, then run again)"

@@ -17,13 +17,13 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import traceback
 from contextlib import redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from dbtune.db.dsn import redact
+from dbtune.errors import users_file
 from dbtune.fleet.targets import search_path_option
 
 _PER_TARGET = ("DATABASE_URL", "PGOPTIONS", "DBTUNE_VERSION_TABLE_SCHEMA")
@@ -57,13 +57,8 @@ def _environment(job: Job, baseline: dict[str, str]) -> None:
 def _error_line(exc: BaseException, printed: str) -> str:
     """What failed, in one line: a user's file and line when the error comes from one (a
     revision, an ``env.py``), then the exception's first line or Alembic's FAILED line."""
-    where = ""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if "site-packages" not in frame.filename and "/dbtune/" not in frame.filename:
-            where = f"{frame.filename}, line {frame.lineno}: "
-            break
-    if isinstance(exc, SyntaxError) and exc.filename:
-        where = f"{exc.filename}, line {exc.lineno}: "
+    theirs = users_file(exc)
+    where = f"{theirs}: " if theirs else ""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     failed = [line for line in printed.splitlines() if line.startswith("FAILED")]
     text = lines[0] if lines else (failed[-1] if failed else type(exc).__name__)
