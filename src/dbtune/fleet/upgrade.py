@@ -142,8 +142,9 @@ def _failure_line(text: str) -> str:
     return redact((lines or ["(no output)"])[0])
 
 
+NOT_MOVED = "its version did not move"
 ELSEWHERE = (
-    "its version did not move, yet the upgrade raised nothing: the chain's env.py ({env}) "
+    NOT_MOVED + ", yet the upgrade raised nothing: the chain's env.py ({env}) "
     "migrated another database. It must connect to the URL dbtune sets: "
     "config.get_main_option('sqlalchemy.url') or DATABASE_URL (docs/fleet.md)"
 )
@@ -218,7 +219,7 @@ class Rollout:
         if outcome.error.startswith("timed out"):
             self._local.worker = None  # ended: the next target gets a new one
         stop = outcome.result == "failed" and not self.continue_on_error
-        elsewhere = "ElsewhereError" in outcome.error or outcome.error.startswith(ELSEWHERE[:20])
+        elsewhere = "ElsewhereError" in outcome.error or outcome.error.startswith(NOT_MOVED)
         if stop or elsewhere:  # the chain's env.py is the problem: no target will do better
             self._stop.set()
         self.progress(outcome)
