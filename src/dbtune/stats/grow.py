@@ -17,6 +17,7 @@ exclusion constraint) is listed and keeps its size.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,8 @@ Connection = psycopg.Connection[tuple[Any, ...]]
 
 GROW_LIMIT_MB = 1024
 """The default bound on what growing writes in one run: files over it stay small (listed)."""
-MAX_ROUNDS = 4
-"""Copies are estimated from pages per row; a table still short after this many tries stops."""
+MAX_ROUNDS = 8
+"""Copies are estimated from rows per page; a table still short after this many tries stops."""
 
 _COPYABLE = """
 SELECT a.attname FROM pg_attribute AS a
@@ -221,12 +222,17 @@ def _copy_statement(
 
 def _copy(conn: Connection, oid: int, table: sql.Composable, want: int) -> tuple[str, list[str]]:
     """Copy the table's rows into it until its file has ``want`` pages: '' or why not, and the
-    transaction ids the copies carry (to delete them by)."""
+    transaction ids the copies carry (to delete them by).
+
+    The first round takes the file's average rows per page; later ones what the last round
+    measured. Copies fill the free space an earlier VACUUM left in the pages first, so the
+    average can undershoot several times over."""
     columns = [str(r[0]) for r in conn.execute(_COPYABLE, {"oid": oid})]
     xids: list[str] = []
     varied = _varied(conn, oid, table)
     if isinstance(varied, str):
         return varied, xids
+    per_page = 0.0  # rows per added page, as the last round measured it
     for round_ in range(1, MAX_ROUNDS + 1):
         have = _pages(conn, oid)
         if have >= want:
@@ -235,10 +241,12 @@ def _copy(conn: Connection, oid: int, table: sql.Composable, want: int) -> tuple
         rows = int(row[0]) if row else 0
         if rows == 0:
             return "empty here: there are no rows to copy, so it plans as empty", xids
-        needed = -(-(want - have) * rows // max(have, 1))  # rows, at this file's density
+        needed = math.ceil((want - have) * (per_page or rows / max(have, 1)))
         copies = -(-needed // rows)
         statement = _copy_statement(table, columns, (-(-needed // copies), copies), varied, round_)
         xids += [str(x) for (x,) in conn.execute(statement).fetchall()]
+        added = _pages(conn, oid) - have
+        per_page = needed / added if added > 0 else 2 * max(per_page, rows / max(have, 1))
     return ("" if _pages(conn, oid) >= want else "still short after copying"), xids
 
 
