@@ -215,3 +215,39 @@ def test_from_stats_weighs_captured_statements_by_their_calls(shop_url: str) -> 
     weights = {q["query"]: q["weight"] for q in design["queries"]}
     captured = [w for k, w in weights.items() if "orders" in k.lower()]
     assert 40 in captured, weights
+
+
+def test_a_storage_budget_and_the_budget_curve(seeded_url: str, tmp_path: Path) -> None:
+    """``--storage-budget`` bounds the new indexes' sizes (as the what-if built them), and
+    ``--budget-curve`` gives the design at each budget from the same cost matrix: nothing at
+    0, a relative cost that never rises with the budget, the budgeted design at its own
+    point, and everything that helps when the budget is ample. The what-ifs are counted."""
+    _drop_secondary(seeded_url)
+    curve = "0kB,0.005x,0.02x,0.05x,10x"
+    code, design, _ = _advise(seeded_url, tmp_path, "--storage-budget", "0.02x",
+                              "--budget-curve", curve)  # fmt: skip
+    assert code in (0, 1)
+    assert design["what_if"]["calls"] >= len(design["candidates"])
+    assert design["data_bytes"] > 0
+    assert design["budget_bytes"] == int(0.02 * design["data_bytes"])
+    assert 0 < design["design_bytes"] <= design["budget_bytes"]
+    chosen = [c for c in design["candidates"] if c["chosen"]]
+    assert all(c["estimated_bytes"] > 0 for c in chosen)
+    points = design["budget_curve"]
+    assert [p["budget_bytes"] for p in points] == sorted(p["budget_bytes"] for p in points)
+    assert points[0]["indexes"] == [] and points[0]["relative_cost"] == 1.0
+    for point in points:
+        assert point["design_bytes"] <= point["budget_bytes"]
+        assert point["design_bytes"] == sum(i["estimated_bytes"] for i in point["indexes"])
+        assert all(i["definition"].startswith("CREATE INDEX") for i in point["indexes"])
+    relative = [p["relative_cost"] for p in points]
+    assert relative == sorted(relative, reverse=True)
+    assert len(set(relative)) >= 3, relative  # the budgets bind: the curve has steps
+    assert [i["name"] for i in points[2]["indexes"]] == [c["name"] for c in chosen]
+    assert points[-1]["relative_cost"] < design["relative_cost"]
+    shown = run_cli("advise", "--dsn", seeded_url, "--what-if", "build", "--format", "markdown",
+                    "--budget-curve", "0kB,10x")  # fmt: skip
+    assert "Budget curve" in shown.stdout and "100.0%" in shown.stdout, shown.stdout
+    wrong = run_cli("advise", "--dsn", seeded_url, "--storage-budget", "12 parsecs")
+    assert wrong.code == 2
+    assert "write a size (512MB, 1.5GB, 800kB) or a share" in wrong.stderr

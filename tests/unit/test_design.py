@@ -3,13 +3,19 @@ cost matrices made by hand, where the right answer is known."""
 
 from __future__ import annotations
 
+import pytest
+
+from dbtune.design.budget import parse_budget, parse_budgets, size_text
+from dbtune.design.measure import pairs_for
 from dbtune.design.solver import (
     Candidate,
     QueryCosts,
+    best_served,
     candidates_with_merges,
     prefix_redundant,
     select,
 )
+from dbtune.errors import UsageError
 from dbtune.query.advice import Suggestion
 
 
@@ -59,7 +65,7 @@ def test_one_index_serving_two_queries_beats_two_indexes() -> None:
     ]
     free = select(candidates, costs)
     assert free.chosen == (1, 2)  # ix_a and ix_ab are prefix-redundant: never both
-    assert free.served_by == {"q1": 1, "q2": 1, "q3": 2}
+    assert free.served_by == {"q1": (1,), "q2": (1,), "q3": (2,)}
     assert free.cost_before == 2050
     assert free.cost_after == 62
     assert free.optimal
@@ -69,7 +75,7 @@ def test_one_index_serving_two_queries_beats_two_indexes() -> None:
     weighed = [Candidate(c.suggestion, (), overhead=o) for c, o in overheads]
     capped = select(weighed, costs, max_write_overhead=0.3)
     assert capped.chosen == (1,)  # ix_c (overhead 0.5) is over the limit; q3 stays as it is
-    assert capped.served_by["q3"] is None
+    assert capped.served_by["q3"] == ()
 
 
 def test_a_failing_query_is_fixed_even_at_a_higher_cost_and_weights_count() -> None:
@@ -80,8 +86,8 @@ def test_a_failing_query_is_fixed_even_at_a_higher_cost_and_weights_count() -> N
         QueryCosts("hopeless", 1, 100, False, {}),
     ]
     chosen = select(candidates, costs)
-    assert chosen.served_by["fails"] == 1
-    assert chosen.served_by["hot"] == 0
+    assert chosen.served_by["fails"] == (1,)
+    assert chosen.served_by["hot"] == (0,)
     assert chosen.unfixable == ("hopeless",)
     none = select(candidates, costs, max_per_table=0)  # limits first: then nothing is fixed
     assert none.chosen == ()
@@ -98,4 +104,81 @@ def test_two_candidates_of_one_name_are_never_both_chosen() -> None:
     ]
     chosen = select(candidates, costs)
     assert chosen.chosen == (0,)
-    assert chosen.served_by == {"q1": 0, "q2": 0}
+    assert chosen.served_by == {"q1": (0,), "q2": (0,)}
+
+
+def test_a_storage_budget_is_never_exceeded_and_buys_the_most_per_byte() -> None:
+    """Three indexes, 30, 50 and 80 kB: at 100 kB the best pair that fits, at 0 none, and
+    unbounded every one that helps. Sizes are rounded up and the budget down to KiB."""
+    candidates = [
+        Candidate(_s("ix_a", "a"), (), bytes=30 * 1024),
+        Candidate(_s("ix_b", "b", table="u"), (), bytes=50 * 1024),
+        Candidate(_s("ix_c", "c", table="v"), (), bytes=80 * 1024 + 1),
+    ]
+    costs = [
+        QueryCosts("qa", 1, 1000, True, {0: (400, True)}),
+        QueryCosts("qb", 1, 1000, True, {1: (300, True)}),
+        QueryCosts("qc", 1, 1000, True, {2: (100, True)}),
+    ]
+    free = select(candidates, costs)
+    assert free.chosen == (0, 1, 2)
+    assert free.budget_bytes is None
+    fits = select(candidates, costs, budget_bytes=100 * 1024)
+    assert fits.chosen == (0, 1)  # ix_c alone would save more, but is 1 byte over 80 kB
+    assert fits.chosen_bytes(candidates) <= 100 * 1024
+    assert fits.relative_cost == (400 + 300 + 1000) / 3000
+    only_c = costs[2:]
+    assert select(candidates, only_c, budget_bytes=80 * 1024 + 1).chosen == ()  # 81 kB > 80
+    assert select(candidates, only_c, budget_bytes=81 * 1024).chosen == (2,)
+    assert select(candidates, costs, budget_bytes=0).chosen == ()
+
+
+def test_a_join_needing_an_index_on_each_side_is_credited_with_the_pair() -> None:
+    """Alone each index saves little; together they turn the join into index lookups. With
+    room for two, the pair; with room for one, the single that saves the most."""
+    candidates = [
+        Candidate(_s("ix_orders", "customer_id", table="orders"), (), bytes=10),
+        Candidate(_s("ix_lines", "order_id", table="lines"), (), bytes=10),
+        Candidate(_s("ix_other", "x", table="other"), (), bytes=10),
+    ]
+    join = QueryCosts("join", 1, 1000, True, {0: (850, True), 1: (800, True)},
+                      {(0, 1): (50, True)})  # fmt: skip
+    other = QueryCosts("other", 1, 1000, True, {2: (700, True)})
+    both = select(candidates, [join, other], budget_bytes=2 * 1024)
+    assert both.chosen == (0, 1)
+    assert both.served_by == {"join": (0, 1), "other": ()}
+    assert both.cost_after == 50 + 1000
+    one = select(candidates, [join, other], budget_bytes=1024)
+    assert one.chosen == (2,)  # 300 saved beats ix_lines' 200
+    assert one.serving(2) == ["other"]
+    assert best_served([join, other], (0,)) == {"join": (0,), "other": ()}
+    assert best_served([join, other], (0, 1, 2)) == {"join": (0, 1), "other": (2,)}
+
+
+def test_storage_budgets_are_read_as_people_write_them() -> None:
+    assert parse_budget("512MB").bytes == 512 * 1024**2
+    assert parse_budget("1.5GB").bytes == int(1.5 * 1024**3)
+    assert parse_budget("800kB").bytes == 800 * 1024
+    assert parse_budget("0.25x").resolve(4000) == 1000
+    assert parse_budget("2x").share == 2.0
+    assert [b.text for b in parse_budgets("0.25x, 1GB,3x")] == ["0.25x", "1GB", "3x"]
+    for wrong in ("", "MB", "12 parsecs", "-1GB", "1,5GB"):
+        with pytest.raises(UsageError, match="write a size"):
+            parse_budget(wrong)
+    assert size_text(512) == "512 B"
+    assert size_text(3 * 1024**2 // 2) == "1.5 MB"
+
+
+def test_pairs_are_made_of_each_tables_best_candidates_and_never_exclusive_ones() -> None:
+    candidates = [
+        Candidate(_s("ix_a", "a"), ()),
+        Candidate(_s("ix_ab", "a", "b"), ()),  # leads with ix_a's key: never beside it
+        Candidate(_s("ix_c", "c"), ()),
+        Candidate(_s("ix_d", "d"), ()),
+        Candidate(_s("ix_e", "e"), ()),  # fourth best on t: not paired
+        Candidate(_s("ix_u", "x", table="u"), ()),
+        Candidate(_s("ix_w", "x", table="w"), ()),  # no cheaper than today: not paired
+    ]
+    row = {0: (10.0, True), 1: (20.0, True), 2: (30.0, True), 3: (40.0, True),
+           4: (50.0, True), 5: (60.0, True), 6: (100.0, True)}  # fmt: skip
+    assert pairs_for(100.0, row, candidates) == [(0, 2), (0, 5), (1, 2), (1, 5), (2, 5)]

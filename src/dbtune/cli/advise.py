@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             max_write_overhead=args.max_write_overhead,
             propose_drops=args.propose_drops,
             versions=Path(args.write_revision) if args.write_revision else None,
+            storage_budget=args.storage_budget,
+            budget_curve=args.budget_curve or (),
         )
         design = advise.run(options, lambda text: status.update(text))
     if args.format == "table":
@@ -107,6 +110,38 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _budget(parse: str) -> Callable[[str], Any]:
+    """argparse's type for a budget (``parse``: the command's parser's name), with its own
+    message on bad input; the command loads only when a budget is given."""
+
+    def parsed(text: str) -> Any:
+        from dbtune.commands import advise
+
+        try:
+            return getattr(advise, parse)(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
+
+
+def _budget_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-budget",
+        type=_budget("parse_budget"),
+        metavar="SIZE",
+        help="the new indexes' estimated sizes in all at most this: 512MB, 1.5GB, or 0.25x "
+        "(a share of the size of the tables the workload reads)",
+    )
+    parser.add_argument(
+        "--budget-curve",
+        type=_budget("parse_budgets"),
+        metavar="B1,B2,...",
+        help="also the design and the workload's relative estimated cost at each of these "
+        "budgets (same syntax), from the same cost matrix",
+    )
+
+
 def add_arguments(sub: Any) -> None:
     parser = sub.add_parser(
         "advise",
@@ -139,6 +174,7 @@ def add_arguments(sub: Any) -> None:
         help="also weigh dropping existing indexes no verified plan uses that doctor calls "
         "unused or redundant (never without this flag: they are the application's)",
     )
+    _budget_arguments(parser)
     parser.add_argument("--what-if", choices=ENGINES, default="auto")
     parser.add_argument(
         "--write-revision",

@@ -22,11 +22,14 @@ from dbtune.db.dsn import describe
 from dbtune.design import (
     Connection,
     Design,
+    Spent,
+    cost_of,
     costs_of,
     engine_for,
     proven,
 )
 from dbtune.design import report as design_report
+from dbtune.design.budget import Budget, data_bytes, parse_budget, parse_budgets
 from dbtune.design.conditions import condition_candidates
 from dbtune.design.drops import Drop, drops
 from dbtune.design.existing import (
@@ -37,11 +40,24 @@ from dbtune.design.existing import (
     settle_wide,
     sift,
 )
-from dbtune.design.measure import Planning, measure, verify
+from dbtune.design.measure import (
+    Planning,
+    WhatIfCache,
+    measure,
+    measure_pairs,
+    pairs_for,
+    verify,
+)
 from dbtune.design.overhead import Overhead, updated_columns
 from dbtune.design.overhead import overheads as overheads_of
 from dbtune.design.proof import Measured, Refused
-from dbtune.design.solver import Candidate, Selection, candidates_with_merges, select
+from dbtune.design.solver import (
+    Candidate,
+    QueryCosts,
+    Selection,
+    candidates_with_merges,
+    select,
+)
 from dbtune.doctor import DoctorOptions
 from dbtune.doctor.findings import redundant_indexes, unused_indexes
 from dbtune.errors import UsageError
@@ -56,7 +72,17 @@ render_json = design_report.render_json
 render_markdown = design_report.render_markdown
 write_revision = design_report.revision
 
-__all__ = ["ENGINES", "AdviseOptions", "Design", "render_json", "render_markdown", "run"]
+__all__ = [
+    "ENGINES",
+    "AdviseOptions",
+    "Budget",
+    "Design",
+    "parse_budget",
+    "parse_budgets",
+    "render_json",
+    "render_markdown",
+    "run",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +97,8 @@ class AdviseOptions:
     max_write_overhead: float | None = None
     propose_drops: bool = False
     versions: Path | None = None  # the ops chain's versions folder: whose an index is
+    storage_budget: Budget | None = None  # the new indexes' sizes in all
+    budget_curve: tuple[Budget, ...] = ()  # a design at each, from the same cost matrix
 
 
 @dataclass
@@ -125,28 +153,66 @@ def _found(conn: Connection, planned: _Planned, options: AdviseOptions) -> _Foun
     return _Found(existing, sifted, candidates, overheads, refused, engine)
 
 
+@dataclass
+class _Chosen:
+    """The selection, what measurement said, the curve, and what the what-ifs cost."""
+
+    selection: Selection
+    measured: dict[str, Measured] | None
+    curve: list[Selection]
+    cache: WhatIfCache
+    data_bytes: int
+
+
+def _costs(
+    cache: WhatIfCache, planned: _Planned, progress: Callable[[str], None]
+) -> list[QueryCosts]:
+    """Each query's costs with each candidate, then with the pairs worth planning."""
+    profiles, candidates = planned.profiles, cache.candidates
+    matrix = measure(cache, profiles, progress) if candidates else {}
+    wanted = {
+        p.key: pairs_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
+        for p in profiles
+    }
+    pairs = measure_pairs(cache, profiles, wanted, progress)
+    return [
+        costs_of(p, planned.before[p.key], matrix.get(p.key, {}), pairs.get(p.key))
+        for p in profiles
+    ]
+
+
 def _selected(
     planning: Planning,
     planned: _Planned,
     found: _Found,
     options: AdviseOptions,
     progress: Callable[[str], None],
-) -> tuple[Selection, dict[str, Measured] | None]:
-    """The exact selection over the cost matrix, less what measurement refutes."""
-    candidates, profiles = found.candidates, planned.profiles
-    matrix = measure(planning, profiles, candidates, found.engine, progress) if candidates else {}
-    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {})) for p in profiles]
+) -> _Chosen:
+    """The exact selection over the cost matrix, less what measurement refutes, and the
+    budget curve from the same matrix."""
+    profiles = planned.profiles
+    cache = WhatIfCache(planning, found.candidates, found.engine)
+    costs = _costs(cache, planned, progress)
+    candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(found.candidates)]
+    found.candidates[:] = candidates
+    data = data_bytes(planning.conn, {t for p in profiles for t in p.tables()})
+
+    def solve(budget: Budget | None) -> Selection:
+        return select(candidates, costs, max_per_table=options.max_per_table,
+                      max_write_overhead=options.max_write_overhead,
+                      budget_bytes=budget.resolve(data) if budget else None)  # fmt: skip
+
     try:
-        selection = select(candidates, costs, max_per_table=options.max_per_table,
-                           max_write_overhead=options.max_write_overhead)  # fmt: skip
+        selection = solve(options.storage_budget)
+        curve = [solve(b) for b in options.budget_curve]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if found.engine != "build" or not selection.chosen:
-        return selection, None
-    selection, measured, more = proven(planning, profiles, candidates, costs, selection,
-                                       progress)  # fmt: skip
-    found.refused += more
-    return selection, measured
+    measured = None
+    if found.engine == "build" and selection.chosen:
+        selection, measured, more = proven(planning, profiles, candidates, costs, selection,
+                                           progress)  # fmt: skip
+        found.refused += more
+    return _Chosen(selection, measured, curve, cache, data)
 
 
 def _drops(
@@ -173,7 +239,8 @@ def run(options: AdviseOptions, progress: Callable[[str], None] = lambda _: None
     with connect(options.url) as conn:
         planning = Planning(conn, explain_query)
         found = _found(conn, planned, options)
-        selection, measured = _selected(planning, planned, found, options, progress)
+        picked = _selected(planning, planned, found, options, progress)
+        selection = picked.selection
         chosen = [found.candidates[i] for i in selection.chosen]
         progress("planning the workload with the chosen indexes")
         after = (
@@ -187,5 +254,6 @@ def run(options: AdviseOptions, progress: Callable[[str], None] = lambda _: None
         describe(options.url), found.engine, planned.profiles, planned.before, found.candidates,
         selection, after, dropped, found.overheads, planned.skipped, planned.per_query,
         found.sifted.served, found.sifted.renamed, found.refused,
-        redundant_existing(found.existing, suggestions, options.versions), measured,
+        redundant_existing(found.existing, suggestions, options.versions), picked.measured,
+        Spent(picked.cache.calls, picked.cache.seconds), picked.curve, picked.data_bytes,
     )  # fmt: skip

@@ -23,7 +23,7 @@ workload.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +39,7 @@ from dbtune.design.solver import (
     Candidate,
     QueryCosts,
     Selection,
+    best_served,
     weighted_cost_after,
 )
 from dbtune.errors import UsageError
@@ -48,6 +49,14 @@ from dbtune.query.what_if import choose_engine, hypopg_installed
 from dbtune.workload import QueryProfile
 
 Connection = psycopg.Connection[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """What the what-if engine was asked: plans made, and the seconds they took."""
+
+    calls: int = 0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -70,6 +79,9 @@ class Design:
     refused: list[Refused] = field(default_factory=list)  # candidates left out, and why
     redundant: list[Redundant] = field(default_factory=list)  # existing, made redundant
     measured: dict[str, Measured] | None = None  # None: nothing could be executed (HypoPG)
+    what_if: Spent = field(default_factory=Spent)
+    curve: list[Selection] = field(default_factory=list)  # a selection per --budget-curve
+    data_bytes: int = 0  # the size of the tables the workload reads (a budget's 1x)
 
     @property
     def chosen(self) -> list[Candidate]:
@@ -123,7 +135,7 @@ def proven(
         progress(f"measuring the workload with and without {len(chosen)} indexes")
         measured = prove(planning, profiles, [c.suggestion for c in chosen], baseline)
         served = {
-            c.suggestion.name: [k for k, i in selection.served_by.items() if i == pos]
+            c.suggestion.name: selection.serving(pos)
             for pos, c in zip(selection.chosen, chosen, strict=True)
         }
         expected = {p.query.expect.index for p in profiles if p.query.expect.index}
@@ -132,7 +144,7 @@ def proven(
             break
         refused += [Refused(name, text) for name, text in why.items()]
         keep = tuple(i for i in selection.chosen if candidates[i].suggestion.name not in why)
-        by = {k: (i if i in keep else None) for k, i in selection.served_by.items()}
+        by = best_served(costs, keep)
         selection = replace(selection, chosen=keep, served_by=by,
                             cost_after=weighted_cost_after(costs, by))  # fmt: skip
     return selection, measured, refused
@@ -144,15 +156,27 @@ a sliver of cost is not worth an index every write pays for."""
 
 
 def costs_of(
-    profile: QueryProfile, before: QueryResult, row: dict[int, tuple[float, bool]]
+    profile: QueryProfile,
+    before: QueryResult,
+    row: dict[int, tuple[float, bool]],
+    pairs: Mapping[tuple[int, int], tuple[float, bool]] | None = None,
 ) -> QueryCosts:
-    base, passes = _cost(before), before.passed
+    """The query's costs as the solver takes them: a candidate only where it is worth an
+    index (:data:`GAIN`), a pair only where its second index is worth one too (it cuts the
+    better member's cost by :data:`GAIN` again, or makes pass what neither does alone)."""
+    base, passes = cost_of(before), before.passed
     worth = {
         i: (cost, ok) for i, (cost, ok) in row.items()
         if (ok and not passes) or cost <= base * (1 - GAIN)
     }  # fmt: skip
-    return QueryCosts(profile.key, profile.weight, base, passes, worth)
+    paired = {}
+    for (a, b), (cost, ok) in (pairs or {}).items():
+        alone = [row.get(m, (base, passes)) for m in (a, b)]
+        if (ok and not any(p for _, p in alone)) or cost <= min(c for c, _ in alone) * (1 - GAIN):
+            paired[(a, b)] = (cost, ok)
+    return QueryCosts(profile.key, profile.weight, base, passes, worth, paired)
 
 
-def _cost(result: QueryResult) -> float:
+def cost_of(result: QueryResult) -> float:
+    """The estimated cost of the plan a result holds (0 without one)."""
     return result.plan.root.total_cost if result.plan is not None else 0.0

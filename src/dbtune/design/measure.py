@@ -7,22 +7,30 @@ savepoint. Plans only (EXPLAIN without ANALYZE): HypoPG's indexes are invisible 
 and the choice compares estimated costs. The same machinery plans the chosen set together,
 to verify it. A hypothetical index is never left behind: ``hypopg_reset()`` runs after each
 candidate whatever happened, Ctrl-C included, and the indexes die with the connection anyway.
+
+Then pairs (:func:`pairs_for`): a query whose plan may use two new indexes together — one on
+each side of a join, two conditions of one table in a bitmap — is planned with its best
+candidates two at a time. Every answer is cached by (query, the candidates in place on its
+tables) in a :class:`WhatIfCache`, which also counts the what-if plans made and the time
+they took, and keeps each candidate's size (HypoPG's estimate, or the built file's) for the
+storage budget.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psycopg
 
-from dbtune.design.solver import Candidate
+from dbtune.design.solver import Candidate, prefix_redundant
 from dbtune.query.advice import Setup, Suggestion
 from dbtune.query.options import PLANS_ONLY, PlanOptions
 from dbtune.query.result import QueryFailed, QueryResult
-from dbtune.query.what_if import make_index
+from dbtune.query.what_if import make_sized_index
 from dbtune.workload import QueryProfile
 
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -53,15 +61,21 @@ class Planning:
 
 @contextmanager
 def made(
-    conn: Connection, suggestions: Sequence[Suggestion], engine: str
+    conn: Connection,
+    suggestions: Sequence[Suggestion],
+    engine: str,
+    sizes: dict[str, int] | None = None,
 ) -> Iterator[dict[str, str]]:
     """The indexes in place for the block, in a transaction that is rolled back; yields the
-    name each has in a plan (HypoPG's is ``<oid>btree_...``)."""
+    name each has in a plan (HypoPG's is ``<oid>btree_...``). ``sizes`` gets each one's
+    bytes."""
     names: dict[str, str] = {}
     with conn.transaction(force_rollback=True):
         try:
             for s in suggestions:
-                names[s.name] = make_index(conn, s, engine)
+                names[s.name], size = make_sized_index(conn, s, engine)
+                if sizes is not None:
+                    sizes[s.name] = size
             yield names
         finally:
             if engine == "hypopg" and not conn.closed:
@@ -82,41 +96,143 @@ def plan_with(
     )
 
 
-def _answering(candidate: Candidate, shown: str) -> Callable[[str | None], str]:
-    """The plan name of ``candidate`` for a query expecting it (or a suggestion it stands
-    for), '' for any other query."""
-    return lambda expected: shown if candidate.answers_to(expected) else ""
+Outcome = tuple[float, bool] | None
+"""A what-if's answer for one query: (estimated cost, passes), or None: it could not be
+planned with those indexes."""
+
+
+@dataclass
+class WhatIfCache:
+    """Every what-if plan of the design, cached by (query, the candidates in place on the
+    tables it reads): an index on a table a query does not read cannot change its plan, so
+    any two configurations that agree on its tables share the answer. Counts the plans made
+    and the time in them (making the indexes included), and keeps each candidate's size."""
+
+    planning: Planning
+    candidates: Sequence[Candidate]
+    engine: str
+    results: dict[tuple[str, frozenset[int]], Outcome] = field(default_factory=dict)
+    sizes: dict[int, int] = field(default_factory=dict)
+    calls: int = 0
+    seconds: float = 0.0
+
+    def relevant(self, profile: QueryProfile, members: Iterable[int]) -> frozenset[int]:
+        tables = profile.tables()
+        return frozenset(i for i in members if self.candidates[i].suggestion.table in tables)
+
+    def cached(self, profile: QueryProfile, members: Iterable[int]) -> Outcome:
+        return self.results.get((profile.key, self.relevant(profile, members)))
+
+    def plan(self, profiles: Sequence[QueryProfile], members: Sequence[int]) -> list[Outcome]:
+        """Each profile planned with ``members`` in place, made once for all of them."""
+        keys = [(p.key, self.relevant(p, members)) for p in profiles]
+        todo = [(p, k) for p, k in zip(profiles, keys, strict=True) if k not in self.results]
+        if todo:
+            self._plan(todo, members)
+        return [self.results[k] for k in keys]
+
+    def _plan(self, todo: list[tuple[QueryProfile, tuple[str, frozenset[int]]]],
+              members: Sequence[int]) -> None:  # fmt: skip
+        started, conn = time.perf_counter(), self.planning.conn
+        chosen = [self.candidates[i] for i in members]
+        sizes: dict[str, int] = {}
+        with made(conn, [c.suggestion for c in chosen], self.engine, sizes) as names:
+            answering = _answering(chosen, names)
+            for profile, key in todo:
+                self.calls += 1
+                self.results[key] = self._outcome(profile, answering)
+        for i, c in zip(members, chosen, strict=True):
+            self.sizes.setdefault(i, sizes.get(c.suggestion.name, 0))
+        self.seconds += time.perf_counter() - started
+
+    def _outcome(self, profile: QueryProfile, answering: Callable[[str | None], str]) -> Outcome:
+        try:
+            result = plan_with(self.planning, profile, answering)
+        except (QueryFailed, psycopg.Error):
+            if self.planning.conn.closed:
+                raise
+            return None
+        return (result.plan.root.total_cost, result.passed) if result.plan else None
+
+
+def _answering(
+    chosen: Sequence[Candidate], names: Mapping[str, str]
+) -> Callable[[str | None], str]:
+    """The plan name of the chosen candidate a query expects (or one a merge stands for), ''
+    for any other query."""
+
+    def answering(expected: str | None) -> str:
+        for c in chosen:
+            if c.answers_to(expected):
+                return names[c.suggestion.name]
+        return ""
+
+    return answering
 
 
 def measure(
-    planning: Planning,
+    cache: WhatIfCache,
     profiles: Sequence[QueryProfile],
-    candidates: Sequence[Candidate],
-    engine: str,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, dict[int, tuple[float, bool]]]:
     """query key -> candidate position -> (estimated cost, passes) for every query that reads
     the candidate's table. A query the planner refuses with a candidate is left out for it."""
-    conn = planning.conn
     matrix: dict[str, dict[int, tuple[float, bool]]] = {p.key: {} for p in profiles}
-    tables = {p.key: p.tables() for p in profiles}
+    candidates = cache.candidates
     for i, candidate in enumerate(candidates):
         progress(f"candidate {i + 1} of {len(candidates)}: {candidate.suggestion.name}")
-        readers = [p for p in profiles if candidate.suggestion.table in tables[p.key]]
-        if not readers:
-            continue
-        with made(conn, [candidate.suggestion], engine) as names:
-            shown = names[candidate.suggestion.name]
-            for p in readers:
-                try:
-                    result = plan_with(planning, p, _answering(candidate, shown))
-                except (QueryFailed, psycopg.Error):
-                    if conn.closed:
-                        raise
-                    continue
-                if result.plan is not None:
-                    matrix[p.key][i] = (result.plan.root.total_cost, result.passed)
+        readers = [p for p in profiles if cache.relevant(p, (i,))]
+        for p, outcome in zip(readers, cache.plan(readers, (i,)), strict=True):
+            if outcome is not None:
+                matrix[p.key][i] = outcome
     return matrix
+
+
+PAIRED_PER_TABLE = 3
+"""A query's pairs are made of its best candidates on each table it reads, this many each."""
+
+
+def pairs_for(
+    base: float, row: Mapping[int, tuple[float, bool]], candidates: Sequence[Candidate]
+) -> list[tuple[int, int]]:
+    """The pairs worth planning for a query: two of its cheaper-than-today candidates, each
+    among the :data:`PAIRED_PER_TABLE` best on its table, never one name or one key leading
+    the other's (those two are never chosen together)."""
+    by_table: dict[tuple[str, str], list[int]] = {}
+    for i in sorted((i for i, (cost, _) in row.items() if cost < base), key=lambda i: row[i][0]):
+        on = by_table.setdefault(candidates[i].table, [])
+        if len(on) < PAIRED_PER_TABLE:
+            on.append(i)
+    best = sorted(i for on in by_table.values() for i in on)
+    return [
+        (a, b) for n, a in enumerate(best) for b in best[n + 1 :]
+        if not _exclusive(candidates[a].suggestion, candidates[b].suggestion)
+    ]  # fmt: skip
+
+
+def _exclusive(a: Suggestion, b: Suggestion) -> bool:
+    return a.name == b.name or prefix_redundant(a, b)
+
+
+def measure_pairs(
+    cache: WhatIfCache,
+    profiles: Sequence[QueryProfile],
+    wanted: Mapping[str, list[tuple[int, int]]],
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, dict[tuple[int, int], tuple[float, bool]]]:
+    """query key -> pair -> (estimated cost, passes), each pair made once for the queries
+    that want it."""
+    by_pair: dict[tuple[int, int], list[QueryProfile]] = {}
+    for p in profiles:
+        for pair in wanted.get(p.key, []):
+            by_pair.setdefault(pair, []).append(p)
+    found: dict[str, dict[tuple[int, int], tuple[float, bool]]] = {p.key: {} for p in profiles}
+    for n, (pair, readers) in enumerate(sorted(by_pair.items())):
+        progress(f"pair {n + 1} of {len(by_pair)}")
+        for p, outcome in zip(readers, cache.plan(readers, pair), strict=True):
+            if outcome is not None:
+                found[p.key][pair] = outcome
+    return found
 
 
 def verify(
@@ -126,13 +242,7 @@ def verify(
     conn = planning.conn
     results: dict[str, QueryResult] = {}
     with made(conn, [c.suggestion for c in chosen], engine) as names:
-
-        def answering(expected: str | None) -> str:
-            for c in chosen:
-                if c.answers_to(expected):
-                    return names[c.suggestion.name]
-            return ""
-
+        answering = _answering(chosen, names)
         for p in profiles:
             try:
                 results[p.key] = plan_with(planning, p, answering)

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dbtune.design.budget import size_text
 from dbtune.migrations.chain import current_head
 from dbtune.migrations.revision_file import LINE, RevisionFile, new_revision_id
 from dbtune.sql.helper_calls import wrapped
 
 if TYPE_CHECKING:
     from dbtune.design import Design
+    from dbtune.design.solver import Selection
     from dbtune.query.advice import Suggestion
 
 
@@ -26,12 +28,14 @@ def to_dict(design: Design) -> dict[str, Any]:
         "cost_before": round(selection.cost_before, 2),
         "cost_after": round(selection.cost_after, 2),
         "solver": {"optimal": selection.optimal, "seconds": round(selection.seconds, 3)},
+        **_sizes(design),
         "candidates": [
             {
                 **c.suggestion.to_dict(),
                 "sources": list(c.sources),
                 "aliases": list(c.aliases),
                 "chosen": i in selection.chosen,
+                "estimated_bytes": c.bytes,
                 "overhead": design.overheads[c.suggestion].to_dict(),
             }
             for i, c in enumerate(design.candidates)
@@ -63,6 +67,39 @@ def to_dict(design: Design) -> dict[str, Any]:
     }
 
 
+def _sizes(design: Design) -> dict[str, Any]:
+    """The design's cost relative to today, its bytes against the budget, the what-ifs it
+    took, and the budget curve."""
+    selection = design.selection
+    return {
+        "relative_cost": round(selection.relative_cost, 4),
+        "what_if": {"calls": design.what_if.calls, "seconds": round(design.what_if.seconds, 3)},
+        "data_bytes": design.data_bytes,
+        "budget_bytes": selection.budget_bytes,
+        "design_bytes": selection.chosen_bytes(design.candidates),
+        "budget_curve": [_budget(design, s) for s in design.curve],
+    }
+
+
+def _budget(design: Design, selection: Selection) -> dict[str, Any]:
+    """One point of the budget curve: the design the budget allows, from the same costs."""
+    return {
+        "budget_bytes": selection.budget_bytes,
+        "relative_cost": round(selection.relative_cost, 4),
+        "cost_after": round(selection.cost_after, 2),
+        "optimal": selection.optimal,
+        "design_bytes": selection.chosen_bytes(design.candidates),
+        "indexes": [
+            {
+                "name": (c := design.candidates[i]).suggestion.name,
+                "definition": c.suggestion.statement(),
+                "estimated_bytes": c.bytes,
+            }
+            for i in selection.chosen
+        ],
+    }
+
+
 def _figures(design: Design) -> str:
     if design.measured is not None:
         return "measured: EXPLAIN (ANALYZE, BUFFERS), medians"
@@ -73,7 +110,7 @@ def _figures(design: Design) -> str:
 
 def _query(design: Design, key: str) -> dict[str, Any]:
     before, after = design.before[key], design.after.get(key)
-    served = design.selection.served_by.get(key)
+    served = design.selection.served_by.get(key, ())
     return {
         "query": key,
         "weight": next(p.weight for p in design.profiles if p.key == key),
@@ -90,7 +127,7 @@ def _query(design: Design, key: str) -> dict[str, Any]:
             "plan": after.plan.summary() if after.plan else None,
             "error": after.error,
         },
-        "served_by": None if served is None else design.candidates[served].suggestion.name,
+        "served_by": [design.candidates[i].suggestion.name for i in served],
         "measured": m.to_dict() if (m := (design.measured or {}).get(key)) else None,
     }
 
@@ -108,8 +145,11 @@ def render_markdown(design: Design) -> str:
         "",
         f"{data['design_indexes']} new indexes (the per-query advice: "
         f"{data['per_query_suggestions']}), {len(data['drops'])} dropped; workload cost "
-        f"{data['cost_before']:,.0f} -> {data['cost_after']:,.0f}; {verdict}; solver "
-        f"{solved} in {data['solver']['seconds']:.2f} s",
+        f"{data['cost_before']:,.0f} -> {data['cost_after']:,.0f} "
+        f"({data['relative_cost']:.1%}), {size_text(data['design_bytes'])}"
+        f"{_within(data['budget_bytes'])}; {verdict}; solver {solved} in "
+        f"{data['solver']['seconds']:.2f} s; {data['what_if']['calls']:,} what-if plans in "
+        f"{data['what_if']['seconds']:.1f} s",
         "",
     ]
     if data["design_indexes"] or data["drops"]:
@@ -118,7 +158,7 @@ def render_markdown(design: Design) -> str:
         lines.append("Nothing to build or drop: the existing indexes serve the workload.")
     for c in data["candidates"]:
         if c["chosen"]:
-            serves = ", ".join(q["query"] for q in data["queries"] if q["served_by"] == c["name"])
+            serves = ", ".join(q["query"] for q in data["queries"] if c["name"] in q["served_by"])
             o = c["overhead"]
             lines.append(
                 f"| {c['name']} | {c['schema']}.{c['table']} | {serves} | "
@@ -140,8 +180,28 @@ def render_markdown(design: Design) -> str:
             f"{after.get('cost') or 0:,.1f} | {'yes' if q['before']['passed'] else 'no'} | "
             f"{'yes' if after.get('passed') else 'no'} | {_measured_cell(q['measured'])} |"
         )
+    lines += _curve(data)
     lines += _notes(data)
     return "\n".join(lines) + "\n"
+
+
+def _within(budget: int | None) -> str:
+    return "" if budget is None else f" within a budget of {size_text(budget)}"
+
+
+def _curve(data: dict[str, Any]) -> list[str]:
+    """The budget curve as a table: each budget's relative cost and its indexes."""
+    if not data["budget_curve"]:
+        return []
+    lines = ["", f"Budget curve (1x = the workload's tables, {size_text(data['data_bytes'])}):",
+             "", "| budget | relative cost | size | indexes |", "|---|---|---|---|"]  # fmt: skip
+    for point in data["budget_curve"]:
+        names = ", ".join(i["name"] for i in point["indexes"]) or "-"
+        lines.append(
+            f"| {size_text(point['budget_bytes'])} | {point['relative_cost']:.1%} | "
+            f"{size_text(point['design_bytes'])} | {names} |"
+        )
+    return lines
 
 
 def _measured_cell(m: dict[str, Any] | None) -> str:
@@ -173,13 +233,9 @@ def _notes(data: dict[str, Any]) -> list[str]:
     return lines if len(lines) > 1 else []
 
 
-def _served(design: Design, position: int) -> list[str]:
-    return [k for k, i in design.selection.served_by.items() if i == position]
-
-
 def _index_lines(design: Design, position: int, s: Suggestion) -> list[str]:
-    lines = [f"{s.name}: for {', '.join(_served(design, position))}"]
-    for key in _served(design, position):
+    lines = [f"{s.name}: for {', '.join(design.selection.serving(position))}"]
+    for key in design.selection.serving(position):
         m = (design.measured or {}).get(key)
         if m is not None:
             lines.append(f"  {m.text()}")

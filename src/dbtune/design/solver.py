@@ -7,7 +7,9 @@ cost with each candidate in place (a *cost matrix*, measured by the caller with 
 rolled-back build) and its weight (calls, from pg_stat_statements when captured). The choice
 is an exact integer program, solved with OR-Tools CP-SAT:
 
-- every query is served by at most one chosen candidate, or by what exists today;
+- every query is served by at most one option — one chosen candidate, or a pair of them
+  planned together — or by what exists today;
+- at most ``budget_bytes`` for all the new indexes (their sizes as the what-if made them);
 - at most ``max_per_table`` new indexes per table, at most ``max_write_overhead`` of write
   overhead per table (the sum of the chosen indexes' entry bytes over row bytes);
 - never two chosen indexes one of whose key is a prefix of the other's (same predicate), nor
@@ -15,10 +17,11 @@ is an exact integer program, solved with OR-Tools CP-SAT:
 - lexicographically: the most failing queries made to pass, then the least total weighted
   cost, then the fewest indexes (three solves, each keeping the one before's optimum).
 
-Costs are per query and candidate, each measured on its own beside the existing indexes: a
-query uses one index per table in the plans that matter here, so its cost under a set is the
-least of its costs under each member (the usual assumption of index-selection tools). The
-caller verifies the chosen set together afterwards.
+Costs are per query and option, each planned beside the existing indexes: a single
+candidate, or a pair the planner may use together (an index on each side of a join, two
+conditions of one table combined in a bitmap). A query's cost under a set is the least of its
+costs under the options the set holds; a join of three tables each needing an index is
+credited with its best pair. The caller verifies the chosen set together afterwards.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from dbtune.query.advice import Suggestion, bare_column, merge
 
 COST_SCALE = 100
 """Costs are planner cost units with two decimals; CP-SAT wants integers."""
+SIZE_UNIT = 1024
+"""Sizes go to the solver in KiB (an index's rounded up, the budget down): never over it."""
 SOLVER_SECONDS = 30.0
 
 
@@ -42,6 +47,7 @@ class Candidate:
     sources: tuple[str, ...]  # the queries whose suggestion it is (or, merged, was)
     aliases: tuple[str, ...] = ()  # names of the suggestions a merge stands for
     overhead: float = 0.0  # index entry bytes / row bytes x the predicate's share of rows
+    bytes: int = 0  # its size as the what-if made it (0: not known)
 
     @property
     def table(self) -> tuple[str, str]:
@@ -54,25 +60,48 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class QueryCosts:
-    """One query (a profile of it): its weight, its cost and verdict today, and with each
-    candidate that touches its tables (by candidate position)."""
+    """One query (a profile of it): its weight, its cost and verdict today, with each
+    candidate that touches its tables (by candidate position), and with pairs of them planned
+    together (only those that beat both members alone)."""
 
     key: str
     weight: float
     base: float
     base_passes: bool
     with_candidate: Mapping[int, tuple[float, bool]] = field(default_factory=dict)
+    with_pair: Mapping[tuple[int, int], tuple[float, bool]] = field(default_factory=dict)
+
+    def options(self) -> dict[tuple[int, ...], tuple[float, bool]]:
+        """Every way a design can serve the query: the members, and (cost, passes)."""
+        found: dict[tuple[int, ...], tuple[float, bool]] = {
+            tuple(k): v for k, v in self.with_pair.items()
+        }
+        found.update({(i,): v for i, v in self.with_candidate.items()})
+        return found
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
     chosen: tuple[int, ...]
-    served_by: Mapping[str, int | None]  # query key -> candidate position, or None: as today
+    served_by: Mapping[str, tuple[int, ...]]  # query key -> candidate positions; (): as today
     cost_before: float
     cost_after: float
     optimal: bool
     seconds: float
     unfixable: tuple[str, ...] = ()  # failing queries no candidate makes pass
+    budget_bytes: int | None = None  # the storage budget it was chosen under
+
+    @property
+    def relative_cost(self) -> float:
+        """The workload's estimated cost with the design over its cost with no new index."""
+        return self.cost_after / self.cost_before if self.cost_before else 1.0
+
+    def serving(self, position: int) -> list[str]:
+        """The queries candidate ``position`` serves (alone or in a pair)."""
+        return [k for k, members in self.served_by.items() if position in members]
+
+    def chosen_bytes(self, candidates: Sequence[Candidate]) -> int:
+        return sum(candidates[i].bytes for i in self.chosen)
 
 
 def candidates_with_merges(suggestions: Sequence[tuple[Suggestion, str]]) -> list[Candidate]:
@@ -128,45 +157,44 @@ def prefix_redundant(a: Suggestion, b: Suggestion) -> bool:
 def unfixable(costs: Sequence[QueryCosts]) -> tuple[str, ...]:
     """Failing queries that no candidate makes pass."""
     return tuple(
-        q.key
-        for q in costs
-        if not q.base_passes and not any(p for _, p in q.with_candidate.values())
+        q.key for q in costs if not q.base_passes and not any(p for _, p in q.options().values())
     )
 
 
 @dataclass
 class _Model:
     """The integer program: ``use[i]`` builds candidate i; ``serve[(q, i)]`` serves query q
-    with it; ``today[q]`` leaves q as it is."""
+    with an option (one candidate or a pair); ``today[q]`` leaves q as it is."""
 
     candidates: Sequence[Candidate]
     costs: Sequence[QueryCosts]
     model: Any = None
     use: list[Any] = field(default_factory=list)
-    serve: dict[tuple[str, int], Any] = field(default_factory=dict)
+    serve: dict[tuple[str, tuple[int, ...]], Any] = field(default_factory=dict)
     terms: list[Any] = field(default_factory=list)
     fixes: list[Any] = field(default_factory=list)  # serve vars that make a failing query pass
 
-    def build(self, max_per_table: int | None, max_write_overhead: float | None) -> None:
+    def build(self, limits: Limits) -> None:
         from ortools.sat.python import cp_model
 
         self.model = cp_model.CpModel()
         self.use = [self.model.new_bool_var(f"use_{i}") for i in range(len(self.candidates))]
         for q in self.costs:
             self._query(q, must_fix=not q.base_passes)
+        if limits.budget_bytes is not None:
+            sizes = [-(-c.bytes // SIZE_UNIT) for c in self.candidates]
+            self.model.add(sum(k * u for k, u in zip(sizes, self.use, strict=True))
+                           <= limits.budget_bytes // SIZE_UNIT)  # fmt: skip
         for table in {c.table for c in self.candidates}:
-            self._table(
-                [i for i, c in enumerate(self.candidates) if c.table == table],
-                max_per_table,
-                max_write_overhead,
-            )
+            self._table([i for i, c in enumerate(self.candidates) if c.table == table], limits)
 
     def _query(self, q: QueryCosts, must_fix: bool) -> None:
         options = []
-        for i, (cost, passes) in q.with_candidate.items():
-            var = self.model.new_bool_var(f"serve_{q.key}_{i}")
-            self.model.add_implication(var, self.use[i])
-            self.serve[(q.key, i)] = var
+        for members, (cost, passes) in q.options().items():
+            var = self.model.new_bool_var(f"serve_{q.key}_{members}")
+            for i in members:
+                self.model.add_implication(var, self.use[i])
+            self.serve[(q.key, members)] = var
             options.append(var)
             self.terms.append(round(q.weight * cost * COST_SCALE) * var)
             if must_fix and passes:
@@ -175,10 +203,9 @@ class _Model:
         self.terms.append(round(q.weight * q.base * COST_SCALE) * today)
         self.model.add_exactly_one([*options, today])
 
-    def _table(
-        self, on_table: list[int], max_per_table: int | None, max_write_overhead: float | None
-    ) -> None:
+    def _table(self, on_table: list[int], limits: Limits) -> None:
         use = self.use
+        max_per_table, max_write_overhead = limits.max_per_table, limits.max_write_overhead
         if max_per_table is not None:
             self.model.add(sum(use[i] for i in on_table) <= max_per_table)
         if max_write_overhead is not None:
@@ -191,16 +218,27 @@ class _Model:
                     self.model.add(use[x] + use[y] <= 1)  # one name, one index
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What a design may not exceed: in all, per table, per table's writes."""
+
+    budget_bytes: int | None = None
+    max_per_table: int | None = None
+    max_write_overhead: float | None = None
+
+
 def select(
     candidates: Sequence[Candidate],
     costs: Sequence[QueryCosts],
     *,
     max_per_table: int | None = None,
     max_write_overhead: float | None = None,
+    budget_bytes: int | None = None,
     seconds: float = SOLVER_SECONDS,
 ) -> Selection:
-    """The exact choice (CP-SAT): least weighted cost, then, at that cost, fewest indexes.
-    Raises ValueError when the limits leave no design that fixes every fixable query."""
+    """The exact choice (CP-SAT): the most failing queries fixed, then least weighted cost,
+    then, at that cost, fewest indexes, within the limits (``budget_bytes``: the new indexes'
+    sizes in all)."""
     try:
         from ortools.sat.python import cp_model  # imported here: advise only
     except ImportError:
@@ -210,7 +248,7 @@ def select(
         ) from None
     started = time.perf_counter()
     built = _Model(candidates, costs)
-    built.build(max_per_table, max_write_overhead)
+    built.build(Limits(budget_bytes, max_per_table, max_write_overhead))
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = 2
@@ -225,10 +263,10 @@ def select(
         statuses.append(status)
         built.model.add(objective <= round(solver.objective_value))
     chosen = tuple(i for i, v in enumerate(built.use) if solver.value(v))
-    served: dict[str, int | None] = {q.key: None for q in costs}
-    for (key, i), var in built.serve.items():
+    served: dict[str, tuple[int, ...]] = {q.key: () for q in costs}
+    for (key, members), var in built.serve.items():
         if solver.value(var):
-            served[key] = i
+            served[key] = members
     return Selection(
         chosen,
         served,
@@ -237,12 +275,26 @@ def select(
         all(s == cp_model.OPTIMAL for s in statuses),
         time.perf_counter() - started,
         unfixable(costs),
+        budget_bytes,
     )
 
 
-def weighted_cost_after(costs: Sequence[QueryCosts], served: Mapping[str, int | None]) -> float:
+def best_served(costs: Sequence[QueryCosts], keep: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    """Each query's best option among the ``keep`` candidates (passing first, then cheapest),
+    () for as today: who serves what once some chosen indexes are taken out."""
+    kept = set(keep)
+    served: dict[str, tuple[int, ...]] = {}
+    for q in costs:
+        options = [(not ok, cost, m) for m, (cost, ok) in q.options().items() if set(m) <= kept]
+        served[q.key] = min(options)[2] if options else ()
+    return served
+
+
+def weighted_cost_after(
+    costs: Sequence[QueryCosts], served: Mapping[str, tuple[int, ...]]
+) -> float:
     total = 0.0
     for q in costs:
         by = served[q.key]
-        total += q.weight * (q.base if by is None else q.with_candidate[by][0])
+        total += q.weight * (q.options()[by][0] if by else q.base)
     return total

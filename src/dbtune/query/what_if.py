@@ -38,14 +38,24 @@ def hypopg_installed(conn: Connection) -> bool:
 def make_index(conn: Connection, suggestion: Suggestion, engine: str) -> str:
     """Make the suggested index in ``conn``'s transaction — hypothetical (``hypopg``) or built
     (``build``, rolled back with the transaction) — and return the name a plan shows for it."""
+    return make_sized_index(conn, suggestion, engine)[0]
+
+
+def make_sized_index(conn: Connection, suggestion: Suggestion, engine: str) -> tuple[str, int]:
+    """:func:`make_index`, and the index's size in bytes: HypoPG's estimate
+    (``hypopg_relation_size``) or the built file's."""
     statement = suggestion.spec().statement(suggestion.schema, concurrently=False)
     if engine == "hypopg":
         row = conn.execute(
-            "SELECT indexname FROM hypopg_create_index(%s)", [statement.as_string(conn)]
+            "SELECT indexname, hypopg_relation_size(indexrelid) FROM hypopg_create_index(%s)",
+            [statement.as_string(conn)],
         ).fetchone()
-        return str(row[0]) if row else suggestion.name
+        return (str(row[0]), int(row[1])) if row else (suggestion.name, 0)
     conn.execute(statement)
-    return suggestion.name
+    row = conn.execute(
+        "SELECT pg_relation_size(%s::regclass)", [quoted(suggestion.schema, suggestion.name)]
+    ).fetchone()
+    return suggestion.name, int(row[0]) if row else 0
 
 
 def _hypothetical(suggestion: Suggestion) -> Setup:
