@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             versions=Path(args.write_revision) if args.write_revision else None,
             storage_budget=args.storage_budget,
             budget_curve=args.budget_curve or (),
+            max_index_columns=args.max_index_columns,
         )
         design = advise.run(options, lambda text: status.update(text))
     if args.format == "table":
@@ -139,6 +140,12 @@ def _budget_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="B1,B2,...",
         help="also the design and the workload's relative estimated cost at each of these "
         "budgets (same syntax), from the same cost matrix",
+    )
+    parser.add_argument(
+        "--max-index-columns",
+        type=positive_int,
+        metavar="N",
+        help="no candidate with more key columns than this (2: the published evaluations')",
     )
 
 

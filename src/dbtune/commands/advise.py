@@ -99,6 +99,7 @@ class AdviseOptions:
     versions: Path | None = None  # the ops chain's versions folder: whose an index is
     storage_budget: Budget | None = None  # the new indexes' sizes in all
     budget_curve: tuple[Budget, ...] = ()  # a design at each, from the same cost matrix
+    max_index_columns: int | None = None  # no candidate with a longer key (2: the papers')
 
 
 @dataclass
@@ -142,6 +143,8 @@ def _found(conn: Connection, planned: _Planned, options: AdviseOptions) -> _Foun
     found = candidates_with_merges(
         [*planned.suggestions, *condition_candidates(conn, planned.profiles)]
     )
+    if options.max_index_columns is not None:
+        found = [c for c in found if len(c.suggestion.columns) <= options.max_index_columns]
     existing = read_existing(conn, [c.suggestion for c in found])
     sifted = sift(existing, found)
     kept, unsafe = settle_wide(conn, existing, sifted.candidates)
@@ -154,65 +157,78 @@ def _found(conn: Connection, planned: _Planned, options: AdviseOptions) -> _Foun
 
 
 @dataclass
-class _Chosen:
-    """The selection, what measurement said, the curve, and what the what-ifs cost."""
+class CostMatrix:
+    """The workload planned, its candidates (with their sizes) and their costs: what every
+    choice starts from — the selection at any budget, and the baselines
+    ``scripts/bench_advise.py`` weighs it against, on the same what-if cache."""
 
-    selection: Selection
-    measured: dict[str, Measured] | None
-    curve: list[Selection]
+    planned: _Planned
+    found: _Found
     cache: WhatIfCache
-    data_bytes: int
+    costs: list[QueryCosts]
+    data_bytes: int  # the size of the tables the workload reads: a budget's 1x
+
+    @property
+    def candidates(self) -> list[Candidate]:
+        return self.found.candidates
+
+    @property
+    def profiles(self) -> list[QueryProfile]:
+        return self.planned.profiles
 
 
-def _costs(
-    cache: WhatIfCache, planned: _Planned, progress: Callable[[str], None]
-) -> list[QueryCosts]:
-    """Each query's costs with each candidate, then with the pairs worth planning."""
-    profiles, candidates = planned.profiles, cache.candidates
+def cost_matrix(
+    options: AdviseOptions, conn: Connection, progress: Callable[[str], None] = lambda _: None
+) -> CostMatrix:
+    """Plan the workload, find the candidates, and plan each query with each candidate and
+    with the pairs worth planning, on ``conn`` (everything made there is rolled back)."""
+    progress("planning the workload as it is")
+    planned = _planned(options.url, options.workload)
+    found = _found(conn, planned, options)
+    cache = WhatIfCache(Planning(conn, explain_query), found.candidates, found.engine)
+    profiles, candidates = planned.profiles, found.candidates
     matrix = measure(cache, profiles, progress) if candidates else {}
     wanted = {
         p.key: pairs_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
         for p in profiles
     }
     pairs = measure_pairs(cache, profiles, wanted, progress)
-    return [
-        costs_of(p, planned.before[p.key], matrix.get(p.key, {}), pairs.get(p.key))
-        for p in profiles
-    ]
+    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), pairs.get(p.key))
+             for p in profiles]  # fmt: skip
+    found.candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(candidates)]
+    cache.candidates = found.candidates
+    data = data_bytes(conn, {t for p in profiles for t in p.tables()})
+    return CostMatrix(planned, found, cache, costs, data)
 
 
 def _selected(
-    planning: Planning,
-    planned: _Planned,
-    found: _Found,
-    options: AdviseOptions,
-    progress: Callable[[str], None],
-) -> _Chosen:
+    matrix: CostMatrix, options: AdviseOptions, progress: Callable[[str], None]
+) -> tuple[Selection, list[Selection], dict[str, Measured] | None]:
     """The exact selection over the cost matrix, less what measurement refutes, and the
     budget curve from the same matrix."""
-    profiles = planned.profiles
-    cache = WhatIfCache(planning, found.candidates, found.engine)
-    costs = _costs(cache, planned, progress)
-    candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(found.candidates)]
-    found.candidates[:] = candidates
-    data = data_bytes(planning.conn, {t for p in profiles for t in p.tables()})
+    candidates, costs = matrix.candidates, matrix.costs
 
     def solve(budget: Budget | None) -> Selection:
-        return select(candidates, costs, max_per_table=options.max_per_table,
-                      max_write_overhead=options.max_write_overhead,
-                      budget_bytes=budget.resolve(data) if budget else None)  # fmt: skip
+        limit = budget.resolve(matrix.data_bytes) if budget else None
+        return select(
+            candidates,
+            costs,
+            max_per_table=options.max_per_table,
+            max_write_overhead=options.max_write_overhead,
+            budget_bytes=limit,
+        )
 
     try:
         selection = solve(options.storage_budget)
         curve = [solve(b) for b in options.budget_curve]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    measured = None
-    if found.engine == "build" and selection.chosen:
-        selection, measured, more = proven(planning, profiles, candidates, costs, selection,
-                                           progress)  # fmt: skip
-        found.refused += more
-    return _Chosen(selection, measured, curve, cache, data)
+    if matrix.found.engine != "build" or not selection.chosen:
+        return selection, curve, None
+    selection, measured, more = proven(matrix.cache.planning, matrix.profiles, candidates, costs,
+                                       selection, progress)  # fmt: skip
+    matrix.found.refused += more
+    return selection, curve, measured
 
 
 def _drops(
@@ -234,17 +250,14 @@ def run(options: AdviseOptions, progress: Callable[[str], None] = lambda _: None
     """The design for the workload on the database (read only: every index it makes is
     hypothetical or rolled back). Raises :class:`UsageError` when no what-if engine can run,
     or when the limits leave no design."""
-    progress("planning the workload as it is")
-    planned = _planned(options.url, options.workload)
     with connect(options.url) as conn:
-        planning = Planning(conn, explain_query)
-        found = _found(conn, planned, options)
-        picked = _selected(planning, planned, found, options, progress)
-        selection = picked.selection
+        matrix = cost_matrix(options, conn, progress)
+        planned, found = matrix.planned, matrix.found
+        selection, curve, measured = _selected(matrix, options, progress)
         chosen = [found.candidates[i] for i in selection.chosen]
         progress("planning the workload with the chosen indexes")
         after = (
-            verify(planning, planned.profiles, chosen, found.engine)
+            verify(matrix.cache.planning, planned.profiles, chosen, found.engine)
             if chosen else dict(planned.before)
         )  # fmt: skip
         used = {n for r in after.values() if r.plan for n in r.plan.index_names()}
@@ -254,6 +267,6 @@ def run(options: AdviseOptions, progress: Callable[[str], None] = lambda _: None
         describe(options.url), found.engine, planned.profiles, planned.before, found.candidates,
         selection, after, dropped, found.overheads, planned.skipped, planned.per_query,
         found.sifted.served, found.sifted.renamed, found.refused,
-        redundant_existing(found.existing, suggestions, options.versions), picked.measured,
-        Spent(picked.cache.calls, picked.cache.seconds), picked.curve, picked.data_bytes,
+        redundant_existing(found.existing, suggestions, options.versions), measured,
+        Spent(matrix.cache.calls, matrix.cache.seconds), curve, matrix.data_bytes,
     )  # fmt: skip
