@@ -20,6 +20,7 @@ from dbtune.catalog import read_catalog
 from dbtune.db import connect
 from dbtune.db.dsn import describe
 from dbtune.design import (
+    GAIN,
     Connection,
     Design,
     Spent,
@@ -100,6 +101,13 @@ class AdviseOptions:
     storage_budget: Budget | None = None  # the new indexes' sizes in all
     budget_curve: tuple[Budget, ...] = ()  # a design at each, from the same cost matrix
     max_index_columns: int | None = None  # no candidate with a longer key (2: the papers')
+
+    @property
+    def min_gain(self) -> float:
+        """The share of a passing query's cost a candidate must save to count: :data:`GAIN`,
+        or, under a storage budget (or for a curve), any saving — the budget is then the
+        price the user set on the indexes."""
+        return 0.0 if self.storage_budget or self.budget_curve else GAIN
 
 
 @dataclass
@@ -193,12 +201,60 @@ def cost_matrix(
         for p in profiles
     }
     pairs = measure_pairs(cache, profiles, wanted, progress)
-    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), pairs.get(p.key))
-             for p in profiles]  # fmt: skip
+    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), pairs.get(p.key),
+                      options.min_gain) for p in profiles]  # fmt: skip
     found.candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(candidates)]
     cache.candidates = found.candidates
     data = data_bytes(conn, {t for p in profiles for t in p.tables()})
     return CostMatrix(planned, found, cache, costs, data)
+
+
+SET_ROUNDS = 3
+"""Solve, plan each query with what the solution chose on its tables, add the sets that do
+better than the model credited as options, solve again: at most this often."""
+
+
+def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) -> Selection:
+    """The exact selection within the limits and ``budget``, with the sets solutions chose
+    learnt as options (a query joining three tables may use three new indexes at once, which
+    the singles and pairs of the cost matrix do not credit). The learnt sets stay in
+    ``matrix.costs`` for the next budget."""
+    limit = budget.resolve(matrix.data_bytes) if budget else None
+    for _ in range(SET_ROUNDS):
+        selection = select(
+            matrix.candidates,
+            matrix.costs,
+            max_per_table=options.max_per_table,
+            max_write_overhead=options.max_write_overhead,
+            budget_bytes=limit,
+        )
+        if not _learn_sets(matrix, selection):
+            break
+    return selection
+
+
+def _learn_sets(matrix: CostMatrix, selection: Selection) -> bool:
+    """Plan every query with the chosen set; where its share of the set (two or more) beats
+    the option the solver credited it with, add it. Whether anything was added."""
+    if len(selection.chosen) < 2:
+        return False
+    cache, learnt = matrix.cache, False
+    outcomes = cache.plan(matrix.profiles, selection.chosen)
+    for n, (p, outcome) in enumerate(zip(matrix.profiles, outcomes, strict=True)):
+        q = matrix.costs[n]
+        members = tuple(sorted(cache.relevant(p, selection.chosen)))
+        served = selection.served_by.get(q.key, ())
+        credited = q.options()[served][0] if served else q.base
+        if len(members) < 2 or members in q.options() or outcome is None:
+            continue
+        if outcome[0] < credited * (1 - LEARN_GAIN):
+            matrix.costs[n] = replace(q, with_set={**q.with_set, members: outcome})
+            learnt = True
+    return learnt
+
+
+LEARN_GAIN = 0.01
+"""A set is learnt when it beats what the solver credited by this share (planner noise)."""
 
 
 def _selected(
@@ -208,19 +264,9 @@ def _selected(
     budget curve from the same matrix."""
     candidates, costs = matrix.candidates, matrix.costs
 
-    def solve(budget: Budget | None) -> Selection:
-        limit = budget.resolve(matrix.data_bytes) if budget else None
-        return select(
-            candidates,
-            costs,
-            max_per_table=options.max_per_table,
-            max_write_overhead=options.max_write_overhead,
-            budget_bytes=limit,
-        )
-
     try:
-        selection = solve(options.storage_budget)
-        curve = [solve(b) for b in options.budget_curve]
+        selection = choose(matrix, options, options.storage_budget)
+        curve = [choose(matrix, options, b) for b in options.budget_curve]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if matrix.found.engine != "build" or not selection.chosen:

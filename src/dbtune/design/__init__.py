@@ -160,19 +160,21 @@ def costs_of(
     before: QueryResult,
     row: dict[int, tuple[float, bool]],
     pairs: Mapping[tuple[int, int], tuple[float, bool]] | None = None,
+    gain: float = GAIN,
 ) -> QueryCosts:
     """The query's costs as the solver takes them: a candidate only where it is worth an
-    index (:data:`GAIN`), a pair only where its second index is worth one too (it cuts the
-    better member's cost by :data:`GAIN` again, or makes pass what neither does alone)."""
+    index (it saves ``gain`` of the query's cost), a pair only where its second index is worth
+    one too (it cuts the better member's cost by ``gain`` again, or makes pass what neither
+    does alone)."""
     base, passes = cost_of(before), before.passed
     worth = {
         i: (cost, ok) for i, (cost, ok) in row.items()
-        if (ok and not passes) or cost <= base * (1 - GAIN)
+        if (ok and not passes) or cost < base * (1 - gain)
     }  # fmt: skip
-    paired = {}
+    paired: dict[tuple[int, ...], tuple[float, bool]] = {}
     for (a, b), (cost, ok) in (pairs or {}).items():
         alone = [row.get(m, (base, passes)) for m in (a, b)]
-        if (ok and not any(p for _, p in alone)) or cost <= min(c for c, _ in alone) * (1 - GAIN):
+        if (ok and not any(p for _, p in alone)) or cost < min(c for c, _ in alone) * (1 - gain):
             paired[(a, b)] = (cost, ok)
     return QueryCosts(profile.key, profile.weight, base, passes, worth, paired)
 

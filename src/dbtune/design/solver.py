@@ -7,7 +7,7 @@ cost with each candidate in place (a *cost matrix*, measured by the caller with 
 rolled-back build) and its weight (calls, from pg_stat_statements when captured). The choice
 is an exact integer program, solved with OR-Tools CP-SAT:
 
-- every query is served by at most one option — one chosen candidate, or a pair of them
+- every query is served by at most one option — one chosen candidate, or a set of them
   planned together — or by what exists today;
 - at most ``budget_bytes`` for all the new indexes (their sizes as the what-if made them);
 - at most ``max_per_table`` new indexes per table, at most ``max_write_overhead`` of write
@@ -21,7 +21,9 @@ Costs are per query and option, each planned beside the existing indexes: a sing
 candidate, or a pair the planner may use together (an index on each side of a join, two
 conditions of one table combined in a bitmap). A query's cost under a set is the least of its
 costs under the options the set holds; a join of three tables each needing an index is
-credited with its best pair. The caller verifies the chosen set together afterwards.
+first credited with its best pair; the caller then plans each query with what a solution
+chose on its tables and, where that set does better, adds it as an option and solves again
+(:func:`dbtune.commands.advise.choose`). The chosen set is verified together afterwards.
 """
 
 from __future__ import annotations
@@ -61,21 +63,20 @@ class Candidate:
 @dataclass(frozen=True, slots=True)
 class QueryCosts:
     """One query (a profile of it): its weight, its cost and verdict today, with each
-    candidate that touches its tables (by candidate position), and with pairs of them planned
-    together (only those that beat both members alone)."""
+    candidate that touches its tables (by candidate position), and with sets of them planned
+    together (pairs, and the sets earlier solutions held; only those that beat their members
+    alone)."""
 
     key: str
     weight: float
     base: float
     base_passes: bool
     with_candidate: Mapping[int, tuple[float, bool]] = field(default_factory=dict)
-    with_pair: Mapping[tuple[int, int], tuple[float, bool]] = field(default_factory=dict)
+    with_set: Mapping[tuple[int, ...], tuple[float, bool]] = field(default_factory=dict)
 
     def options(self) -> dict[tuple[int, ...], tuple[float, bool]]:
         """Every way a design can serve the query: the members, and (cost, passes)."""
-        found: dict[tuple[int, ...], tuple[float, bool]] = {
-            tuple(k): v for k, v in self.with_pair.items()
-        }
+        found = dict(self.with_set)
         found.update({(i,): v for i, v in self.with_candidate.items()})
         return found
 
