@@ -64,6 +64,7 @@ def run_curve(
     conn = psycopg.connect(url, autocommit=True)
     started = time.perf_counter()
     options = AdviseOptions(url, load, engine=engine, embedded=engine == "build",
+                            budget_curve=tuple(Budget(f"{s}x", share=s) for s in shares),
                             max_index_columns=width)  # fmt: skip
     matrix = cost_matrix(options, conn)
     curve = Curve(matrix, _largest(conn), time.perf_counter() - started, matrix.cache.calls)
