@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from dbtune.design import costs_of
 from dbtune.design.budget import parse_budget, parse_budgets, size_text
-from dbtune.design.measure import pairs_for
+from dbtune.design.measure import pairs_for, together_for
 from dbtune.design.solver import (
     Candidate,
     QueryCosts,
@@ -17,6 +18,8 @@ from dbtune.design.solver import (
 )
 from dbtune.errors import UsageError
 from dbtune.query.advice import Suggestion
+from dbtune.query.result import QueryResult
+from dbtune.workload import HotQuery, QueryProfile
 
 
 def _s(name: str, *columns: str, include: tuple[str, ...] = (), table: str = "t") -> Suggestion:
@@ -182,3 +185,27 @@ def test_pairs_are_made_of_each_tables_best_candidates_and_never_exclusive_ones(
     row = {0: (10.0, True), 1: (20.0, True), 2: (30.0, True), 3: (40.0, True),
            4: (50.0, True), 5: (60.0, True), 6: (100.0, True)}  # fmt: skip
     assert pairs_for(100.0, row, candidates) == [(0, 2), (0, 5), (1, 2), (1, 5), (2, 5)]
+
+
+def test_a_querys_best_set_takes_the_best_per_table_and_never_two_exclusive_ones() -> None:
+    candidates = [
+        Candidate(_s("ix_a", "a"), ()),
+        Candidate(_s("ix_ab", "a", "b"), ()),  # leads with ix_a's key: the cheaper of the two
+        Candidate(_s("ix_c", "c"), ()),
+        Candidate(_s("ix_u", "x", table="u"), ()),
+        Candidate(_s("ix_w", "x", table="w"), ()),  # no cheaper than today: left out
+    ]
+    row = {0: (30.0, True), 1: (20.0, True), 2: (40.0, True), 3: (50.0, True),
+           4: (100.0, True)}  # fmt: skip
+    assert together_for(100.0, row, candidates) == (1, 2, 3)
+
+
+def test_a_set_counts_only_where_it_beats_every_part_the_solver_has() -> None:
+    """A pair must beat its members, a triple its members and its pairs, by the gain."""
+    before = QueryResult(HotQuery(name="q", sql="SELECT 1"), "default", {}, None, ())
+    row = {0: (80.0, True), 1: (90.0, True), 2: (95.0, True)}
+    sets = {(0, 1): (50.0, True), (0, 1, 2): (48.0, True), (1, 2): (89.0, True)}
+    costs = costs_of(QueryProfile(before.query, "default", {}), before, row, sets, gain=0.1)
+    assert dict(costs.with_set) == {(0, 1): (50.0, True)}  # the triple saves 4 % on the pair
+    loose = costs_of(QueryProfile(before.query, "default", {}), before, row, sets, gain=0.0)
+    assert set(loose.with_set) == {(0, 1), (0, 1, 2), (1, 2)}

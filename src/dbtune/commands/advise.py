@@ -46,7 +46,9 @@ from dbtune.design.measure import (
     WhatIfCache,
     measure,
     measure_pairs,
+    measure_together,
     pairs_for,
+    together_for,
     verify,
 )
 from dbtune.design.overhead import Overhead, updated_columns
@@ -200,8 +202,15 @@ def cost_matrix(
         p.key: pairs_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
         for p in profiles
     }
-    pairs = measure_pairs(cache, profiles, wanted, progress)
-    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), pairs.get(p.key),
+    sets = measure_pairs(cache, profiles, wanted, progress)
+    progress("each query with its best candidates together")
+    together = {
+        p.key: together_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
+        for p in profiles
+    }
+    for key, found in measure_together(cache, profiles, together).items():
+        sets.setdefault(key, {}).update(found)
+    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), sets.get(p.key),
                       options.min_gain) for p in profiles]  # fmt: skip
     found.candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(candidates)]
     cache.candidates = found.candidates
@@ -234,15 +243,15 @@ def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) ->
 
 
 def _learn_sets(matrix: CostMatrix, selection: Selection) -> bool:
-    """Plan every query with the chosen set; where its share of the set (two or more) beats
-    the option the solver credited it with, add it. Whether anything was added."""
+    """Plan every query with the chosen set; where the indexes its plan read (two or more)
+    beat the option the solver credited it with, add them. Whether anything was added."""
     if len(selection.chosen) < 2:
         return False
     cache, learnt = matrix.cache, False
     outcomes = cache.plan(matrix.profiles, selection.chosen)
     for n, (p, outcome) in enumerate(zip(matrix.profiles, outcomes, strict=True)):
         q = matrix.costs[n]
-        members = tuple(sorted(cache.relevant(p, selection.chosen)))
+        members = cache.used_by(p, selection.chosen)  # what its plan read: the same cost
         served = selection.served_by.get(q.key, ())
         credited = q.options()[served][0] if served else q.base
         if len(members) < 2 or members in q.options() or outcome is None:

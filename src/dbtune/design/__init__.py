@@ -159,24 +159,25 @@ def costs_of(
     profile: QueryProfile,
     before: QueryResult,
     row: dict[int, tuple[float, bool]],
-    pairs: Mapping[tuple[int, int], tuple[float, bool]] | None = None,
+    sets: Mapping[tuple[int, ...], tuple[float, bool]] | None = None,
     gain: float = GAIN,
 ) -> QueryCosts:
     """The query's costs as the solver takes them: a candidate only where it is worth an
-    index (it saves ``gain`` of the query's cost), a pair only where its second index is worth
-    one too (it cuts the better member's cost by ``gain`` again, or makes pass what neither
-    does alone)."""
+    index (it saves ``gain`` of the query's cost), a set (a pair, or the set its plan read
+    with its best candidates in place) only where it beats every part of it the solver
+    already has by ``gain`` again, or makes pass what none of them does."""
     base, passes = cost_of(before), before.passed
     worth = {
         i: (cost, ok) for i, (cost, ok) in row.items()
         if (ok and not passes) or cost < base * (1 - gain)
     }  # fmt: skip
-    paired: dict[tuple[int, ...], tuple[float, bool]] = {}
-    for (a, b), (cost, ok) in (pairs or {}).items():
-        alone = [row.get(m, (base, passes)) for m in (a, b)]
-        if (ok and not any(p for _, p in alone)) or cost < min(c for c, _ in alone) * (1 - gain):
-            paired[(a, b)] = (cost, ok)
-    return QueryCosts(profile.key, profile.weight, base, passes, worth, paired)
+    kept: dict[tuple[int, ...], tuple[float, bool]] = {}
+    for members, (cost, ok) in sorted((sets or {}).items(), key=lambda kv: len(kv[0])):
+        parts = [row.get(m, (base, passes)) for m in members]
+        parts += [v for k, v in kept.items() if set(k) < set(members)]
+        if (ok and not any(p for _, p in parts)) or cost < min(c for c, _ in parts) * (1 - gain):
+            kept[members] = (cost, ok)
+    return QueryCosts(profile.key, profile.weight, base, passes, worth, kept)
 
 
 def cost_of(result: QueryResult) -> float:

@@ -112,6 +112,7 @@ class WhatIfCache:
     candidates: Sequence[Candidate]
     engine: str
     results: dict[tuple[str, frozenset[int]], Outcome] = field(default_factory=dict)
+    used: dict[tuple[str, frozenset[int]], tuple[int, ...]] = field(default_factory=dict)
     sizes: dict[int, int] = field(default_factory=dict)
     calls: int = 0
     seconds: float = 0.0
@@ -122,6 +123,10 @@ class WhatIfCache:
 
     def cached(self, profile: QueryProfile, members: Iterable[int]) -> Outcome:
         return self.results.get((profile.key, self.relevant(profile, members)))
+
+    def used_by(self, profile: QueryProfile, members: Iterable[int]) -> tuple[int, ...]:
+        """The members the query's plan read when planned with ``members`` in place."""
+        return self.used.get((profile.key, self.relevant(profile, members)), ())
 
     def plan(self, profiles: Sequence[QueryProfile], members: Sequence[int]) -> list[Outcome]:
         """Each profile planned with ``members`` in place, made once for all of them."""
@@ -138,21 +143,33 @@ class WhatIfCache:
         sizes: dict[str, int] = {}
         with made(conn, [c.suggestion for c in chosen], self.engine, sizes) as names:
             answering = _answering(chosen, names)
+            shown = {names[c.suggestion.name]: i for i, c in zip(members, chosen, strict=True)}
             for profile, key in todo:
                 self.calls += 1
-                self.results[key] = self._outcome(profile, answering)
+                self._record(key, self._result(profile, answering), shown)
         for i, c in zip(members, chosen, strict=True):
             self.sizes.setdefault(i, sizes.get(c.suggestion.name, 0))
         self.seconds += time.perf_counter() - started
 
-    def _outcome(self, profile: QueryProfile, answering: Callable[[str | None], str]) -> Outcome:
+    def _record(self, key: tuple[str, frozenset[int]], result: QueryResult | None,
+                shown: Mapping[str, int]) -> None:  # fmt: skip
+        """The outcome, and which members the plan read (by their names in the plan)."""
+        if result is None or result.plan is None:
+            self.results[key], self.used[key] = None, ()
+            return
+        self.results[key] = (result.plan.root.total_cost, result.passed)
+        read = result.plan.index_names()
+        self.used[key] = tuple(sorted({shown[n] for n in read if n in shown}))
+
+    def _result(
+        self, profile: QueryProfile, answering: Callable[[str | None], str]
+    ) -> QueryResult | None:
         try:
-            result = plan_with(self.planning, profile, answering)
+            return plan_with(self.planning, profile, answering)
         except (QueryFailed, psycopg.Error):
             if self.planning.conn.closed:
                 raise
             return None
-        return (result.plan.root.total_cost, result.passed) if result.plan else None
 
 
 def _answering(
@@ -210,6 +227,50 @@ def pairs_for(
     ]  # fmt: skip
 
 
+TOGETHER_PER_TABLE = 8
+"""A query's best set is planned from its best candidates on each table, this many each."""
+
+
+def together_for(
+    base: float, row: Mapping[int, tuple[float, bool]], candidates: Sequence[Candidate]
+) -> tuple[int, ...]:
+    """The query's cheaper-than-today candidates, the :data:`TOGETHER_PER_TABLE` best on each
+    table, to be planned all at once: the plan then reads the set that serves it best, which
+    becomes an option (a three-table join's three indexes). Of two that cannot be chosen
+    together (one name, one key leading the other's) the cheaper stays."""
+    taken: list[int] = []
+    per_table: dict[tuple[str, str], int] = {}
+    for i in sorted((i for i, (cost, _) in row.items() if cost < base), key=lambda i: row[i][0]):
+        table = candidates[i].table
+        if per_table.get(table, 0) >= TOGETHER_PER_TABLE:
+            continue
+        if any(_exclusive(candidates[i].suggestion, candidates[j].suggestion) for j in taken):
+            continue
+        taken.append(i)
+        per_table[table] = per_table.get(table, 0) + 1
+    return tuple(sorted(taken))
+
+
+def measure_together(
+    cache: WhatIfCache,
+    profiles: Sequence[QueryProfile],
+    wanted: Mapping[str, tuple[int, ...]],
+) -> dict[str, dict[tuple[int, ...], tuple[float, bool]]]:
+    """query key -> {the set its plan read, planned with its ``wanted`` set: (cost, passes)},
+    for the queries whose plan read two candidates or more. The plan it read is there with
+    those alone, and no cheaper one appears with fewer indexes, so the cost is theirs."""
+    found: dict[str, dict[tuple[int, ...], tuple[float, bool]]] = {}
+    for p in profiles:
+        members = wanted.get(p.key, ())
+        if len(members) < 3:
+            continue  # one or two: the singles and pairs have them
+        (outcome,) = cache.plan([p], members)
+        read = cache.used_by(p, members)
+        if outcome is not None and len(read) >= 2:
+            found[p.key] = {read: outcome}
+    return found
+
+
 def _exclusive(a: Suggestion, b: Suggestion) -> bool:
     return a.name == b.name or prefix_redundant(a, b)
 
@@ -219,14 +280,14 @@ def measure_pairs(
     profiles: Sequence[QueryProfile],
     wanted: Mapping[str, list[tuple[int, int]]],
     progress: Callable[[str], None] = lambda _: None,
-) -> dict[str, dict[tuple[int, int], tuple[float, bool]]]:
+) -> dict[str, dict[tuple[int, ...], tuple[float, bool]]]:
     """query key -> pair -> (estimated cost, passes), each pair made once for the queries
     that want it."""
     by_pair: dict[tuple[int, int], list[QueryProfile]] = {}
     for p in profiles:
         for pair in wanted.get(p.key, []):
             by_pair.setdefault(pair, []).append(p)
-    found: dict[str, dict[tuple[int, int], tuple[float, bool]]] = {p.key: {} for p in profiles}
+    found: dict[str, dict[tuple[int, ...], tuple[float, bool]]] = {p.key: {} for p in profiles}
     for n, (pair, readers) in enumerate(sorted(by_pair.items())):
         progress(f"pair {n + 1} of {len(by_pair)}")
         for p, outcome in zip(readers, cache.plan(readers, pair), strict=True):
