@@ -193,11 +193,12 @@ def test_a_querys_best_set_takes_the_best_per_table_and_never_two_exclusive_ones
         Candidate(_s("ix_ab", "a", "b"), ()),  # leads with ix_a's key: the cheaper of the two
         Candidate(_s("ix_c", "c"), ()),
         Candidate(_s("ix_u", "x", table="u"), ()),
-        Candidate(_s("ix_w", "x", table="w"), ()),  # no cheaper than today: left out
+        Candidate(_s("ix_w", "x", table="w"), ()),  # dearer than today: left out
+        Candidate(_s("ix_v", "x", table="v"), ()),  # as today alone: may help beside others
     ]
     row = {0: (30.0, True), 1: (20.0, True), 2: (40.0, True), 3: (50.0, True),
-           4: (100.0, True)}  # fmt: skip
-    assert together_for(100.0, row, candidates) == (1, 2, 3)
+           4: (120.0, True), 5: (100.0, True)}  # fmt: skip
+    assert together_for(100.0, row, candidates) == (1, 2, 3, 5)
 
 
 def test_a_set_counts_only_where_it_beats_every_part_the_solver_has() -> None:

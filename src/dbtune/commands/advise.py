@@ -12,7 +12,7 @@ findings name the indexes a drop may take.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dbtune.advisor import advisor
@@ -44,10 +44,12 @@ from dbtune.design.existing import (
 from dbtune.design.measure import (
     Planning,
     WhatIfCache,
+    frontier_sets,
     measure,
     measure_pairs,
     measure_together,
     pairs_for,
+    read_sets,
     together_for,
     verify,
 )
@@ -59,6 +61,7 @@ from dbtune.design.solver import (
     QueryCosts,
     Selection,
     candidates_with_merges,
+    exclusive,
     select,
 )
 from dbtune.doctor import DoctorOptions
@@ -177,6 +180,7 @@ class CostMatrix:
     cache: WhatIfCache
     costs: list[QueryCosts]
     data_bytes: int  # the size of the tables the workload reads: a budget's 1x
+    together: dict[str, tuple[int, ...]] = field(default_factory=dict)  # each query's best
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -208,14 +212,18 @@ def cost_matrix(
         p.key: together_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
         for p in profiles
     }
-    for key, found in measure_together(cache, profiles, together).items():
-        sets.setdefault(key, {}).update(found)
+    for key, best in measure_together(cache, profiles, together).items():
+        sets.setdefault(key, {}).update(best)
+    for p in profiles:
+        progress(f"the cheapest sets for {p.key}")
+        base = cost_of(planned.before[p.key])
+        sets.setdefault(p.key, {}).update(frontier_sets(cache, p, base, matrix.get(p.key, {})))
     costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), sets.get(p.key),
                       options.min_gain) for p in profiles]  # fmt: skip
     found.candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(candidates)]
     cache.candidates = found.candidates
     data = data_bytes(conn, {t for p in profiles for t in p.tables()})
-    return CostMatrix(planned, found, cache, costs, data)
+    return CostMatrix(planned, found, cache, costs, data, together)
 
 
 SET_ROUNDS = 3
@@ -243,23 +251,40 @@ def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) ->
 
 
 def _learn_sets(matrix: CostMatrix, selection: Selection) -> bool:
-    """Plan every query with the chosen set; where the indexes its plan read (two or more)
-    beat the option the solver credited it with, add them. Whether anything was added."""
-    if len(selection.chosen) < 2:
-        return False
+    """Plan every query with the chosen set, and with the chosen set and its own best
+    candidates; where the indexes its plan read (two or more) beat the option the solver
+    credited it with, add them. Whether anything was added."""
     cache, learnt = matrix.cache, False
-    outcomes = cache.plan(matrix.profiles, selection.chosen)
-    for n, (p, outcome) in enumerate(zip(matrix.profiles, outcomes, strict=True)):
-        q = matrix.costs[n]
-        members = cache.used_by(p, selection.chosen)  # what its plan read: the same cost
-        served = selection.served_by.get(q.key, ())
-        credited = q.options()[served][0] if served else q.base
-        if len(members) < 2 or members in q.options() or outcome is None:
-            continue
-        if outcome[0] < credited * (1 - LEARN_GAIN):
-            matrix.costs[n] = replace(q, with_set={**q.with_set, members: outcome})
-            learnt = True
+    chosen = list(selection.chosen)
+    for n, p in enumerate(matrix.profiles):
+        mine = [i for i in matrix.together.get(p.key, ()) if i not in chosen
+                and not any(exclusive(matrix.candidates[i], matrix.candidates[j])
+                            for j in chosen)]  # fmt: skip
+        others = [*chosen, *_best(matrix.costs[n], matrix.candidates)]
+        for members in (chosen, sorted([*chosen, *mine])):
+            q = matrix.costs[n]
+            served = selection.served_by.get(q.key, ())
+            credited = q.options()[served][0] if served else q.base
+            new = {
+                read: outcome
+                for read, outcome in read_sets(cache, p, members, others).items()
+                if read not in q.options() and outcome[0] < credited * (1 - LEARN_GAIN)
+            }  # fmt: skip
+            if new:
+                matrix.costs[n] = replace(q, with_set={**q.with_set, **new})
+                learnt = True
     return learnt
+
+
+def _best(q: QueryCosts, candidates: list[Candidate], per_table: int = 3) -> list[int]:
+    """The query's cheapest single candidates, ``per_table`` on each table at most (the
+    neighbours its read sets are tried with)."""
+    taken: dict[tuple[str, str], list[int]] = {}
+    for i in sorted(q.with_candidate, key=lambda i: q.with_candidate[i][0]):
+        on = taken.setdefault(candidates[i].table, [])
+        if len(on) < per_table:
+            on.append(i)
+    return [i for on in taken.values() for i in on]
 
 
 LEARN_GAIN = 0.01
@@ -273,11 +298,15 @@ def _selected(
     budget curve from the same matrix."""
     candidates, costs = matrix.candidates, matrix.costs
 
+    budgets = [options.storage_budget, *options.budget_curve]
     try:
-        selection = choose(matrix, options, options.storage_budget)
-        curve = [choose(matrix, options, b) for b in options.budget_curve]
+        # Twice: the sets learnt at one budget are options at every other.
+        solved = [choose(matrix, options, b) for b in budgets]
+        if len(budgets) > 1:
+            solved = [choose(matrix, options, b) for b in budgets]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    selection, curve = solved[0], solved[1:]
     if matrix.found.engine != "build" or not selection.chosen:
         return selection, curve, None
     selection, measured, more = proven(matrix.cache.planning, matrix.profiles, candidates, costs,

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import psycopg
 
-from dbtune.design.solver import Candidate, prefix_redundant
+from dbtune.design.solver import Candidate, exclusive
 from dbtune.query.advice import Setup, Suggestion
 from dbtune.query.options import PLANS_ONLY, PlanOptions
 from dbtune.query.result import QueryFailed, QueryResult
@@ -223,31 +223,34 @@ def pairs_for(
     best = sorted(i for on in by_table.values() for i in on)
     return [
         (a, b) for n, a in enumerate(best) for b in best[n + 1 :]
-        if not _exclusive(candidates[a].suggestion, candidates[b].suggestion)
+        if not exclusive(candidates[a], candidates[b])
     ]  # fmt: skip
 
 
-TOGETHER_PER_TABLE = 8
+TOGETHER_PER_TABLE = 64
 """A query's best set is planned from its best candidates on each table, this many each."""
 
 
 def together_for(
-    base: float, row: Mapping[int, tuple[float, bool]], candidates: Sequence[Candidate]
+    base: float,
+    row: Mapping[int, tuple[float, bool]],
+    candidates: Sequence[Candidate],
+    per_table: int = TOGETHER_PER_TABLE,
 ) -> tuple[int, ...]:
     """The query's cheaper-than-today candidates, the :data:`TOGETHER_PER_TABLE` best on each
     table, to be planned all at once: the plan then reads the set that serves it best, which
     becomes an option (a three-table join's three indexes). Of two that cannot be chosen
     together (one name, one key leading the other's) the cheaper stays."""
     taken: list[int] = []
-    per_table: dict[tuple[str, str], int] = {}
-    for i in sorted((i for i, (cost, _) in row.items() if cost < base), key=lambda i: row[i][0]):
+    counted: dict[tuple[str, str], int] = {}
+    for i in sorted((i for i, (cost, _) in row.items() if cost <= base), key=lambda i: row[i][0]):
         table = candidates[i].table
-        if per_table.get(table, 0) >= TOGETHER_PER_TABLE:
+        if counted.get(table, 0) >= per_table:
             continue
-        if any(_exclusive(candidates[i].suggestion, candidates[j].suggestion) for j in taken):
+        if any(exclusive(candidates[i], candidates[j]) for j in taken):
             continue
         taken.append(i)
-        per_table[table] = per_table.get(table, 0) + 1
+        counted[table] = counted.get(table, 0) + 1
     return tuple(sorted(taken))
 
 
@@ -264,15 +267,104 @@ def measure_together(
         members = wanted.get(p.key, ())
         if len(members) < 3:
             continue  # one or two: the singles and pairs have them
-        (outcome,) = cache.plan([p], members)
-        read = cache.used_by(p, members)
-        if outcome is not None and len(read) >= 2:
-            found[p.key] = {read: outcome}
+        found[p.key] = read_sets(cache, p, members)
     return found
 
 
-def _exclusive(a: Suggestion, b: Suggestion) -> bool:
-    return a.name == b.name or prefix_redundant(a, b)
+FRONTIER_STEPS = 6
+"""How many indexes a query's own frontier grows to (see :func:`frontier_sets`)."""
+FRONTIER_PER_TABLE = 8
+"""The candidates on each of its tables a query's frontier chooses from."""
+
+
+def frontier_sets(
+    cache: WhatIfCache, profile: QueryProfile, base: float, row: Mapping[int, tuple[float, bool]]
+) -> dict[tuple[int, ...], tuple[float, bool]]:
+    """:func:`frontier` per byte (what a small budget wants) and per step (what a large one
+    wants: tiny indexes on tiny tables win per byte and save little)."""
+    return {**frontier(cache, profile, base, row, True), **frontier(cache, profile, base, row,
+                                                                      False)}  # fmt: skip
+
+
+def frontier(
+    cache: WhatIfCache,
+    profile: QueryProfile,
+    base: float,
+    row: Mapping[int, tuple[float, bool]],
+    per_byte: bool,
+) -> dict[tuple[int, ...], tuple[float, bool]]:
+    """The query's own cheapest way to spend bytes: from none of its candidates, add the one
+    that cuts its cost most per byte, planned with those before it, and again, up to
+    :data:`FRONTIER_STEPS`; each set of two or more is an option. A join whose indexes only
+    pay together (an index on each side) is found step by step, and the small sets of the
+    first steps fit a small budget where its best set does not."""
+    pool = together_for(base, row, cache.candidates, FRONTIER_PER_TABLE)
+    chosen: list[int] = []
+    cost, found = base, {}
+    for _ in range(FRONTIER_STEPS):
+        best: tuple[float, int, tuple[float, bool]] | None = None
+        for i in pool:
+            if i in chosen or _clashes(cache.candidates, chosen, i):
+                continue
+            (out,) = cache.plan([profile], sorted([*chosen, i]))
+            if out is not None and out[0] < cost:
+                ratio = (cost - out[0]) / (max(cache.sizes.get(i, 0), 1) if per_byte else 1)
+                if best is None or ratio > best[0]:
+                    best = (ratio, i, out)
+        if best is None:
+            break
+        chosen.append(best[1])
+        cost = best[2][0]
+        if len(chosen) >= 2:
+            found[tuple(sorted(chosen))] = best[2]
+    return found
+
+
+def read_sets(
+    cache: WhatIfCache,
+    profile: QueryProfile,
+    members: Sequence[int],
+    others: Sequence[int] = (),
+) -> dict[tuple[int, ...], tuple[float, bool]]:
+    """The set the query's plan reads with ``members`` in place (two or more), with its cost,
+    and its neighbours, each planned: the set with one member cut to its one-column prefix
+    (the planner favours a wider index by a sliver; the narrower may cost half the bytes),
+    and with one member swapped for one of ``others`` on its table (an index chosen for
+    another query, which this one could share)."""
+    (outcome,) = cache.plan([profile], members)
+    read = cache.used_by(profile, members)
+    if outcome is None or len(read) < 2:
+        return {}
+    found = {read: outcome}
+    for n, i in enumerate(read):
+        rest = {*read[:n], *read[n + 1 :]}
+        table = cache.candidates[i].table
+        swaps = [j for j in others if cache.candidates[j].table == table]
+        for j in [_prefix_of(cache.candidates, i), *swaps]:
+            if j is None or j in read or _clashes(cache.candidates, rest, j):
+                continue
+            trial = tuple(sorted({*rest, j}))
+            (near,) = cache.plan([profile], trial)
+            if near is not None:
+                found[trial] = near
+    return found
+
+
+def _clashes(candidates: Sequence[Candidate], chosen: Iterable[int], new: int) -> bool:
+    return any(exclusive(candidates[i], candidates[new]) for i in chosen)
+
+
+def _prefix_of(candidates: Sequence[Candidate], position: int) -> int | None:
+    """The candidate whose key is this one's without its last column (same table, plain)."""
+    s = candidates[position].suggestion
+    if len(s.columns) < 2 or s.include or s.where is not None:
+        return None
+    table = candidates[position].table
+    for j, c in enumerate(candidates):
+        t = c.suggestion
+        if c.table == table and t.columns == s.columns[:-1] and not t.include and t.where is None:
+            return j
+    return None
 
 
 def measure_pairs(

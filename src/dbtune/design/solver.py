@@ -155,6 +155,12 @@ def prefix_redundant(a: Suggestion, b: Suggestion) -> bool:
     )
 
 
+def exclusive(a: Candidate, b: Candidate) -> bool:
+    """Two candidates the design never holds together: one name, or one key leading the
+    other's."""
+    return a.suggestion.name == b.suggestion.name or prefix_redundant(a.suggestion, b.suggestion)
+
+
 def unfixable(costs: Sequence[QueryCosts]) -> tuple[str, ...]:
     """Failing queries that no candidate makes pass."""
     return tuple(
@@ -174,6 +180,7 @@ class _Model:
     serve: dict[tuple[str, tuple[int, ...]], Any] = field(default_factory=dict)
     terms: list[Any] = field(default_factory=list)
     fixes: list[Any] = field(default_factory=list)  # serve vars that make a failing query pass
+    today: list[Any] = field(default_factory=list)
 
     def build(self, limits: Limits) -> None:
         from ortools.sat.python import cp_model
@@ -189,6 +196,12 @@ class _Model:
         for table in {c.table for c in self.candidates}:
             self._table([i for i, c in enumerate(self.candidates) if c.table == table], limits)
 
+    def hint(self, solver: Any) -> None:
+        """Hint every variable with its value in the solver's last solution."""
+        self.model.clear_hints()
+        for var in [*self.use, *self.serve.values(), *self.today]:
+            self.model.add_hint(var, solver.value(var))
+
     def _query(self, q: QueryCosts, must_fix: bool) -> None:
         options = []
         for members, (cost, passes) in q.options().items():
@@ -201,6 +214,7 @@ class _Model:
             if must_fix and passes:
                 self.fixes.append(var)
         today = self.model.new_bool_var(f"today_{q.key}")
+        self.today.append(today)
         self.terms.append(round(q.weight * q.base * COST_SCALE) * today)
         self.model.add_exactly_one([*options, today])
 
@@ -228,6 +242,17 @@ class Limits:
     max_write_overhead: float | None = None
 
 
+def _cp_model() -> Any:
+    try:
+        from ortools.sat.python import cp_model  # imported here: advise only
+    except ImportError:
+        raise UsageError(
+            "dbtune advise chooses the design with OR-Tools, which is not installed: "
+            "pip install 'dbtune[advise]'"
+        ) from None
+    return cp_model
+
+
 def select(
     candidates: Sequence[Candidate],
     costs: Sequence[QueryCosts],
@@ -240,13 +265,7 @@ def select(
     """The exact choice (CP-SAT): the most failing queries fixed, then least weighted cost,
     then, at that cost, fewest indexes, within the limits (``budget_bytes``: the new indexes'
     sizes in all)."""
-    try:
-        from ortools.sat.python import cp_model  # imported here: advise only
-    except ImportError:
-        raise UsageError(
-            "dbtune advise chooses the design with OR-Tools, which is not installed: "
-            "pip install 'dbtune[advise]'"
-        ) from None
+    cp_model = _cp_model()
     started = time.perf_counter()
     built = _Model(candidates, costs)
     built.build(Limits(budget_bytes, max_per_table, max_write_overhead))
@@ -263,6 +282,7 @@ def select(
             raise ValueError(f"the solver found no index design ({solver.status_name(status)})")
         statuses.append(status)
         built.model.add(objective <= round(solver.objective_value))
+        built.hint(solver)  # the next phase starts from this solution: never without one
     chosen = tuple(i for i, v in enumerate(built.use) if solver.value(v))
     served: dict[str, tuple[int, ...]] = {q.key: () for q in costs}
     for (key, members), var in built.serve.items():
