@@ -7,7 +7,7 @@ import pytest
 
 from dbtune.design import costs_of
 from dbtune.design.budget import parse_budget, parse_budgets, size_text
-from dbtune.design.measure import pairs_for, together_for
+from dbtune.design.sets import pairs_for, together_for
 from dbtune.design.solver import (
     Candidate,
     QueryCosts,

@@ -28,6 +28,7 @@ from dbtune.design import (
     costs_of,
     engine_for,
     proven,
+    sets,
 )
 from dbtune.design import report as design_report
 from dbtune.design.budget import Budget, data_bytes, parse_budget, parse_budgets
@@ -41,18 +42,7 @@ from dbtune.design.existing import (
     settle_wide,
     sift,
 )
-from dbtune.design.measure import (
-    Planning,
-    WhatIfCache,
-    frontier_sets,
-    measure,
-    measure_pairs,
-    measure_together,
-    pairs_for,
-    read_sets,
-    together_for,
-    verify,
-)
+from dbtune.design.measure import Planning, WhatIfCache, measure, verify
 from dbtune.design.overhead import Overhead, updated_columns
 from dbtune.design.overhead import overheads as overheads_of
 from dbtune.design.proof import Measured, Refused
@@ -61,7 +51,6 @@ from dbtune.design.solver import (
     QueryCosts,
     Selection,
     candidates_with_merges,
-    exclusive,
     select,
 )
 from dbtune.doctor import DoctorOptions
@@ -195,31 +184,19 @@ def cost_matrix(
     options: AdviseOptions, conn: Connection, progress: Callable[[str], None] = lambda _: None
 ) -> CostMatrix:
     """Plan the workload, find the candidates, and plan each query with each candidate and
-    with the pairs worth planning, on ``conn`` (everything made there is rolled back)."""
+    with the sets worth planning (:mod:`dbtune.design.sets`), on ``conn`` (everything made
+    there is rolled back)."""
     progress("planning the workload as it is")
     planned = _planned(options.url, options.workload)
     found = _found(conn, planned, options)
     cache = WhatIfCache(Planning(conn, explain_query), found.candidates, found.engine)
     profiles, candidates = planned.profiles, found.candidates
     matrix = measure(cache, profiles, progress) if candidates else {}
-    wanted = {
-        p.key: pairs_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
-        for p in profiles
-    }
-    sets = measure_pairs(cache, profiles, wanted, progress)
-    progress("each query with its best candidates together")
-    together = {
-        p.key: together_for(cost_of(planned.before[p.key]), matrix.get(p.key, {}), candidates)
-        for p in profiles
-    }
-    for key, best in measure_together(cache, profiles, together).items():
-        sets.setdefault(key, {}).update(best)
-    for p in profiles:
-        progress(f"the cheapest sets for {p.key}")
-        base = cost_of(planned.before[p.key])
-        sets.setdefault(p.key, {}).update(frontier_sets(cache, p, base, matrix.get(p.key, {})))
-    costs = [costs_of(p, planned.before[p.key], matrix.get(p.key, {}), sets.get(p.key),
-                      options.min_gain) for p in profiles]  # fmt: skip
+    rows = {p.key: matrix.get(p.key, {}) for p in profiles}
+    bases = {p.key: cost_of(planned.before[p.key]) for p in profiles}
+    found_sets, together = sets.options(cache, profiles, rows, bases, progress)
+    costs = [costs_of(p, planned.before[p.key], rows[p.key], found_sets[p.key], options.min_gain)
+             for p in profiles]  # fmt: skip
     found.candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(candidates)]
     cache.candidates = found.candidates
     data = data_bytes(conn, {t for p in profiles for t in p.tables()})
@@ -227,15 +204,14 @@ def cost_matrix(
 
 
 SET_ROUNDS = 3
-"""Solve, plan each query with what the solution chose on its tables, add the sets that do
-better than the model credited as options, solve again: at most this often."""
+"""Solve, learn the sets the solution's plans read (:func:`dbtune.design.sets.learn`), solve
+again: at most this often."""
 
 
 def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) -> Selection:
     """The exact selection within the limits and ``budget``, with the sets solutions chose
-    learnt as options (a query joining three tables may use three new indexes at once, which
-    the singles and pairs of the cost matrix do not credit). The learnt sets stay in
-    ``matrix.costs`` for the next budget."""
+    learnt as options (a query joining three tables may use three new indexes at once). The
+    learnt sets stay in ``matrix.costs`` for the next budget."""
     limit = budget.resolve(matrix.data_bytes) if budget else None
     for _ in range(SET_ROUNDS):
         selection = select(
@@ -245,50 +221,9 @@ def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) ->
             max_write_overhead=options.max_write_overhead,
             budget_bytes=limit,
         )
-        if not _learn_sets(matrix, selection):
+        if not sets.learn(matrix.cache, matrix.profiles, matrix.costs, matrix.together, selection):
             break
     return selection
-
-
-def _learn_sets(matrix: CostMatrix, selection: Selection) -> bool:
-    """Plan every query with the chosen set, and with the chosen set and its own best
-    candidates; where the indexes its plan read (two or more) beat the option the solver
-    credited it with, add them. Whether anything was added."""
-    cache, learnt = matrix.cache, False
-    chosen = list(selection.chosen)
-    for n, p in enumerate(matrix.profiles):
-        mine = [i for i in matrix.together.get(p.key, ()) if i not in chosen
-                and not any(exclusive(matrix.candidates[i], matrix.candidates[j])
-                            for j in chosen)]  # fmt: skip
-        others = [*chosen, *_best(matrix.costs[n], matrix.candidates)]
-        for members in (chosen, sorted([*chosen, *mine])):
-            q = matrix.costs[n]
-            served = selection.served_by.get(q.key, ())
-            credited = q.options()[served][0] if served else q.base
-            new = {
-                read: outcome
-                for read, outcome in read_sets(cache, p, members, others).items()
-                if read not in q.options() and outcome[0] < credited * (1 - LEARN_GAIN)
-            }  # fmt: skip
-            if new:
-                matrix.costs[n] = replace(q, with_set={**q.with_set, **new})
-                learnt = True
-    return learnt
-
-
-def _best(q: QueryCosts, candidates: list[Candidate], per_table: int = 3) -> list[int]:
-    """The query's cheapest single candidates, ``per_table`` on each table at most (the
-    neighbours its read sets are tried with)."""
-    taken: dict[tuple[str, str], list[int]] = {}
-    for i in sorted(q.with_candidate, key=lambda i: q.with_candidate[i][0]):
-        on = taken.setdefault(candidates[i].table, [])
-        if len(on) < per_table:
-            on.append(i)
-    return [i for on in taken.values() for i in on]
-
-
-LEARN_GAIN = 0.01
-"""A set is learnt when it beats what the solver credited by this share (planner noise)."""
 
 
 def _selected(
