@@ -15,6 +15,10 @@ This module finds the sets worth planning:
 
 A set's cost is the cost of the plan that read it: that plan is there with those indexes
 alone, and no cheaper one appears with fewer indexes.
+
+All of it is for HypoPG, whose indexes cost nothing to make. Under rolled-back builds every
+what-if builds its indexes (a second or so each on a table near the build limit), so there
+only what the solution's plans read is learnt, at one build of the chosen set per round.
 """
 
 from __future__ import annotations
@@ -89,7 +93,9 @@ def options(
 ) -> tuple[dict[str, Costs], dict[str, tuple[int, ...]]]:
     """Each query's sets worth offering the solver (query key -> options), and the set of
     its best candidates (query key -> members) that :func:`learn` tries again beside a
-    solution."""
+    solution; nothing under rolled-back builds (see above)."""
+    if cache.engine != "hypopg":
+        return {p.key: {} for p in profiles}, {}
     wanted = {p.key: pairs_for(bases[p.key], rows[p.key], cache.candidates) for p in profiles}
     found = _pairs(cache, profiles, wanted, progress)
     together = {p.key: together_for(bases[p.key], rows[p.key], cache.candidates) for p in profiles}
@@ -154,7 +160,11 @@ def frontier(cache: WhatIfCache, profile: QueryProfile, base: float, row: Row,
 
 
 def read_sets(
-    cache: WhatIfCache, profile: QueryProfile, members: Sequence[int], others: Sequence[int] = ()
+    cache: WhatIfCache,
+    profile: QueryProfile,
+    members: Sequence[int],
+    others: Sequence[int] = (),
+    neighbours: bool = True,
 ) -> Costs:
     """The set the query's plan reads with ``members`` in place (two or more), with its cost,
     and its neighbours, each planned: the set with one member cut to its one-column prefix
@@ -166,7 +176,7 @@ def read_sets(
     if outcome is None or len(read) < 2:
         return {}
     found = {read: outcome}
-    for n, i in enumerate(read):
+    for n, i in enumerate(read if neighbours else ()):
         rest = {*read[:n], *read[n + 1 :]}
         table = cache.candidates[i].table
         swaps = [j for j in others if cache.candidates[j].table == table]
@@ -192,6 +202,8 @@ def learn(
     option the solver credited, add it to ``costs``. Whether anything was added."""
     candidates, learnt = cache.candidates, False
     chosen = list(selection.chosen)
+    if cache.engine != "hypopg":  # one build of the chosen set, what its plans read
+        cache.plan(profiles, chosen)
     for n, p in enumerate(profiles):
         q = costs[n]
         mine = [i for i in together.get(p.key, ()) if i not in chosen
@@ -199,9 +211,10 @@ def learn(
         near = [*chosen, *best_per_table(q.with_candidate, candidates, PAIRED_PER_TABLE, math.inf)]
         served = selection.served_by.get(q.key, ())
         credited = q.options()[served][0] if served else q.base
-        for members in (chosen, sorted([*chosen, *mine])):
+        free = cache.engine == "hypopg"
+        for members in (chosen, sorted([*chosen, *mine])) if free else (chosen,):
             new = {
-                read: outcome for read, outcome in read_sets(cache, p, members, near).items()
+                read: outcome for read, outcome in read_sets(cache, p, members, near, free).items()
                 if read not in costs[n].options() and outcome[0] < credited * (1 - LEARN_GAIN)
             }  # fmt: skip
             if new:
