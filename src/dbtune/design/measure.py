@@ -120,9 +120,6 @@ class WhatIfCache:
         tables = profile.tables()
         return frozenset(i for i in members if self.candidates[i].suggestion.table in tables)
 
-    def cached(self, profile: QueryProfile, members: Iterable[int]) -> Outcome:
-        return self.results.get((profile.key, self.relevant(profile, members)))
-
     def used_by(self, profile: QueryProfile, members: Iterable[int]) -> tuple[int, ...]:
         """The members the query's plan read when planned with ``members`` in place."""
         return self.used.get((profile.key, self.relevant(profile, members)), ())
