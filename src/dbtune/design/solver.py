@@ -228,8 +228,7 @@ class _Model:
             self.model.add(sum(overheads) <= round(max_write_overhead * 1000))
         for x in on_table:
             for y in on_table:
-                a, b = self.candidates[x].suggestion, self.candidates[y].suggestion
-                if x < y and (a.name == b.name or prefix_redundant(a, b)):
+                if x < y and exclusive(self.candidates[x], self.candidates[y]):
                     self.model.add(use[x] + use[y] <= 1)  # one name, one index
 
 
