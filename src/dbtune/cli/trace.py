@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         to_revision=args.to_revision,
         version_table=args.version_table,
         version_table_schema=args.version_table_schema,
+        driver=args.driver,
         settings=trace.Settings(large_rows=args.large_rows),
     )
     files = frozenset(Path(p).resolve() for p in args.revision_files) or None
@@ -109,6 +110,17 @@ def add_arguments(sub: Any) -> None:
     parser.add_argument("--version-table", default="alembic_version")
     parser.add_argument("--version-table-schema", default=None)
     parser.add_argument(
+        "--driver", choices=("psycopg", "asyncpg"), default=None,
+        help="the driver the revisions run on, as your application runs them (default: the "
+        "one the URL names, postgresql+asyncpg://...; psycopg if it names none)",
+    )  # fmt: skip
+    _add_selection(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    """The revision files reported (all of them run)."""
+    parser.add_argument(
         "--changed-since", metavar="GIT_REF",
         help="report only the revision files changed since GIT_REF (the others still run)",
     )  # fmt: skip
@@ -116,4 +128,3 @@ def add_arguments(sub: Any) -> None:
         "revision_files", nargs="*", metavar="FILE",
         help="report only these revision files (pre-commit passes the changed ones)",
     )  # fmt: skip
-    parser.set_defaults(func=run)

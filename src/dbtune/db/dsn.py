@@ -67,6 +67,11 @@ class ParsedUrl:
     def keywords(self) -> dict[str, str]:
         return dict(self.params)
 
+    @property
+    def is_async(self) -> bool:
+        """Whether the driver named is an asyncio one (``asyncpg``, ``psycopg_async``)."""
+        return self.driver in _ASYNC_DRIVERS
+
     def conninfo(self) -> str:
         """A libpq keyword string (values quoted by psycopg), for psycopg and psycopg_pool."""
         return psycopg.conninfo.make_conninfo("", **self.keywords)
@@ -222,7 +227,7 @@ def sqlalchemy_url(url: str, *, async_: bool = False) -> URL:
 
 def is_async_url(url: str) -> bool:
     """True when the URL names an asyncio driver (``+asyncpg``, ``+psycopg_async``)."""
-    return parse_target(url).driver in _ASYNC_DRIVERS
+    return parse_target(url).is_async
 
 
 def describe(url: str) -> str:

@@ -5,7 +5,9 @@ Everything is read for the session's own backend and transaction: the locks it h
 transaction (``pg_stat_xact_user_tables``), each relation's ``relfilenode`` (a new one is a
 rewrite) and the constraints with their ``convalidated``. Comparing two reads tells what the
 statement between them did. The queries run on the driver connection directly, so SQLAlchemy's
-events (which the trace listens to) never see them.
+events (which the trace listens to) never see them. The driver is the one the migration runs
+on — psycopg, or asyncpg behind SQLAlchemy's adapter — so the reads go through the DB-API
+cursor both offer, and carry no client-side parameters (each driver spells those its own way).
 """
 
 from __future__ import annotations
@@ -66,16 +68,31 @@ class Snapshot:
         return found[1] if found else None
 
 
-def failed(conn: psycopg.Connection[Any]) -> bool:
-    """Whether the connection's transaction has failed (nothing can be read until it ends)."""
-    return conn.info.transaction_status == pq.TransactionStatus.INERROR
+Driver = Any
+"""A DB-API connection: psycopg's, or SQLAlchemy's adapter around asyncpg's."""
 
 
-def snapshot(conn: psycopg.Connection[Any]) -> Snapshot:
-    with conn.cursor() as cur:
-        cur.execute(_SNAPSHOT)
-        row = cur.fetchone()
-    data = row[0] if row else {}
+def failed(conn: Driver) -> bool:
+    """Whether the connection's transaction has failed (nothing can be read until it ends).
+    Only psycopg says so; on another driver a read in a failed transaction raises, and
+    :func:`snapshot`'s caller takes that as "not observed"."""
+    if isinstance(conn, psycopg.Connection):
+        return conn.info.transaction_status == pq.TransactionStatus.INERROR
+    return False
+
+
+def _rows(conn: Driver, query: str) -> list[Any]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(query)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def snapshot(conn: Driver) -> Snapshot:
+    rows = _rows(conn, _SNAPSHOT)
+    data = rows[0][0] if rows else {}
     if isinstance(data, str):
         data = json.loads(data)
     relations = {
@@ -95,23 +112,18 @@ def snapshot(conn: psycopg.Connection[Any]) -> Snapshot:
     )
 
 
-def resolve(
-    conn: psycopg.Connection[Any], names: Sequence[tuple[str | None, str]]
-) -> list[int | None]:
+def resolve(conn: Driver, names: Sequence[tuple[str | None, str]]) -> list[int | None]:
     """The OIDs of ``(schema, name)`` relations as this session's search_path finds them."""
     if not names:
         return []
     spelled = [
-        sql.Identifier(*([schema] if schema else []), name).as_string(conn)
-        for schema, name in names
+        sql.Identifier(*([schema] if schema else []), name).as_string() for schema, name in names
     ]
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT to_regclass(name)::oid FROM unnest(%s::text[]) WITH ORDINALITY AS t(name, i) "
-            "ORDER BY i",
-            [spelled],
-        )
-        return [int(r[0]) if r[0] is not None else None for r in cur.fetchall()]
+    query = sql.SQL(
+        "SELECT to_regclass(name)::oid FROM unnest({}::text[]) WITH ORDINALITY AS t(name, i) "
+        "ORDER BY i"
+    ).format(sql.Literal(spelled))
+    return [int(r[0]) if r[0] is not None else None for r in _rows(conn, query.as_string())]
 
 
 @dataclass(frozen=True, slots=True)

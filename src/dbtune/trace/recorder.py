@@ -2,8 +2,9 @@
 
 SQLAlchemy's ``before_cursor_execute``/``after_cursor_execute`` wrap each statement — the
 revision's own ``op`` calls, dbtune's helpers, raw ``op.execute`` — and ``commit``/``rollback``
-end a transaction, which tells how long each lock stayed held. Parameters are bound into the
-text with psycopg's own client-side quoting, so the parse tree is the statement that ran.
+end a transaction, which tells how long each lock stayed held. On psycopg, parameters are bound
+into the text with psycopg's own client-side quoting, so the parse tree is the statement that
+ran; asyncpg binds them on the server, and the tree keeps its ``$1`` placeholders.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Recorder:
     """Records statements into the current :class:`RevisionTrace` while one is set."""
 
     def __init__(self, engine: sa.Engine, version_table: str, version_schema: str | None):
+        """``engine``: a sync engine (an async engine's ``sync_engine``: the events are its)."""
         self.current: RevisionTrace | None = None
         self._version = (version_table, version_schema)
         self._pending: tuple[StatementTrace, observe.Snapshot, float] | None = None
@@ -35,12 +37,12 @@ class Recorder:
         event.listen(engine, "rollback", self._end)
 
     @staticmethod
-    def _driver(conn: sa.Connection) -> psycopg.Connection[Any]:
-        driver = conn.connection.dbapi_connection
-        assert isinstance(driver, psycopg.Connection)
-        return driver
+    def _driver(conn: sa.Connection) -> observe.Driver:
+        return conn.connection.dbapi_connection
 
-    def _text(self, driver: psycopg.Connection[Any], statement: str, parameters: Any) -> str:
+    def _text(self, driver: observe.Driver, statement: str, parameters: Any) -> str:
+        if not isinstance(driver, psycopg.Connection):
+            return statement  # bound on the server: its placeholders parse as ParamRef
         if (
             isinstance(parameters, list | tuple)
             and parameters
@@ -84,7 +86,12 @@ class Recorder:
             record.observed = False
             self._pending = None
             return
-        before = observe.snapshot(driver)
+        try:
+            before = observe.snapshot(driver)
+        except Exception:
+            record.observed = False
+            self._pending = None
+            return
         record.lock_timeout, record.statement_timeout = (
             before.lock_timeout,
             before.statement_timeout,

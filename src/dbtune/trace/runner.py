@@ -5,14 +5,18 @@ The revisions run through Alembic's own machinery (``EnvironmentContext`` with
 through their ``env.py``: an ``env.py`` decides its own database URL (often from the
 application's settings), and a trace must never run anywhere but the database it was given.
 The engine is the trace's own, so every statement passes its event listeners
-(:mod:`dbtune.trace.recorder`).
+(:mod:`dbtune.trace.recorder`). It runs on the driver the URL names, as the application does:
+a revision written for asyncpg (a ``%`` that psycopg would read as a placeholder) runs on
+asyncpg, through SQLAlchemy's async engine and ``run_sync`` — Alembic's own recipe for async
+applications.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +28,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 from psycopg import sql
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from dbtune.catalog import psycopg_runner, read_columns, read_indexes
 from dbtune.db import connect, connection_error_text
-from dbtune.db.dsn import describe, sqlalchemy_url
+from dbtune.db.dsn import describe, parse_target
 from dbtune.errors import UsageError
 from dbtune.sql.index_spec import ALIGNMENT_SLACK_BYTES, INDEX_TUPLE_HEADER_BYTES, max_width
 from dbtune.trace.allows import read_allows
@@ -50,6 +55,7 @@ class TraceOptions:
     version_table: str = "alembic_version"
     version_table_schema: str | None = None
     rows: int = 0  # rows given to each empty table before each revision (0: none)
+    driver: str | None = None  # psycopg or asyncpg; None: the URL's (psycopg if it names none)
     only: frozenset[Path] | None = None  # trace only the revisions in these files
     settings: Settings = field(default_factory=Settings)
     before_each: Callable[[Side, str], list[str]] | None = None
@@ -146,11 +152,51 @@ class _Chain:
         self.url = url
         self.options = options
         self.config, self.script = load_script(options)
-        self.engine = sa.create_engine(sqlalchemy_url(url), poolclass=NullPool)
+        target = parse_target(url)
+        target = replace(target, driver=options.driver or target.driver or "psycopg")
+        self.is_async = target.is_async
+        if self.is_async:
+            self.async_engine = create_async_engine(target.sqlalchemy(), poolclass=NullPool)
+            self.engine = self.async_engine.sync_engine
+        else:
+            self.engine = sa.create_engine(target.sqlalchemy(), poolclass=NullPool)
         self.recorder = Recorder(self.engine, options.version_table, options.version_table_schema)
         self.version_opts: dict[str, str] = {"version_table": options.version_table}
         if options.version_table_schema:
             self.version_opts["version_table_schema"] = options.version_table_schema
+
+    def run(self, body: Callable[[sa.Connection], ChainTrace]) -> ChainTrace:
+        """``body`` on a connection of the URL's driver: a plain one, or an async one's sync
+        face inside ``run_sync`` (where asyncpg's awaits can run under synchronous code)."""
+        if not self.is_async:
+            try:
+                conn = self.engine.connect()
+            except sa.exc.DBAPIError as exc:
+                raise self._unreachable(exc) from None
+            try:
+                with conn:
+                    return body(conn)
+            finally:
+                self.engine.dispose()
+
+        async def run_async() -> ChainTrace:
+            try:
+                try:
+                    connection = await self.async_engine.connect()
+                except (sa.exc.DBAPIError, OSError) as exc:
+                    raise self._unreachable(exc) from None
+                try:
+                    return await connection.run_sync(body)
+                finally:
+                    await connection.close()
+            finally:
+                await self.async_engine.dispose()
+
+        return asyncio.run(run_async())
+
+    def _unreachable(self, exc: Exception) -> UsageError:
+        cause = getattr(exc, "orig", None) or exc
+        return UsageError(f"cannot connect to {describe(self.url)}: {connection_error_text(cause)}")
 
     def current(self, conn: sa.Connection) -> str | None:
         context = MigrationContext.configure(conn, opts=dict(self.version_opts))
@@ -215,31 +261,33 @@ def trace_chain(
     pending revision up to ``options.to_revision``. A revision that fails stops the trace (its
     trace keeps the error); the database is left where the chain stopped."""
     chain = _Chain(url, options)
-    try:
-        conn = chain.engine.connect()
-    except sa.exc.DBAPIError as exc:
-        raise UsageError(
-            f"cannot connect to {describe(url)}: {connection_error_text(exc.orig or exc)}"
-        ) from None
-    with conn, connect(url, autocommit=True) as side:
-        result = ChainTrace(describe(url), [], [], [])
-        session = _Session(chain, conn, side, set(registry()), result, progress)
+    with connect(url, autocommit=True) as side:  # first: its failure says what to check
+
+        def body(conn: sa.Connection) -> ChainTrace:
+            result = ChainTrace(describe(url), [], [], [])
+            _trace_pending(_Session(chain, conn, side, set(registry()), result, progress))
+            return result
+
+        return chain.run(body)
+
+
+def _trace_pending(session: _Session) -> None:
+    """From ``--from`` (brought there untraced) to ``--to``, each pending revision traced."""
+    chain, conn, options = session.chain, session.conn, session.chain.options
+    current = chain.current(conn)
+    if options.from_revision and options.from_revision != current:
+        _upgrade_to_from(session, current, options.from_revision)
         current = chain.current(conn)
-        if options.from_revision and options.from_revision != current:
-            _upgrade_to_from(session, current, options.from_revision)
-            current = chain.current(conn)
-        pending = _pending(chain.script, current, options.to_revision)
-        if not pending:
-            _nothing_pending(session, current)
-        for script in pending:
-            if options.only is not None and Path(script.path).resolve() not in options.only:
-                session.apply(script, "not selected")
-                continue
-            revision = _trace_one(session, script)
-            if revision.error:
-                break
-    chain.engine.dispose()
-    return session.result
+    pending = _pending(chain.script, current, options.to_revision)
+    if not pending:
+        _nothing_pending(session, current)
+    for script in pending:
+        if options.only is not None and Path(script.path).resolve() not in options.only:
+            session.apply(script, "not selected")
+            continue
+        revision = _trace_one(session, script)
+        if revision.error:
+            break
 
 
 def _nothing_pending(session: _Session, current: str | None) -> None:
