@@ -253,3 +253,29 @@ def test_a_storage_budget_and_the_budget_curve(seeded_url: str, tmp_path: Path) 
     wrong = run_cli("advise", "--dsn", seeded_url, "--storage-budget", "12 parsecs")
     assert wrong.code == 2
     assert "write a size (512MB, 1.5GB, 800kB) or a share" in wrong.stderr
+
+
+def test_rerun_under_the_same_budget_after_applying_proposes_nothing(
+    seeded_url: str, tmp_path: Path
+) -> None:
+    """SPEC §11 under a storage budget: the indexes dbtune's ops chain built count against the
+    budget on the next run (sized as the what-if sizes a candidate), so applying the design
+    and asking again with the same budget proposes nothing more."""
+    _drop_secondary(seeded_url)
+    _, design, ops = _advise(seeded_url, tmp_path, "--storage-budget", "0.02x")
+    assert _chosen(design)
+    assert design["existing_bytes"] == 0
+    done = run_cli("-c", str(ops / "alembic.ini"), "upgrade", "head", module="alembic",
+                   env={"DATABASE_URL": seeded_url})  # fmt: skip
+    assert done.code == 0, done.stderr
+    again = run_cli("advise", "--dsn", seeded_url, "--what-if", "build", "--format", "json",
+                    "--write-revision", str(ops / "versions"),
+                    "--storage-budget", "0.02x")  # fmt: skip
+    assert again.code in (0, 1), again.stderr
+    rerun = json.loads(again.stdout)
+    chosen = [(c["name"], c["estimated_bytes"]) for c in rerun["candidates"] if c["chosen"]]
+    assert rerun["design_indexes"] == 0, (chosen, rerun["existing_bytes"], rerun["budget_bytes"])
+    assert rerun["existing_bytes"] == design["design_bytes"]  # sized as the first run sized them
+    assert rerun["existing_bytes"] > 0
+    assert rerun["existing_bytes"] + rerun["design_bytes"] <= rerun["budget_bytes"]
+    assert "no revision written" in again.stderr

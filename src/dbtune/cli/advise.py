@@ -131,8 +131,9 @@ def _budget_arguments(parser: argparse.ArgumentParser) -> None:
         "--storage-budget",
         type=_budget("parse_budget"),
         metavar="SIZE",
-        help="the new indexes' estimated sizes in all at most this: 512MB, 1.5GB, or 0.25x "
-        "(a share of the size of the tables the workload reads)",
+        help="dbtune's indexes' estimated sizes in all at most this — the new ones, and "
+        "those the --write-revision chain already built: 512MB, 1.5GB, or 0.25x (a share of "
+        "the size of the tables the workload reads)",
     )
     parser.add_argument(
         "--budget-curve",

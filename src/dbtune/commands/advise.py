@@ -31,12 +31,13 @@ from dbtune.design import (
     sets,
 )
 from dbtune.design import report as design_report
-from dbtune.design.budget import Budget, data_bytes, parse_budget, parse_budgets
+from dbtune.design.budget import Budget, data_bytes, parse_budget, parse_budgets, spent_bytes
 from dbtune.design.conditions import condition_candidates
 from dbtune.design.drops import Drop, drops
 from dbtune.design.existing import (
     Existing,
     Sifted,
+    ours,
     read_existing,
     redundant_existing,
     settle_wide,
@@ -92,7 +93,7 @@ class AdviseOptions:
     max_write_overhead: float | None = None
     propose_drops: bool = False
     versions: Path | None = None  # the ops chain's versions folder: whose an index is
-    storage_budget: Budget | None = None  # the new indexes' sizes in all
+    storage_budget: Budget | None = None  # dbtune's indexes' sizes in all, built and new
     budget_curve: tuple[Budget, ...] = ()  # a design at each, from the same cost matrix
     max_index_columns: int | None = None  # no candidate with a longer key (2: the papers')
 
@@ -169,6 +170,7 @@ class CostMatrix:
     cache: WhatIfCache
     costs: list[QueryCosts]
     data_bytes: int  # the size of the tables the workload reads: a budget's 1x
+    existing_bytes: int = 0  # dbtune's indexes already built: held by any budget
     together: dict[str, tuple[int, ...]] = field(default_factory=dict)  # each query's best
 
     @property
@@ -200,7 +202,11 @@ def cost_matrix(
     found.candidates = [replace(c, bytes=cache.sizes.get(i, 0)) for i, c in enumerate(candidates)]
     cache.candidates = found.candidates
     data = data_bytes(conn, {t for p in profiles for t in p.tables()})
-    return CostMatrix(planned, found, cache, costs, data, together)
+    spent = 0
+    if options.storage_budget or options.budget_curve:
+        owned = [i.oid for i in ours(conn, options.versions)]
+        spent = spent_bytes(conn, owned, found.engine)
+    return CostMatrix(planned, found, cache, costs, data, spent, together)
 
 
 SET_ROUNDS = 3
@@ -213,17 +219,18 @@ def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) ->
     learnt as options (a query joining three tables may use three new indexes at once). The
     learnt sets stay in ``matrix.costs`` for the next budget."""
     limit = budget.resolve(matrix.data_bytes) if budget else None
+    left = None if limit is None else max(0, limit - matrix.existing_bytes)
     for _ in range(SET_ROUNDS):
         selection = select(
             matrix.candidates,
             matrix.costs,
             max_per_table=options.max_per_table,
             max_write_overhead=options.max_write_overhead,
-            budget_bytes=limit,
+            budget_bytes=left,
         )
         if not sets.learn(matrix.cache, matrix.profiles, matrix.costs, matrix.together, selection):
             break
-    return selection
+    return replace(selection, budget_bytes=limit)
 
 
 def _selected(
@@ -288,4 +295,5 @@ def run(options: AdviseOptions, progress: Callable[[str], None] = lambda _: None
         found.sifted.served, found.sifted.renamed, found.refused,
         redundant_existing(found.existing, suggestions, options.versions), measured,
         Spent(matrix.cache.calls, matrix.cache.seconds), curve, matrix.data_bytes,
+        matrix.existing_bytes,
     )  # fmt: skip

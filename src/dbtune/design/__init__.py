@@ -82,6 +82,7 @@ class Design:
     what_if: Spent = field(default_factory=Spent)
     curve: list[Selection] = field(default_factory=list)  # a selection per --budget-curve
     data_bytes: int = 0  # the size of the tables the workload reads (a budget's 1x)
+    existing_bytes: int = 0  # dbtune's indexes already built, which a budget holds too
 
     @property
     def chosen(self) -> list[Candidate]:

@@ -4,6 +4,12 @@ share of the data's size, so one command line fits a small database and a large 
 The data's size is that of the tables the workload reads, as the database's search path finds
 them (``pg_table_size``: the heap and its TOAST, without indexes): an index budget is weighed
 against what it indexes.
+
+A budget holds dbtune's indexes, not only the new ones: those its ops chain already built count
+against it (:func:`spent_bytes`), so the design applied and the same command run again
+proposes nothing more (SPEC §11). They are sized the way a candidate is — HypoPG's estimate of
+the same definition, or the built file under the build engine — so the second run weighs the
+first run's indexes as the first run did.
 """
 
 from __future__ import annotations
@@ -68,6 +74,24 @@ def data_bytes(conn: Connection, tables: Iterable[str]) -> int:
     """The size of the named tables as the search path finds them (heap and TOAST)."""
     row = conn.execute(_DATA, [sorted(set(tables))]).fetchone()
     return int(row[0]) if row else 0
+
+
+def spent_bytes(conn: Connection, oids: Iterable[int], engine: str) -> int:
+    """The size of the existing indexes ``oids`` as the what-if ``engine`` sizes a candidate."""
+    total = 0
+    for oid in sorted(set(oids)):
+        if engine == "hypopg":
+            row = conn.execute(
+                "SELECT indexrelid, hypopg_relation_size(indexrelid) "
+                "FROM hypopg_create_index(pg_get_indexdef(%s::oid))",
+                [oid],
+            ).fetchone()
+            if row:
+                conn.execute("SELECT hypopg_drop_index(%s)", [row[0]])
+        else:
+            row = conn.execute("SELECT 0, pg_relation_size(%s::oid)", [oid]).fetchone()
+        total += int(row[1]) if row else 0
+    return total
 
 
 def size_text(n: int) -> str:

@@ -19,8 +19,10 @@ planned:
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -216,14 +218,38 @@ def sift(existing: Existing, candidates: Sequence[Candidate]) -> Sifted:
     return Sifted(kept, served, renamed)
 
 
+APPLICATIONS = "the application's"
+
+
 def owner(index: IndexInfo, versions: Path | None) -> str:
-    """Whose an index is: dbtune's when a revision of its ops chain (``versions``) names it,
-    the application's otherwise."""
+    """Whose an index is: dbtune's when a revision of its ops chain (``versions``) names it
+    (a string constant of the file, in whichever quotes), the application's otherwise."""
     if versions is not None and versions.is_dir():
         for path in sorted(versions.glob("*.py")):
-            if repr(index.name) in path.read_text(errors="replace"):
+            if index.name in _strings(path, path.stat().st_mtime_ns):
                 return f"dbtune's ({path.name})"
-    return "the application's"
+    return APPLICATIONS
+
+
+@lru_cache(maxsize=256)
+def _strings(path: Path, mtime_ns: int) -> frozenset[str]:
+    """The string constants of a Python file (none when it does not parse); read once per
+    version of the file, though every index of the database asks."""
+    try:
+        tree = ast.parse(path.read_text(errors="replace"))
+    except SyntaxError:
+        return frozenset()
+    return frozenset(
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    )
+
+
+def ours(conn: Connection, versions: Path | None) -> list[IndexInfo]:
+    """The database's indexes dbtune's ops chain (``versions``) built, on any table: what a
+    budget already holds."""
+    if versions is None or not versions.is_dir():
+        return []
+    return [i for i in read_indexes(psycopg_runner(conn)) if owner(i, versions) != APPLICATIONS]
 
 
 def redundant_existing(

@@ -76,6 +76,7 @@ def _sizes(design: Design) -> dict[str, Any]:
         "what_if": {"calls": design.what_if.calls, "seconds": round(design.what_if.seconds, 3)},
         "data_bytes": design.data_bytes,
         "budget_bytes": selection.budget_bytes,
+        "existing_bytes": design.existing_bytes,
         "design_bytes": selection.chosen_bytes(design.candidates),
         "budget_curve": [_budget(design, s) for s in design.curve],
     }
@@ -147,7 +148,7 @@ def render_markdown(design: Design) -> str:
         f"{data['per_query_suggestions']}), {len(data['drops'])} dropped; workload cost "
         f"{data['cost_before']:,.0f} -> {data['cost_after']:,.0f} "
         f"({data['relative_cost']:.1%}), {size_text(data['design_bytes'])}"
-        f"{_within(data['budget_bytes'])}; {verdict}; solver {solved} in "
+        f"{_within(data['budget_bytes'], data['existing_bytes'])}; {verdict}; solver {solved} in "
         f"{data['solver']['seconds']:.2f} s; {data['what_if']['calls']:,} what-if plans in "
         f"{data['what_if']['seconds']:.1f} s",
         "",
@@ -185,8 +186,11 @@ def render_markdown(design: Design) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _within(budget: int | None) -> str:
-    return "" if budget is None else f" within a budget of {size_text(budget)}"
+def _within(budget: int | None, existing: int) -> str:
+    if budget is None:
+        return ""
+    held = f", {size_text(existing)} of it dbtune's indexes already built" if existing else ""
+    return f" within a budget of {size_text(budget)}{held}"
 
 
 def _curve(data: dict[str, Any]) -> list[str]:
