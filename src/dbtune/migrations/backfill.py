@@ -255,8 +255,10 @@ class BatchSizer:
         self.size = self.ceiling if self.max_batch_s is None else min(FIRST_BATCH, self.ceiling)
 
     def took(self, rows: int, seconds: float, waiting: bool = False) -> None:
-        """The last batch updated ``rows`` in ``seconds`` (``waiting``: sessions were
-        waiting for locks before it)."""
+        """The last batch walked ``rows`` keys in ``seconds`` (``waiting``: sessions were
+        waiting for locks before it). Keys walked, not rows updated: under a ``where`` that
+        few rows meet, a batch of 5,000 keys updating 3 rows in 3 ms was read as 1,000 rows
+        per second, and the next batch cut to 167 keys (549 batches where 70 do)."""
         if self.max_batch_s is None:
             return
         if rows > 0 and seconds > 0:
@@ -285,7 +287,7 @@ def run_backfill(
                 started = time.perf_counter()
                 rows = walk.batch(low, high)
                 seconds = time.perf_counter() - started
-                sizer.took(rows, seconds, waiting=waited)
+                sizer.took(size, seconds, waiting=waited)  # keys walked, not rows updated
                 log.debug("backfill %s: %d rows in %.3f s; next batch %d rows", job.name,
                           rows, seconds, sizer.size)  # fmt: skip
                 done += rows
