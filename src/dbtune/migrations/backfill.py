@@ -14,7 +14,7 @@ A batch holds the locks of the rows it updates until it commits, so a writer tha
 them waits as long as the batch takes — and a fixed row count takes longer the wider the rows
 and the busier the machine (10,000 rows stalled a writer 0.8-2.6 s). So a batch is sized by
 time: ``max_batch_s`` (0.2 s by default) is how long one may take, the size follows from the
-last batch's rows per second (at most doubling, at once smaller after a slow one, halved while
+last batch's keys walked per second (at most doubling, at once smaller after a slow one, halved while
 sessions wait for locks), ``batch_size`` is its ceiling (GitLab's batched background migrations
 work the same way). ``max_batch_s=None`` keeps every batch at ``batch_size`` rows, as the
 offline SQL does.
