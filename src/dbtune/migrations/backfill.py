@@ -14,10 +14,10 @@ A batch holds the locks of the rows it updates until it commits, so a writer tha
 them waits as long as the batch takes — and a fixed row count takes longer the wider the rows
 and the busier the machine (10,000 rows stalled a writer 0.8-2.6 s). So a batch is sized by
 time: ``max_batch_s`` (0.2 s by default) is how long one may take, the size follows from the
-last batch's keys walked per second (at most doubling, at once smaller after a slow one, halved while
-sessions wait for locks), ``batch_size`` is its ceiling (GitLab's batched background migrations
-work the same way). ``max_batch_s=None`` keeps every batch at ``batch_size`` rows, as the
-offline SQL does.
+last batch's keys walked per second (at most doubling, at once smaller after a slow one,
+halved while sessions wait for locks), ``batch_size`` is its ceiling (GitLab's batched
+background migrations work the same way). ``max_batch_s=None`` keeps every batch at
+``batch_size`` rows, as the offline SQL does.
 
 Rows inserted behind the walk are not its business: give new rows their value another way
 first (a column DEFAULT, a trigger, the application) — :func:`add_column_online` sets the
@@ -258,7 +258,7 @@ class BatchSizer:
         """The last batch walked ``rows`` keys in ``seconds`` (``waiting``: sessions were
         waiting for locks before it). Keys walked, not rows updated: under a ``where`` that
         few rows meet, a batch of 5,000 keys updating 3 rows in 3 ms was read as 1,000 rows
-        per second, and the next batch cut to 167 keys (549 batches where 70 do)."""
+        per second, and the next batch cut to 167 keys (the shop test: 549 batches where 130 do)."""
         if self.max_batch_s is None:
             return
         if rows > 0 and seconds > 0:
