@@ -88,7 +88,7 @@ class Recorder:
             return
         try:
             before = observe.snapshot(driver)
-        except Exception:
+        except Exception:  # asyncpg's adapter raises its own classes in a failed transaction
             record.observed = False
             self._pending = None
             return
