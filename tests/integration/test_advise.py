@@ -130,16 +130,22 @@ def test_limits_are_kept_and_said(seeded_url: str, tmp_path: Path, limit: str) -
     assert design["design_indexes"] == 0
 
 
-def test_hypopg_gives_the_build_s_design(shop_url: str, tmp_path: Path) -> None:
-    """The lock-free engine (CI's PostgreSQL 15 run has HypoPG) chooses the indexes the
-    rolled-back builds chose, under the same names, and leaves no hypothetical index."""
-    with psycopg.connect(shop_url, autocommit=True) as conn:
+def _with_hypopg(url: str) -> None:
+    """HypoPG created in the test's database, or the test skipped where the server lacks it
+    (CI's PostgreSQL 15 run has it)."""
+    with psycopg.connect(url, autocommit=True) as conn:
         available = conn.execute(
             "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'"
         ).fetchone()
         if not (available and available[0]):
             pytest.skip("HypoPG is not available on this server (Debian: postgresql-NN-hypopg)")
         conn.execute("CREATE EXTENSION hypopg")
+
+
+def test_hypopg_gives_the_build_s_design(shop_url: str, tmp_path: Path) -> None:
+    """The lock-free engine (CI's PostgreSQL 15 run has HypoPG) chooses the indexes the
+    rolled-back builds chose, under the same names, and leaves no hypothetical index."""
+    _with_hypopg(shop_url)
     workload = ["--workload", str(SHOP_WORKLOAD)]
     _, built, _ = _advise(shop_url, tmp_path / "build", *workload)
     done = run_cli("advise", "--dsn", shop_url, "--what-if", "hypopg", "--format", "json",
@@ -264,13 +270,7 @@ def test_rerun_under_the_same_budget_after_applying_proposes_nothing(
     HypoPG's estimate of the same definition), so applying the design and asking again with
     the same budget proposes nothing more."""
     if engine == "hypopg":
-        with psycopg.connect(seeded_url, autocommit=True) as conn:
-            found = conn.execute(
-                "SELECT count(*) FROM pg_available_extensions WHERE name = 'hypopg'"
-            ).fetchone()
-            if not (found and found[0]):
-                pytest.skip("HypoPG is not available on this server (Debian: postgresql-NN-hypopg)")
-            conn.execute("CREATE EXTENSION hypopg")
+        _with_hypopg(seeded_url)
     _drop_secondary(seeded_url)
     asked = ("--what-if", engine, "--storage-budget", "0.02x")
     _, design, ops = _advise(seeded_url, tmp_path, *asked)
