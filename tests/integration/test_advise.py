@@ -193,7 +193,8 @@ def test_a_redundant_index_no_plan_uses_is_dropped_with_its_undo(
     assert unasked["drops"] == []
     code, design, ops = _advise(shop_url, tmp_path, "--workload", str(SHOP_WORKLOAD),
                                 "--propose-drops")  # fmt: skip
-    assert code == 0, design["queries"]
+    assert code == 0, [(q["query"], q["after"], q["measured"]) for q in design["queries"]
+                       if not (q["after"] or {}).get("passed") or q["measured"]]  # fmt: skip
     (drop,) = design["drops"]
     assert drop["index"] == "ix_Orders_status"
     assert drop["owner"] == "the application's"
