@@ -129,9 +129,7 @@ class WhatIfCache:
         keys = [(p.key, self.relevant(p, members)) for p in profiles]
         todo = [(p, k) for p, k in zip(profiles, keys, strict=True) if k not in self.results]
         if todo:
-            # Only the members some query to plan reads: an index on another table changes
-            # none of these plans, and making it costs as much as the planning.
-            self._plan(todo, sorted(frozenset[int]().union(*(k[1] for _, k in todo))))
+            self._plan(todo, members)
         return [self.results[k] for k in keys]
 
     def _plan(self, todo: list[tuple[QueryProfile, tuple[str, frozenset[int]]]],
