@@ -131,3 +131,17 @@ def another_database(server: Server, name: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def why_advise_failed(design: dict[str, Any]) -> dict[str, Any]:
+    """What kept an ``advise --format json`` run from exit 0, short enough for an assertion's
+    message: the statements whose check fails under the design, with their measurements, and
+    the indexes the measurements refused (a refusal under load is what has failed before)."""
+    failing = [q for q in design["queries"] if not (q["after"] or {}).get("passed")]
+    return {
+        "failing": [(q["query"], q["after"], q["measured"]) for q in failing],
+        "refused": design["refused"],
+        "measured": {
+            q["query"]: q["measured"]["verdict"] for q in design["queries"] if q["measured"]
+        },
+    }

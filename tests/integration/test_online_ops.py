@@ -361,6 +361,7 @@ def test_the_expand_contract_recipe_of_the_docs_works_while_the_shop_writes(
     assert one_row(busy_shop_url, moved, [shop.order_id(5)]) == 1234
 
 
+@pytest.mark.timing
 def test_a_backfill_backs_off_while_sessions_wait_for_locks(
     busy_shop_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -399,6 +400,7 @@ def test_a_foreign_key_of_the_same_name_and_another_action_is_refused(busy_shop_
     _fk_state(busy_shop_url)
 
 
+@pytest.mark.timing
 def test_a_backfill_never_holds_a_writer_longer_than_its_time_bound(
     busy_shop_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:

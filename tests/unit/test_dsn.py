@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from dbtune.db import CONNECT_TIMEOUT_S, connect_timeout
 from dbtune.db.dsn import describe, is_async_url, libpq_url, parse_target, redact, sqlalchemy_url
 from dbtune.errors import UsageError
 
@@ -86,3 +87,19 @@ def test_other_schemes_are_rejected_without_the_password() -> None:
 def test_a_password_given_as_a_query_parameter_is_masked_too() -> None:
     parse_target("postgresql://u@h/d?password=QueryParamSecret")
     assert redact("FATAL: QueryParamSecret rejected") == "FATAL: *** rejected"
+
+
+def test_the_connect_timeout_is_the_users_where_they_set_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    assert connect_timeout("postgresql://app:pw@db/app") == CONNECT_TIMEOUT_S == 10
+    assert connect_timeout("postgresql://app:pw@db/app?connect_timeout=3") == 3
+    assert connect_timeout("host=db dbname=app connect_timeout=0") == 0  # libpq: for ever
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "4")
+    assert connect_timeout("postgresql://app:pw@db/app") == 4
+    assert connect_timeout("postgresql://app:pw@db/app?connect_timeout=3") == 3  # the URL first
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "soon")
+    with pytest.raises(UsageError, match="PGCONNECT_TIMEOUT") as raised:
+        connect_timeout("postgresql://app:pw@db/app")
+    assert "pw" not in str(raised.value)

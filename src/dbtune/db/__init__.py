@@ -7,6 +7,7 @@ has a connect timeout so an unreachable host fails fast, and a failure becomes o
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,10 +15,27 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from dbtune.db.dsn import APPLICATION_NAME, describe, libpq_url, redact
-from dbtune.errors import ConnectionFailed
+from dbtune.db.dsn import APPLICATION_NAME, describe, libpq_url, parse_target, redact
+from dbtune.errors import ConnectionFailed, UsageError
 
 CONNECT_TIMEOUT_S = 10
+
+
+def connect_timeout(url: str) -> int:
+    """Seconds to wait for a server: the URL's ``connect_timeout``, else libpq's
+    ``PGCONNECT_TIMEOUT``, else :data:`CONNECT_TIMEOUT_S`. libpq alone would wait for ever;
+    passing 10 s unconditionally overrode what a user had set, both ways (0 is libpq's
+    "for ever", honoured for psycopg)."""
+    given = parse_target(url).keywords.get("connect_timeout") or os.environ.get("PGCONNECT_TIMEOUT")
+    if not given:
+        return CONNECT_TIMEOUT_S
+    try:
+        return int(given)
+    except ValueError:
+        raise UsageError(
+            f"connect_timeout {given!r} is not a whole number of seconds "
+            "(in the URL or PGCONNECT_TIMEOUT)"
+        ) from None
 
 
 def connection_error_text(exc: BaseException) -> str:
@@ -35,7 +53,7 @@ def connect(
             libpq_url(url),
             autocommit=autocommit,
             application_name=application_name,
-            connect_timeout=CONNECT_TIMEOUT_S,
+            connect_timeout=connect_timeout(url),
         )
     except psycopg.Error as exc:
         raise ConnectionFailed(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
+from dbtune.db import connect_timeout, connection_error_text
 from dbtune.db.dsn import APPLICATION_NAME, redact, sqlalchemy_url
 from dbtune.errors import ConnectionFailed, DbtuneError, UsageError
 from dbtune.fleet.ledger import Ledger
@@ -100,7 +100,10 @@ def _database_versions(on_it: Sequence[Target], version_table: str) -> dict[str,
     engine = sa.create_engine(
         sqlalchemy_url(on_it[0].url),
         poolclass=sa.pool.NullPool,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME},
+        connect_args={
+            "connect_timeout": connect_timeout(on_it[0].url),
+            "application_name": APPLICATION_NAME,
+        },
     )
     try:
         with engine.connect() as conn:

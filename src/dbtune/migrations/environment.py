@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from dbtune.db import CONNECT_TIMEOUT_S, connection_error_text
+from dbtune.db import connect_timeout, connection_error_text
 from dbtune.db.dsn import APPLICATION_NAME, describe, is_async_url, redact, sqlalchemy_url
 from dbtune.errors import DbtuneError
 from dbtune.migrations.autogenerate import rewrite_directives
@@ -123,14 +123,15 @@ def run_migrations_online() -> None:
     try:
         url = _database_url()
         async_ = is_async_url(url)
+        timeout = connect_timeout(url)
     except DbtuneError as error:
         raise CommandError(error.message) from None
     connect_args: dict[str, object] = {
         "application_name": f"{APPLICATION_NAME} alembic",
-        "connect_timeout": CONNECT_TIMEOUT_S,
+        "connect_timeout": timeout,
     }
     if async_:
-        asyncio.run(_run_async(url, f"{APPLICATION_NAME} alembic"))
+        asyncio.run(_run_async(url, f"{APPLICATION_NAME} alembic", timeout))
         return
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool, connect_args=connect_args)
     try:
@@ -144,13 +145,13 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-async def _run_async(url: str, application_name: str) -> None:
+async def _run_async(url: str, application_name: str, timeout: int) -> None:
     engine = create_async_engine(
         sqlalchemy_url(url),
         poolclass=NullPool,
         connect_args={
             "server_settings": {"application_name": application_name},
-            "timeout": CONNECT_TIMEOUT_S,
+            "timeout": timeout or None,  # 0: libpq's "for ever"
         },
     )
     try:
