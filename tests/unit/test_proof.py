@@ -4,10 +4,12 @@ cost fell is refused."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import replace
+from functools import partial
 
 from dbtune.checks import CheckResult
-from dbtune.design.proof import Measured, Timing, refuted
+from dbtune.design.proof import Measured, Timing, confirmed, refuted
 from dbtune.design.solver import Candidate
 from dbtune.explain.best_plan import accept_if_no_index_helps
 from dbtune.query.advice import Advice, Measure, Suggestion, WhatIf
@@ -41,6 +43,35 @@ def test_an_index_that_makes_a_statement_slower_is_refused() -> None:
     assert why["ix_pk"].startswith("made a statement slower: q[default]: 1.700 ms, 170 buffers")
     # Even when the workload names it: a slower statement is never "fixed".
     assert refuted([_candidate("ix_pk")], {"ix_pk": ["q[default]"]}, measured, ["ix_pk"])
+
+
+def test_a_refusal_on_timings_counts_only_when_measured_again() -> None:
+    """A slower median once (another process's burst of load) refuses nothing when the
+    statement, measured again both sides, is not slower; a real loss shows twice."""
+    q = "q[default]"
+    judge = partial(refuted, [_candidate("ix_pk")], {"ix_pk": [q]})
+    calm = Timing(1.2, 9_517, PK_SHAPED.plan, PK_SHAPED.indexes)  # the index, measured again
+    asked: list[Collection[str]] = []
+
+    def again(second: Timing) -> Callable[[Collection[str]], dict[str, Measured]]:
+        def measure(keys: Collection[str]) -> dict[str, Measured]:
+            asked.append(set(keys))
+            return {q: Measured(q, SEQ, second)}
+
+        return measure
+
+    noisy = {q: Measured(q, SEQ, PK_SHAPED)}
+    assert confirmed(noisy, judge, again(calm)) == {}
+    assert asked == [{q}]
+    assert noisy[q].after == calm  # the report shows the second figures
+    real = {q: Measured(q, SEQ, PK_SHAPED)}
+    assert confirmed(real, judge, again(PK_SHAPED))["ix_pk"].startswith("made a statement slower")
+    # Refuted by plans alone (no statement uses it): nothing to measure again.
+    unused = {q: Measured(q, SEQ, SEQ)}
+    assert confirmed(unused, judge, again(calm)) == {
+        "ix_pk": "no measured statement's plan uses it"
+    }
+    assert len(asked) == 2
 
 
 def test_no_gain_refutes_unless_the_workload_names_the_index() -> None:

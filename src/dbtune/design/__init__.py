@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -34,7 +35,7 @@ from dbtune.design.drops import Drop
 from dbtune.design.existing import Redundant
 from dbtune.design.measure import Planning
 from dbtune.design.overhead import Overhead
-from dbtune.design.proof import Measured, Refused, Timing, prove, refuted
+from dbtune.design.proof import Measured, Refused, Timing, confirmed, measure_again, prove, refuted
 from dbtune.design.solver import (
     Candidate,
     QueryCosts,
@@ -140,7 +141,9 @@ def proven(
             for pos, c in zip(selection.chosen, chosen, strict=True)
         }
         expected = {p.query.expect.index for p in profiles if p.query.expect.index}
-        why = refuted(chosen, served, measured, expected)
+        judge = partial(refuted, chosen, served, expected=expected)
+        again = partial(measure_again, planning, profiles, [c.suggestion for c in chosen], baseline)
+        why = confirmed(measured, judge, again)
         if not why:
             break
         refused += [Refused(name, text) for name, text in why.items()]
