@@ -196,8 +196,13 @@ def test_the_gate_passes_after_its_own_fix(shop_url: str, tmp_path: Path) -> Non
     assert upgraded.code == 0, upgraded.stderr
 
     after = run_cli("explain", "--dsn", shop_url, "--workload", str(captured), "--format", "json")
-    assert after.code == 0, after.stdout  # the better index passes the captured shape
-    assert "ix_Orders_customerId_createdAt" in after.stdout
+    assert after.code == 0, after.stdout  # the captured shape still holds beside the new index
+    # The captured statement is checked as its generic plan, for which either index serves
+    # (which one turns on ANALYZE's random sample of the 100k orders); the shop's own
+    # workload, with the busiest customer, is the one that needs the composite index.
+    fixed = run_cli("explain", "--dsn", shop_url, "--workload", str(shop.WORKLOAD))
+    assert fixed.code == 0, fixed.stdout
+    assert "ix_Orders_customerId_createdAt" in fixed.stdout
 
     updated = _capture(shop_url, captured, "--min-calls", "1", "--update")
     for query in updated.values():
