@@ -83,8 +83,9 @@ def run_curve(
                 calls, took = calls + warm[budget][0], took + warm[budget][1]
             curve.points.append(Point(name, budget, chosen, _bytes(matrix, chosen),
                                       score.cost(chosen) / base, calls, took))  # fmt: skip
-        print(f"budget {share}x = {size_text(budget)}: " + ", ".join(
-            f"{p.algorithm} {p.relative:.3f}" for p in curve.points[-3:]))  # fmt: skip
+        print(f"budget {share}x = {size_text(budget)}: " + ", ".join(  # a stopped run says it
+            f"{p.algorithm} {p.relative:.3f} ({p.calls:,} what-if calls, {p.seconds:.0f} s)"
+            for p in curve.points[-3:]), flush=True)  # fmt: skip
     began = time.perf_counter()
     chosen, ev = greedy(matrix)
     curve.once.append(Point("greedy", 0, chosen, _bytes(matrix, chosen), score.cost(chosen) / base,
