@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbtune.design import costs_of
+from dbtune.design import costs_of, solver
 from dbtune.design.budget import parse_budget, parse_budgets, size_text
 from dbtune.design.sets import pairs_for, together_for
 from dbtune.design.solver import (
@@ -210,3 +210,25 @@ def test_a_set_counts_only_where_it_beats_every_part_the_solver_has() -> None:
     assert dict(costs.with_set) == {(0, 1): (50.0, True)}  # the triple saves 4 % on the pair
     loose = costs_of(QueryProfile(before.query, "default", {}), before, row, sets, gain=0.0)
     assert set(loose.with_set) == {(0, 1), (0, 1, 2), (1, 2)}
+
+
+def test_the_tiebreak_is_short_and_never_keeps_an_index_for_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cost is what the solve proves optimal; the last phase (fewest indexes at that cost)
+    only breaks ties, in its own short time, and an option no better than the query as it is
+    is no reason for an index, whatever that phase reached."""
+    monkeypatch.setattr(solver, "TIEBREAK_SECONDS", 1e-6)
+    candidates = _candidates(
+        _s("ix_a", "a"), _s("ix_b", "b", table="u"), _s("ix_c", "c", table="v")
+    )
+    costs = [
+        QueryCosts("q1", 1, 1000, True, {0: (100, True), 2: (1000, True)}),
+        QueryCosts("q2", 1, 500, True, {1: (400, True)}),
+        QueryCosts("q3", 1, 300, True, {2: (300, True)}),  # ix_c: the same cost as today
+    ]
+    chosen = select(candidates, costs)
+    assert chosen.optimal
+    assert chosen.chosen == (0, 1)
+    assert chosen.served_by == {"q1": (0,), "q2": (1,), "q3": ()}
+    assert chosen.cost_after == 100 + 400 + 300
