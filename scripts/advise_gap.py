@@ -122,9 +122,15 @@ def main() -> None:
                             max_index_columns=args.width or None)  # fmt: skip
     started = time.perf_counter()
     matrix = cost_matrix(options, conn)
-    print(f"matrix: {len(matrix.candidates)} candidates, {time.perf_counter() - started:.0f} s")
-    selection = choose(matrix, options, options.storage_budget)
-    theirs, _ = extend(matrix, budget)
+    print(f"matrix: {len(matrix.candidates)} candidates, {matrix.cache.calls:,} what-if calls, "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    started, calls = time.perf_counter(), matrix.cache.calls
+    selection = choose(matrix, options, options.storage_budget, print)
+    print(f"advise: {matrix.cache.calls - calls:,} what-if calls for the sets it learnt, "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    started = time.perf_counter()
+    theirs, ev = extend(matrix, budget)
+    print(f"Extend: {ev.cache.calls:,} what-if calls, {time.perf_counter() - started:.0f} s")
     print(f"budget {args.budget}x = {size_text(budget)}: advise {len(selection.chosen)} indexes "
           f"(optimal: {selection.optimal}), Extend {len(theirs)}")  # fmt: skip
     print(f"advise's design in its model: {selection.relative_cost:.1%}")

@@ -214,13 +214,18 @@ SET_ROUNDS = 3
 again: at most this often."""
 
 
-def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) -> Selection:
+def choose(
+    matrix: CostMatrix,
+    options: AdviseOptions,
+    budget: Budget | None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Selection:
     """The exact selection within the limits and ``budget``, with the sets solutions chose
     learnt as options (a query joining three tables may use three new indexes at once). The
     learnt sets stay in ``matrix.costs`` for the next budget."""
     limit = budget.resolve(matrix.data_bytes) if budget else None
     left = None if limit is None else max(0, limit - matrix.existing_bytes)
-    for _ in range(SET_ROUNDS):
+    for n in range(SET_ROUNDS):
         selection = select(
             matrix.candidates,
             matrix.costs,
@@ -228,6 +233,9 @@ def choose(matrix: CostMatrix, options: AdviseOptions, budget: Budget | None) ->
             max_write_overhead=options.max_write_overhead,
             budget_bytes=left,
         )
+        progress(f"solve {n + 1}: {len(selection.chosen)} indexes, estimated "
+                 f"{selection.relative_cost:.1%} of the cost without them"
+                 f"{'' if selection.optimal else ' (time limit)'}")  # fmt: skip
         if not sets.learn(matrix.cache, matrix.profiles, matrix.costs, matrix.together, selection):
             break
     return replace(selection, budget_bytes=limit)
@@ -243,9 +251,9 @@ def _selected(
     budgets = [options.storage_budget, *options.budget_curve]
     try:
         # Twice: the sets learnt at one budget are options at every other.
-        solved = [choose(matrix, options, b) for b in budgets]
+        solved = [choose(matrix, options, b, progress) for b in budgets]
         if len(budgets) > 1:
-            solved = [choose(matrix, options, b) for b in budgets]
+            solved = [choose(matrix, options, b, progress) for b in budgets]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     selection, curve = solved[0], solved[1:]
