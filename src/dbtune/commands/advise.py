@@ -233,9 +233,11 @@ def choose(
             max_write_overhead=options.max_write_overhead,
             budget_bytes=left,
         )
-        progress(f"solve {n + 1}: {len(selection.chosen)} indexes, estimated "
-                 f"{selection.relative_cost:.1%} of the cost without them"
-                 f"{'' if selection.optimal else ' (time limit)'}")  # fmt: skip
+        progress(
+            f"solve {n + 1}: {len(selection.chosen)} indexes, estimated "
+            f"{selection.relative_cost:.1%} of the cost without them"
+            f"{'' if selection.optimal else ' (time limit)'}"
+        )
         if not sets.learn(matrix.cache, matrix.profiles, matrix.costs, matrix.together, selection):
             break
     return replace(selection, budget_bytes=limit)
